@@ -1,0 +1,20 @@
+//! Pure-Rust heart of the WhatsApp opt-in product.
+//!
+//! Compiled natively for fast tests and to wasm for both the widget and the
+//! Worker, so the Worker can re-render and check exactly the notice the widget
+//! showed.
+#![deny(missing_docs)]
+
+pub mod category;
+pub mod consent;
+pub mod locale;
+pub mod notice;
+pub mod phone;
+pub mod site;
+
+pub use category::Category;
+pub use consent::{ConsentError, ConsentRequest, Surface, ValidConsent};
+pub use locale::Locale;
+pub use notice::{notice_hash, render_notice, Notice};
+pub use phone::{normalize_phone, PhoneError, E164};
+pub use site::{PublicConfig, SiteConfig, WhatsAppConfig};

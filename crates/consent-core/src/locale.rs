@@ -1,0 +1,321 @@
+//! Locales the widget speaks, how one is chosen, and every string it shows.
+
+use serde::{Deserialize, Serialize};
+
+/// A supported language. Regional variants fall back to the one we have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Locale {
+    /// English.
+    #[serde(rename = "en")]
+    En,
+    /// Indonesian.
+    #[serde(rename = "id")]
+    Id,
+    /// Brazilian Portuguese.
+    #[serde(rename = "pt-BR")]
+    PtBr,
+    /// Turkish.
+    #[serde(rename = "tr")]
+    Tr,
+    /// Danish.
+    #[serde(rename = "da")]
+    Da,
+    /// Spanish.
+    #[serde(rename = "es")]
+    Es,
+    /// German.
+    #[serde(rename = "de")]
+    De,
+}
+
+/// Every string a surface shows, in one language.
+#[derive(Debug)]
+pub struct Strings {
+    /// The opt-in statement; `{business}` is replaced by the business name.
+    pub notice: &'static str,
+    /// Dialog heading.
+    pub title: &'static str,
+    /// Legend over the category checkboxes.
+    pub categories_legend: &'static str,
+    /// Category labels in [`crate::Category::ALL`] order.
+    pub categories: [&'static str; 5],
+    /// Label of the phone input.
+    pub phone_label: &'static str,
+    /// Submit button.
+    pub submit: &'static str,
+    /// Close button's accessible name.
+    pub close: &'static str,
+    /// Privacy-policy link text.
+    pub privacy: &'static str,
+    /// Shown while the consent is being sent.
+    pub sending: &'static str,
+    /// Shown once the consent is recorded.
+    pub success: &'static str,
+    /// Inline error for an impossible phone number.
+    pub invalid_phone: &'static str,
+    /// Inline error when no category is ticked.
+    pub no_category: &'static str,
+    /// Shown when the network or server failed; what was typed is kept.
+    pub network_error: &'static str,
+}
+
+impl Locale {
+    /// Every supported locale.
+    pub const ALL: [Locale; 7] = [
+        Locale::En,
+        Locale::Id,
+        Locale::PtBr,
+        Locale::Tr,
+        Locale::Da,
+        Locale::Es,
+        Locale::De,
+    ];
+
+    /// BCP 47 tag.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Locale::En => "en",
+            Locale::Id => "id",
+            Locale::PtBr => "pt-BR",
+            Locale::Tr => "tr",
+            Locale::Da => "da",
+            Locale::Es => "es",
+            Locale::De => "de",
+        }
+    }
+
+    /// The WhatsApp template language code for this locale.
+    pub fn whatsapp_code(self) -> &'static str {
+        match self {
+            Locale::PtBr => "pt_BR",
+            other => other.tag(),
+        }
+    }
+
+    /// The locale whose tag is exactly `tag` (as the widget sends it back).
+    pub fn from_tag(tag: &str) -> Option<Locale> {
+        Locale::ALL.into_iter().find(|l| l.tag() == tag)
+    }
+
+    /// Parses a BCP 47 tag by its primary language (`pt-PT` → pt-BR, `en-GB` → en).
+    pub fn parse(tag: &str) -> Option<Locale> {
+        let primary = tag.split(['-', '_']).next()?.trim();
+        Locale::ALL
+            .into_iter()
+            .find(|l| l.tag()[..2].eq_ignore_ascii_case(primary) && primary.len() == 2)
+    }
+
+    /// The first supported locale among `candidates` (page `lang`, then
+    /// `navigator.languages`), else `default`.
+    pub fn negotiate<'a>(candidates: impl IntoIterator<Item = &'a str>, default: Locale) -> Locale {
+        candidates
+            .into_iter()
+            .find_map(Locale::parse)
+            .unwrap_or(default)
+    }
+
+    /// The strings for this locale.
+    pub fn strings(self) -> &'static Strings {
+        match self {
+            Locale::En => &EN,
+            Locale::Id => &ID,
+            Locale::PtBr => &PT_BR,
+            Locale::Tr => &TR,
+            Locale::Da => &DA,
+            Locale::Es => &ES,
+            Locale::De => &DE,
+        }
+    }
+}
+
+static EN: Strings = Strings {
+    notice: "I agree to receive the messages I select below from {business} on WhatsApp. I can stop at any time by replying STOP.",
+    title: "Get updates on WhatsApp",
+    categories_legend: "Choose what you want to receive",
+    categories: [
+        "Order confirmations",
+        "Shipping and delivery notifications",
+        "Appointment reminders",
+        "Payment alerts",
+        "Account status updates",
+    ],
+    phone_label: "WhatsApp number",
+    submit: "Subscribe on WhatsApp",
+    close: "Close",
+    privacy: "Privacy policy",
+    sending: "Sending…",
+    success: "Thank you! We sent a confirmation to your WhatsApp.",
+    invalid_phone: "Enter a valid WhatsApp number, including the country code.",
+    no_category: "Choose at least one kind of message.",
+    network_error: "Could not send. Check your connection and try again.",
+};
+
+static ID: Strings = Strings {
+    notice: "Saya setuju menerima pesan yang saya pilih di bawah dari {business} melalui WhatsApp. Saya dapat berhenti kapan saja dengan membalas BERHENTI.",
+    title: "Dapatkan info lewat WhatsApp",
+    categories_legend: "Pilih pesan yang ingin kamu terima",
+    categories: [
+        "Konfirmasi pesanan",
+        "Notifikasi pengiriman dan status delivery",
+        "Pengingat janji temu",
+        "Peringatan pembayaran",
+        "Pembaruan status akun",
+    ],
+    phone_label: "Nomor WhatsApp",
+    submit: "Berlangganan di WhatsApp",
+    close: "Tutup",
+    privacy: "Kebijakan privasi",
+    sending: "Mengirim…",
+    success: "Terima kasih! Kami sudah mengirim konfirmasi ke WhatsApp kamu.",
+    invalid_phone: "Masukkan nomor WhatsApp yang valid, termasuk kode negara.",
+    no_category: "Pilih setidaknya satu jenis pesan.",
+    network_error: "Gagal mengirim. Periksa koneksi kamu lalu coba lagi.",
+};
+
+static PT_BR: Strings = Strings {
+    notice: "Concordo em receber de {business} no WhatsApp as mensagens que seleciono abaixo. Posso cancelar a qualquer momento respondendo PARAR.",
+    title: "Receba atualizações no WhatsApp",
+    categories_legend: "Escolha o que deseja receber",
+    categories: [
+        "Confirmações de pedidos",
+        "Notificações de envio e entrega",
+        "Lembretes de consultas",
+        "Alertas de pagamento",
+        "Atualizações de status da conta",
+    ],
+    phone_label: "Número do WhatsApp",
+    submit: "Inscrever-se no WhatsApp",
+    close: "Fechar",
+    privacy: "Política de privacidade",
+    sending: "Enviando…",
+    success: "Obrigado! Enviamos uma confirmação para o seu WhatsApp.",
+    invalid_phone: "Digite um número de WhatsApp válido, com o código do país.",
+    no_category: "Escolha pelo menos um tipo de mensagem.",
+    network_error: "Não foi possível enviar. Verifique sua conexão e tente novamente.",
+};
+
+static TR: Strings = Strings {
+    notice: "{business} tarafından WhatsApp üzerinden aşağıda seçtiğim mesajları almayı kabul ediyorum. İstediğim zaman DUR yazarak ayrılabilirim.",
+    title: "WhatsApp'tan bildirim alın",
+    categories_legend: "Almak istediklerinizi seçin",
+    categories: [
+        "Sipariş onayları",
+        "Kargo ve teslimat bildirimleri",
+        "Randevu hatırlatıcıları",
+        "Ödeme uyarıları",
+        "Hesap durumu güncellemeleri",
+    ],
+    phone_label: "WhatsApp numarası",
+    submit: "WhatsApp'ta abone ol",
+    close: "Kapat",
+    privacy: "Gizlilik politikası",
+    sending: "Gönderiliyor…",
+    success: "Teşekkürler! WhatsApp'ınıza bir onay mesajı gönderdik.",
+    invalid_phone: "Ülke kodu dahil geçerli bir WhatsApp numarası girin.",
+    no_category: "En az bir mesaj türü seçin.",
+    network_error: "Gönderilemedi. Bağlantınızı kontrol edip tekrar deneyin.",
+};
+
+static DA: Strings = Strings {
+    notice: "Jeg accepterer at modtage de beskeder, jeg vælger nedenfor, fra {business} på WhatsApp. Jeg kan til enhver tid framelde mig ved at svare AFMELD.",
+    title: "Få opdateringer på WhatsApp",
+    categories_legend: "Vælg, hvad du vil modtage",
+    categories: [
+        "Ordrebekræftelser",
+        "Forsendelses- og leveringsbeskeder",
+        "Påmindelser om aftaler",
+        "Betalingsadvarsler",
+        "Opdateringer om kontostatus",
+    ],
+    phone_label: "WhatsApp-nummer",
+    submit: "Tilmeld på WhatsApp",
+    close: "Luk",
+    privacy: "Privatlivspolitik",
+    sending: "Sender…",
+    success: "Tak! Vi har sendt en bekræftelse til din WhatsApp.",
+    invalid_phone: "Indtast et gyldigt WhatsApp-nummer med landekode.",
+    no_category: "Vælg mindst én type besked.",
+    network_error: "Kunne ikke sende. Tjek din forbindelse, og prøv igen.",
+};
+
+static ES: Strings = Strings {
+    notice: "Acepto recibir de {business} por WhatsApp los mensajes que selecciono abajo. Puedo darme de baja en cualquier momento respondiendo BAJA.",
+    title: "Recibe avisos por WhatsApp",
+    categories_legend: "Elige qué quieres recibir",
+    categories: [
+        "Confirmaciones de pedidos",
+        "Avisos de envío y entrega",
+        "Recordatorios de citas",
+        "Alertas de pago",
+        "Novedades sobre el estado de la cuenta",
+    ],
+    phone_label: "Número de WhatsApp",
+    submit: "Suscribirme en WhatsApp",
+    close: "Cerrar",
+    privacy: "Política de privacidad",
+    sending: "Enviando…",
+    success: "¡Gracias! Te enviamos una confirmación a tu WhatsApp.",
+    invalid_phone: "Introduce un número de WhatsApp válido, con el prefijo del país.",
+    no_category: "Elige al menos un tipo de mensaje.",
+    network_error: "No se pudo enviar. Revisa tu conexión e inténtalo de nuevo.",
+};
+
+static DE: Strings = Strings {
+    notice: "Ich willige ein, die unten ausgewählten Nachrichten von {business} über WhatsApp zu erhalten. Ich kann mich jederzeit abmelden, indem ich STOPP antworte.",
+    title: "Updates per WhatsApp erhalten",
+    categories_legend: "Wählen Sie, was Sie erhalten möchten",
+    categories: [
+        "Bestellbestätigungen",
+        "Versand- und Lieferbenachrichtigungen",
+        "Terminerinnerungen",
+        "Zahlungshinweise",
+        "Updates zum Kontostatus",
+    ],
+    phone_label: "WhatsApp-Nummer",
+    submit: "Per WhatsApp abonnieren",
+    close: "Schließen",
+    privacy: "Datenschutzerklärung",
+    sending: "Wird gesendet…",
+    success: "Danke! Wir haben Ihnen eine Bestätigung per WhatsApp geschickt.",
+    invalid_phone: "Geben Sie eine gültige WhatsApp-Nummer mit Ländervorwahl ein.",
+    no_category: "Wählen Sie mindestens eine Nachrichtenart.",
+    network_error: "Senden fehlgeschlagen. Prüfen Sie Ihre Verbindung und versuchen Sie es erneut.",
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_lang_wins_then_browser_languages_then_default() {
+        assert_eq!(Locale::negotiate(["pt-BR", "en"], Locale::En), Locale::PtBr);
+        assert_eq!(Locale::negotiate(["xx", "de-AT"], Locale::En), Locale::De);
+        assert_eq!(Locale::negotiate(["fr", "ja"], Locale::Id), Locale::Id);
+        assert_eq!(Locale::negotiate([], Locale::Da), Locale::Da);
+    }
+
+    #[test]
+    fn parse_needs_a_real_primary_subtag() {
+        assert_eq!(Locale::parse("EN-gb"), Some(Locale::En));
+        assert_eq!(Locale::parse("pt_PT"), Some(Locale::PtBr));
+        assert_eq!(Locale::parse("e"), None);
+        assert_eq!(Locale::parse(""), None);
+        assert_eq!(Locale::parse("ptx"), None);
+    }
+
+    #[test]
+    fn every_notice_names_the_business_and_whatsapp() {
+        for l in Locale::ALL {
+            let s = l.strings();
+            assert!(s.notice.contains("{business}"), "{l:?}");
+            assert!(s.notice.contains("WhatsApp"), "{l:?}");
+            assert!(s.title.contains("WhatsApp"), "{l:?}");
+        }
+    }
+
+    #[test]
+    fn whatsapp_codes_use_underscores() {
+        assert_eq!(Locale::PtBr.whatsapp_code(), "pt_BR");
+        assert_eq!(Locale::Tr.whatsapp_code(), "tr");
+    }
+}

@@ -1,0 +1,302 @@
+//! E.164 phone-number normalisation, strict enough to stop typos costing a template.
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// A normalised phone number: `+` then 8–15 digits, with a known country calling code.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct E164(String);
+
+/// Why a phone number was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum PhoneError {
+    /// Nothing was typed.
+    #[error("the phone number is empty")]
+    Empty,
+    /// Letters or symbols other than spaces, dots, dashes and brackets.
+    #[error(
+        "the phone number contains characters other than digits, spaces, dashes, dots and brackets"
+    )]
+    InvalidCharacters,
+    /// No country calling code matches.
+    #[error("the country calling code is not known")]
+    UnknownCountryCode,
+    /// Too short or too long for its country.
+    #[error("the number has {digits} digits after +{calling_code}, expected {min} to {max}")]
+    WrongLength {
+        /// Country calling code found.
+        calling_code: u16,
+        /// Digits after it.
+        digits: usize,
+        /// Fewest allowed.
+        min: usize,
+        /// Most allowed.
+        max: usize,
+    },
+}
+
+impl E164 {
+    /// The number as `+<digits>`.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The digits without `+` (WhatsApp's `wa_id` form).
+    pub fn digits(&self) -> &str {
+        &self.0[1..]
+    }
+
+    /// The country calling code.
+    pub fn calling_code(&self) -> u16 {
+        split_calling_code(self.digits())
+            .map(|(cc, _)| cc)
+            .unwrap_or_default()
+    }
+}
+
+impl std::fmt::Display for E164 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<String> for E164 {
+    type Error = PhoneError;
+    fn try_from(s: String) -> Result<Self, PhoneError> {
+        if !s.starts_with('+') {
+            return Err(PhoneError::UnknownCountryCode);
+        }
+        normalize_phone(&s, 0)
+    }
+}
+
+impl From<E164> for String {
+    fn from(p: E164) -> String {
+        p.0
+    }
+}
+
+/// Normalises what a person typed. `+` or `00` starts an international number;
+/// anything else is national and gets `default_calling_code` (its trunk `0` dropped).
+pub fn normalize_phone(input: &str, default_calling_code: u16) -> Result<E164, PhoneError> {
+    let trimmed = input.trim();
+    if trimmed.is_empty() {
+        return Err(PhoneError::Empty);
+    }
+    let (international, rest) = match trimmed.strip_prefix('+') {
+        Some(rest) => (true, rest),
+        None => (false, trimmed),
+    };
+    let mut digits = String::with_capacity(rest.len());
+    for ch in rest.chars() {
+        match ch {
+            '0'..='9' => digits.push(ch),
+            ' ' | '-' | '.' | '(' | ')' | '\u{a0}' => {}
+            _ => return Err(PhoneError::InvalidCharacters),
+        }
+    }
+    if digits.is_empty() {
+        return Err(PhoneError::Empty);
+    }
+    let full = if international {
+        digits
+    } else if let Some(intl) = digits.strip_prefix("00") {
+        intl.to_owned()
+    } else {
+        if default_calling_code == 0 {
+            return Err(PhoneError::UnknownCountryCode);
+        }
+        let national = digits.strip_prefix('0').unwrap_or(&digits);
+        format!("{default_calling_code}{national}")
+    };
+    let (cc, mut national) = split_calling_code(&full).ok_or(PhoneError::UnknownCountryCode)?;
+    // "+62 0812…" is a common slip; only Italy keeps the leading 0.
+    if cc != 39 {
+        national = national.strip_prefix('0').unwrap_or(national);
+    }
+    let (min, max) = national_length(cc);
+    let max = max.min(15 - cc_len(cc));
+    if national.len() < min || national.len() > max {
+        return Err(PhoneError::WrongLength {
+            calling_code: cc,
+            digits: national.len(),
+            min,
+            max,
+        });
+    }
+    Ok(E164(format!("+{cc}{national}")))
+}
+
+fn cc_len(cc: u16) -> usize {
+    match cc {
+        0..=9 => 1,
+        10..=99 => 2,
+        _ => 3,
+    }
+}
+
+/// Splits `digits` into an assigned calling code and the rest.
+fn split_calling_code(digits: &str) -> Option<(u16, &str)> {
+    (1..=3).find_map(|n| {
+        let code: u16 = digits.get(..n)?.parse().ok()?;
+        is_assigned(code).then(|| (code, &digits[n..]))
+    })
+}
+
+fn is_assigned(cc: u16) -> bool {
+    matches!(
+        cc,
+        1 | 7
+            | 20
+            | 27
+            | 30..=34
+            | 36
+            | 39..=41
+            | 43..=49
+            | 51..=58
+            | 60..=66
+            | 81
+            | 82
+            | 84
+            | 86
+            | 90..=95
+            | 98
+            | 211..=213
+            | 216
+            | 218
+            | 220..=258
+            | 260..=269
+            | 290
+            | 291
+            | 297..=299
+            | 350..=359
+            | 370..=378
+            | 380..=383
+            | 385..=387
+            | 389
+            | 420
+            | 421
+            | 423
+            | 500..=509
+            | 590..=599
+            | 670
+            | 672..=683
+            | 685..=692
+            | 850
+            | 852
+            | 853
+            | 855
+            | 856
+            | 880
+            | 886
+            | 960..=968
+            | 970..=977
+            | 992..=996
+            | 998
+    )
+}
+
+/// Allowed lengths of the national significant number, per calling code.
+fn national_length(cc: u16) -> (usize, usize) {
+    match cc {
+        1 | 7 | 30 | 52 | 57 | 58 | 63 | 90 | 91 | 92 => (10, 10),
+        20 => (9, 10),
+        27 | 31 | 33 | 34 | 40 | 41 | 48 | 56 | 61 => (9, 9),
+        32 | 36 | 51 | 66 => (8, 9),
+        39 => (6, 11),
+        43 => (4, 13),
+        44 => (9, 10),
+        45 | 47 | 65 => (8, 8),
+        46 => (7, 9),
+        49 => (6, 13),
+        54 | 55 | 86 => (10, 11),
+        60 | 64 => (8, 10),
+        62 => (8, 12),
+        81 | 84 => (9, 10),
+        82 => (8, 10),
+        _ => (4, 14),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(input: &str, cc: u16) -> String {
+        normalize_phone(input, cc).unwrap().as_str().to_owned()
+    }
+
+    #[test]
+    fn international_formats_normalise() {
+        assert_eq!(ok("+62 812-3456-7890", 0), "+6281234567890");
+        assert_eq!(ok("0062 812 3456 7890", 45), "+6281234567890");
+        assert_eq!(ok("+55 (11) 98765-4321", 0), "+5511987654321");
+        assert_eq!(ok("+90 532 123 45 67", 0), "+905321234567");
+        assert_eq!(ok("+45 20 12 34 56", 0), "+4520123456");
+        assert_eq!(ok("+1 (415) 555-0100", 0), "+14155550100");
+    }
+
+    #[test]
+    fn national_numbers_take_the_default_code_and_drop_the_trunk_zero() {
+        assert_eq!(ok("0812 3456 7890", 62), "+6281234567890");
+        assert_eq!(ok("0532 123 45 67", 90), "+905321234567");
+        assert_eq!(ok("20 12 34 56", 45), "+4520123456");
+    }
+
+    #[test]
+    fn a_zero_after_the_country_code_is_dropped_except_in_italy() {
+        assert_eq!(ok("+62 0812 3456 7890", 0), "+6281234567890");
+        assert_eq!(ok("+39 06 1234 5678", 0), "+390612345678");
+    }
+
+    #[test]
+    fn impossible_numbers_are_refused_with_a_reason() {
+        assert_eq!(normalize_phone("", 62), Err(PhoneError::Empty));
+        assert_eq!(normalize_phone("  + ", 62), Err(PhoneError::Empty));
+        assert_eq!(
+            normalize_phone("0812abc", 62),
+            Err(PhoneError::InvalidCharacters)
+        );
+        assert_eq!(
+            normalize_phone("'; DROP TABLE", 62),
+            Err(PhoneError::InvalidCharacters)
+        );
+        assert_eq!(
+            normalize_phone("+999 1234567", 0),
+            Err(PhoneError::UnknownCountryCode)
+        );
+        assert_eq!(
+            normalize_phone("12345", 0),
+            Err(PhoneError::UnknownCountryCode)
+        );
+        assert_eq!(
+            normalize_phone("+45 1234", 0),
+            Err(PhoneError::WrongLength {
+                calling_code: 45,
+                digits: 4,
+                min: 8,
+                max: 8
+            })
+        );
+        assert!(matches!(
+            normalize_phone("+62 8123456789012345", 0),
+            Err(PhoneError::WrongLength { .. })
+        ));
+    }
+
+    #[test]
+    fn e164_parses_strictly_from_strings() {
+        let p: E164 = serde_json::from_str("\"+6281234567890\"").unwrap();
+        assert_eq!(p.digits(), "6281234567890");
+        assert_eq!(p.calling_code(), 62);
+        assert!(serde_json::from_str::<E164>("\"081234567890\"").is_err());
+    }
+
+    #[test]
+    fn never_longer_than_fifteen_digits() {
+        for input in ["+2551234567890123", "+1234567890123456789"] {
+            assert!(normalize_phone(input, 0).is_err(), "{input}");
+        }
+    }
+}
