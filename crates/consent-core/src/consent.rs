@@ -62,7 +62,7 @@ pub struct ConsentRequest {
 }
 
 /// A consent that passed every check, ready for the ledger.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ValidConsent {
     /// Normalised phone.
     pub phone: E164,

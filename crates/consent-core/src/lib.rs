@@ -6,10 +6,13 @@
 #![deny(missing_docs)]
 
 pub mod category;
+pub mod chain;
 pub mod consent;
+pub mod ids;
 pub mod locale;
 pub mod notice;
 pub mod phone;
+pub mod privacy;
 pub mod site;
 
 pub use category::Category;

@@ -1,0 +1,167 @@
+//! One application error, mapped to RFC 9457 problem+json responses.
+
+use consent_core::ConsentError;
+use serde::Serialize;
+use thiserror::Error;
+use worker::{Headers, Response};
+
+/// Everything a request can fail with. Only `Internal` is a 5xx.
+#[derive(Debug, Error)]
+pub enum AppError {
+    /// No such route.
+    #[error("no resource at {0}")]
+    NotFound(String),
+    /// Route exists, method does not.
+    #[error("method not allowed; use {allow}")]
+    MethodNotAllowed {
+        /// Allowed methods.
+        allow: &'static str,
+    },
+    /// Site id unknown or malformed.
+    #[error("site '{0}' does not exist")]
+    UnknownSite(String),
+    /// Browser origin not in the site's allowed origins.
+    #[error("origin '{0}' is not allowed to post consents for this site")]
+    OriginNotAllowed(String),
+    /// Body over the limit.
+    #[error("request body exceeds {0} bytes")]
+    PayloadTooLarge(usize),
+    /// Not JSON.
+    #[error("Content-Type must be application/json")]
+    UnsupportedMediaType,
+    /// JSON syntax error.
+    #[error("malformed JSON: {0}")]
+    MalformedJson(String),
+    /// JSON well-formed but of the wrong shape.
+    #[error("{detail}")]
+    InvalidBody {
+        /// Field at fault, when known.
+        field: Option<String>,
+        /// What is wrong.
+        detail: String,
+    },
+    /// A consent field failed validation.
+    #[error(transparent)]
+    Consent(#[from] ConsentError),
+    /// Missing or wrong bearer token.
+    #[error("a valid bearer token is required")]
+    Unauthorized,
+    /// Nothing recorded for that subject.
+    #[error("no consent history for that phone number")]
+    NoSubscriber,
+    /// Infrastructure failure (binding, storage): retry later.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl From<worker::Error> for AppError {
+    fn from(e: worker::Error) -> Self {
+        AppError::Internal(e.to_string())
+    }
+}
+
+/// Problem details (RFC 9457) with the offending field as an extension.
+#[derive(Serialize)]
+struct Problem<'a> {
+    #[serde(rename = "type")]
+    kind: String,
+    title: &'a str,
+    status: u16,
+    detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'a str>,
+}
+
+impl AppError {
+    fn parts(&self) -> (u16, &'static str, &'static str) {
+        use AppError::*;
+        match self {
+            NotFound(_) => (404, "not-found", "Not found"),
+            MethodNotAllowed { .. } => (405, "method-not-allowed", "Method not allowed"),
+            UnknownSite(_) => (404, "unknown-site", "Unknown site"),
+            OriginNotAllowed(_) => (403, "origin-not-allowed", "Origin not allowed"),
+            PayloadTooLarge(_) => (413, "payload-too-large", "Payload too large"),
+            UnsupportedMediaType => (415, "unsupported-media-type", "Unsupported media type"),
+            MalformedJson(_) => (400, "malformed-json", "Malformed JSON"),
+            InvalidBody { .. } => (422, "invalid-body", "Invalid request body"),
+            Consent(e) => (422, e.slug(), "Invalid consent"),
+            Unauthorized => (401, "unauthorized", "Unauthorized"),
+            NoSubscriber => (404, "no-subscriber", "No such subscriber"),
+            Internal(_) => (500, "internal", "Internal error"),
+        }
+    }
+
+    fn field(&self) -> Option<&str> {
+        match self {
+            AppError::Consent(e) => Some(e.field()),
+            AppError::InvalidBody { field, .. } => field.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The problem+json response; `headers` carries CORS and the like.
+    pub fn into_response(self, headers: Headers) -> worker::Result<Response> {
+        let (status, slug, title) = self.parts();
+        if let AppError::Internal(cause) = &self {
+            worker::console_error!("internal error: {cause}");
+        }
+        let body = Problem {
+            kind: format!("/problems/{slug}"),
+            title,
+            status,
+            detail: self.to_string(),
+            field: self.field(),
+        };
+        headers.set("Content-Type", "application/problem+json")?;
+        headers.set("Cache-Control", "no-store")?;
+        if let AppError::MethodNotAllowed { allow } = self {
+            headers.set("Allow", allow)?;
+        }
+        if let AppError::Unauthorized = self {
+            headers.set("WWW-Authenticate", "Bearer")?;
+        }
+        let json =
+            serde_json::to_string(&body).map_err(|e| worker::Error::RustError(e.to_string()))?;
+        Ok(Response::ok(json)?
+            .with_status(status)
+            .with_headers(headers))
+    }
+}
+
+/// Maps a serde_json error to a 400 (syntax) or 422 (shape) naming the field when it can.
+pub fn from_json_error(e: serde_json::Error) -> AppError {
+    use serde_json::error::Category;
+    match e.classify() {
+        Category::Syntax | Category::Eof | Category::Io => AppError::MalformedJson(e.to_string()),
+        Category::Data => AppError::InvalidBody {
+            field: field_in_message(&e.to_string()),
+            detail: e.to_string(),
+        },
+    }
+}
+
+fn field_in_message(msg: &str) -> Option<String> {
+    let rest = msg
+        .split_once("unknown field `")
+        .or_else(|| msg.split_once("missing field `"))?
+        .1;
+    rest.split_once('`').map(|(name, _)| name.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_names_are_pulled_from_serde_messages() {
+        assert_eq!(
+            field_in_message("unknown field `admin`, expected one of `phone`").as_deref(),
+            Some("admin")
+        );
+        assert_eq!(
+            field_in_message("missing field `phone` at line 1").as_deref(),
+            Some("phone")
+        );
+        assert_eq!(field_in_message("invalid type: integer"), None);
+    }
+}

@@ -1,0 +1,46 @@
+//! Small helpers for JSON responses, bodies and CORS.
+
+use serde::Serialize;
+use worker::{Headers, Request, Response};
+
+use crate::error::{from_json_error, AppError};
+
+/// Largest body any endpoint accepts.
+pub const MAX_BODY: usize = 16 * 1024;
+
+/// A JSON response with `status` and extra `headers`.
+pub fn json<T: Serialize>(value: &T, status: u16, headers: Headers) -> Result<Response, AppError> {
+    let body = serde_json::to_string(value).map_err(|e| AppError::Internal(e.to_string()))?;
+    headers.set("Content-Type", "application/json")?;
+    Ok(Response::ok(body)?
+        .with_status(status)
+        .with_headers(headers))
+}
+
+/// Reads a JSON body of at most [`MAX_BODY`] bytes, refusing other media types.
+pub async fn read_json<T: serde::de::DeserializeOwned>(req: &mut Request) -> Result<T, AppError> {
+    let declared = req
+        .headers()
+        .get("Content-Length")?
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY) {
+        return Err(AppError::PayloadTooLarge(MAX_BODY));
+    }
+    let media = req.headers().get("Content-Type")?.unwrap_or_default();
+    if !media.to_ascii_lowercase().starts_with("application/json") {
+        return Err(AppError::UnsupportedMediaType);
+    }
+    let bytes = req.bytes().await?;
+    if bytes.len() > MAX_BODY {
+        return Err(AppError::PayloadTooLarge(MAX_BODY));
+    }
+    serde_json::from_slice(&bytes).map_err(from_json_error)
+}
+
+/// CORS headers echoing an allowed `origin`.
+pub fn cors_for(origin: &str) -> Result<Headers, AppError> {
+    let h = Headers::new();
+    h.set("Access-Control-Allow-Origin", origin)?;
+    h.set("Vary", "Origin")?;
+    Ok(h)
+}

@@ -1,0 +1,43 @@
+//! Site configuration: KV first, with the built-in `demo` site as a fallback.
+
+use consent_core::{site::is_valid_site_id, SiteConfig};
+use worker::Env;
+
+use crate::error::AppError;
+
+const DEMO: &str = include_str!("../sites/demo.json");
+
+/// Loads a site's configuration, or `UnknownSite`.
+pub async fn load(env: &Env, id: &str) -> Result<SiteConfig, AppError> {
+    if !is_valid_site_id(id) {
+        return Err(AppError::UnknownSite(truncate(id)));
+    }
+    let stored = env
+        .kv("SITES")?
+        .get(&format!("site:{id}"))
+        .text()
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let json = match stored {
+        Some(json) => json,
+        None if id == "demo" => DEMO.to_owned(),
+        None => return Err(AppError::UnknownSite(id.to_owned())),
+    };
+    serde_json::from_str(&json).map_err(|e| AppError::Internal(format!("site {id} config: {e}")))
+}
+
+fn truncate(s: &str) -> String {
+    s.chars().take(64).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_built_in_demo_site_parses() {
+        let site: consent_core::SiteConfig = serde_json::from_str(super::DEMO).unwrap();
+        assert_eq!(site.id, "demo");
+        assert_eq!(site.categories.len(), 5);
+        assert!(site.allows_origin("http://127.0.0.1:8787"));
+        assert_eq!(site.whatsapp.template_name, "optin_confirmation");
+    }
+}
