@@ -257,6 +257,7 @@ pub enum FaultKind {
         delay_ms: u64,
     },
     /// Answer an HTML error page.
+    #[serde(rename = "http_500")]
     Http500 {
         /// HTTP status.
         http_status: u16,
@@ -677,7 +678,7 @@ impl Simulator {
                 Ok(filter) => {
                     let messages: Vec<&Record> =
                         st.records.iter().filter(|r| filter.matches(r)).collect();
-                    SimResponse::json(200, &json!({ "messages": messages }))
+                    SimResponse::json(200, &Messages { messages })
                 }
                 Err(details) => st.graph_error(400, 100, &meta_message(100), &details),
             },
@@ -685,7 +686,7 @@ impl Simulator {
                 st.records.clear();
                 SimResponse::no_content()
             }
-            ("GET", "/_sim/faults") => SimResponse::json(200, &json!({ "faults": st.faults })),
+            ("GET", "/_sim/faults") => SimResponse::json(200, &Faults { faults: &st.faults }),
             ("POST", "/_sim/faults") => {
                 let fault = serde_json::from_slice::<FaultSpec>(&req.body)
                     .map_err(|e| format!("Invalid fault: {e}"))
@@ -693,7 +694,7 @@ impl Simulator {
                 match fault {
                     Ok(fault) => {
                         st.faults.push_back(fault);
-                        SimResponse::json(200, &json!({ "faults": st.faults }))
+                        SimResponse::json(200, &Faults { faults: &st.faults })
                     }
                     Err(details) => st.graph_error(400, 100, &meta_message(100), &details),
                 }
@@ -717,6 +718,18 @@ impl Simulator {
             }
         }
     }
+}
+
+/// Body of `GET /_sim/messages`.
+#[derive(Serialize)]
+struct Messages<'a> {
+    messages: Vec<&'a Record>,
+}
+
+/// Body of `GET /_sim/faults` and `POST /_sim/faults`.
+#[derive(Serialize)]
+struct Faults<'a> {
+    faults: &'a VecDeque<Fault>,
 }
 
 /// Query of `GET /_sim/messages`.
@@ -979,6 +992,11 @@ mod tests {
         assert_eq!(listed["faults"].as_array().unwrap().len(), 4);
         assert_eq!(listed["faults"][0]["kind"], "graph");
         assert_eq!(listed["faults"][0]["remaining"], 1);
+        assert_eq!(listed["faults"][2]["kind"], "http_500");
+        assert_eq!(
+            listed["faults"][3],
+            json!({"kind": "timeout", "delay_ms": 30000, "remaining": 1})
+        );
 
         assert_eq!(send(&sim, "6281234567890").status, 500);
         assert_eq!(send(&sim, "6281234567890").status, 401);

@@ -1,0 +1,41 @@
+//! Tiny element helpers. Merchant strings only ever go in as text, never markup.
+
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::{Document, Element};
+
+/// The page's document.
+pub fn document() -> Document {
+    web_sys::window()
+        .and_then(|w| w.document())
+        .expect("the widget runs in a page")
+}
+
+/// Creates `<tag>` with attributes.
+pub fn el(tag: &str, attrs: &[(&str, &str)]) -> Result<Element, JsValue> {
+    let e = document().create_element(tag)?;
+    for (k, v) in attrs {
+        e.set_attribute(k, v)?;
+    }
+    Ok(e)
+}
+
+/// Creates `<tag>` with attributes and text content.
+pub fn text_el(tag: &str, attrs: &[(&str, &str)], text: &str) -> Result<Element, JsValue> {
+    let e = el(tag, attrs)?;
+    e.set_text_content(Some(text));
+    Ok(e)
+}
+
+/// Appends children in order.
+pub fn append(parent: &Element, children: &[&Element]) -> Result<(), JsValue> {
+    for c in children {
+        parent.append_child(c)?;
+    }
+    Ok(())
+}
+
+/// Casts an element to a concrete type.
+pub fn cast<T: JsCast>(e: Element) -> Result<T, JsValue> {
+    e.dyn_into::<T>()
+        .map_err(|_| JsValue::from_str("unexpected element type"))
+}

@@ -1,0 +1,411 @@
+//! The modal pop-up: view (built once into a shadow root) and controller
+//! (open, close, focus trap, submit).
+
+use std::{
+    cell::{Cell, RefCell},
+    rc::{Rc, Weak},
+};
+
+use consent_core::{
+    normalize_phone, render_notice, Category, ConsentRequest, Locale, Notice, PublicConfig,
+};
+use gloo_events::EventListener;
+use js_sys::{Array, Reflect};
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::{
+    CssStyleSheet, Element, HtmlButtonElement, HtmlElement, HtmlFormElement, HtmlInputElement,
+    KeyboardEvent, ShadowRoot, ShadowRootInit, ShadowRootMode,
+};
+
+use crate::{
+    api::{self, PostError},
+    dom::{append, cast, document, el, text_el},
+    events, storage, style,
+};
+
+/// The mounted modal and its state.
+pub struct Modal {
+    config: PublicConfig,
+    api: String,
+    locale: Locale,
+    notice: Notice,
+    root: ShadowRoot,
+    backdrop: HtmlElement,
+    dialog: HtmlElement,
+    form: HtmlFormElement,
+    phone: HtmlInputElement,
+    phone_error: Element,
+    category_error: Element,
+    status: Element,
+    submit: HtmlButtonElement,
+    checkboxes: Vec<(Category, HtmlInputElement)>,
+    return_focus: RefCell<Option<HtmlElement>>,
+    idempotency_key: RefCell<String>,
+    busy: Cell<bool>,
+    listeners: RefCell<Vec<EventListener>>,
+}
+
+/// The language to speak: page `lang`, then the browser's languages, then the site default.
+fn choose_locale(default: Locale) -> Locale {
+    let doc = document();
+    let page = doc
+        .document_element()
+        .map(|e| e.get_attribute("lang").unwrap_or_default());
+    let browser: Vec<String> = web_sys::window()
+        .map(|w| {
+            w.navigator()
+                .languages()
+                .iter()
+                .filter_map(|v| v.as_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    Locale::negotiate(
+        page.iter().chain(browser.iter()).map(String::as_str),
+        default,
+    )
+}
+
+fn new_key() -> String {
+    let a = (js_sys::Math::random() * 9.0e15) as u64;
+    let b = (js_sys::Math::random() * 9.0e15) as u64;
+    [
+        consent_core::notice::hex(&a.to_be_bytes()),
+        consent_core::notice::hex(&b.to_be_bytes()),
+    ]
+    .concat()
+}
+
+impl Modal {
+    /// Builds the modal (hidden) into a `<whatsapp-optin>` host at the end of `<body>`.
+    pub fn mount(config: PublicConfig, api: String) -> Result<Rc<Modal>, JsValue> {
+        let doc = document();
+        let host = doc.create_element("whatsapp-optin")?;
+        host.set_attribute("data-site", &config.site)?;
+        let root = host.attach_shadow(&ShadowRootInit::new(ShadowRootMode::Open))?;
+        let sheet = CssStyleSheet::new()?;
+        sheet.replace_sync(style::CSS)?;
+        Reflect::set(&root, &"adoptedStyleSheets".into(), &Array::of1(&sheet))?;
+
+        let locale = choose_locale(config.default_locale);
+        let s = locale.strings();
+        let notice = render_notice(locale, &config.business_name, config.notice_version);
+
+        let backdrop = el("div", &[("class", "backdrop"), ("hidden", "")])?;
+        let dialog = el(
+            "div",
+            &[
+                ("class", "dialog"),
+                ("role", "dialog"),
+                ("aria-modal", "true"),
+                ("aria-labelledby", "wa-title"),
+                ("aria-describedby", "wa-notice"),
+                ("lang", locale.tag()),
+            ],
+        )?;
+        let close = text_el(
+            "button",
+            &[
+                ("type", "button"),
+                ("class", "close"),
+                ("aria-label", s.close),
+            ],
+            "×",
+        )?;
+        let title = text_el("h2", &[("id", "wa-title")], s.title)?;
+        let notice_p = text_el(
+            "p",
+            &[("id", "wa-notice"), ("class", "notice")],
+            &notice.text,
+        )?;
+        let form = el("form", &[("novalidate", "")])?;
+        let fieldset = el("fieldset", &[("aria-describedby", "wa-cat-error")])?;
+        append(&fieldset, &[&text_el("legend", &[], s.categories_legend)?])?;
+        let mut checkboxes = Vec::new();
+        for c in &config.categories {
+            let label = el("label", &[("class", "choice")])?;
+            let input = el(
+                "input",
+                &[
+                    ("type", "checkbox"),
+                    ("name", "category"),
+                    ("value", c.as_str()),
+                ],
+            )?;
+            append(&label, &[&input, &text_el("span", &[], c.label(locale))?])?;
+            append(&fieldset, &[&label])?;
+            checkboxes.push((*c, cast::<HtmlInputElement>(input)?));
+        }
+        let category_error = el("p", &[("id", "wa-cat-error"), ("class", "error")])?;
+        let phone_label = text_el(
+            "label",
+            &[("for", "wa-phone"), ("class", "field-label")],
+            s.phone_label,
+        )?;
+        let placeholder = ["+", &config.default_calling_code.to_string(), " …"].concat();
+        let phone = el(
+            "input",
+            &[
+                ("id", "wa-phone"),
+                ("type", "tel"),
+                ("name", "phone"),
+                ("autocomplete", "tel"),
+                ("inputmode", "tel"),
+                ("placeholder", &placeholder),
+                ("aria-describedby", "wa-phone-error"),
+                ("required", ""),
+            ],
+        )?;
+        let phone_error = el("p", &[("id", "wa-phone-error"), ("class", "error")])?;
+        let submit = text_el(
+            "button",
+            &[("type", "submit"), ("class", "submit")],
+            s.submit,
+        )?;
+        let status = el(
+            "p",
+            &[("class", "status"), ("role", "status"), ("tabindex", "-1")],
+        )?;
+        let privacy = text_el(
+            "a",
+            &[
+                ("href", &config.privacy_policy_url),
+                ("target", "_blank"),
+                ("rel", "noopener"),
+            ],
+            s.privacy,
+        )?;
+        let privacy_p = el("p", &[])?;
+        append(&privacy_p, &[&privacy])?;
+        append(
+            &form,
+            &[
+                &fieldset,
+                &category_error,
+                &phone_label,
+                &phone,
+                &phone_error,
+                &submit,
+                &status,
+            ],
+        )?;
+        append(&dialog, &[&close, &title, &notice_p, &form, &privacy_p])?;
+        append(&backdrop, &[&dialog])?;
+        root.append_child(&backdrop)?;
+        doc.body().ok_or("no body")?.append_child(&host)?;
+
+        let modal = Rc::new(Modal {
+            config,
+            api,
+            locale,
+            notice,
+            root,
+            backdrop: cast(backdrop)?,
+            dialog: cast(dialog)?,
+            form: cast(form)?,
+            phone: cast(phone)?,
+            phone_error,
+            category_error,
+            status,
+            submit: cast(submit)?,
+            checkboxes,
+            return_focus: RefCell::new(None),
+            idempotency_key: RefCell::new(new_key()),
+            busy: Cell::new(false),
+            listeners: RefCell::new(Vec::new()),
+        });
+        modal.wire(&close)?;
+        Ok(modal)
+    }
+
+    fn wire(self: &Rc<Self>, close: &Element) -> Result<(), JsValue> {
+        let on = |target: &web_sys::EventTarget,
+                  name: &'static str,
+                  f: fn(&Rc<Modal>, &web_sys::Event)| {
+            let weak: Weak<Modal> = Rc::downgrade(self);
+            EventListener::new(target, name, move |e| {
+                if let Some(m) = weak.upgrade() {
+                    f(&m, e)
+                }
+            })
+        };
+        let mut l = self.listeners.borrow_mut();
+        l.push(on(close, "click", |m, _| m.dismiss()));
+        l.push(on(&self.backdrop, "click", |m, e| {
+            if e.target().as_ref() == Some(m.backdrop.as_ref()) {
+                m.dismiss();
+            }
+        }));
+        l.push(on(&self.dialog, "keydown", |m, e| {
+            if let Some(k) = e.dyn_ref::<KeyboardEvent>() {
+                m.on_key(k);
+            }
+        }));
+        l.push(on(&self.phone, "input", |m, _| m.show_phone_error(None)));
+        let weak = Rc::downgrade(self);
+        l.push(EventListener::new_with_options(
+            &self.form,
+            "submit",
+            gloo_events::EventListenerOptions::enable_prevent_default(),
+            move |e| {
+                e.prevent_default();
+                if let Some(m) = weak.upgrade() {
+                    wasm_bindgen_futures::spawn_local(async move { m.submit().await });
+                }
+            },
+        ));
+        Ok(())
+    }
+
+    /// Shows the dialog and moves focus into it.
+    pub fn open(&self) {
+        if !self.backdrop.hidden() {
+            return;
+        }
+        let active = document()
+            .active_element()
+            .and_then(|e| e.dyn_into::<HtmlElement>().ok());
+        *self.return_focus.borrow_mut() = active;
+        self.backdrop.set_hidden(false);
+        if let Some((_, first)) = self.checkboxes.first() {
+            let _ = first.focus();
+        }
+        events::emit(&self.config.site, "open");
+    }
+
+    /// Hides the dialog and returns focus where it was.
+    pub fn close(&self) {
+        if self.backdrop.hidden() {
+            return;
+        }
+        self.backdrop.set_hidden(true);
+        if let Some(prev) = self.return_focus.borrow_mut().take() {
+            let _ = prev.focus();
+        }
+        events::emit(&self.config.site, "close");
+    }
+
+    fn dismiss(&self) {
+        storage::mark_handled(&self.config.site, "closed");
+        self.close();
+    }
+
+    fn on_key(&self, k: &KeyboardEvent) {
+        match k.key().as_str() {
+            "Escape" => {
+                k.prevent_default();
+                self.dismiss();
+            }
+            "Tab" => self.trap_focus(k),
+            _ => {}
+        }
+    }
+
+    /// Keeps Tab and Shift+Tab inside the dialog.
+    fn trap_focus(&self, k: &KeyboardEvent) {
+        let Ok(nodes) = self
+            .dialog
+            .query_selector_all("button:not([disabled]),input,a[href]")
+        else {
+            return;
+        };
+        let (Some(first), Some(last)) = (nodes.get(0), nodes.get(nodes.length().saturating_sub(1)))
+        else {
+            return;
+        };
+        let active = self.root.active_element().map(JsValue::from);
+        let edge = if k.shift_key() { &first } else { &last };
+        let wrap_to = if k.shift_key() { &last } else { &first };
+        if active.as_ref() == Some(edge.as_ref()) || active.is_none() {
+            k.prevent_default();
+            if let Some(el) = wrap_to.dyn_ref::<HtmlElement>() {
+                let _ = el.focus();
+            }
+        }
+    }
+
+    fn chosen(&self) -> Vec<String> {
+        self.checkboxes
+            .iter()
+            .filter(|(_, i)| i.checked())
+            .map(|(c, _)| c.as_str().to_owned())
+            .collect()
+    }
+
+    fn show_phone_error(&self, msg: Option<&str>) {
+        self.phone_error.set_text_content(msg);
+        let _ = self
+            .phone
+            .set_attribute("aria-invalid", if msg.is_some() { "true" } else { "false" });
+    }
+
+    fn set_status(&self, msg: &str, class: &str) {
+        self.status.set_text_content(Some(msg));
+        let _ = self
+            .status
+            .set_attribute("class", &["status ", class].concat());
+    }
+
+    async fn submit(self: Rc<Self>) {
+        if self.busy.get() {
+            return;
+        }
+        let s = self.locale.strings();
+        let categories = self.chosen();
+        self.category_error
+            .set_text_content(categories.is_empty().then_some(s.no_category));
+        if categories.is_empty() {
+            if let Some((_, first)) = self.checkboxes.first() {
+                let _ = first.focus();
+            }
+            return;
+        }
+        let typed = self.phone.value();
+        if normalize_phone(&typed, self.config.default_calling_code).is_err() {
+            self.show_phone_error(Some(s.invalid_phone));
+            let _ = self.phone.focus();
+            return;
+        }
+        self.busy.set(true);
+        self.submit.set_disabled(true);
+        self.set_status(s.sending, "");
+        events::emit(&self.config.site, "submit");
+        let body = ConsentRequest {
+            phone: typed,
+            categories,
+            locale: self.locale.tag().to_owned(),
+            notice_version: self.notice.version,
+            notice_text: self.notice.text.clone(),
+            surface: "modal".to_owned(),
+            page_url: web_sys::window().and_then(|w| w.location().href().ok()),
+            client_ts: Some(js_sys::Date::now()),
+            widget_version: Some(crate::VERSION.to_owned()),
+        };
+        let key = self.idempotency_key.borrow().clone();
+        let result = api::post_consent(&self.api, &self.config.site, &body, &key).await;
+        self.busy.set(false);
+        self.submit.set_disabled(false);
+        match result {
+            Ok(recorded) => {
+                self.set_status(s.success, "ok");
+                self.form.reset();
+                *self.idempotency_key.borrow_mut() = new_key();
+                storage::mark_handled(&self.config.site, "consented");
+                events::emit_consent(&self.config.site, &recorded.id);
+            }
+            Err(PostError::Refused { detail }) => {
+                self.set_status(&detail, "bad");
+                *self.idempotency_key.borrow_mut() = new_key();
+                events::emit_error(&self.config.site, &detail.into());
+            }
+            // Same key on retry: the Worker records a retried consent once.
+            Err(PostError::Transient) => {
+                self.set_status(s.network_error, "bad");
+                events::emit_error(&self.config.site, &s.network_error.into());
+            }
+        }
+        if let Some(status) = self.status.dyn_ref::<HtmlElement>() {
+            let _ = status.focus();
+        }
+    }
+}
