@@ -267,7 +267,8 @@ mod tests {
     #[test]
     fn each_bad_field_is_named() {
         let s = site();
-        let cases: Vec<(fn(&mut ConsentRequest), &str, &str)> = vec![
+        type Case = (fn(&mut ConsentRequest), &'static str, &'static str);
+        let cases: Vec<Case> = vec![
             (|r| r.phone = "12".into(), "phone", "invalid-phone"),
             (|r| r.categories.clear(), "categories", "no-category"),
             (

@@ -34,7 +34,9 @@ pub async fn read_json<T: serde::de::DeserializeOwned>(req: &mut Request) -> Res
     if bytes.len() > MAX_BODY {
         return Err(AppError::PayloadTooLarge(MAX_BODY));
     }
-    serde_json::from_slice(&bytes).map_err(from_json_error)
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|e| AppError::MalformedJson(format!("body is not valid UTF-8: {e}")))?;
+    serde_json::from_str(text).map_err(from_json_error)
 }
 
 /// CORS headers echoing an allowed `origin`.

@@ -1,0 +1,106 @@
+// Bad input gets a precise 4xx problem+json and records nothing.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { BASE, freshPhone, subscriber, simMessages, sleep } from "./support.mjs";
+
+const NOTICE =
+  "I agree to receive the messages I select below from Toko Acme on WhatsApp. I can stop at any time by replying STOP.";
+const ORIGIN = "http://127.0.0.1:8787";
+
+const good = (phone) => ({
+  phone,
+  categories: ["delivery"],
+  locale: "en",
+  notice_version: 1,
+  notice_text: NOTICE,
+  surface: "modal",
+});
+
+const post = (site, body, headers = {}) =>
+  fetch(`${BASE}/v1/sites/${site}/consents`, {
+    method: "POST",
+    headers: { "content-type": "application/json", origin: ORIGIN, ...headers },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
+
+const cases = [
+  ["malformed JSON", (p) => post("demo", `{"phone": "${p}",`), 400, "malformed-json", undefined],
+  ["invalid UTF-8", (p) => post("demo", Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d])), 400, "malformed-json", undefined],
+  ["unknown site", (p) => post("no-such-shop", good(p)), 404, "unknown-site", undefined],
+  ["site id with path tricks", (p) => post("..%2Fdemo", good(p)), 404, "unknown-site", undefined],
+  ["unknown category", (p) => post("demo", { ...good(p), categories: ["marketing"] }), 422, "unknown-category", "categories"],
+  ["no category", (p) => post("demo", { ...good(p), categories: [] }), 422, "no-category", "categories"],
+  ["invalid phone", () => post("demo", good("+62 12")), 422, "invalid-phone", "phone"],
+  ["SQL-looking phone", () => post("demo", good("'; DROP TABLE events; --")), 422, "invalid-phone", "phone"],
+  ["disallowed Origin", (p) => post("demo", good(p), { origin: "https://evil.example" }), 403, "origin-not-allowed", undefined],
+  ["missing Origin", (p) => post("demo", good(p), { origin: "" }), 403, "origin-not-allowed", undefined],
+  ["wrong media type", (p) => post("demo", good(p), { "content-type": "text/plain" }), 415, "unsupported-media-type", undefined],
+  ["unknown field", (p) => post("demo", { ...good(p), admin: true }), 422, "invalid-body", "admin"],
+  ["wrong type", (p) => post("demo", { ...good(p), categories: "delivery" }), 422, "invalid-body", undefined],
+  ["notice not what the site shows", (p) => post("demo", { ...good(p), notice_text: NOTICE.replace("STOP", "") }), 422, "notice-mismatch", "notice_text"],
+  ["stale notice version", (p) => post("demo", { ...good(p), notice_version: 0 }), 422, "stale-notice", "notice_version"],
+  ["unsupported locale", (p) => post("demo", { ...good(p), locale: "fr" }), 422, "unsupported-locale", "locale"],
+  ["oversized body", (p) => post("demo", { ...good(p), page_url: "x".repeat(1024 * 1024) }), 413, "payload-too-large", undefined],
+];
+
+for (const [name, send, status, slug, field] of cases) {
+  test(`${name} → ${status} ${slug}, nothing recorded`, async () => {
+    const phone = freshPhone();
+    const res = await send(phone.e164);
+    assert.equal(res.status, status);
+    assert.equal(res.headers.get("content-type"), "application/problem+json");
+    const problem = await res.json();
+    assert.equal(problem.type, `/problems/${slug}`);
+    assert.equal(problem.status, status);
+    assert.equal(typeof problem.title, "string");
+    assert.ok(problem.detail.length > 0);
+    assert.equal(problem.field, field);
+
+    const lookup = await subscriber(phone.e164);
+    assert.equal(lookup.status, 404, "no ledger entry for that phone");
+    assert.equal(lookup.body.type, "/problems/no-subscriber");
+    await sleep(100);
+    assert.deepEqual(await simMessages(phone.e164), [], "no template sent");
+  });
+}
+
+test("admin API refuses a missing or wrong token", async () => {
+  for (const token of [null, "wrong", "dev-admin-token-but-longer"]) {
+    const res = await subscriber("+6281234567890", token);
+    assert.equal(res.status, 401);
+    assert.equal(res.type, "application/problem+json");
+    assert.equal(res.body.type, "/problems/unauthorized");
+  }
+});
+
+test("CORS preflight is answered for allowed origins only", async () => {
+  const pre = (origin) =>
+    fetch(`${BASE}/v1/sites/demo/consents`, {
+      method: "OPTIONS",
+      headers: { origin, "access-control-request-method": "POST" },
+    });
+  const ok = await pre(ORIGIN);
+  assert.equal(ok.status, 204);
+  assert.equal(ok.headers.get("access-control-allow-origin"), ORIGIN);
+  assert.match(ok.headers.get("access-control-allow-headers"), /Idempotency-Key/);
+  const bad = await pre("https://evil.example");
+  assert.equal(bad.status, 403);
+  assert.equal(bad.headers.get("access-control-allow-origin"), null);
+});
+
+test("public config carries no secrets", async () => {
+  const res = await fetch(`${BASE}/v1/sites/demo/config`);
+  assert.equal(res.status, 200);
+  const text = await res.text();
+  assert.match(text, /"business_name":"Toko Acme"/);
+  assert.doesNotMatch(text, /token|phone_number_id|allowed_origins/);
+});
+
+test("unknown routes and methods are problems, not 500s", async () => {
+  const r1 = await fetch(`${BASE}/v1/nothing-here`);
+  assert.equal(r1.status, 404);
+  assert.equal(r1.headers.get("content-type"), "application/problem+json");
+  const r2 = await fetch(`${BASE}/v1/sites/demo/config`, { method: "DELETE" });
+  assert.equal(r2.status, 405);
+  assert.equal(r2.headers.get("allow"), "GET");
+});

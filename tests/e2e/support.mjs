@@ -1,0 +1,52 @@
+// Shared helpers for the end-to-end tests: the stack (wrangler dev + simulator)
+// is started by `scripts/dev test`; these talk to it over HTTP and drive Chromium.
+import { chromium } from "playwright-core";
+import { createHash, randomInt } from "node:crypto";
+
+export const BASE = process.env.OPTIN_BASE ?? "http://127.0.0.1:8787";
+export const SIM = process.env.SIM_BASE ?? "http://127.0.0.1:8789";
+export const ADMIN_TOKEN = process.env.ADMIN_TOKEN ?? "dev-admin-token";
+
+export const sha256 = (text) => createHash("sha256").update(text, "utf8").digest("hex");
+
+/** A fresh Indonesian mobile number per test, so tests never see each other's data. */
+export function freshPhone() {
+  const rest = String(randomInt(10_000_000, 99_999_999));
+  return { national: `0812 ${rest.slice(0, 4)} ${rest.slice(4)}`, e164: `+62812${rest}` };
+}
+
+export async function launch() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args: [
+      "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+      "--disable-component-update", "--disable-sync", "--no-first-run",
+    ],
+  });
+}
+
+export async function subscriber(phone, token = ADMIN_TOKEN) {
+  const res = await fetch(`${BASE}/admin/sites/demo/subscribers/${encodeURIComponent(phone)}`, {
+    headers: token ? { authorization: `Bearer ${token}` } : {},
+  });
+  return { status: res.status, type: res.headers.get("content-type"), body: await res.json() };
+}
+
+export async function simMessages(phone) {
+  const res = await fetch(`${SIM}/_sim/messages?to=${encodeURIComponent(phone)}`);
+  return (await res.json()).messages;
+}
+
+/** Polls `probe` until it returns a truthy value or `ms` pass. */
+export async function eventually(probe, ms = 15_000) {
+  const end = Date.now() + ms;
+  let last;
+  while (Date.now() < end) {
+    last = await probe();
+    if (last) return last;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return last;
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
