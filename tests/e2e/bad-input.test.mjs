@@ -20,7 +20,7 @@ const post = (site, body, headers = {}) =>
   fetch(`${BASE}/v1/sites/${site}/consents`, {
     method: "POST",
     headers: { "content-type": "application/json", origin: ORIGIN, ...headers },
-    body: typeof body === "string" ? body : JSON.stringify(body),
+    body: typeof body === "string" || Buffer.isBuffer(body) ? body : JSON.stringify(body),
   });
 
 const cases = [
