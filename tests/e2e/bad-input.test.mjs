@@ -5,7 +5,7 @@ import { BASE, freshPhone, subscriber, simMessages, sleep } from "./support.mjs"
 
 const NOTICE =
   "I agree to receive the messages I select below from Toko Acme on WhatsApp. I can stop at any time by replying STOP.";
-const ORIGIN = "http://127.0.0.1:8787";
+const ORIGIN = BASE;
 
 const good = (phone) => ({
   phone,

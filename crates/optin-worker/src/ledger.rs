@@ -206,18 +206,7 @@ impl SiteLedger {
             &evidence,
         )?;
         for category in &c.categories {
-            self.sql().exec(
-                "INSERT INTO subscriptions (phone, category, status, event_id, updated_at)
-                 VALUES (?, ?, 'granted', ?, ?)
-                 ON CONFLICT (phone, category) DO UPDATE SET
-                   status = 'granted', event_id = excluded.event_id, updated_at = excluded.updated_at",
-                vec![
-                    c.phone.as_str().into(),
-                    category.as_str().into(),
-                    id.as_str().into(),
-                    now.into(),
-                ],
-            )?;
+            self.set_state(c.phone.as_str(), *category, "granted", &id, now)?;
         }
         let message = MessageRequest::confirmation(
             c.phone.as_str(),
@@ -235,6 +224,26 @@ impl SiteLedger {
         })
     }
 
+    /// Sets the derived current state of one phone × category (same write as its event).
+    fn set_state(
+        &self,
+        phone: &str,
+        category: Category,
+        status: &str,
+        event_id: &str,
+        now: i64,
+    ) -> Result<()> {
+        self.sql().exec(
+            "INSERT INTO subscriptions (phone, category, status, event_id, updated_at)
+             VALUES (?, ?, ?, ?, ?)
+             ON CONFLICT (phone, category) DO UPDATE SET
+               status = excluded.status, event_id = excluded.event_id, updated_at = excluded.updated_at",
+            vec![phone.into(), category.as_str().into(), status.into(), event_id.into(), now.into()],
+        )?;
+        Ok(())
+    }
+
+    /// Appends one event to the hash chain.
     fn append_event(
         &self,
         id: &str,

@@ -20,10 +20,22 @@ pub async fn load(env: &Env, id: &str) -> Result<SiteConfig, AppError> {
         .map_err(|e| AppError::Internal(e.to_string()))?;
     let json = match stored {
         Some(json) => json,
-        None if id == "demo" => DEMO.to_owned(),
+        None if id == "demo" => return demo(env),
         None => return Err(AppError::UnknownSite(id.to_owned())),
     };
     serde_json::from_str(&json).map_err(|e| AppError::Internal(format!("site {id} config: {e}")))
+}
+
+/// The built-in demo site. `DEMO_ORIGIN` (a `wrangler dev --var`) moves it to
+/// another local origin, so several stacks can run side by side.
+fn demo(env: &Env) -> Result<SiteConfig, AppError> {
+    let mut site: SiteConfig =
+        serde_json::from_str(DEMO).map_err(|e| AppError::Internal(format!("demo config: {e}")))?;
+    if let Ok(origin) = env.var("DEMO_ORIGIN").map(|v| v.to_string()) {
+        site.privacy_policy_url = format!("{origin}/privacy.html");
+        site.allowed_origins = vec![origin];
+    }
+    Ok(site)
 }
 
 fn truncate(s: &str) -> String {
