@@ -235,6 +235,7 @@ mod tests {
                 template_languages: vec!["id".into()],
                 token_secret: "T".into(),
             },
+            limits: Default::default(),
         }
     }
 

@@ -30,3 +30,26 @@ mod tests {
         assert_eq!(truncate_ip("not an ip"), None);
     }
 }
+
+/// Keyed hash (HMAC-SHA256, hex) of a subject identifier such as an E.164 phone:
+/// what logs and erased records keep instead of the number.
+pub fn subject_hash(key: &[u8], subject: &str) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(subject.as_bytes());
+    crate::notice::hex(&mac.finalize().into_bytes())
+}
+
+#[cfg(test)]
+mod keyed_tests {
+    use super::*;
+
+    #[test]
+    fn subject_hash_depends_on_key_and_subject() {
+        let a = subject_hash(b"k1", "+6281234567890");
+        assert_eq!(a.len(), 64);
+        assert_ne!(a, subject_hash(b"k2", "+6281234567890"));
+        assert_ne!(a, subject_hash(b"k1", "+6281234567891"));
+        assert!(!a.contains("6281234567890"));
+    }
+}

@@ -26,6 +26,31 @@ pub struct SiteConfig {
     pub notice_version: u32,
     /// How confirmations are sent.
     pub whatsapp: WhatsAppConfig,
+    /// Abuse limits; defaults apply when absent.
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+/// Limits that stop message pumping: each breach is a 429 and nothing is recorded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Consents per client IP per minute.
+    pub per_ip_per_minute: u32,
+    /// Consents per phone number per hour.
+    pub per_phone_per_hour: u32,
+    /// Confirmation templates queued per site per UTC day.
+    pub daily_confirmations: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            per_ip_per_minute: 30,
+            per_phone_per_hour: 5,
+            daily_confirmations: 1000,
+        }
+    }
 }
 
 /// The site's WhatsApp Business sender.
@@ -75,6 +100,50 @@ impl SiteConfig {
         }
     }
 
+    /// Checks what serde cannot: names present, origins well-formed, categories unique.
+    pub fn check(&self) -> Result<(), (&'static str, &'static str)> {
+        if !is_valid_site_id(&self.id) {
+            return Err(("id", "must be 1-64 of a-z, 0-9 and -"));
+        }
+        let name = self.business_name.trim();
+        if name.is_empty() || name.chars().count() > 100 {
+            return Err(("business_name", "must be 1-100 characters"));
+        }
+        if self.allowed_origins.is_empty() || !self.allowed_origins.iter().all(|o| is_origin(o)) {
+            return Err((
+                "allowed_origins",
+                "must list origins like https://shop.example",
+            ));
+        }
+        if !(self.privacy_policy_url.starts_with("https://")
+            || self.privacy_policy_url.starts_with("http://"))
+        {
+            return Err(("privacy_policy_url", "must be an http(s) URL"));
+        }
+        let mut cats = self.categories.clone();
+        cats.sort();
+        cats.dedup();
+        if cats.is_empty() || cats.len() != self.categories.len() {
+            return Err(("categories", "must be a non-empty list without duplicates"));
+        }
+        if self.whatsapp.phone_number_id.is_empty()
+            || !self
+                .whatsapp
+                .phone_number_id
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+        {
+            return Err(("whatsapp.phone_number_id", "must be digits"));
+        }
+        if self.whatsapp.template_languages.is_empty() {
+            return Err((
+                "whatsapp.template_languages",
+                "must name at least one language",
+            ));
+        }
+        Ok(())
+    }
+
     /// Whether a browser origin may post consents for this site.
     pub fn allows_origin(&self, origin: &str) -> bool {
         self.allowed_origins.iter().any(|o| o == origin)
@@ -91,6 +160,14 @@ impl SiteConfig {
             .map(String::as_str)
             .unwrap_or("en")
     }
+}
+
+/// `scheme://host[:port]` with nothing after it.
+fn is_origin(o: &str) -> bool {
+    let rest = o
+        .strip_prefix("https://")
+        .or_else(|| o.strip_prefix("http://"));
+    matches!(rest, Some(h) if !h.is_empty() && !h.contains(['/', '?', '#', '@', ' ']))
 }
 
 /// Whether `id` is a well-formed site id: 1–64 of `a-z 0-9 -`.
@@ -121,6 +198,7 @@ mod tests {
                 template_languages: vec!["id".into(), "en".into()],
                 token_secret: "WA_TOKEN_ACME".into(),
             },
+            limits: Limits::default(),
         }
     }
 
@@ -146,6 +224,28 @@ mod tests {
         assert!(!json.contains("WA_TOKEN"));
         assert!(!json.contains("phone_number_id"));
         assert!(json.contains("Toko Acme"));
+    }
+
+    #[test]
+    fn check_names_the_bad_field() {
+        assert_eq!(site().check(), Ok(()));
+        let mut s = site();
+        s.allowed_origins = vec!["https://acme.example/path".into()];
+        assert_eq!(s.check().unwrap_err().0, "allowed_origins");
+        let mut s = site();
+        s.categories.push(Category::Delivery);
+        assert_eq!(s.check().unwrap_err().0, "categories");
+        let mut s = site();
+        s.business_name = "  ".into();
+        assert_eq!(s.check().unwrap_err().0, "business_name");
+    }
+
+    #[test]
+    fn limits_default_when_absent() {
+        let mut v = serde_json::to_value(site()).unwrap();
+        v.as_object_mut().unwrap().remove("limits");
+        let s: SiteConfig = serde_json::from_value(v).unwrap();
+        assert_eq!(s.limits, Limits::default());
     }
 
     #[test]

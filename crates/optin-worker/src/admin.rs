@@ -1,22 +1,38 @@
-//! Merchant admin API, behind `Authorization: Bearer <ADMIN_TOKEN>`.
+//! Merchant admin API, behind `Authorization: Bearer <token>`: the global
+//! `ADMIN_TOKEN`, or a site's own `ADMIN_TOKEN_<SITE>` for that site only.
 
-use consent_core::normalize_phone;
+use consent_core::{normalize_phone, ConsentError, SiteConfig};
+use futures_util::stream;
 use worker::{Env, Headers, Method, Request, Response};
 
-use crate::{error::AppError, http::json, ledger, sites};
+use crate::{
+    audit::{ExportPage, ExportRow},
+    error::AppError,
+    http::{json, read_json},
+    ledger, sites,
+};
 
-/// Refuses the request unless it carries the admin token (compared in constant time).
-pub fn authorize(req: &Request, env: &Env) -> Result<(), AppError> {
-    let expected = env
-        .secret("ADMIN_TOKEN")
-        .map(|s| s.to_string())
-        .map_err(|_| AppError::Unauthorized)?;
+/// Refuses the request unless it carries the global token or `site`'s token
+/// (compared in constant time).
+pub fn authorize(req: &Request, env: &Env, site: &str) -> Result<(), AppError> {
     let given = req.headers().get("Authorization")?.unwrap_or_default();
     let token = given.strip_prefix("Bearer ").unwrap_or("");
-    if expected.is_empty() || !constant_time_eq(token.as_bytes(), expected.as_bytes()) {
-        return Err(AppError::Unauthorized);
+    let site_secret = format!(
+        "ADMIN_TOKEN_{}",
+        site.to_ascii_uppercase().replace('-', "_")
+    );
+    let ok = ["ADMIN_TOKEN", site_secret.as_str()].iter().any(|name| {
+        env.secret(name)
+            .map(|s| s.to_string())
+            .is_ok_and(|expected| {
+                !expected.is_empty() && constant_time_eq(token.as_bytes(), expected.as_bytes())
+            })
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(AppError::Unauthorized)
     }
-    Ok(())
 }
 
 /// Compares without an early exit on the first differing byte.
@@ -27,23 +43,230 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// `GET /admin/sites/{site}/subscribers/{phone}`: history, state, confirmations.
-pub async fn subscriber(env: &Env, site: &str, raw_phone: &str) -> Result<Response, AppError> {
-    let site = sites::load(env, site).await?;
-    let decoded = percent_decode(raw_phone);
-    let phone = normalize_phone(&decoded, site.default_calling_code)
-        .map_err(consent_core::ConsentError::from)?;
-    let path = format!("/subscriber/{}", phone.as_str());
-    let mut resp = ledger::call(env, &site.id, Method::Get, &path, None).await?;
+fn no_store() -> Result<Headers, AppError> {
+    let headers = Headers::new();
+    headers.set("Cache-Control", "no-store")?;
+    Ok(headers)
+}
+
+/// Forwards a read to the ledger and relays its JSON.
+async fn relay(env: &Env, site: &str, method: Method, path: &str) -> Result<Response, AppError> {
+    let mut resp = ledger::call(env, site, method, path, None).await?;
     match resp.status_code() {
         200 => {
             let view: serde_json::Value = resp.json().await?;
-            let headers = Headers::new();
-            headers.set("Cache-Control", "no-store")?;
-            json(&view, 200, headers)
+            json(&view, 200, no_store()?)
         }
         404 => Err(AppError::NoSubscriber),
         s => Err(AppError::Internal(format!("ledger answered {s}"))),
+    }
+}
+
+async fn subject_path(
+    env: &Env,
+    site: &str,
+    raw_phone: &str,
+) -> Result<(SiteConfig, String), AppError> {
+    let site = sites::load(env, site).await?;
+    let phone = normalize_phone(&percent_decode(raw_phone), site.default_calling_code)
+        .map_err(ConsentError::from)?;
+    let path = format!("/subscriber/{}", phone.as_str());
+    Ok((site, path))
+}
+
+/// `GET /admin/sites/{site}/subscribers/{phone}`: history, state, confirmations.
+pub async fn subscriber(env: &Env, site: &str, raw_phone: &str) -> Result<Response, AppError> {
+    let (site, path) = subject_path(env, site, raw_phone).await?;
+    relay(env, &site.id, Method::Get, &path).await
+}
+
+/// `DELETE /admin/sites/{site}/subscribers/{phone}`: erasure.
+pub async fn erase(env: &Env, site: &str, raw_phone: &str) -> Result<Response, AppError> {
+    let (site, path) = subject_path(env, site, raw_phone).await?;
+    relay(env, &site.id, Method::Delete, &path).await
+}
+
+/// `GET /admin/sites/{site}/verify`: walks the chain.
+pub async fn verify(env: &Env, site: &str) -> Result<Response, AppError> {
+    let site = sites::load(env, site).await?;
+    relay(env, &site.id, Method::Get, "/verify").await
+}
+
+/// `GET /admin/sites/{site}/stats`.
+pub async fn stats(env: &Env, site: &str) -> Result<Response, AppError> {
+    let site = sites::load(env, site).await?;
+    relay(env, &site.id, Method::Get, "/stats").await
+}
+
+/// `GET /admin/sites/{site}`: the stored configuration.
+pub async fn get_site(env: &Env, site: &str) -> Result<Response, AppError> {
+    json(&sites::load(env, site).await?, 200, no_store()?)
+}
+
+/// `PUT /admin/sites/{site}`: validate and store a configuration.
+pub async fn put_site(mut req: Request, env: &Env, site: &str) -> Result<Response, AppError> {
+    let config: SiteConfig = read_json(&mut req).await?;
+    if config.id != site {
+        return Err(AppError::InvalidSiteConfig {
+            field: "id",
+            detail: "must equal the site in the URL",
+        });
+    }
+    config
+        .check()
+        .map_err(|(field, detail)| AppError::InvalidSiteConfig { field, detail })?;
+    sites::store(env, &config).await?;
+    json(&config, 200, no_store()?)
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Format {
+    Ndjson,
+    Csv,
+}
+
+/// `GET /admin/sites/{site}/export?format=ndjson|csv&since=`: streamed page by
+/// page from the ledger, so memory stays flat whatever the ledger's size.
+pub async fn export(req: &Request, env: &Env, site: &str) -> Result<Response, AppError> {
+    let site = sites::load(env, site).await?;
+    let url = req.url()?;
+    let param = |k: &str| {
+        url.query_pairs()
+            .find(|(q, _)| q == k)
+            .map(|(_, v)| v.into_owned())
+    };
+    let format = match param("format").as_deref() {
+        None | Some("ndjson") => Format::Ndjson,
+        Some("csv") => Format::Csv,
+        Some(_) => {
+            return Err(AppError::InvalidQuery {
+                field: "format",
+                detail: "must be ndjson or csv",
+            })
+        }
+    };
+    let since = match param("since") {
+        None => 0,
+        Some(s) => parse_since(&s)?,
+    };
+    let env = env.clone();
+    let pages = stream::unfold(Some(0i64), move |after| {
+        let env = env.clone();
+        let site = site.id.clone();
+        async move {
+            let after = after?;
+            let page = fetch_page(&env, &site, after, since).await;
+            Some(match page {
+                Ok(page) => (Ok(render(&page.events, format, after == 0)), page.next),
+                Err(e) => (Err(worker::Error::RustError(e.to_string())), None),
+            })
+        }
+    });
+    let headers = no_store()?;
+    let (media, ext) = match format {
+        Format::Ndjson => ("application/x-ndjson", "ndjson"),
+        Format::Csv => ("text/csv; charset=utf-8", "csv"),
+    };
+    headers.set("Content-Type", media)?;
+    headers.set(
+        "Content-Disposition",
+        &format!("attachment; filename=\"consents.{ext}\""),
+    )?;
+    Ok(Response::from_stream(pages)?.with_headers(headers))
+}
+
+/// `since` as Unix milliseconds or an RFC 3339 / ISO 8601 date.
+fn parse_since(s: &str) -> Result<i64, AppError> {
+    if let Ok(ms) = s.parse::<i64>() {
+        return Ok(ms);
+    }
+    let ms = js_date_parse(s);
+    if ms.is_finite() {
+        Ok(ms as i64)
+    } else {
+        Err(AppError::InvalidQuery {
+            field: "since",
+            detail: "must be Unix ms or an ISO 8601 date",
+        })
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+fn js_date_parse(s: &str) -> f64 {
+    worker::js_sys::Date::parse(s)
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn js_date_parse(_: &str) -> f64 {
+    f64::NAN
+}
+
+async fn fetch_page(env: &Env, site: &str, after: i64, since: i64) -> Result<ExportPage, AppError> {
+    let path = format!("/export?after={after}&since={since}");
+    let mut resp = ledger::call(env, site, Method::Get, &path, None).await?;
+    if resp.status_code() != 200 {
+        return Err(AppError::Internal(format!(
+            "ledger export answered {}",
+            resp.status_code()
+        )));
+    }
+    Ok(resp.json().await?)
+}
+
+const CSV_HEADER: &str =
+    "seq,id,kind,phone,subject_hash,categories,server_ts,evidence,prev_hash,hash\n";
+
+fn render(rows: &[ExportRow], format: Format, first: bool) -> Vec<u8> {
+    let mut out = String::new();
+    if format == Format::Csv && first {
+        out.push_str(CSV_HEADER);
+    }
+    for r in rows {
+        match format {
+            Format::Ndjson => {
+                let line = serde_json::json!({
+                    "seq": r.seq, "id": r.id, "kind": r.kind, "phone": r.phone,
+                    "subject_hash": r.subject_hash,
+                    "categories": serde_json::from_str::<serde_json::Value>(&r.categories).unwrap_or_default(),
+                    "server_ts": r.server_ts,
+                    "evidence": r.evidence.as_deref().and_then(|e| serde_json::from_str::<serde_json::Value>(e).ok()),
+                    "prev_hash": r.prev_hash, "hash": r.hash,
+                });
+                out.push_str(&line.to_string());
+            }
+            Format::Csv => {
+                let cells = [
+                    r.seq.to_string(),
+                    r.id.clone(),
+                    r.kind.clone(),
+                    r.phone.clone().unwrap_or_default(),
+                    r.subject_hash.clone(),
+                    r.categories.clone(),
+                    r.server_ts.to_string(),
+                    r.evidence.clone().unwrap_or_default(),
+                    r.prev_hash.clone(),
+                    r.hash.clone(),
+                ];
+                let cells: Vec<String> = cells.iter().map(|c| csv_cell(c)).collect();
+                out.push_str(&cells.join(","));
+            }
+        }
+        out.push('\n');
+    }
+    out.into_bytes()
+}
+
+/// Quotes a CSV cell, and defuses spreadsheet formulas (`+62…` would be one).
+fn csv_cell(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '-', '@']) {
+        format!("'{s}")
+    } else {
+        s.to_owned()
+    };
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
     }
 }
 
@@ -87,5 +310,13 @@ mod tests {
         assert_eq!(percent_decode("%2B6281234567890"), "+6281234567890");
         assert_eq!(percent_decode("+62%20812"), "+62 812");
         assert_eq!(percent_decode("%zz"), "%zz");
+    }
+
+    #[test]
+    fn csv_cells_are_quoted_and_formula_safe() {
+        assert_eq!(csv_cell("plain"), "plain");
+        assert_eq!(csv_cell("+6281234567890"), "'+6281234567890");
+        assert_eq!(csv_cell("a,\"b\""), "\"a,\"\"b\"\"\"");
+        assert_eq!(csv_cell("=HYPERLINK(1)"), "'=HYPERLINK(1)");
     }
 }

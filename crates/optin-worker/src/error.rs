@@ -49,6 +49,36 @@ pub enum AppError {
     /// Nothing recorded for that subject.
     #[error("no consent history for that phone number")]
     NoSubscriber,
+    /// A query parameter is invalid.
+    #[error("{field}: {detail}")]
+    InvalidQuery {
+        /// Parameter at fault.
+        field: &'static str,
+        /// What is wrong.
+        detail: &'static str,
+    },
+    /// A limit was hit; retry after the given seconds.
+    #[error("too many consents ({scope} limit); retry after {retry_after} s")]
+    RateLimited {
+        /// Which limit.
+        scope: String,
+        /// Seconds to wait.
+        retry_after: i64,
+    },
+    /// The Idempotency-Key was used before with a different body.
+    #[error("this Idempotency-Key was already used for a different request body")]
+    IdempotencyKeyReused,
+    /// The Idempotency-Key header is not usable.
+    #[error("Idempotency-Key must be 1-200 visible ASCII characters")]
+    InvalidIdempotencyKey,
+    /// A site configuration failed validation.
+    #[error("{field}: {detail}")]
+    InvalidSiteConfig {
+        /// Field at fault.
+        field: &'static str,
+        /// What is wrong.
+        detail: &'static str,
+    },
     /// Infrastructure failure (binding, storage): retry later.
     #[error("internal error")]
     Internal(String),
@@ -87,6 +117,11 @@ impl AppError {
             Consent(e) => (422, e.slug(), "Invalid consent"),
             Unauthorized => (401, "unauthorized", "Unauthorized"),
             NoSubscriber => (404, "no-subscriber", "No such subscriber"),
+            InvalidQuery { .. } => (400, "invalid-query", "Invalid query parameter"),
+            RateLimited { .. } => (429, "rate-limited", "Too many requests"),
+            IdempotencyKeyReused => (422, "idempotency-key-reused", "Idempotency key reused"),
+            InvalidIdempotencyKey => (400, "invalid-idempotency-key", "Invalid idempotency key"),
+            InvalidSiteConfig { .. } => (422, "invalid-site-config", "Invalid site configuration"),
             Internal(_) => (500, "internal", "Internal error"),
         }
     }
@@ -95,6 +130,12 @@ impl AppError {
         match self {
             AppError::Consent(e) => Some(e.field()),
             AppError::InvalidBody { field, .. } => field.as_deref(),
+            AppError::InvalidSiteConfig { field, .. } | AppError::InvalidQuery { field, .. } => {
+                Some(field)
+            }
+            AppError::InvalidIdempotencyKey | AppError::IdempotencyKeyReused => {
+                Some("Idempotency-Key")
+            }
             _ => None,
         }
     }
@@ -116,6 +157,9 @@ impl AppError {
         headers.set("Cache-Control", "no-store")?;
         if let AppError::MethodNotAllowed { allow } = self {
             headers.set("Allow", allow)?;
+        }
+        if let AppError::RateLimited { retry_after, .. } = &self {
+            headers.set("Retry-After", &retry_after.to_string())?;
         }
         if let AppError::Unauthorized = self {
             headers.set("WWW-Authenticate", "Bearer")?;

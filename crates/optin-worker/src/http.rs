@@ -17,8 +17,8 @@ pub fn json<T: Serialize>(value: &T, status: u16, headers: Headers) -> Result<Re
         .with_headers(headers))
 }
 
-/// Reads a JSON body of at most [`MAX_BODY`] bytes, refusing other media types.
-pub async fn read_json<T: serde::de::DeserializeOwned>(req: &mut Request) -> Result<T, AppError> {
+/// Reads a JSON body of at most [`MAX_BODY`] bytes as text, refusing other media types.
+pub async fn read_json_text(req: &mut Request) -> Result<String, AppError> {
     let declared = req
         .headers()
         .get("Content-Length")?
@@ -34,8 +34,18 @@ pub async fn read_json<T: serde::de::DeserializeOwned>(req: &mut Request) -> Res
     if bytes.len() > MAX_BODY {
         return Err(AppError::PayloadTooLarge(MAX_BODY));
     }
-    let text = std::str::from_utf8(&bytes)
-        .map_err(|e| AppError::MalformedJson(format!("body is not valid UTF-8: {e}")))?;
+    String::from_utf8(bytes).map_err(|e| {
+        AppError::MalformedJson(format!("body is not valid UTF-8: {}", e.utf8_error()))
+    })
+}
+
+/// Reads and decodes a JSON body (see [`read_json_text`]).
+pub async fn read_json<T: serde::de::DeserializeOwned>(req: &mut Request) -> Result<T, AppError> {
+    parse_json(&read_json_text(req).await?)
+}
+
+/// Decodes JSON, mapping errors to precise problems.
+pub fn parse_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, AppError> {
     serde_json::from_str(text).map_err(from_json_error)
 }
 

@@ -2,8 +2,9 @@
 //! hash-chained consent events, the derived subscription state and the outbox.
 
 use consent_core::{
-    chain::{event_hash, GENESIS},
+    chain::{evidence_digest, ChainedEvent, GENESIS},
     ids::uuid7,
+    privacy::subject_hash,
     Category, SiteConfig, ValidConsent,
 };
 use serde::{Deserialize, Serialize};
@@ -13,7 +14,7 @@ use worker::{
     SqlStorage, State,
 };
 
-use crate::outbox;
+use crate::{limits, outbox, schema};
 
 /// What the edge worker asks the ledger to record.
 #[derive(Debug, Serialize, Deserialize)]
@@ -24,6 +25,27 @@ pub struct RecordConsent {
     pub consent: ValidConsent,
     /// Request context (user agent, truncated IP, country).
     pub context: RequestContext,
+    /// Client-chosen key: a replay returns the first answer and records nothing.
+    pub idempotency_key: Option<String>,
+    /// SHA-256 of the request body, to refuse a key reused for another body.
+    pub body_digest: String,
+    /// Keyed hash of the full client IP, for the per-IP limit (never stored).
+    pub ip_key: Option<String>,
+}
+
+/// Why the ledger refused a command; the edge maps it to a problem.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "error", rename_all = "kebab-case")]
+pub enum Refusal {
+    /// A limit was hit.
+    RateLimited {
+        /// Which limit.
+        scope: String,
+        /// Seconds until it resets.
+        retry_after: i64,
+    },
+    /// Same idempotency key, different body.
+    IdempotencyKeyReused,
 }
 
 /// Evidence taken from the HTTP request rather than the body.
@@ -69,67 +91,17 @@ struct Evidence<'a> {
     template_language: &'a str,
 }
 
-/// The canonical encoding the chain hashes: fixed field order, evidence as stored.
-#[derive(Serialize)]
-struct Canonical<'a> {
-    id: &'a str,
-    kind: &'a str,
-    phone: &'a str,
-    categories: &'a [Category],
-    server_ts: i64,
-    evidence: &'a str,
-}
-
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS events (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT,
-  id TEXT NOT NULL UNIQUE,
-  kind TEXT NOT NULL,
-  phone TEXT NOT NULL,
-  categories TEXT NOT NULL,
-  evidence TEXT NOT NULL,
-  server_ts INTEGER NOT NULL,
-  prev_hash TEXT NOT NULL,
-  hash TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS events_by_phone ON events(phone, seq);
-CREATE TABLE IF NOT EXISTS subscriptions (
-  phone TEXT NOT NULL,
-  category TEXT NOT NULL,
-  status TEXT NOT NULL,
-  event_id TEXT NOT NULL,
-  updated_at INTEGER NOT NULL,
-  PRIMARY KEY (phone, category)
-);
-CREATE TABLE IF NOT EXISTS outbox (
-  id TEXT PRIMARY KEY,
-  consent_id TEXT NOT NULL,
-  phone TEXT NOT NULL,
-  phone_number_id TEXT NOT NULL,
-  token_secret TEXT NOT NULL,
-  request TEXT NOT NULL,
-  status TEXT NOT NULL,
-  attempts INTEGER NOT NULL DEFAULT 0,
-  next_attempt_at INTEGER NOT NULL,
-  wamid TEXT,
-  last_error TEXT,
-  created_at INTEGER NOT NULL,
-  updated_at INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS outbox_due ON outbox(status, next_attempt_at);
-";
-
 /// One site's ledger.
 #[durable_object]
 pub struct SiteLedger {
-    state: State,
-    env: Env,
+    pub(crate) state: State,
+    pub(crate) env: Env,
 }
 
 impl DurableObject for SiteLedger {
     fn new(state: State, env: Env) -> Self {
-        if let Err(e) = state.storage().sql().exec(SCHEMA, None) {
-            worker::console_error!("ledger schema: {e}");
+        if let Err(e) = migrate(&state.storage().sql()) {
+            worker::console_error!("ledger migration failed: {e}");
         }
         Self { state, env }
     }
@@ -139,10 +111,47 @@ impl DurableObject for SiteLedger {
         match (req.method(), path.as_str()) {
             (Method::Post, "/consent") => {
                 let cmd: RecordConsent = req.json().await?;
-                let recorded = self.record_grant(&cmd)?;
-                // Wake the sender now; the outbox row is already durable.
-                self.state.storage().set_alarm(0).await?;
-                Response::from_json(&recorded).map(|r| r.with_status(201))
+                match self.record_grant(&cmd)? {
+                    Ok(Answer {
+                        status,
+                        body,
+                        replayed,
+                    }) => {
+                        if !replayed {
+                            // Wake the sender now; the outbox row is already durable.
+                            self.state.storage().set_alarm(0).await?;
+                        }
+                        let headers = Headers::new();
+                        headers.set("Content-Type", "application/json")?;
+                        if replayed {
+                            headers.set("Idempotent-Replayed", "true")?;
+                        }
+                        Ok(Response::ok(body)?
+                            .with_status(status)
+                            .with_headers(headers))
+                    }
+                    Err(refusal) => Response::from_json(&refusal).map(|r| r.with_status(409)),
+                }
+            }
+            (Method::Get, "/verify") => Response::from_json(&self.verify()?),
+            (Method::Get, "/stats") => Response::from_json(&self.stats()?),
+            (Method::Get, "/export") => {
+                let url = req.url()?;
+                let param = |k: &str| {
+                    url.query_pairs()
+                        .find(|(q, _)| q == k)
+                        .map(|(_, v)| v.into_owned())
+                };
+                let after: i64 = param("after").and_then(|v| v.parse().ok()).unwrap_or(0);
+                let since: i64 = param("since").and_then(|v| v.parse().ok()).unwrap_or(0);
+                Response::from_json(&self.export_page(after, since)?)
+            }
+            (Method::Delete, p) if p.starts_with("/subscriber/") => {
+                let phone = &p["/subscriber/".len()..];
+                match self.erase(phone)? {
+                    Some(erased) => Response::from_json(&erased),
+                    None => Response::error("no subscriber", 404),
+                }
             }
             (Method::Get, p) if p.starts_with("/subscriber/") => {
                 let phone = &p["/subscriber/".len()..];
@@ -166,6 +175,46 @@ struct HashRow {
     hash: String,
 }
 
+#[derive(Deserialize)]
+struct IdemRow {
+    body_digest: String,
+    status: i64,
+    response: String,
+}
+
+/// A ledger answer ready to send, and whether it is a replay.
+pub struct Answer {
+    status: u16,
+    body: String,
+    replayed: bool,
+}
+
+#[derive(Deserialize)]
+struct VersionRow {
+    v: i64,
+}
+
+/// Applies pending schema migrations; all in one synchronous (atomic) write.
+fn migrate(sql: &SqlStorage) -> Result<()> {
+    sql.exec(schema::META, None)?;
+    let current = sql
+        .exec(
+            "SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations",
+            None,
+        )?
+        .one::<VersionRow>()?
+        .v;
+    let now = worker::Date::now().as_millis() as i64;
+    for (version, statements) in schema::pending(current) {
+        sql.exec(statements, None)?;
+        sql.exec(
+            "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
+            vec![(*version).into(), now.into()],
+        )?;
+    }
+    Ok(())
+}
+
 impl SiteLedger {
     fn sql(&self) -> SqlStorage {
         self.state.storage().sql()
@@ -173,8 +222,59 @@ impl SiteLedger {
 
     /// Appends a grant event, updates the state table and queues the
     /// confirmation, with no await in between: one atomic write.
-    fn record_grant(&self, cmd: &RecordConsent) -> Result<Recorded> {
+    fn record_grant(&self, cmd: &RecordConsent) -> Result<std::result::Result<Answer, Refusal>> {
         let now = worker::Date::now().as_millis() as i64;
+        if let Some(key) = &cmd.idempotency_key {
+            if let Some(previous) = self.replay(key, &cmd.body_digest)? {
+                return Ok(previous);
+            }
+        }
+        if let Err(refusal) = limits::admit(&self.sql(), cmd, now)? {
+            return Ok(Err(refusal));
+        }
+        let recorded = self.write_grant(cmd, now)?;
+        let body = serde_json::to_string(&recorded)
+            .map_err(|e| worker::Error::RustError(e.to_string()))?;
+        if let Some(key) = &cmd.idempotency_key {
+            self.sql().exec(
+                "INSERT INTO idempotency (key, body_digest, status, response, created_at) VALUES (?, ?, 201, ?, ?)",
+                vec![key.as_str().into(), cmd.body_digest.as_str().into(), body.as_str().into(), now.into()],
+            )?;
+        }
+        Ok(Ok(Answer {
+            status: 201,
+            body,
+            replayed: false,
+        }))
+    }
+
+    /// The stored answer for a replayed key, or a refusal if the body differs.
+    fn replay(
+        &self,
+        key: &str,
+        digest: &str,
+    ) -> Result<Option<std::result::Result<Answer, Refusal>>> {
+        let rows: Vec<IdemRow> = self
+            .sql()
+            .exec(
+                "SELECT body_digest, status, response FROM idempotency WHERE key = ?",
+                vec![key.into()],
+            )?
+            .to_array()?;
+        Ok(rows.into_iter().next().map(|row| {
+            if row.body_digest == digest {
+                Ok(Answer {
+                    status: row.status as u16,
+                    body: row.response,
+                    replayed: true,
+                })
+            } else {
+                Err(Refusal::IdempotencyKeyReused)
+            }
+        }))
+    }
+
+    fn write_grant(&self, cmd: &RecordConsent, now: i64) -> Result<Recorded> {
         let id = uuid7(now as u64, random_bytes()?);
         let c = &cmd.consent;
         let language = cmd.site.template_language(c.notice.locale);
@@ -217,6 +317,11 @@ impl SiteLedger {
             &id,
         );
         outbox::enqueue(&self.sql(), &id, c.phone.as_str(), &cmd.site, &message, now)?;
+        // A fresh opt-in lifts an erasure's suppression.
+        self.sql().exec(
+            "DELETE FROM suppressions WHERE subject_hash = ? AND reason = 'erased'",
+            vec![self.subject(c.phone.as_str())?.into()],
+        )?;
         Ok(Recorded {
             id,
             recorded_at: now,
@@ -243,12 +348,34 @@ impl SiteLedger {
         Ok(())
     }
 
-    /// Appends one event to the hash chain.
-    fn append_event(
+    /// Keyed hash of a phone: what the chain and logs carry instead of the number.
+    pub(crate) fn subject(&self, phone: &str) -> Result<String> {
+        let key = self.env.secret("SUBJECT_HASH_KEY")?.to_string();
+        Ok(subject_hash(key.as_bytes(), phone))
+    }
+
+    /// Appends one event to the hash chain. `phone` is `None` only for erasures.
+    pub(crate) fn append_event(
         &self,
         id: &str,
         kind: &str,
         phone: &str,
+        categories: &[Category],
+        now: i64,
+        evidence: &str,
+    ) -> Result<()> {
+        let subject = self.subject(phone)?;
+        let stored_phone = (kind != "erase").then_some(phone);
+        self.append_chained(id, kind, stored_phone, &subject, categories, now, evidence)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn append_chained(
+        &self,
+        id: &str,
+        kind: &str,
+        phone: Option<&str>,
+        subject: &str,
         categories: &[Category],
         now: i64,
         evidence: &str,
@@ -260,27 +387,30 @@ impl SiteLedger {
             .pop()
             .map(|r| r.hash)
             .unwrap_or_else(|| GENESIS.to_owned());
-        let canonical = serde_json::to_string(&Canonical {
-            id,
-            kind,
-            phone,
-            categories,
-            server_ts: now,
-            evidence,
-        })
-        .map_err(|e| worker::Error::RustError(e.to_string()))?;
-        let hash = event_hash(&prev, &canonical);
         let categories_json = serde_json::to_string(categories)
             .map_err(|e| worker::Error::RustError(e.to_string()))?;
+        let digest = evidence_digest(evidence);
+        let hash = ChainedEvent {
+            id,
+            kind,
+            subject,
+            categories: &categories_json,
+            server_ts: now,
+            evidence_digest: &digest,
+        }
+        .hash(&prev);
         self.sql().exec(
-            "INSERT INTO events (id, kind, phone, categories, evidence, server_ts, prev_hash, hash)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO events (id, kind, phone, subject_hash, categories, evidence, evidence_digest,
+               server_ts, prev_hash, hash)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             vec![
                 id.into(),
                 kind.into(),
-                phone.into(),
+                phone.map(Into::into).unwrap_or(worker::SqlStorageValue::Null),
+                subject.into(),
                 categories_json.into(),
                 evidence.into(),
+                digest.into(),
                 now.into(),
                 prev.into(),
                 hash.into(),
@@ -324,7 +454,7 @@ struct EventRow {
     id: String,
     kind: String,
     categories: String,
-    evidence: String,
+    evidence: Option<String>,
     server_ts: i64,
     prev_hash: String,
     hash: String,
@@ -348,7 +478,10 @@ impl From<EventRow> for EventView {
             id: r.id,
             kind: r.kind,
             categories: serde_json::from_str(&r.categories).unwrap_or_default(),
-            evidence: serde_json::from_str(&r.evidence).unwrap_or_default(),
+            evidence: r
+                .evidence
+                .and_then(|e| serde_json::from_str(&e).ok())
+                .unwrap_or_default(),
             server_ts: r.server_ts,
             prev_hash: r.prev_hash,
             hash: r.hash,
@@ -374,7 +507,8 @@ pub struct SubscriberView {
     confirmations: Vec<outbox::OutboxView>,
 }
 
-fn random_bytes() -> Result<[u8; 10]> {
+/// Ten random bytes for a UUIDv7.
+pub(crate) fn random_bytes() -> Result<[u8; 10]> {
     let mut b = [0u8; 10];
     getrandom::fill(&mut b).map_err(|e| worker::Error::RustError(e.to_string()))?;
     Ok(b)

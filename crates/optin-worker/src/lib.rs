@@ -2,11 +2,14 @@
 //! ledger Durable Object that records consents and sends confirmations.
 
 mod admin;
+mod audit;
 mod error;
 mod http;
 mod ledger;
+mod limits;
 mod outbox;
 mod public;
+mod schema;
 mod sites;
 
 use worker::{event, Context, Env, Headers, Method, Request, Response, Result};
@@ -38,11 +41,24 @@ async fn route(req: Request, env: &Env) -> std::result::Result<Response, AppErro
                 allow: "POST, OPTIONS",
             }),
         },
-        ["admin", "sites", site, "subscribers", phone] => {
-            admin::authorize(&req, env)?;
-            match method {
-                Method::Get => admin::subscriber(env, site, phone).await,
-                _ => Err(AppError::MethodNotAllowed { allow: "GET" }),
+        ["admin", "sites", site, rest @ ..] => {
+            admin::authorize(&req, env, site)?;
+            match (rest, method) {
+                ([], Method::Get) => admin::get_site(env, site).await,
+                ([], Method::Put) => admin::put_site(req, env, site).await,
+                ([], _) => Err(AppError::MethodNotAllowed { allow: "GET, PUT" }),
+                (["subscribers", phone], Method::Get) => admin::subscriber(env, site, phone).await,
+                (["subscribers", phone], Method::Delete) => admin::erase(env, site, phone).await,
+                (["subscribers", _], _) => Err(AppError::MethodNotAllowed {
+                    allow: "GET, DELETE",
+                }),
+                (["verify"], Method::Get) => admin::verify(env, site).await,
+                (["stats"], Method::Get) => admin::stats(env, site).await,
+                (["export"], Method::Get) => admin::export(&req, env, site).await,
+                (["verify" | "stats" | "export"], _) => {
+                    Err(AppError::MethodNotAllowed { allow: "GET" })
+                }
+                _ => Err(AppError::NotFound(path.chars().take(200).collect())),
             }
         }
         _ => Err(AppError::NotFound(path.chars().take(200).collect())),

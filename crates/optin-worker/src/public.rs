@@ -1,12 +1,16 @@
 //! Public API the widget talks to.
 
-use consent_core::{privacy::truncate_ip, ConsentRequest, SiteConfig};
+use consent_core::{
+    chain::evidence_digest,
+    privacy::{subject_hash, truncate_ip},
+    ConsentRequest, SiteConfig,
+};
 use worker::{Env, Headers, Method, Request, Response};
 
 use crate::{
     error::AppError,
-    http::{cors_for, json, read_json},
-    ledger::{self, RecordConsent, RequestContext},
+    http::{cors_for, json, parse_json, read_json_text},
+    ledger::{self, RecordConsent, Refusal, RequestContext},
     sites,
 };
 
@@ -39,45 +43,77 @@ pub async fn post_consent(mut req: Request, env: &Env, site: &str) -> Result<Res
     let origin = allowed_origin(&req, &site)?;
     let cors = cors_for(&origin)?;
     match record(&mut req, env, &site).await {
-        Ok(body) => json(&body, 201, cors),
+        Ok(resp) => {
+            for (k, v) in cors.entries() {
+                resp.headers().set(&k, &v)?;
+            }
+            Ok(resp)
+        }
         // The browser may only read the problem if it carries the CORS headers.
         Err(e) => Ok(e.into_response(cors)?),
     }
 }
 
-async fn record(
-    req: &mut Request,
-    env: &Env,
-    site: &SiteConfig,
-) -> Result<ledger::Recorded, AppError> {
-    let body: ConsentRequest = read_json(req).await?;
+async fn record(req: &mut Request, env: &Env, site: &SiteConfig) -> Result<Response, AppError> {
+    let idempotency_key = idempotency_key(req)?;
+    let text = read_json_text(req).await?;
+    let body: ConsentRequest = parse_json(&text)?;
     let consent = body.validate(site)?;
+    let client_ip = req.headers().get("CF-Connecting-IP")?;
+    let key = env.secret("SUBJECT_HASH_KEY")?.to_string();
     let context = RequestContext {
         user_agent: req
             .headers()
             .get("User-Agent")?
             .map(|ua| ua.chars().take(512).collect()),
-        ip: req
-            .headers()
-            .get("CF-Connecting-IP")?
-            .and_then(|ip| truncate_ip(&ip)),
+        ip: client_ip.as_deref().and_then(truncate_ip),
         country: req.cf().and_then(|cf| cf.country()),
     };
     let cmd = RecordConsent {
         site: site.clone(),
         consent,
         context,
+        idempotency_key,
+        body_digest: evidence_digest(&text),
+        ip_key: client_ip.map(|ip| subject_hash(key.as_bytes(), &ip)),
     };
     let payload = serde_json::to_string(&cmd).map_err(|e| AppError::Internal(e.to_string()))?;
     let mut resp = ledger::call(env, &site.id, Method::Post, "/consent", Some(payload)).await?;
-    if resp.status_code() != 201 {
-        let text = resp.text().await.unwrap_or_default();
-        return Err(AppError::Internal(format!(
-            "ledger answered {}: {text}",
-            resp.status_code()
-        )));
+    match resp.status_code() {
+        200 | 201 => {
+            let headers = Headers::new();
+            headers.set("Content-Type", "application/json")?;
+            headers.set("Cache-Control", "no-store")?;
+            if resp.headers().get("Idempotent-Replayed")?.is_some() {
+                headers.set("Idempotent-Replayed", "true")?;
+            }
+            let status = resp.status_code();
+            Ok(Response::ok(resp.text().await?)?
+                .with_status(status)
+                .with_headers(headers))
+        }
+        409 => Err(match resp.json::<Refusal>().await? {
+            Refusal::RateLimited { scope, retry_after } => {
+                AppError::RateLimited { scope, retry_after }
+            }
+            Refusal::IdempotencyKeyReused => AppError::IdempotencyKeyReused,
+        }),
+        s => Err(AppError::Internal(format!(
+            "ledger answered {s}: {}",
+            resp.text().await.unwrap_or_default()
+        ))),
     }
-    Ok(resp.json().await?)
+}
+
+/// The optional `Idempotency-Key` header, checked for shape.
+fn idempotency_key(req: &Request) -> Result<Option<String>, AppError> {
+    match req.headers().get("Idempotency-Key")? {
+        None => Ok(None),
+        Some(k) if (1..=200).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()) => {
+            Ok(Some(k))
+        }
+        Some(_) => Err(AppError::InvalidIdempotencyKey),
+    }
 }
 
 fn allowed_origin(req: &Request, site: &SiteConfig) -> Result<String, AppError> {

@@ -26,6 +26,17 @@ pub async fn load(env: &Env, id: &str) -> Result<SiteConfig, AppError> {
     serde_json::from_str(&json).map_err(|e| AppError::Internal(format!("site {id} config: {e}")))
 }
 
+/// Stores a site's configuration (already validated).
+pub async fn store(env: &Env, site: &SiteConfig) -> Result<(), AppError> {
+    let json = serde_json::to_string(site).map_err(|e| AppError::Internal(e.to_string()))?;
+    env.kv("SITES")?
+        .put(&format!("site:{}", site.id), json)
+        .map_err(|e| AppError::Internal(e.to_string()))?
+        .execute()
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))
+}
+
 /// The built-in demo site. `DEMO_ORIGIN` (a `wrangler dev --var`) moves it to
 /// another local origin, so several stacks can run side by side.
 fn demo(env: &Env) -> Result<SiteConfig, AppError> {

@@ -1,0 +1,96 @@
+//! Anti-pumping limits, counted in the site's ledger in fixed windows:
+//! per client IP per minute, per phone per hour, confirmations per UTC day.
+
+use serde::Deserialize;
+use worker::{Result, SqlStorage};
+
+use crate::ledger::{RecordConsent, Refusal};
+
+const MINUTE: i64 = 60_000;
+const HOUR: i64 = 3_600_000;
+const DAY: i64 = 86_400_000;
+
+#[derive(Deserialize)]
+struct Bucket {
+    window_start: i64,
+    count: i64,
+}
+
+/// Counts this consent against every limit, or refuses it with the first one hit.
+/// Runs in the same synchronous write as the consent it admits.
+pub fn admit(
+    sql: &SqlStorage,
+    cmd: &RecordConsent,
+    now: i64,
+) -> Result<std::result::Result<(), Refusal>> {
+    let limits = &cmd.site.limits;
+    let mut checks = vec![
+        (
+            format!("phone:{}", cmd.consent.phone),
+            "phone",
+            HOUR,
+            limits.per_phone_per_hour,
+        ),
+        (
+            "confirmations:day".to_owned(),
+            "site-daily-confirmations",
+            DAY,
+            limits.daily_confirmations,
+        ),
+    ];
+    if let Some(ip) = &cmd.ip_key {
+        checks.insert(
+            0,
+            (format!("ip:{ip}"), "ip", MINUTE, limits.per_ip_per_minute),
+        );
+    }
+    for (bucket, scope, window, max) in &checks {
+        if let Some(retry_after) = exceeded(sql, bucket, *window, *max, now)? {
+            return Ok(Err(Refusal::RateLimited {
+                scope: (*scope).to_owned(),
+                retry_after,
+            }));
+        }
+    }
+    for (bucket, _, window, _) in &checks {
+        bump(sql, bucket, *window, now)?;
+    }
+    Ok(Ok(()))
+}
+
+fn window_of(now: i64, window: i64) -> i64 {
+    now - now.rem_euclid(window)
+}
+
+/// Seconds until the window resets, if `bucket` is full.
+fn exceeded(
+    sql: &SqlStorage,
+    bucket: &str,
+    window: i64,
+    max: u32,
+    now: i64,
+) -> Result<Option<i64>> {
+    let start = window_of(now, window);
+    let rows: Vec<Bucket> = sql
+        .exec(
+            "SELECT window_start, count FROM rate_limits WHERE bucket = ?",
+            vec![bucket.into()],
+        )?
+        .to_array()?;
+    Ok(rows
+        .first()
+        .filter(|b| b.window_start == start && b.count >= i64::from(max))
+        .map(|_| ((start + window - now) / 1000).max(1)))
+}
+
+fn bump(sql: &SqlStorage, bucket: &str, window: i64, now: i64) -> Result<()> {
+    let start = window_of(now, window);
+    sql.exec(
+        "INSERT INTO rate_limits (bucket, window_start, count) VALUES (?, ?, 1)
+         ON CONFLICT (bucket) DO UPDATE SET
+           count = CASE WHEN window_start = excluded.window_start THEN count + 1 ELSE 1 END,
+           window_start = excluded.window_start",
+        vec![bucket.into(), start.into()],
+    )?;
+    Ok(())
+}
