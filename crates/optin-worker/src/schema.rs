@@ -82,6 +82,88 @@ pub fn pending(current: i64) -> impl Iterator<Item = &'static (i64, &'static str
 mod tests {
     use super::*;
 
+    /// Applies migrations the way the Durable Object does.
+    fn migrate_to(db: &rusqlite::Connection, target: i64) {
+        db.execute_batch(META).unwrap();
+        let current: i64 = db
+            .query_row(
+                "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        for (v, sql) in pending(current).filter(|(v, _)| *v <= target) {
+            db.execute_batch(sql).unwrap();
+            db.execute("INSERT INTO schema_migrations VALUES (?1, 0)", [v])
+                .unwrap();
+        }
+    }
+
+    fn dump(db: &rusqlite::Connection, table: &str) -> Vec<String> {
+        let mut stmt = db
+            .prepare(&format!("SELECT * FROM {table} ORDER BY 1"))
+            .unwrap();
+        let cols = stmt.column_count();
+        stmt.query_map([], |row| {
+            Ok((0..cols)
+                .map(|i| format!("{:?}", row.get_ref(i).unwrap()))
+                .collect::<Vec<_>>()
+                .join("|"))
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+    }
+
+    #[test]
+    fn upgrading_a_version_1_ledger_loses_nothing() {
+        let db = rusqlite::Connection::open_in_memory().unwrap();
+        migrate_to(&db, 1);
+        db.execute_batch(
+            "INSERT INTO events (id, kind, phone, subject_hash, categories, evidence, evidence_digest,
+               server_ts, prev_hash, hash)
+             VALUES ('e1', 'grant', '+6281234567890', 's1', '[\"delivery\"]', '{}', 'd1', 1, 'p0', 'h1'),
+                    ('e2', 'grant', '+4520123456', 's2', '[\"order_updates\"]', '{}', 'd2', 2, 'h1', 'h2');
+             INSERT INTO subscriptions VALUES ('+6281234567890', 'delivery', 'granted', 'e1', 1);
+             INSERT INTO outbox (id, consent_id, phone, phone_number_id, token_secret, request, status,
+               attempts, next_attempt_at, created_at, updated_at)
+             VALUES ('e1', 'e1', '+6281234567890', '1', 'T', '{}', 'sent', 1, 1, 1, 1);",
+        )
+        .unwrap();
+        let before: Vec<_> = ["subscriptions", "outbox"]
+            .iter()
+            .map(|t| dump(&db, t))
+            .collect();
+        let events_before = dump(&db, "events");
+
+        migrate_to(&db, i64::MAX);
+        migrate_to(&db, i64::MAX); // a second start is a no-op
+
+        let after: Vec<_> = ["subscriptions", "outbox"]
+            .iter()
+            .map(|t| dump(&db, t))
+            .collect();
+        assert_eq!(before, after);
+        let events_after = dump(&db, "events");
+        assert_eq!(events_after.len(), 2);
+        for (old, new) in events_before.iter().zip(&events_after) {
+            assert_eq!(
+                new,
+                &format!("{old}|Null"),
+                "rows keep their values; the new column is empty"
+            );
+        }
+        let applied: i64 = db
+            .query_row("SELECT COUNT(*) FROM schema_migrations", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(applied, MIGRATIONS.len() as i64);
+        db.execute(
+            "INSERT INTO idempotency VALUES ('k', 'd', 201, '{}', 1)",
+            [],
+        )
+        .unwrap();
+    }
+
     #[test]
     fn versions_strictly_increase() {
         assert!(MIGRATIONS.windows(2).all(|w| w[0].0 < w[1].0));
