@@ -14,6 +14,7 @@ pub mod notice;
 pub mod phone;
 pub mod privacy;
 pub mod site;
+pub mod token;
 
 pub use category::Category;
 pub use consent::{ConsentError, ConsentRequest, Surface, ValidConsent};

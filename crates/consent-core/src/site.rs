@@ -41,6 +41,8 @@ pub struct Limits {
     pub per_phone_per_hour: u32,
     /// Confirmation templates queued per site per UTC day.
     pub daily_confirmations: u32,
+    /// Hours after a withdrawal during which a new consent sends no template.
+    pub resend_cooldown_hours: u32,
 }
 
 impl Default for Limits {
@@ -49,6 +51,7 @@ impl Default for Limits {
             per_ip_per_minute: 30,
             per_phone_per_hour: 5,
             daily_confirmations: 1000,
+            resend_cooldown_hours: 24,
         }
     }
 }

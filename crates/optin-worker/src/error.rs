@@ -57,6 +57,9 @@ pub enum AppError {
         /// What is wrong.
         detail: &'static str,
     },
+    /// A preference token that is malformed, forged or expired.
+    #[error(transparent)]
+    Token(consent_core::token::TokenError),
     /// A limit was hit; retry after the given seconds.
     #[error("too many consents ({scope} limit); retry after {retry_after} s")]
     RateLimited {
@@ -117,6 +120,10 @@ impl AppError {
             Consent(e) => (422, e.slug(), "Invalid consent"),
             Unauthorized => (401, "unauthorized", "Unauthorized"),
             NoSubscriber => (404, "no-subscriber", "No such subscriber"),
+            Token(consent_core::token::TokenError::Expired) => {
+                (410, "token-expired", "Link expired")
+            }
+            Token(_) => (403, "invalid-token", "Invalid link"),
             InvalidQuery { .. } => (400, "invalid-query", "Invalid query parameter"),
             RateLimited { .. } => (429, "rate-limited", "Too many requests"),
             IdempotencyKeyReused => (422, "idempotency-key-reused", "Idempotency key reused"),

@@ -68,6 +68,8 @@ pub struct Recorded {
     pub recorded_at: i64,
     /// Categories now granted.
     pub categories: Vec<Category>,
+    /// Signed link token for the preference centre (no login).
+    pub preferences_token: String,
 }
 
 /// Evidence stored with a grant: everything a regulator asks for.
@@ -131,6 +133,19 @@ impl DurableObject for SiteLedger {
                             .with_headers(headers))
                     }
                     Err(refusal) => Response::from_json(&refusal).map(|r| r.with_status(409)),
+                }
+            }
+            (Method::Get, p) if p.starts_with("/preferences/") => {
+                match self.preferences(&p["/preferences/".len()..])? {
+                    Some(prefs) => Response::from_json(&prefs),
+                    None => Response::error("no subscriber", 404),
+                }
+            }
+            (Method::Post, "/change") => {
+                let change: crate::changes::Change = req.json().await?;
+                match self.change(&change)? {
+                    Some(prefs) => Response::from_json(&prefs),
+                    None => Response::error("no subscriber", 404),
                 }
             }
             (Method::Get, "/verify") => Response::from_json(&self.verify()?),
@@ -317,12 +332,21 @@ impl SiteLedger {
             &id,
         );
         outbox::enqueue(&self.sql(), &id, c.phone.as_str(), &cmd.site, &message, now)?;
+        if self.withdrew_recently(c.phone.as_str(), &cmd.site, now)? {
+            // Someone who just said stop gets no template, however often their number is typed in.
+            self.sql().exec(
+                "UPDATE outbox SET status = 'suppressed', last_error = 'withdrew within the resend cooldown'
+                 WHERE id = ?",
+                vec![id.as_str().into()],
+            )?;
+        }
         // A fresh opt-in lifts an erasure's suppression.
         self.sql().exec(
             "DELETE FROM suppressions WHERE subject_hash = ? AND reason = 'erased'",
             vec![self.subject(c.phone.as_str())?.into()],
         )?;
         Ok(Recorded {
+            preferences_token: self.preferences_token(&cmd.site.id, &id, now)?,
             id,
             recorded_at: now,
             categories: c.categories.clone(),
@@ -330,7 +354,7 @@ impl SiteLedger {
     }
 
     /// Sets the derived current state of one phone × category (same write as its event).
-    fn set_state(
+    pub(crate) fn set_state(
         &self,
         phone: &str,
         category: Category,

@@ -3,11 +3,13 @@
 
 mod admin;
 mod audit;
+mod changes;
 mod error;
 mod http;
 mod ledger;
 mod limits;
 mod outbox;
+mod preferences;
 mod public;
 mod schema;
 mod sites;
@@ -40,6 +42,15 @@ async fn route(req: Request, env: &Env) -> std::result::Result<Response, AppErro
             _ => Err(AppError::MethodNotAllowed {
                 allow: "POST, OPTIONS",
             }),
+        },
+        ["v1", "preferences", token] => match method {
+            Method::Get => preferences::get(env, token).await,
+            Method::Put => preferences::put(req, env, token).await,
+            _ => Err(AppError::MethodNotAllowed { allow: "GET, PUT" }),
+        },
+        ["v1", "preferences", token, "opt-out"] => match method {
+            Method::Post => preferences::opt_out(&req, env, token).await,
+            _ => Err(AppError::MethodNotAllowed { allow: "POST" }),
         },
         ["admin", "sites", site, rest @ ..] => {
             admin::authorize(&req, env, site)?;

@@ -1,0 +1,77 @@
+// A person manages or withdraws consent from a signed link, no login.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { createHmac } from "node:crypto";
+import { BASE, freshPhone, subscriber, simMessages, eventually, sleep } from "./support.mjs";
+
+const NOTICE =
+  "I agree to receive the messages I select below from Toko Acme on WhatsApp. I can stop at any time by replying STOP.";
+const PREFS_KEY = "dev-prefs-token-key"; // the local-only key scripts/dev writes to .dev.vars
+
+async function optIn(phone, categories = ["delivery", "payment_alerts"]) {
+  const res = await fetch(`${BASE}/v1/sites/demo/consents`, {
+    method: "POST",
+    headers: { "content-type": "application/json", origin: BASE },
+    body: JSON.stringify({ phone, categories, locale: "en", notice_version: 1, notice_text: NOTICE, surface: "modal" }),
+  });
+  assert.equal(res.status, 201);
+  return res.json();
+}
+const prefs = (token, init) => fetch(`${BASE}/v1/preferences/${token}`, init);
+const put = (token, categories, origin = BASE) =>
+  prefs(token, { method: "PUT", headers: { "content-type": "application/json", origin }, body: JSON.stringify({ categories }) });
+
+test("a person narrows their categories, then opts out of everything; each change is a ledger event", async () => {
+  const phone = freshPhone().e164;
+  const { preferences_token: token } = await optIn(phone);
+  assert.match(token, /^demo\.[0-9a-f-]{36}\.\d+\.[0-9a-f]{32}$/);
+  assert.ok(!token.includes(phone.slice(1)), "the link carries no phone number");
+
+  const view = await (await prefs(token)).json();
+  assert.equal(view.business_name, "Toko Acme");
+  assert.deepEqual(view.categories.filter((c) => c.granted).map((c) => c.category), ["delivery", "payment_alerts"]);
+  assert.equal(view.categories.find((c) => c.category === "delivery").label, "Shipping and delivery notifications");
+
+  const narrowed = await (await put(token, ["payment_alerts"])).json();
+  assert.deepEqual(narrowed.categories.filter((c) => c.granted).map((c) => c.category), ["payment_alerts"]);
+
+  const out = await prefs(`${token}/opt-out`, { method: "POST", headers: { origin: BASE } });
+  assert.equal(out.status, 200);
+  assert.deepEqual((await out.json()).categories.filter((c) => c.granted), []);
+
+  const { body } = await subscriber(phone);
+  assert.deepEqual(body.events.map((e) => e.kind), ["grant", "update", "withdraw"]);
+  assert.deepEqual(body.events[1].evidence.withdrawn, ["delivery"]);
+  assert.equal(body.events[2].evidence.method, "preference_centre_opt_out");
+  assert.ok(body.state.every((s) => s.status === "withdrawn"));
+
+  await eventually(async () => (await simMessages(phone)).length === 1);
+  const again = await optIn(phone);
+  assert.ok(again.id, "a new consent is still recorded");
+  await sleep(1500);
+  assert.equal((await simMessages(phone)).length, 1, "no second template inside the resend cooldown");
+  const after = (await subscriber(phone)).body;
+  assert.equal(after.confirmations.at(-1).status, "suppressed");
+});
+
+test("forged, mangled, expired and cross-site uses of a link are refused", async () => {
+  const { preferences_token: token } = await optIn(freshPhone().e164);
+  const [site, id, exp] = token.split(".");
+  const forged = `${site}.${id}.${Number(exp) + 1}.${token.split(".")[3]}`;
+  const forgedRes = await prefs(forged);
+  assert.equal(forgedRes.status, 403);
+  assert.equal((await forgedRes.json()).type, "/problems/invalid-token");
+  assert.equal((await prefs("not-a-token")).status, 403);
+
+  const past = Date.now() - 1000;
+  const sig = createHmac("sha256", PREFS_KEY).update(`${site}.${id}.${past}`).digest("hex").slice(0, 32);
+  const expired = await prefs(`${site}.${id}.${past}.${sig}`);
+  assert.equal(expired.status, 410);
+  assert.equal((await expired.json()).type, "/problems/token-expired");
+
+  const foreign = await put(token, ["delivery"], "https://evil.example");
+  assert.equal(foreign.status, 403, "a foreign page cannot change someone's preferences");
+  const unknown = await put(token, ["marketing"]);
+  assert.equal(unknown.status, 422);
+  assert.equal((await unknown.json()).field, "categories");
+});
