@@ -104,3 +104,24 @@ test("unknown routes and methods are problems, not 500s", async () => {
   assert.equal(r2.status, 405);
   assert.equal(r2.headers.get("allow"), "GET");
 });
+
+test("/openapi.json documents every route the Worker serves", async () => {
+  const res = await fetch(`${BASE}/openapi.json`);
+  assert.equal(res.status, 200);
+  const spec = await res.json();
+  assert.equal(spec.openapi, "3.1.0");
+  const routes = {
+    "/v1/sites/{site}/config": ["get"],
+    "/v1/sites/{site}/consents": ["post", "options"],
+    "/v1/preferences/{token}": ["get", "put"],
+    "/v1/preferences/{token}/opt-out": ["post"],
+    "/admin/sites/{site}": ["get", "put"],
+    "/admin/sites/{site}/subscribers/{phone}": ["get", "delete"],
+    "/admin/sites/{site}/verify": ["get"],
+    "/admin/sites/{site}/stats": ["get"],
+    "/admin/sites/{site}/export": ["get"],
+  };
+  for (const [path, methods] of Object.entries(routes)) {
+    assert.deepEqual(Object.keys(spec.paths[path] ?? {}).sort(), methods.sort(), path);
+  }
+});

@@ -59,6 +59,9 @@ pub struct ConsentRequest {
     /// Widget build that showed the notice.
     #[serde(default)]
     pub widget_version: Option<String>,
+    /// Cloudflare Turnstile response, for sites that require one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub turnstile_token: Option<String>,
 }
 
 /// A consent that passed every check, ready for the ledger.
@@ -236,6 +239,7 @@ mod tests {
                 token_secret: "T".into(),
             },
             limits: Default::default(),
+            turnstile_secret: None,
         }
     }
 
@@ -250,6 +254,7 @@ mod tests {
             page_url: Some("https://acme.example/".into()),
             client_ts: Some(1.0),
             widget_version: Some("0.1.0".into()),
+            turnstile_token: None,
         }
     }
 

@@ -29,6 +29,10 @@ pub struct SiteConfig {
     /// Abuse limits; defaults apply when absent.
     #[serde(default)]
     pub limits: Limits,
+    /// When set, consents must carry a Cloudflare Turnstile token, verified
+    /// with the secret of this name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub turnstile_secret: Option<String>,
 }
 
 /// Limits that stop message pumping: each breach is a 429 and nothing is recorded.
@@ -202,6 +206,7 @@ mod tests {
                 token_secret: "WA_TOKEN_ACME".into(),
             },
             limits: Limits::default(),
+            turnstile_secret: None,
         }
     }
 

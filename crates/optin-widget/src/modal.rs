@@ -380,6 +380,7 @@ impl Modal {
             page_url: web_sys::window().and_then(|w| w.location().href().ok()),
             client_ts: Some(js_sys::Date::now()),
             widget_version: Some(crate::VERSION.to_owned()),
+            turnstile_token: None,
         };
         let key = self.idempotency_key.borrow().clone();
         let result = api::post_consent(&self.api, &self.config.site, &body, &key).await;

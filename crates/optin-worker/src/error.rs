@@ -49,6 +49,12 @@ pub enum AppError {
     /// Nothing recorded for that subject.
     #[error("no consent history for that phone number")]
     NoSubscriber,
+    /// The Turnstile challenge was missing or failed.
+    #[error("the anti-bot check failed; reload the page and try again")]
+    TurnstileFailed,
+    /// Turnstile could not be reached; nothing recorded, retry later.
+    #[error("the anti-bot check is unavailable; try again shortly")]
+    TurnstileUnavailable,
     /// A query parameter is invalid.
     #[error("{field}: {detail}")]
     InvalidQuery {
@@ -124,6 +130,8 @@ impl AppError {
                 (410, "token-expired", "Link expired")
             }
             Token(_) => (403, "invalid-token", "Invalid link"),
+            TurnstileFailed => (403, "turnstile-failed", "Anti-bot check failed"),
+            TurnstileUnavailable => (503, "turnstile-unavailable", "Anti-bot check unavailable"),
             InvalidQuery { .. } => (400, "invalid-query", "Invalid query parameter"),
             RateLimited { .. } => (429, "rate-limited", "Too many requests"),
             IdempotencyKeyReused => (422, "idempotency-key-reused", "Idempotency key reused"),
@@ -140,6 +148,7 @@ impl AppError {
             AppError::InvalidSiteConfig { field, .. } | AppError::InvalidQuery { field, .. } => {
                 Some(field)
             }
+            AppError::TurnstileFailed => Some("turnstile_token"),
             AppError::InvalidIdempotencyKey | AppError::IdempotencyKeyReused => {
                 Some("Idempotency-Key")
             }

@@ -13,6 +13,7 @@ mod preferences;
 mod public;
 mod schema;
 mod sites;
+mod turnstile;
 
 use worker::{event, Context, Env, Headers, Method, Request, Response, Result};
 

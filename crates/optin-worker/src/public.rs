@@ -11,7 +11,7 @@ use crate::{
     error::AppError,
     http::{cors_for, json, parse_json, read_json_text},
     ledger::{self, RecordConsent, Refusal, RequestContext},
-    sites,
+    sites, turnstile,
 };
 
 /// `GET /v1/sites/{site}/config`: what the widget needs, nothing secret.
@@ -60,6 +60,15 @@ async fn record(req: &mut Request, env: &Env, site: &SiteConfig) -> Result<Respo
     let body: ConsentRequest = parse_json(&text)?;
     let consent = body.validate(site)?;
     let client_ip = req.headers().get("CF-Connecting-IP")?;
+    if let Some(secret) = &site.turnstile_secret {
+        turnstile::verify(
+            env,
+            secret,
+            body.turnstile_token.as_deref(),
+            client_ip.as_deref(),
+        )
+        .await?;
+    }
     let key = env.secret("SUBJECT_HASH_KEY")?.to_string();
     let context = RequestContext {
         user_agent: req
