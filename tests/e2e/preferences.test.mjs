@@ -24,7 +24,7 @@ const put = (token, categories, origin = BASE) =>
 test("a person narrows their categories, then opts out of everything; each change is a ledger event", async () => {
   const phone = freshPhone().e164;
   const { preferences_token: token } = await optIn(phone);
-  assert.match(token, /^demo\.[0-9a-f-]{36}\.\d+\.[0-9a-f]{32}$/);
+  assert.match(token, /^demo\.0\.[0-9a-f-]{36}\.\d+\.[0-9a-f]{32}$/);
   assert.ok(!token.includes(phone.slice(1)), "the link carries no phone number");
 
   const view = await (await prefs(token)).json();
@@ -56,16 +56,17 @@ test("a person narrows their categories, then opts out of everything; each chang
 
 test("forged, mangled, expired and cross-site uses of a link are refused", async () => {
   const { preferences_token: token } = await optIn(freshPhone().e164);
-  const [site, id, exp] = token.split(".");
-  const forged = `${site}.${id}.${Number(exp) + 1}.${token.split(".")[3]}`;
+  const [site, shard, id, exp, signature] = token.split(".");
+  const forged = `${site}.${shard}.${id}.${Number(exp) + 1}.${signature}`;
   const forgedRes = await prefs(forged);
   assert.equal(forgedRes.status, 403);
   assert.equal((await forgedRes.json()).type, "/problems/invalid-token");
   assert.equal((await prefs("not-a-token")).status, 403);
 
   const past = Date.now() - 1000;
-  const sig = createHmac("sha256", PREFS_KEY).update(`${site}.${id}.${past}`).digest("hex").slice(0, 32);
-  const expired = await prefs(`${site}.${id}.${past}.${sig}`);
+  const sig = createHmac("sha256", PREFS_KEY).update(`${site}.${shard}.${id}.${past}`).digest("hex").slice(0, 32);
+  const expired = await prefs(`${site}.${shard}.${id}.${past}.${sig}`);
+  assert.equal((await prefs(`${site}.7.${id}.${exp}.${signature}`)).status, 403, "a shard the site does not have");
   assert.equal(expired.status, 410);
   assert.equal((await expired.json()).type, "/problems/token-expired");
 

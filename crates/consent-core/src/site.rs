@@ -1,6 +1,7 @@
 //! A merchant site's configuration, and the part of it the widget may see.
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::{category::Category, locale::Locale};
 
@@ -33,6 +34,13 @@ pub struct SiteConfig {
     /// with the secret of this name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub turnstile_secret: Option<String>,
+    /// Ledger shards (Durable Objects) for a very large site; fixed at creation.
+    #[serde(default = "one")]
+    pub shards: u32,
+}
+
+fn one() -> u32 {
+    1
 }
 
 /// Limits that stop message pumping: each breach is a 429 and nothing is recorded.
@@ -142,6 +150,9 @@ impl SiteConfig {
         {
             return Err(("whatsapp.phone_number_id", "must be digits"));
         }
+        if !(1..=64).contains(&self.shards) {
+            return Err(("shards", "must be 1 to 64"));
+        }
         if self.whatsapp.template_languages.is_empty() {
             return Err((
                 "whatsapp.template_languages",
@@ -149,6 +160,32 @@ impl SiteConfig {
             ));
         }
         Ok(())
+    }
+
+    /// The ledger holding `phone`'s events: one per site, or the phone's hash shard.
+    pub fn shard_for(&self, phone: &str) -> u32 {
+        if self.shards <= 1 {
+            return 0;
+        }
+        let digest = Sha256::digest(phone.as_bytes());
+        u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]]) % self.shards
+    }
+
+    /// Durable Object name of shard `index` (the bare site id when unsharded,
+    /// so a site's first ledger never moves).
+    pub fn shard_name(&self, index: u32) -> String {
+        if self.shards <= 1 {
+            self.id.clone()
+        } else {
+            format!("{}/{index}", self.id)
+        }
+    }
+
+    /// Every shard's Durable Object name, in order.
+    pub fn shard_names(&self) -> Vec<String> {
+        (0..self.shards.max(1))
+            .map(|i| self.shard_name(i))
+            .collect()
     }
 
     /// Whether a browser origin may post consents for this site.
@@ -207,6 +244,7 @@ mod tests {
             },
             limits: Limits::default(),
             turnstile_secret: None,
+            shards: 1,
         }
     }
 
@@ -246,6 +284,26 @@ mod tests {
         let mut s = site();
         s.business_name = "  ".into();
         assert_eq!(s.check().unwrap_err().0, "business_name");
+    }
+
+    #[test]
+    fn phones_spread_over_shards_deterministically() {
+        let mut s = site();
+        assert_eq!(s.shard_names(), vec!["acme"]);
+        assert_eq!(s.shard_for("+6281234567890"), 0);
+        s.shards = 4;
+        assert_eq!(
+            s.shard_names(),
+            vec!["acme/0", "acme/1", "acme/2", "acme/3"]
+        );
+        let mut used = [0; 4];
+        for n in 0..400 {
+            let phone = format!("+62812{n:08}");
+            let shard = s.shard_for(&phone);
+            assert_eq!(shard, s.shard_for(&phone));
+            used[shard as usize] += 1;
+        }
+        assert!(used.iter().all(|&n| n > 60), "{used:?}");
     }
 
     #[test]

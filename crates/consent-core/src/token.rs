@@ -13,6 +13,8 @@ use crate::{notice::hex, site::is_valid_site_id};
 pub struct Claims {
     /// Site id.
     pub site: String,
+    /// Ledger shard holding the consent.
+    pub shard: u32,
     /// Consent (grant event) id the token was issued with.
     pub consent_id: String,
     /// Expiry, Unix ms.
@@ -39,9 +41,9 @@ fn signature(key: &[u8], payload: &str) -> String {
     hex(&mac.finalize().into_bytes()[..16])
 }
 
-/// Issues `site.consent_id.expires_at.signature`.
-pub fn issue(key: &[u8], site: &str, consent_id: &str, expires_at: i64) -> String {
-    let payload = format!("{site}.{consent_id}.{expires_at}");
+/// Issues `site.shard.consent_id.expires_at.signature`.
+pub fn issue(key: &[u8], site: &str, shard: u32, consent_id: &str, expires_at: i64) -> String {
+    let payload = format!("{site}.{shard}.{consent_id}.{expires_at}");
     let sig = signature(key, &payload);
     format!("{payload}.{sig}")
 }
@@ -52,7 +54,8 @@ pub fn verify(key: &[u8], token: &str, now: i64) -> Result<Claims, TokenError> {
         return Err(TokenError::Malformed);
     }
     let mut parts = token.split('.');
-    let (Some(site), Some(consent_id), Some(exp), Some(sig), None) = (
+    let (Some(site), Some(shard), Some(consent_id), Some(exp), Some(sig), None) = (
+        parts.next(),
         parts.next(),
         parts.next(),
         parts.next(),
@@ -61,6 +64,7 @@ pub fn verify(key: &[u8], token: &str, now: i64) -> Result<Claims, TokenError> {
     ) else {
         return Err(TokenError::Malformed);
     };
+    let shard_index: u32 = shard.parse().map_err(|_| TokenError::Malformed)?;
     let well_formed = is_valid_site_id(site)
         && consent_id.len() == 36
         && consent_id
@@ -71,7 +75,7 @@ pub fn verify(key: &[u8], token: &str, now: i64) -> Result<Claims, TokenError> {
     if !well_formed {
         return Err(TokenError::Malformed);
     }
-    let expected = signature(key, &format!("{site}.{consent_id}.{exp}"));
+    let expected = signature(key, &format!("{site}.{shard}.{consent_id}.{exp}"));
     let diff = expected
         .bytes()
         .zip(sig.bytes())
@@ -84,6 +88,7 @@ pub fn verify(key: &[u8], token: &str, now: i64) -> Result<Claims, TokenError> {
     }
     Ok(Claims {
         site: site.to_owned(),
+        shard: shard_index,
         consent_id: consent_id.to_owned(),
         expires_at,
     })
@@ -97,11 +102,12 @@ mod tests {
 
     #[test]
     fn a_token_verifies_until_it_expires() {
-        let t = issue(b"k", "demo", ID, 1_000);
+        let t = issue(b"k", "demo", 2, ID, 1_000);
         assert_eq!(
             verify(b"k", &t, 999),
             Ok(Claims {
                 site: "demo".into(),
+                shard: 2,
                 consent_id: ID.into(),
                 expires_at: 1_000
             })
@@ -112,8 +118,10 @@ mod tests {
 
     #[test]
     fn forged_or_mangled_tokens_are_refused() {
-        let t = issue(b"k", "demo", ID, 1_000);
+        let t = issue(b"k", "demo", 0, ID, 1_000);
         assert_eq!(verify(b"other", &t, 0), Err(TokenError::BadSignature));
+        let other_shard = t.replacen("demo.0.", "demo.1.", 1);
+        assert_eq!(verify(b"k", &other_shard, 0), Err(TokenError::BadSignature));
         let later = t.replace(".1000.", ".9999.");
         assert_eq!(verify(b"k", &later, 0), Err(TokenError::BadSignature));
         let other_site = t.replacen("demo", "acme", 1);
@@ -122,6 +130,7 @@ mod tests {
             "",
             "a.b.c",
             "demo.x.1.y",
+            "demo.0.x.1.y",
             &format!("{t}.extra"),
             &"a".repeat(300),
         ] {

@@ -6,7 +6,7 @@ use futures_util::stream;
 use worker::{Env, Headers, Method, Request, Response};
 
 use crate::{
-    audit::{ExportPage, ExportRow},
+    audit::{ExportPage, ExportRow, Stats, Verification},
     error::AppError,
     http::{json, read_json},
     ledger, sites,
@@ -66,36 +66,77 @@ async fn subject_path(
     env: &Env,
     site: &str,
     raw_phone: &str,
-) -> Result<(SiteConfig, String), AppError> {
+) -> Result<(String, String), AppError> {
     let site = sites::load(env, site).await?;
     let phone = normalize_phone(&percent_decode(raw_phone), site.default_calling_code)
         .map_err(ConsentError::from)?;
     let path = format!("/subscriber/{}", phone.as_str());
-    Ok((site, path))
+    let ledger = site.shard_name(site.shard_for(phone.as_str()));
+    Ok((ledger, path))
 }
 
 /// `GET /admin/sites/{site}/subscribers/{phone}`: history, state, confirmations.
 pub async fn subscriber(env: &Env, site: &str, raw_phone: &str) -> Result<Response, AppError> {
-    let (site, path) = subject_path(env, site, raw_phone).await?;
-    relay(env, &site.id, Method::Get, &path).await
+    let (ledger, path) = subject_path(env, site, raw_phone).await?;
+    relay(env, &ledger, Method::Get, &path).await
 }
 
 /// `DELETE /admin/sites/{site}/subscribers/{phone}`: erasure.
 pub async fn erase(env: &Env, site: &str, raw_phone: &str) -> Result<Response, AppError> {
-    let (site, path) = subject_path(env, site, raw_phone).await?;
-    relay(env, &site.id, Method::Delete, &path).await
+    let (ledger, path) = subject_path(env, site, raw_phone).await?;
+    relay(env, &ledger, Method::Delete, &path).await
 }
 
 /// `GET /admin/sites/{site}/verify`: walks the chain.
 pub async fn verify(env: &Env, site: &str) -> Result<Response, AppError> {
     let site = sites::load(env, site).await?;
-    relay(env, &site.id, Method::Get, "/verify").await
+    let mut total = Verification {
+        ok: true,
+        events: 0,
+        first_broken: None,
+    };
+    let mut shards = Vec::new();
+    for ledger in site.shard_names() {
+        let v: Verification = read(env, &ledger, "/verify").await?;
+        total.events += v.events;
+        if !v.ok && total.ok {
+            total.ok = false;
+            total.first_broken = v.first_broken.clone();
+        }
+        shards.push(serde_json::json!({ "ledger": ledger, "ok": v.ok, "events": v.events }));
+    }
+    if site.shards <= 1 {
+        return json(&total, 200, no_store()?);
+    }
+    let mut body = serde_json::to_value(&total).map_err(|e| AppError::Internal(e.to_string()))?;
+    body["shards"] = serde_json::Value::Array(shards);
+    json(&body, 200, no_store()?)
+}
+
+/// Reads one ledger's JSON answer.
+async fn read<T: serde::de::DeserializeOwned>(
+    env: &Env,
+    ledger: &str,
+    path: &str,
+) -> Result<T, AppError> {
+    let mut resp = ledger::call(env, ledger, Method::Get, path, None).await?;
+    if resp.status_code() != 200 {
+        return Err(AppError::Internal(format!(
+            "ledger {path} answered {}",
+            resp.status_code()
+        )));
+    }
+    Ok(resp.json().await?)
 }
 
 /// `GET /admin/sites/{site}/stats`.
 pub async fn stats(env: &Env, site: &str) -> Result<Response, AppError> {
     let site = sites::load(env, site).await?;
-    relay(env, &site.id, Method::Get, "/stats").await
+    let mut total = Stats::default();
+    for ledger in site.shard_names() {
+        total.add(read(env, &ledger, "/stats").await?);
+    }
+    json(&total, 200, no_store()?)
 }
 
 /// `GET /admin/sites/{site}`: the stored configuration.
@@ -106,6 +147,14 @@ pub async fn get_site(env: &Env, site: &str) -> Result<Response, AppError> {
 /// `PUT /admin/sites/{site}`: validate and store a configuration.
 pub async fn put_site(mut req: Request, env: &Env, site: &str) -> Result<Response, AppError> {
     let config: SiteConfig = read_json(&mut req).await?;
+    if let Ok(existing) = sites::load(env, site).await {
+        if existing.shards != config.shards {
+            return Err(AppError::InvalidSiteConfig {
+                field: "shards",
+                detail: "cannot change once a site exists (its ledgers would move)",
+            });
+        }
+    }
     if config.id != site {
         return Err(AppError::InvalidSiteConfig {
             field: "id",
@@ -150,14 +199,24 @@ pub async fn export(req: &Request, env: &Env, site: &str) -> Result<Response, Ap
         Some(s) => parse_since(&s)?,
     };
     let env = env.clone();
-    let pages = stream::unfold(Some(0i64), move |after| {
+    let ledgers = site.shard_names();
+    // State: (shard index, seq to continue after); shards are exported one after another.
+    let pages = stream::unfold(Some((0usize, 0i64)), move |cursor| {
         let env = env.clone();
-        let site = site.id.clone();
+        let ledgers = ledgers.clone();
         async move {
-            let after = after?;
-            let page = fetch_page(&env, &site, after, since).await;
+            let (shard, after) = cursor?;
+            let first = shard == 0 && after == 0;
+            let page = fetch_page(&env, &ledgers[shard], after, since).await;
             Some(match page {
-                Ok(page) => (Ok(render(&page.events, format, after == 0)), page.next),
+                Ok(page) => {
+                    let next = match page.next {
+                        Some(seq) => Some((shard, seq)),
+                        None if shard + 1 < ledgers.len() => Some((shard + 1, 0)),
+                        None => None,
+                    };
+                    (Ok(render(&page.events, format, first)), next)
+                }
                 Err(e) => (Err(worker::Error::RustError(e.to_string())), None),
             })
         }

@@ -25,7 +25,7 @@ struct ChainRow {
 }
 
 /// Result of walking the chain.
-#[derive(Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub struct Verification {
     /// Whether every link holds.
     pub ok: bool,
@@ -36,7 +36,7 @@ pub struct Verification {
 }
 
 /// Where and why the chain breaks.
-#[derive(Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub struct BrokenLink {
     /// Position in the ledger.
     pub seq: i64,
@@ -113,12 +113,40 @@ struct SendCount {
     n: i64,
 }
 
-/// Counts over the ledger.
-#[derive(Serialize, Deserialize)]
+/// Counts over the ledger (or, summed, over all of a site's shards).
+#[derive(Default, Serialize, Deserialize)]
 pub struct Stats {
     events: Vec<KindCount>,
     subscriptions: Vec<StatusCount>,
     confirmations: Vec<SendCount>,
+}
+
+impl Stats {
+    /// Adds another shard's counts.
+    pub fn add(&mut self, other: Stats) {
+        for o in other.events {
+            match self.events.iter_mut().find(|c| c.kind == o.kind) {
+                Some(c) => c.n += o.n,
+                None => self.events.push(o),
+            }
+        }
+        for o in other.subscriptions {
+            match self
+                .subscriptions
+                .iter_mut()
+                .find(|c| c.category == o.category && c.status == o.status)
+            {
+                Some(c) => c.n += o.n,
+                None => self.subscriptions.push(o),
+            }
+        }
+        for o in other.confirmations {
+            match self.confirmations.iter_mut().find(|c| c.status == o.status) {
+                Some(c) => c.n += o.n,
+                None => self.confirmations.push(o),
+            }
+        }
+    }
 }
 
 impl SiteLedger {

@@ -51,6 +51,7 @@ impl SiteLedger {
     pub(crate) fn preferences_token(
         &self,
         site: &str,
+        shard: u32,
         consent_id: &str,
         now: i64,
     ) -> Result<String> {
@@ -58,6 +59,7 @@ impl SiteLedger {
         Ok(token::issue(
             key.as_bytes(),
             site,
+            shard,
             consent_id,
             now + TOKEN_TTL_MS,
         ))

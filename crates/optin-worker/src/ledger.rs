@@ -31,6 +31,8 @@ pub struct RecordConsent {
     pub body_digest: String,
     /// Keyed hash of the full client IP, for the per-IP limit (never stored).
     pub ip_key: Option<String>,
+    /// Which of the site's ledger shards this is.
+    pub shard: u32,
 }
 
 /// Why the ledger refused a command; the edge maps it to a problem.
@@ -346,7 +348,7 @@ impl SiteLedger {
             vec![self.subject(c.phone.as_str())?.into()],
         )?;
         Ok(Recorded {
-            preferences_token: self.preferences_token(&cmd.site.id, &id, now)?,
+            preferences_token: self.preferences_token(&cmd.site.id, cmd.shard, &id, now)?,
             id,
             recorded_at: now,
             categories: c.categories.clone(),

@@ -35,12 +35,26 @@ struct PreferencesView {
     categories: Vec<CategoryView>,
 }
 
-async fn claims(env: &Env, raw: &str) -> Result<(SiteConfig, String), AppError> {
+/// The site, the ledger shard and the consent id a token opens.
+struct Opened {
+    site: SiteConfig,
+    ledger: String,
+    consent_id: String,
+}
+
+async fn claims(env: &Env, raw: &str) -> Result<Opened, AppError> {
     let key = env.secret("PREFS_TOKEN_KEY")?.to_string();
     let now = worker::Date::now().as_millis() as i64;
     let claims = token::verify(key.as_bytes(), raw, now).map_err(AppError::Token)?;
     let site = sites::load(env, &claims.site).await?;
-    Ok((site, claims.consent_id))
+    if claims.shard >= site.shards.max(1) {
+        return Err(AppError::Token(token::TokenError::Malformed));
+    }
+    Ok(Opened {
+        ledger: site.shard_name(claims.shard),
+        site,
+        consent_id: claims.consent_id,
+    })
 }
 
 /// Refuses writes from foreign pages (CSRF): the Worker's own pages and the site's may write.
@@ -93,10 +107,14 @@ async fn answer(site: &SiteConfig, mut resp: Response) -> Result<Response, AppEr
 
 /// `GET /v1/preferences/{token}`.
 pub async fn get(env: &Env, raw: &str) -> Result<Response, AppError> {
-    let (site, consent_id) = claims(env, raw).await?;
+    let Opened {
+        site,
+        ledger,
+        consent_id,
+    } = claims(env, raw).await?;
     let resp = ledger::call(
         env,
-        &site.id,
+        &ledger,
         Method::Get,
         &format!("/preferences/{consent_id}"),
         None,
@@ -107,7 +125,11 @@ pub async fn get(env: &Env, raw: &str) -> Result<Response, AppError> {
 
 /// `PUT /v1/preferences/{token}`: keep exactly these categories.
 pub async fn put(mut req: Request, env: &Env, raw: &str) -> Result<Response, AppError> {
-    let (site, consent_id) = claims(env, raw).await?;
+    let Opened {
+        site,
+        ledger,
+        consent_id,
+    } = claims(env, raw).await?;
     same_site(&req, &site)?;
     let body: PutPreferences = read_json(&mut req).await?;
     let mut granted = Vec::with_capacity(body.categories.len());
@@ -119,16 +141,29 @@ pub async fn put(mut req: Request, env: &Env, raw: &str) -> Result<Response, App
             })?;
         granted.push(c);
     }
-    change(env, &site, consent_id, granted, "preference_centre").await
+    change(
+        env,
+        &site,
+        &ledger,
+        consent_id,
+        granted,
+        "preference_centre",
+    )
+    .await
 }
 
 /// `POST /v1/preferences/{token}/opt-out`: withdraw everything at once.
 pub async fn opt_out(req: &Request, env: &Env, raw: &str) -> Result<Response, AppError> {
-    let (site, consent_id) = claims(env, raw).await?;
+    let Opened {
+        site,
+        ledger,
+        consent_id,
+    } = claims(env, raw).await?;
     same_site(req, &site)?;
     change(
         env,
         &site,
+        &ledger,
         consent_id,
         Vec::new(),
         "preference_centre_opt_out",
@@ -139,6 +174,7 @@ pub async fn opt_out(req: &Request, env: &Env, raw: &str) -> Result<Response, Ap
 async fn change(
     env: &Env,
     site: &SiteConfig,
+    ledger: &str,
     consent_id: String,
     granted: Vec<Category>,
     method: &str,
@@ -149,6 +185,6 @@ async fn change(
         method: method.to_owned(),
     })
     .map_err(|e| AppError::Internal(e.to_string()))?;
-    let resp = ledger::call(env, &site.id, Method::Post, "/change", Some(body)).await?;
+    let resp = ledger::call(env, ledger, Method::Post, "/change", Some(body)).await?;
     answer(site, resp).await
 }

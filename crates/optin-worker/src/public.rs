@@ -78,7 +78,9 @@ async fn record(req: &mut Request, env: &Env, site: &SiteConfig) -> Result<Respo
         ip: client_ip.as_deref().and_then(truncate_ip),
         country: req.cf().and_then(|cf| cf.country()),
     };
+    let shard = site.shard_for(consent.phone.as_str());
     let cmd = RecordConsent {
+        shard,
         site: site.clone(),
         consent,
         context,
@@ -87,7 +89,8 @@ async fn record(req: &mut Request, env: &Env, site: &SiteConfig) -> Result<Respo
         ip_key: client_ip.map(|ip| subject_hash(key.as_bytes(), &ip)),
     };
     let payload = serde_json::to_string(&cmd).map_err(|e| AppError::Internal(e.to_string()))?;
-    let mut resp = ledger::call(env, &site.id, Method::Post, "/consent", Some(payload)).await?;
+    let ledger_name = site.shard_name(shard);
+    let mut resp = ledger::call(env, &ledger_name, Method::Post, "/consent", Some(payload)).await?;
     match resp.status_code() {
         200 | 201 => {
             let headers = Headers::new();
