@@ -48,6 +48,11 @@ test("a shopper opts in from the demo page; ledger and simulator agree", async (
   assert.equal(grant.evidence.page_url, `${BASE}/`);
   assert.equal(grant.evidence.unchecked_by_default, true);
   assert.match(grant.hash, /^[0-9a-f]{64}$/);
+  assert.equal(grant.evidence.site, "demo");
+  assert.equal(grant.evidence.ip, "127.0.0.0", "the IP is kept truncated");
+  assert.equal(body.receipt.controller.name, "Toko Acme");
+  assert.equal(body.receipt.collection.notice_sha256, sha256(notice));
+  assert.deepEqual(body.receipt.purposes.map((p) => [p.purpose, p.status]), [["delivery", "granted"], ["order_updates", "granted"]]);
   assert.deepEqual(
     body.state.map((s) => [s.category, s.status]),
     [["delivery", "granted"], ["order_updates", "granted"]],

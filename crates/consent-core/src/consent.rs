@@ -240,6 +240,7 @@ mod tests {
             },
             limits: Default::default(),
             turnstile_secret: None,
+            ip_policy: Default::default(),
             shards: 1,
         }
     }

@@ -34,9 +34,23 @@ pub struct SiteConfig {
     /// with the secret of this name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub turnstile_secret: Option<String>,
+    /// What the evidence keeps of the client IP.
+    #[serde(default)]
+    pub ip_policy: IpPolicy,
     /// Ledger shards (Durable Objects) for a very large site; fixed at creation.
     #[serde(default = "one")]
     pub shards: u32,
+}
+
+/// What the evidence keeps of the client IP.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IpPolicy {
+    /// IPv4 /24, IPv6 /48.
+    #[default]
+    Truncate,
+    /// Nothing.
+    Drop,
 }
 
 fn one() -> u32 {
@@ -244,6 +258,7 @@ mod tests {
             },
             limits: Limits::default(),
             turnstile_secret: None,
+            ip_policy: IpPolicy::Truncate,
             shards: 1,
         }
     }

@@ -77,8 +77,54 @@ async fn subject_path(
 
 /// `GET /admin/sites/{site}/subscribers/{phone}`: history, state, confirmations.
 pub async fn subscriber(env: &Env, site: &str, raw_phone: &str) -> Result<Response, AppError> {
+    let config = sites::load(env, site).await?;
     let (ledger, path) = subject_path(env, site, raw_phone).await?;
-    relay(env, &ledger, Method::Get, &path).await
+    let mut resp = ledger::call(env, &ledger, Method::Get, &path, None).await?;
+    match resp.status_code() {
+        200 => {
+            let mut view: serde_json::Value = resp.json().await?;
+            view["receipt"] = receipt(&config, &view);
+            json(&view, 200, no_store()?)
+        }
+        404 => Err(AppError::NoSubscriber),
+        s => Err(AppError::Internal(format!("ledger answered {s}"))),
+    }
+}
+
+/// A consent receipt after the Kantara Consent Receipt / ISO/IEC TS 27560 shape:
+/// who holds what consent from whom, for which purposes, on what notice, as of now.
+fn receipt(site: &SiteConfig, view: &serde_json::Value) -> serde_json::Value {
+    let events = view["events"].as_array().cloned().unwrap_or_default();
+    let last_grant = events.iter().rev().find(|e| e["kind"] == "grant");
+    let evidence = last_grant.map(|g| &g["evidence"]);
+    let purposes: Vec<serde_json::Value> = view["state"]
+        .as_array()
+        .map(|rows| {
+            rows.iter()
+                .map(|r| {
+                    serde_json::json!({
+                        "purpose": r["category"], "status": r["status"],
+                        "since_event": r["event_id"], "updated_at": r["updated_at"],
+                        "channel": "whatsapp",
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    serde_json::json!({
+        "receipt_version": "optin-receipt/1",
+        "issued_at": worker::Date::now().as_millis(),
+        "controller": { "name": site.business_name, "site": site.id, "privacy_policy_url": site.privacy_policy_url },
+        "subject": { "phone": view["phone"] },
+        "collection": evidence.map(|e| serde_json::json!({
+            "surface": e["surface"], "page_url": e["page_url"], "notice_text": e["notice_text"],
+            "notice_sha256": e["notice_hash"], "notice_version": e["notice_version"], "locale": e["locale"],
+            "unchecked_by_default": e["unchecked_by_default"],
+        })),
+        "consent_event": last_grant.map(|g| serde_json::json!({ "id": g["id"], "server_ts": g["server_ts"], "hash": g["hash"] })),
+        "purposes": purposes,
+        "events": events.iter().map(|e| serde_json::json!({ "id": e["id"], "kind": e["kind"], "server_ts": e["server_ts"], "hash": e["hash"] })).collect::<Vec<_>>(),
+    })
 }
 
 /// `DELETE /admin/sites/{site}/subscribers/{phone}`: erasure.

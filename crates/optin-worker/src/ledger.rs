@@ -77,6 +77,7 @@ pub struct Recorded {
 /// Evidence stored with a grant: everything a regulator asks for.
 #[derive(Debug, Serialize, Deserialize)]
 struct Evidence<'a> {
+    site: &'a str,
     notice_text: &'a str,
     notice_hash: &'a str,
     notice_version: u32,
@@ -296,6 +297,7 @@ impl SiteLedger {
         let c = &cmd.consent;
         let language = cmd.site.template_language(c.notice.locale);
         let evidence = serde_json::to_string(&Evidence {
+            site: &cmd.site.id,
             notice_text: &c.notice.text,
             notice_hash: &c.notice_hash,
             notice_version: c.notice.version,

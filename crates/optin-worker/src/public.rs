@@ -3,7 +3,7 @@
 use consent_core::{
     chain::evidence_digest,
     privacy::{subject_hash, truncate_ip},
-    ConsentRequest, SiteConfig,
+    ConsentRequest, IpPolicy, SiteConfig,
 };
 use worker::{Env, Headers, Method, Request, Response};
 
@@ -75,7 +75,10 @@ async fn record(req: &mut Request, env: &Env, site: &SiteConfig) -> Result<Respo
             .headers()
             .get("User-Agent")?
             .map(|ua| ua.chars().take(512).collect()),
-        ip: client_ip.as_deref().and_then(truncate_ip),
+        ip: match site.ip_policy {
+            IpPolicy::Truncate => client_ip.as_deref().and_then(truncate_ip),
+            IpPolicy::Drop => None,
+        },
         country: req.cf().and_then(|cf| cf.country()),
     };
     let shard = site.shard_for(consent.phone.as_str());
