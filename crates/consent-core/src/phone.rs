@@ -112,10 +112,13 @@ pub fn normalize_phone(input: &str, default_calling_code: u16) -> Result<E164, P
     };
     let (cc, mut national) = split_calling_code(&full).ok_or(PhoneError::UnknownCountryCode)?;
     // "+62 0812…" is a common slip; only Italy keeps the leading 0.
+    // Stripping every such zero keeps normalisation idempotent (fuzz-found).
     if cc != 39 {
-        national = national.strip_prefix('0').unwrap_or(national);
+        national = national.trim_start_matches('0');
     }
     let (min, max) = national_length(cc);
+    // No assigned number is shorter than 7 digits in all, nor longer than 15.
+    let min = min.max(7 - cc_len(cc));
     let max = max.min(15 - cc_len(cc));
     if national.len() < min || national.len() > max {
         return Err(PhoneError::WrongLength {
@@ -205,7 +208,7 @@ fn national_length(cc: u16) -> (usize, usize) {
         27 | 31 | 33 | 34 | 40 | 41 | 48 | 56 | 61 => (9, 9),
         32 | 36 | 51 | 66 => (8, 9),
         39 => (6, 11),
-        43 => (4, 13),
+        43 => (10, 13),
         44 => (9, 10),
         45 | 47 | 65 => (8, 8),
         46 => (7, 9),
@@ -291,6 +294,34 @@ mod tests {
         assert_eq!(p.digits(), "6281234567890");
         assert_eq!(p.calling_code(), 62);
         assert!(serde_json::from_str::<E164>("\"081234567890\"").is_err());
+    }
+
+    #[test]
+    fn normalising_twice_changes_nothing() {
+        // Found by the phone fuzz target: a second pass used to drop another zero.
+        let once = normalize_phone("0 010005762 36 36", 28);
+        assert_eq!(
+            once.as_ref().map(E164::as_str),
+            Err(&PhoneError::WrongLength {
+                calling_code: 1,
+                digits: 8,
+                min: 10,
+                max: 10
+            })
+        );
+        let p = normalize_phone("+62 0812 3456 7890", 0).unwrap();
+        assert_eq!(normalize_phone(p.as_str(), 0).unwrap(), p);
+    }
+
+    #[test]
+    fn never_shorter_than_seven_digits_in_all() {
+        // Found by the phone fuzz target: "+431235" passed as Austrian.
+        assert!(normalize_phone("+431235", 0).is_err());
+        assert!(
+            normalize_phone("+683 1234", 0).is_ok(),
+            "Niue's short numbers exist"
+        );
+        assert!(normalize_phone("+683 123", 0).is_err());
     }
 
     #[test]
