@@ -49,6 +49,22 @@ pub enum AppError {
     /// Nothing recorded for that subject.
     #[error("no consent history for that phone number")]
     NoSubscriber,
+    /// Webhook verification: wrong `hub.mode` or `hub.verify_token`.
+    #[error(
+        "webhook verification failed: hub.mode must be subscribe and hub.verify_token must match"
+    )]
+    VerificationFailed,
+    /// Webhook body not signed with the app secret.
+    #[error("X-Hub-Signature-256 is missing or does not match the body")]
+    InvalidSignature,
+    /// A query parameter is missing or malformed.
+    #[error("{detail}")]
+    InvalidQuery {
+        /// The parameter.
+        field: &'static str,
+        /// What is wrong.
+        detail: &'static str,
+    },
     /// Infrastructure failure (binding, storage): retry later.
     #[error("internal error")]
     Internal(String),
@@ -87,6 +103,9 @@ impl AppError {
             Consent(e) => (422, e.slug(), "Invalid consent"),
             Unauthorized => (401, "unauthorized", "Unauthorized"),
             NoSubscriber => (404, "no-subscriber", "No such subscriber"),
+            VerificationFailed => (403, "verification-failed", "Webhook verification failed"),
+            InvalidSignature => (401, "invalid-signature", "Invalid signature"),
+            InvalidQuery { .. } => (400, "invalid-query", "Invalid query"),
             Internal(_) => (500, "internal", "Internal error"),
         }
     }
@@ -95,6 +114,7 @@ impl AppError {
         match self {
             AppError::Consent(e) => Some(e.field()),
             AppError::InvalidBody { field, .. } => field.as_deref(),
+            AppError::InvalidQuery { field, .. } => Some(field),
             _ => None,
         }
     }

@@ -117,6 +117,24 @@ CREATE TABLE IF NOT EXISTS outbox (
   updated_at INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox(status, next_attempt_at);
+CREATE TABLE IF NOT EXISTS message_statuses (
+  wamid TEXT NOT NULL,
+  status TEXT NOT NULL,
+  outbox_id TEXT NOT NULL,
+  ts INTEGER NOT NULL,
+  error_code INTEGER,
+  error_title TEXT,
+  received_at INTEGER NOT NULL,
+  PRIMARY KEY (wamid, status)
+);
+CREATE INDEX IF NOT EXISTS message_statuses_by_outbox ON message_statuses(outbox_id);
+CREATE TABLE IF NOT EXISTS inbound_messages (
+  id TEXT PRIMARY KEY,
+  phone TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  action TEXT,
+  received_at INTEGER NOT NULL
+);
 ";
 
 /// One site's ledger.
@@ -144,6 +162,14 @@ impl DurableObject for SiteLedger {
                 self.state.storage().set_alarm(0).await?;
                 Response::from_json(&recorded).map(|r| r.with_status(201))
             }
+            (Method::Post, "/webhook") => {
+                let batch: crate::inbound::WebhookBatch = req.json().await?;
+                let applied = crate::inbound::apply(self, &batch)?;
+                if applied.replies > 0 {
+                    self.state.storage().set_alarm(0).await?;
+                }
+                Response::from_json(&applied)
+            }
             (Method::Get, p) if p.starts_with("/subscriber/") => {
                 let phone = &p["/subscriber/".len()..];
                 match self.subscriber(phone)? {
@@ -167,7 +193,7 @@ struct HashRow {
 }
 
 impl SiteLedger {
-    fn sql(&self) -> SqlStorage {
+    pub(crate) fn sql(&self) -> SqlStorage {
         self.state.storage().sql()
     }
 
@@ -225,7 +251,7 @@ impl SiteLedger {
     }
 
     /// Sets the derived current state of one phone × category (same write as its event).
-    fn set_state(
+    pub(crate) fn set_state(
         &self,
         phone: &str,
         category: Category,
@@ -244,7 +270,7 @@ impl SiteLedger {
     }
 
     /// Appends one event to the hash chain.
-    fn append_event(
+    pub(crate) fn append_event(
         &self,
         id: &str,
         kind: &str,
@@ -374,7 +400,7 @@ pub struct SubscriberView {
     confirmations: Vec<outbox::OutboxView>,
 }
 
-fn random_bytes() -> Result<[u8; 10]> {
+pub(crate) fn random_bytes() -> Result<[u8; 10]> {
     let mut b = [0u8; 10];
     getrandom::fill(&mut b).map_err(|e| worker::Error::RustError(e.to_string()))?;
     Ok(b)

@@ -4,10 +4,12 @@
 mod admin;
 mod error;
 mod http;
+mod inbound;
 mod ledger;
 mod outbox;
 mod public;
 mod sites;
+mod webhooks;
 
 use worker::{event, Context, Env, Headers, Method, Request, Response, Result};
 
@@ -45,6 +47,11 @@ async fn route(req: Request, env: &Env) -> std::result::Result<Response, AppErro
                 _ => Err(AppError::MethodNotAllowed { allow: "GET" }),
             }
         }
+        ["webhooks", "whatsapp"] => match method {
+            Method::Get => webhooks::verify(&req, env),
+            Method::Post => webhooks::receive(req, env).await,
+            _ => Err(AppError::MethodNotAllowed { allow: "GET, POST" }),
+        },
         _ => Err(AppError::NotFound(path.chars().take(200).collect())),
     }
 }
