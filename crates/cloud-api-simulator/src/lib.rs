@@ -30,6 +30,14 @@
 //!   `count` defaults to 1. Faults are used in FIFO order, one per send call.
 //! - `GET /_sim/faults` → `{"faults":[Fault…]}`; `DELETE /_sim/faults` → 204.
 //!
+//! - `GET|POST|DELETE /_sim/statuses`: plans for the status webhooks of the next
+//!   accepted sends (`{"statuses":["read","sent"],"count":1}`; default sent, delivered, read).
+//! - `POST /_sim/inbound` `{"from":"+62…","text":"STOP"}` or `{"from":…,"button_payload":…}`:
+//!   a person writes; delivered as a signed webhook before answering.
+//! - `GET|DELETE /_sim/webhooks`: the deliveries attempted.
+//!
+//! Webhooks go only to a loopback [`WebhookTarget`] set in [`Config::webhook`].
+//!
 //! Anything else answers 404 with Graph's code 2500 "Unknown path components".
 #![deny(missing_docs)]
 
