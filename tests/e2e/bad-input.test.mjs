@@ -120,6 +120,7 @@ test("/openapi.json documents every route the Worker serves", async () => {
     "/admin/sites/{site}/verify": ["get"],
     "/admin/sites/{site}/stats": ["get"],
     "/admin/sites/{site}/export": ["get"],
+    "/webhooks/whatsapp": ["get", "post"],
   };
   for (const [path, methods] of Object.entries(routes)) {
     assert.deepEqual(Object.keys(spec.paths[path] ?? {}).sort(), methods.sort(), path);

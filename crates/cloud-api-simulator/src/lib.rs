@@ -30,14 +30,24 @@
 //!   `count` defaults to 1. Faults are used in FIFO order, one per send call.
 //! - `GET /_sim/faults` → `{"faults":[Fault…]}`; `DELETE /_sim/faults` → 204.
 //!
+//! - `GET|POST|DELETE /_sim/statuses`: plans for the status webhooks of the next
+//!   accepted sends (`{"statuses":["read","sent"],"count":1}`; default sent, delivered, read).
+//! - `POST /_sim/inbound` `{"from":"+62…","text":"STOP"}` or `{"from":…,"button_payload":…}`:
+//!   a person writes; delivered as a signed webhook before answering.
+//! - `GET|DELETE /_sim/webhooks`: the deliveries attempted.
+//!
+//! Webhooks go only to a loopback [`WebhookTarget`] set in [`Config::webhook`].
+//!
 //! Anything else answers 404 with Graph's code 2500 "Unknown path components".
 #![deny(missing_docs)]
 
 mod server;
+mod webhooks;
 
 pub use server::{serve, ServerHandle, WORKERS};
+pub use webhooks::{Delivery, InboundSpec, StatusPlan, WebhookTarget, DEFAULT_STATUSES, MAX_PLAN};
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -62,6 +72,10 @@ pub struct Config {
     pub token: Option<String>,
     /// Print one line per send call on stdout.
     pub log: bool,
+    /// Where to deliver signed status and inbound webhooks; `None` delivers none.
+    pub webhook: Option<WebhookTarget>,
+    /// Pause before each status webhook of a send, in milliseconds.
+    pub status_gap_ms: u64,
 }
 
 /// An HTTP request, reduced to what the simulator looks at.
@@ -116,6 +130,21 @@ pub struct SimResponse {
     pub body: Vec<u8>,
     /// How long to wait before answering (timeout faults).
     pub delay: Duration,
+    /// Webhooks to deliver after answering (status updates of an accepted send).
+    pub after: Vec<PendingWebhook>,
+}
+
+/// A webhook waiting to be delivered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingWebhook {
+    /// `status` or `inbound`.
+    pub kind: &'static str,
+    /// The wamid it concerns.
+    pub wamid: String,
+    /// The status, for `status`.
+    pub status: Option<String>,
+    /// The signed-to-be JSON body.
+    pub body: Vec<u8>,
 }
 
 impl SimResponse {
@@ -125,6 +154,7 @@ impl SimResponse {
             content_type: "application/json",
             body: serde_json::to_vec(value).unwrap_or_default(),
             delay: Duration::ZERO,
+            after: Vec::new(),
         }
     }
 
@@ -134,6 +164,7 @@ impl SimResponse {
             content_type: "application/json",
             body: Vec::new(),
             delay: Duration::ZERO,
+            after: Vec::new(),
         }
     }
 
@@ -147,6 +178,7 @@ impl SimResponse {
             content_type: "text/html; charset=utf-8",
             body: body.into_bytes(),
             delay: Duration::ZERO,
+            after: Vec::new(),
         }
     }
 
@@ -202,6 +234,9 @@ pub struct Record {
     pub fault: Option<String>,
     /// Template name, language and body texts, for template messages.
     pub template: Option<TemplateRecord>,
+    /// The text of a free-form `text` message.
+    #[serde(default)]
+    pub text: Option<String>,
     /// The request body as JSON (`null` when it was not JSON).
     pub request: Value,
     /// The body as text, only when it was not JSON (first 4096 bytes).
@@ -364,6 +399,10 @@ struct State {
     faults: VecDeque<Fault>,
     next_seq: u64,
     rng: u64,
+    plans: VecDeque<StatusPlan>,
+    deliveries: Vec<Delivery>,
+    /// wa_id → the business number that last wrote to them.
+    conversations: HashMap<String, String>,
 }
 
 impl State {
@@ -385,6 +424,19 @@ impl State {
 
     fn wamid(&mut self, seq: u64) -> String {
         format!("wamid.SIM{:016X}{seq:08X}", self.random())
+    }
+
+    /// Statuses for the next accepted send: the queued plan's, else the default.
+    fn take_plan(&mut self) -> (Vec<String>, i64) {
+        let Some(front) = self.plans.front_mut() else {
+            return (DEFAULT_STATUSES.map(String::from).to_vec(), 131026);
+        };
+        front.count -= 1;
+        let taken = (front.statuses.clone(), front.error_code.unwrap_or(131026));
+        if front.count == 0 {
+            self.plans.pop_front();
+        }
+        taken
     }
 
     fn take_fault(&mut self) -> Option<FaultKind> {
@@ -458,6 +510,9 @@ impl Simulator {
                 faults: VecDeque::new(),
                 next_seq: 1,
                 rng: seed,
+                plans: VecDeque::new(),
+                deliveries: Vec::new(),
+                conversations: HashMap::new(),
             }),
         }
     }
@@ -466,6 +521,11 @@ impl Simulator {
         self.state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Pause before each status webhook, in milliseconds.
+    pub fn status_gap_ms(&self) -> u64 {
+        self.config.status_gap_ms
     }
 
     /// All records, oldest first.
@@ -487,6 +547,9 @@ impl Simulator {
     /// sleeping, so the caller waits without holding any lock.
     pub fn handle(&self, req: &SimRequest) -> SimResponse {
         let (path, query) = req.url.split_once('?').unwrap_or((&req.url, ""));
+        if (req.method.as_str(), path) == ("POST", "/_sim/inbound") {
+            return self.inbound(req);
+        }
         if path == "/_sim" || path.starts_with("/_sim/") {
             return self.control(req, path, query);
         }
@@ -546,6 +609,9 @@ impl Simulator {
             error_code: None,
             wamid: None,
             fault: None,
+            text: json
+                .and_then(|v| v["text"]["body"].as_str())
+                .map(String::from),
             template: template.map(|t| TemplateRecord {
                 name: t.name.clone(),
                 language: t.language.code.clone(),
@@ -645,7 +711,14 @@ impl Simulator {
             Outcome::Accepted(answer) => {
                 record.status = RecordStatus::Accepted;
                 record.wamid = answer.message_id().map(String::from);
-                SimResponse::json(200, &answer)
+                let callback = json
+                    .and_then(|v| v.get("biz_opaque_callback_data")?.as_str())
+                    .map(String::from);
+                let after = self.status_webhooks(&mut st, &answer, phone_number_id, callback);
+                SimResponse {
+                    after,
+                    ..SimResponse::json(200, &answer)
+                }
             }
             Outcome::Error {
                 status,
@@ -665,6 +738,101 @@ impl Simulator {
         }
         st.records.push(record);
         response
+    }
+
+    /// The status webhooks an accepted send will get, per the plan.
+    fn status_webhooks(
+        &self,
+        st: &mut State,
+        answer: &SendResponse,
+        phone_number_id: &str,
+        callback: Option<String>,
+    ) -> Vec<PendingWebhook> {
+        let (Some(_), Some(wamid), Some(contact)) = (
+            &self.config.webhook,
+            answer.message_id(),
+            answer.contacts.first(),
+        ) else {
+            return Vec::new();
+        };
+        st.conversations
+            .insert(contact.wa_id.clone(), phone_number_id.into());
+        let (statuses, error_code) = st.take_plan();
+        statuses
+            .into_iter()
+            .map(|s| {
+                let update =
+                    webhooks::status(wamid, &s, &contact.wa_id, callback.clone(), error_code);
+                PendingWebhook {
+                    kind: "status",
+                    wamid: wamid.into(),
+                    status: Some(s),
+                    body: webhooks::notification(phone_number_id, vec![update], Vec::new()),
+                }
+            })
+            .collect()
+    }
+
+    /// Delivers one webhook now (no lock held while posting) and records it.
+    pub fn deliver(&self, webhook: &PendingWebhook) -> Delivery {
+        let result = match &self.config.webhook {
+            Some(target) => target.post(&webhook.body),
+            None => Err("started without --webhook-url".into()),
+        };
+        let mut st = self.lock();
+        let delivery = Delivery {
+            seq: st.deliveries.len() as u64 + 1,
+            kind: webhook.kind.into(),
+            wamid: webhook.wamid.clone(),
+            status: webhook.status.clone(),
+            http_status: result.as_ref().ok().copied(),
+            error: result.err(),
+            at_ms: now_ms(),
+        };
+        st.deliveries.push(delivery.clone());
+        delivery
+    }
+
+    /// `POST /_sim/inbound`: a virtual person writes; delivered before answering.
+    fn inbound(&self, req: &SimRequest) -> SimResponse {
+        let pending = {
+            let mut st = self.lock();
+            match self.inbound_webhook(&mut st, req) {
+                Ok(pending) => pending,
+                Err(details) => return st.graph_error(400, 100, &meta_message(100), &details),
+            }
+        };
+        let delivery = self.deliver(&pending);
+        SimResponse::json(200, &json!({"id": pending.wamid, "delivery": delivery}))
+    }
+
+    fn inbound_webhook(&self, st: &mut State, req: &SimRequest) -> Result<PendingWebhook, String> {
+        if self.config.webhook.is_none() {
+            return Err("the simulator was started without --webhook-url".into());
+        }
+        let spec: InboundSpec =
+            serde_json::from_slice(&req.body).map_err(|e| format!("Invalid inbound: {e}"))?;
+        let wa_id = wa_id(&spec.from).ok_or("from must be an optional + and 8 to 15 digits")?;
+        match (&spec.text, &spec.button_payload) {
+            (Some(t), None) if !t.is_empty() && t.len() <= 4096 => {}
+            (None, Some(p)) if !p.is_empty() && p.len() <= 256 => {}
+            _ => return Err("give exactly one of text (1-4096 bytes) or button_payload".into()),
+        }
+        let phone_number_id = spec
+            .phone_number_id
+            .clone()
+            .or_else(|| st.conversations.get(&wa_id).cloned())
+            .ok_or("no business number has written to from yet; give phone_number_id")?;
+        let seq = st.next_seq;
+        st.next_seq += 1;
+        let wamid = st.wamid(seq).replacen("SIM", "SIMIN", 1);
+        let message = webhooks::inbound(&spec, &wa_id, &wamid);
+        Ok(PendingWebhook {
+            kind: "inbound",
+            wamid,
+            status: None,
+            body: webhooks::notification(&phone_number_id, Vec::new(), vec![message]),
+        })
     }
 
     fn control(&self, req: &SimRequest, path: &str, query: &str) -> SimResponse {
@@ -703,7 +871,35 @@ impl Simulator {
                 st.faults.clear();
                 SimResponse::no_content()
             }
-            (method, "/_sim/health" | "/_sim/messages" | "/_sim/faults") => {
+            ("GET", "/_sim/statuses") => SimResponse::json(200, &json!({"plans": st.plans})),
+            ("POST", "/_sim/statuses") => {
+                let plan = serde_json::from_slice::<StatusPlan>(&req.body)
+                    .map_err(|e| format!("Invalid status plan: {e}"))
+                    .and_then(|p| p.validate().map(|()| p));
+                match plan {
+                    Ok(plan) => {
+                        st.plans.push_back(plan);
+                        SimResponse::json(200, &json!({"plans": st.plans}))
+                    }
+                    Err(details) => st.graph_error(400, 100, &meta_message(100), &details),
+                }
+            }
+            ("DELETE", "/_sim/statuses") => {
+                st.plans.clear();
+                SimResponse::no_content()
+            }
+            ("GET", "/_sim/webhooks") => {
+                SimResponse::json(200, &json!({"webhooks": st.deliveries}))
+            }
+            ("DELETE", "/_sim/webhooks") => {
+                st.deliveries.clear();
+                SimResponse::no_content()
+            }
+            (
+                method,
+                "/_sim/health" | "/_sim/messages" | "/_sim/faults" | "/_sim/statuses"
+                | "/_sim/webhooks" | "/_sim/inbound",
+            ) => {
                 let method = method.to_ascii_lowercase();
                 st.graph_error(
                     405,
@@ -1082,7 +1278,7 @@ mod tests {
     fn token_is_required_when_configured() {
         let sim = Simulator::new(Config {
             token: Some("secret".into()),
-            log: false,
+            ..Config::default()
         });
         let body = confirmation("+6281234567890");
         let anonymous = sim.handle(&SimRequest::new("POST", SEND).json(&body));

@@ -1,25 +1,35 @@
-//! `cloud-api-simulator [--host 127.0.0.1] [--port 8789] [--token T]`: serves the
-//! WhatsApp Cloud API simulator on a loopback address.
+//! `cloud-api-simulator [--host 127.0.0.1] [--port 8789] [--token T]
+//! [--webhook-url URL --app-secret S] [--status-gap-ms N]`: serves the WhatsApp
+//! Cloud API simulator on a loopback address.
 #![deny(missing_docs)]
 
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
 use std::process::ExitCode;
 
-use cloud_api_simulator::{serve, Config, DEFAULT_PORT};
+use cloud_api_simulator::{serve, Config, WebhookTarget, DEFAULT_PORT};
 
 const USAGE: &str = "usage: cloud-api-simulator [--host 127.0.0.1] [--port 8789] [--token TOKEN]
+         [--webhook-url http://127.0.0.1:8787/webhooks/whatsapp --app-secret SECRET]
+         [--status-gap-ms 20]
 
 Serves a fake WhatsApp Cloud API send endpoint on a loopback address.
   --host   loopback address to bind (127.0.0.1, ::1 or localhost)
   --port   port to bind; 0 picks a free one (default 8789)
   --token  bearer token the send endpoint requires (default: none required)
-Control API: GET /_sim/health, GET|DELETE /_sim/messages, GET|POST|DELETE /_sim/faults";
+  --webhook-url    loopback URL to deliver signed status and inbound webhooks to
+  --app-secret     app secret that signs them (X-Hub-Signature-256); needs --webhook-url
+  --status-gap-ms  pause before each status webhook of a send (default 20)
+Control API: GET /_sim/health, GET|DELETE /_sim/messages, GET|POST|DELETE /_sim/faults,
+  GET|POST|DELETE /_sim/statuses, POST /_sim/inbound, GET|DELETE /_sim/webhooks";
 
 struct Args {
     host: IpAddr,
     port: u16,
     token: Option<String>,
+    webhook_url: Option<String>,
+    app_secret: Option<String>,
+    status_gap_ms: u64,
 }
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
@@ -27,6 +37,9 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         host: IpAddr::V4(Ipv4Addr::LOCALHOST),
         port: DEFAULT_PORT,
         token: None,
+        webhook_url: None,
+        app_secret: None,
+        status_gap_ms: 20,
     };
     while let Some(flag) = args.next() {
         let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
@@ -50,11 +63,29 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
                     .map_err(|_| format!("--port: not a port: {port}"))?;
             }
             "--token" => parsed.token = Some(value("--token")?),
+            "--webhook-url" => parsed.webhook_url = Some(value("--webhook-url")?),
+            "--app-secret" => parsed.app_secret = Some(value("--app-secret")?),
+            "--status-gap-ms" => {
+                let ms = value("--status-gap-ms")?;
+                parsed.status_gap_ms = ms
+                    .parse()
+                    .ok()
+                    .filter(|ms| *ms <= 60_000)
+                    .ok_or(format!("--status-gap-ms: not 0 to 60000: {ms}"))?;
+            }
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other}")),
         }
     }
     Ok(parsed)
+}
+
+fn webhook_target(args: &Args) -> Result<Option<WebhookTarget>, String> {
+    match (&args.webhook_url, &args.app_secret) {
+        (None, None) => Ok(None),
+        (Some(url), Some(secret)) => WebhookTarget::parse(url, secret).map(Some),
+        _ => Err("--webhook-url and --app-secret go together".into()),
+    }
 }
 
 fn main() -> ExitCode {
@@ -64,6 +95,13 @@ fn main() -> ExitCode {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
         }
+        Err(e) => {
+            eprintln!("cloud-api-simulator: {e}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let webhook = match webhook_target(&args) {
+        Ok(webhook) => webhook,
         Err(e) => {
             eprintln!("cloud-api-simulator: {e}\n{USAGE}");
             return ExitCode::from(2);
@@ -82,6 +120,8 @@ fn main() -> ExitCode {
     let config = Config {
         token: args.token,
         log: true,
+        webhook,
+        status_gap_ms: args.status_gap_ms,
     };
     match serve(listener, config) {
         Ok(handle) => {

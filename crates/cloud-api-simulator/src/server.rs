@@ -92,7 +92,7 @@ pub fn serve(listener: TcpListener, config: Config) -> io::Result<ServerHandle> 
     Ok(handle)
 }
 
-fn work(server: &Server, simulator: &Simulator, stop: &AtomicBool) {
+fn work(server: &Server, simulator: &Arc<Simulator>, stop: &AtomicBool) {
     while !stop.load(Ordering::Relaxed) {
         match server.recv_timeout(POLL) {
             Ok(Some(request)) => answer(simulator, request),
@@ -102,7 +102,7 @@ fn work(server: &Server, simulator: &Simulator, stop: &AtomicBool) {
     }
 }
 
-fn answer(simulator: &Simulator, mut request: tiny_http::Request) {
+fn answer(simulator: &Arc<Simulator>, mut request: tiny_http::Request) {
     let mut body = Vec::new();
     let read = request
         .as_reader()
@@ -123,13 +123,33 @@ fn answer(simulator: &Simulator, mut request: tiny_http::Request) {
         authorization,
         body,
     };
-    let reply = simulator.handle(&sim_request);
+    let mut reply = simulator.handle(&sim_request);
     if !reply.delay.is_zero() {
         thread::sleep(reply.delay);
     }
+    let after = std::mem::take(&mut reply.after);
     let mut response = Response::from_data(reply.body).with_status_code(reply.status);
     if let Ok(header) = Header::from_bytes("Content-Type", reply.content_type) {
         response = response.with_header(header);
     }
     let _ = request.respond(response);
+    if !after.is_empty() {
+        deliver_later(simulator.clone(), after);
+    }
+}
+
+/// Status webhooks go out in order, after the send was answered, like Meta's.
+fn deliver_later(simulator: Arc<Simulator>, webhooks: Vec<crate::PendingWebhook>) {
+    let gap = Duration::from_millis(simulator.status_gap_ms());
+    let spawned = thread::Builder::new()
+        .name("sim-webhooks".into())
+        .spawn(move || {
+            for webhook in &webhooks {
+                thread::sleep(gap);
+                simulator.deliver(webhook);
+            }
+        });
+    if let Err(e) = spawned {
+        eprintln!("cloud-api-simulator: cannot start a webhook thread: {e}");
+    }
 }

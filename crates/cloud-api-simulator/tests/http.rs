@@ -122,3 +122,130 @@ fn refuses_non_loopback_listeners() {
     let err = serve(listener, Config::default()).unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
 }
+
+/// A one-thread webhook receiver: answers 200 to each POST and hands back the bodies
+/// whose signature checks out (others are answered 401 and dropped).
+fn receiver(secret: &'static str, expect: usize) -> (SocketAddr, std::sync::mpsc::Receiver<Value>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(expect) {
+            let mut stream = stream.unwrap();
+            let mut raw = Vec::new();
+            let mut buf = [0u8; 4096];
+            let (head, body) = loop {
+                let n = stream.read(&mut buf).unwrap();
+                raw.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&raw).into_owned();
+                if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                    let len: usize = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("Content-Length: "))
+                        .unwrap()
+                        .parse()
+                        .unwrap();
+                    if body.len() >= len {
+                        break (head.to_string(), body.to_string());
+                    }
+                }
+            };
+            let signature = head
+                .lines()
+                .find_map(|l| l.strip_prefix("X-Hub-Signature-256: "))
+                .unwrap_or("");
+            let ok =
+                whatsapp_cloud_api::verify_signature(secret.as_bytes(), body.as_bytes(), signature);
+            let status = if ok { "200 OK" } else { "401 Unauthorized" };
+            let _ = stream
+                .write_all(format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\n\r\n").as_bytes());
+            if ok {
+                tx.send(serde_json::from_str(&body).unwrap()).unwrap();
+            }
+        }
+    });
+    (addr, rx)
+}
+
+#[test]
+fn accepted_sends_get_signed_status_webhooks_and_people_can_reply() {
+    let (hook, received) = receiver("app-secret", 4);
+    let config = Config {
+        webhook: Some(
+            cloud_api_simulator::WebhookTarget::parse(
+                &format!("http://{hook}/webhooks"),
+                "app-secret",
+            )
+            .unwrap(),
+        ),
+        status_gap_ms: 1,
+        ..Config::default()
+    };
+    let server = serve(TcpListener::bind("127.0.0.1:0").unwrap(), config).unwrap();
+    let addr = server.addr();
+    let plan = r#"{"statuses":["read","sent","read"]}"#;
+    assert_eq!(http(addr, "POST", "/_sim/statuses", Some(plan)).0, 200);
+    let send = MessageRequest::confirmation("+6281234567890", "t", "en", "Acme", "OPTOUT:c1", "c1");
+    let body = serde_json::to_string(&send).unwrap();
+    let (status, _) = http(addr, "POST", "/v21.0/555/messages", Some(&body));
+    assert_eq!(status, 200);
+
+    let timeout = Duration::from_secs(10);
+    let statuses: Vec<Value> = (0..3)
+        .map(|_| received.recv_timeout(timeout).unwrap())
+        .collect();
+    let value = |n: &Value| n["entry"][0]["changes"][0]["value"].clone();
+    let order: Vec<&str> = statuses
+        .iter()
+        .map(|n| {
+            n["entry"][0]["changes"][0]["value"]["statuses"][0]["status"]
+                .as_str()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(
+        order,
+        ["read", "sent", "read"],
+        "the plan's order, duplicates included"
+    );
+    let first = value(&statuses[0]);
+    assert_eq!(first["metadata"]["phone_number_id"], "555");
+    assert_eq!(first["statuses"][0]["biz_opaque_callback_data"], "c1");
+    assert_eq!(first["statuses"][0]["recipient_id"], "6281234567890");
+
+    let (status, body) = http(
+        addr,
+        "POST",
+        "/_sim/inbound",
+        Some(r#"{"from":"+6281234567890","text":"STOP"}"#),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(json_of(&body)["delivery"]["http_status"], 200);
+    let inbound = value(&received.recv_timeout(timeout).unwrap());
+    assert_eq!(
+        inbound["metadata"]["phone_number_id"], "555",
+        "replies to the number that wrote"
+    );
+    assert_eq!(inbound["messages"][0]["text"]["body"], "STOP");
+    assert_eq!(inbound["messages"][0]["from"], "6281234567890");
+
+    let (status, _) = http(
+        addr,
+        "POST",
+        "/_sim/inbound",
+        Some(r#"{"from":"+6289999999999","text":"hi"}"#),
+    );
+    assert_eq!(
+        status, 400,
+        "no conversation with that number and no phone_number_id"
+    );
+    let (status, _) = http(
+        addr,
+        "POST",
+        "/_sim/inbound",
+        Some(r#"{"from":"+6281234567890"}"#),
+    );
+    assert_eq!(status, 400, "neither text nor button_payload");
+    let (_, hooks) = http(addr, "GET", "/_sim/webhooks", None);
+    assert_eq!(json_of(&hooks)["webhooks"].as_array().unwrap().len(), 4);
+}

@@ -9,6 +9,7 @@ pub mod category;
 pub mod chain;
 pub mod consent;
 pub mod ids;
+pub mod keywords;
 pub mod locale;
 pub mod notice;
 pub mod phone;
@@ -18,6 +19,7 @@ pub mod token;
 
 pub use category::Category;
 pub use consent::{ConsentError, ConsentRequest, Surface, ValidConsent};
+pub use keywords::Keyword;
 pub use locale::Locale;
 pub use notice::{notice_hash, render_notice, Notice};
 pub use phone::{normalize_phone, PhoneError, E164};

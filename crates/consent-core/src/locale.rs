@@ -57,6 +57,12 @@ pub struct Strings {
     pub no_category: &'static str,
     /// Shown when the network or server failed; what was typed is kept.
     pub network_error: &'static str,
+    /// WhatsApp reply to an opt-out; says how to come back. `{business}` as in `notice`.
+    pub reply_opted_out: &'static str,
+    /// WhatsApp reply to a re-subscribe keyword.
+    pub reply_opted_in: &'static str,
+    /// WhatsApp reply to HELP / INFO.
+    pub reply_help: &'static str,
 }
 
 impl Locale {
@@ -148,6 +154,9 @@ static EN: Strings = Strings {
     invalid_phone: "Enter a valid WhatsApp number, including the country code.",
     no_category: "Choose at least one kind of message.",
     network_error: "Could not send. Check your connection and try again.",
+    reply_opted_out: "You are unsubscribed: {business} will send you no more WhatsApp messages. To subscribe again, reply START.",
+    reply_opted_in: "Welcome back! {business} will send you WhatsApp messages again. Reply STOP to unsubscribe.",
+    reply_help: "{business} sends you the WhatsApp updates you chose. Reply STOP to unsubscribe or START to subscribe again.",
 };
 
 static ID: Strings = Strings {
@@ -170,6 +179,9 @@ static ID: Strings = Strings {
     invalid_phone: "Masukkan nomor WhatsApp yang valid, termasuk kode negara.",
     no_category: "Pilih setidaknya satu jenis pesan.",
     network_error: "Gagal mengirim. Periksa koneksi kamu lalu coba lagi.",
+    reply_opted_out: "Kamu sudah berhenti berlangganan: {business} tidak akan mengirim pesan WhatsApp lagi. Untuk berlangganan kembali, balas MULAI.",
+    reply_opted_in: "Selamat datang kembali! {business} akan mengirim pesan WhatsApp lagi. Balas BERHENTI untuk berhenti berlangganan.",
+    reply_help: "{business} mengirim info WhatsApp yang kamu pilih. Balas BERHENTI untuk berhenti atau MULAI untuk berlangganan kembali.",
 };
 
 static PT_BR: Strings = Strings {
@@ -192,6 +204,9 @@ static PT_BR: Strings = Strings {
     invalid_phone: "Digite um número de WhatsApp válido, com o código do país.",
     no_category: "Escolha pelo menos um tipo de mensagem.",
     network_error: "Não foi possível enviar. Verifique sua conexão e tente novamente.",
+    reply_opted_out: "Inscrição cancelada: {business} não enviará mais mensagens no WhatsApp. Para voltar a receber, responda VOLTAR.",
+    reply_opted_in: "Que bom ter você de volta! {business} voltará a enviar mensagens no WhatsApp. Responda PARAR para cancelar.",
+    reply_help: "{business} envia as mensagens do WhatsApp que você escolheu. Responda PARAR para cancelar ou VOLTAR para voltar a receber.",
 };
 
 static TR: Strings = Strings {
@@ -214,6 +229,9 @@ static TR: Strings = Strings {
     invalid_phone: "Ülke kodu dahil geçerli bir WhatsApp numarası girin.",
     no_category: "En az bir mesaj türü seçin.",
     network_error: "Gönderilemedi. Bağlantınızı kontrol edip tekrar deneyin.",
+    reply_opted_out: "Aboneliğiniz iptal edildi: {business} size artık WhatsApp mesajı göndermeyecek. Yeniden abone olmak için BAŞLA yazın.",
+    reply_opted_in: "Tekrar hoş geldiniz! {business} size yeniden WhatsApp mesajları gönderecek. Ayrılmak için DUR yazın.",
+    reply_help: "{business} size seçtiğiniz WhatsApp bildirimlerini gönderir. Ayrılmak için DUR, yeniden abone olmak için BAŞLA yazın.",
 };
 
 static DA: Strings = Strings {
@@ -236,6 +254,9 @@ static DA: Strings = Strings {
     invalid_phone: "Indtast et gyldigt WhatsApp-nummer med landekode.",
     no_category: "Vælg mindst én type besked.",
     network_error: "Kunne ikke sende. Tjek din forbindelse, og prøv igen.",
+    reply_opted_out: "Du er afmeldt: {business} sender dig ikke flere beskeder på WhatsApp. Svar TILMELD for at tilmelde dig igen.",
+    reply_opted_in: "Velkommen tilbage! {business} sender dig igen beskeder på WhatsApp. Svar AFMELD for at framelde dig.",
+    reply_help: "{business} sender dig de WhatsApp-beskeder, du har valgt. Svar AFMELD for at framelde dig eller TILMELD for at tilmelde dig igen.",
 };
 
 static ES: Strings = Strings {
@@ -258,6 +279,9 @@ static ES: Strings = Strings {
     invalid_phone: "Introduce un número de WhatsApp válido, con el prefijo del país.",
     no_category: "Elige al menos un tipo de mensaje.",
     network_error: "No se pudo enviar. Revisa tu conexión e inténtalo de nuevo.",
+    reply_opted_out: "Te has dado de baja: {business} no te enviará más mensajes por WhatsApp. Para volver a suscribirte, responde ALTA.",
+    reply_opted_in: "¡Bienvenido de nuevo! {business} volverá a enviarte mensajes por WhatsApp. Responde BAJA para darte de baja.",
+    reply_help: "{business} te envía los avisos de WhatsApp que elegiste. Responde BAJA para darte de baja o ALTA para volver a suscribirte.",
 };
 
 static DE: Strings = Strings {
@@ -280,6 +304,9 @@ static DE: Strings = Strings {
     invalid_phone: "Geben Sie eine gültige WhatsApp-Nummer mit Ländervorwahl ein.",
     no_category: "Wählen Sie mindestens eine Nachrichtenart.",
     network_error: "Senden fehlgeschlagen. Prüfen Sie Ihre Verbindung und versuchen Sie es erneut.",
+    reply_opted_out: "Sie sind abgemeldet: {business} sendet Ihnen keine WhatsApp-Nachrichten mehr. Antworten Sie START, um sich wieder anzumelden.",
+    reply_opted_in: "Willkommen zurück! {business} sendet Ihnen wieder WhatsApp-Nachrichten. Antworten Sie STOPP, um sich abzumelden.",
+    reply_help: "{business} sendet Ihnen die WhatsApp-Nachrichten, die Sie gewählt haben. Antworten Sie STOPP zum Abmelden oder START zum erneuten Anmelden.",
 };
 
 #[cfg(test)]

@@ -49,6 +49,14 @@ pub enum AppError {
     /// Nothing recorded for that subject.
     #[error("no consent history for that phone number")]
     NoSubscriber,
+    /// Webhook verification: wrong `hub.mode` or `hub.verify_token`.
+    #[error(
+        "webhook verification failed: hub.mode must be subscribe and hub.verify_token must match"
+    )]
+    VerificationFailed,
+    /// Webhook body not signed with the app secret.
+    #[error("X-Hub-Signature-256 is missing or does not match the body")]
+    InvalidSignature,
     /// The Turnstile challenge was missing or failed.
     #[error("the anti-bot check failed; reload the page and try again")]
     TurnstileFailed,
@@ -137,6 +145,8 @@ impl AppError {
             IdempotencyKeyReused => (422, "idempotency-key-reused", "Idempotency key reused"),
             InvalidIdempotencyKey => (400, "invalid-idempotency-key", "Invalid idempotency key"),
             InvalidSiteConfig { .. } => (422, "invalid-site-config", "Invalid site configuration"),
+            VerificationFailed => (403, "verification-failed", "Webhook verification failed"),
+            InvalidSignature => (401, "invalid-signature", "Invalid signature"),
             Internal(_) => (500, "internal", "Internal error"),
         }
     }

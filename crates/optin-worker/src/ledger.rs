@@ -171,6 +171,14 @@ impl DurableObject for SiteLedger {
                     None => Response::error("no subscriber", 404),
                 }
             }
+            (Method::Post, "/webhook") => {
+                let batch: crate::inbound::WebhookBatch = req.json().await?;
+                let applied = crate::inbound::apply(self, &batch)?;
+                if applied.replies > 0 {
+                    self.state.storage().set_alarm(0).await?;
+                }
+                Response::from_json(&applied)
+            }
             (Method::Get, p) if p.starts_with("/subscriber/") => {
                 let phone = &p["/subscriber/".len()..];
                 match self.subscriber(phone)? {
@@ -234,7 +242,7 @@ fn migrate(sql: &SqlStorage) -> Result<()> {
 }
 
 impl SiteLedger {
-    fn sql(&self) -> SqlStorage {
+    pub(crate) fn sql(&self) -> SqlStorage {
         self.state.storage().sql()
     }
 

@@ -6,6 +6,7 @@ mod audit;
 mod changes;
 mod error;
 mod http;
+mod inbound;
 mod ledger;
 mod limits;
 mod outbox;
@@ -14,6 +15,7 @@ mod public;
 mod schema;
 mod sites;
 mod turnstile;
+mod webhooks;
 
 use worker::{event, Context, Env, Headers, Method, Request, Response, Result};
 
@@ -73,6 +75,11 @@ async fn route(req: Request, env: &Env) -> std::result::Result<Response, AppErro
                 _ => Err(AppError::NotFound(path.chars().take(200).collect())),
             }
         }
+        ["webhooks", "whatsapp"] => match method {
+            Method::Get => webhooks::verify(&req, env),
+            Method::Post => webhooks::receive(req, env).await,
+            _ => Err(AppError::MethodNotAllowed { allow: "GET, POST" }),
+        },
         _ => Err(AppError::NotFound(path.chars().take(200).collect())),
     }
 }

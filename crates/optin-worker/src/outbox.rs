@@ -3,17 +3,38 @@
 
 use consent_core::SiteConfig;
 use serde::{Deserialize, Serialize};
-use whatsapp_cloud_api::{messages_path, ErrorEnvelope, MessageRequest, RetryClass, SendResponse};
+use whatsapp_cloud_api::{
+    messages_path, webhook::Status, ErrorEnvelope, MessageRequest, RetryClass, SendResponse,
+};
 use worker::{Env, Fetch, Headers, Method, Request, RequestInit, Result, SqlStorage, State};
 
 /// Attempts before a send is given up as failed.
 const MAX_ATTEMPTS: i64 = 8;
 /// Rows handled per alarm run, so one run stays short.
 const BATCH: i64 = 25;
+/// Default base backoff; `OUTBOX_BACKOFF_MS` overrides it (tests make it small).
+const BACKOFF_UNIT_MS: i64 = 1_000;
+/// How long a row may sit in 'sending' before it is presumed never accepted.
+/// Meta posts a status webhook for every accepted message, which moves the row
+/// on; only without one is a retry safe from sending twice.
+const SENDING_GRACE_MS: i64 = 10 * 60 * 1_000;
 
 /// Queues the confirmation for `consent_id`. Synchronous, so it joins the consent's write.
 pub fn enqueue(
     sql: &SqlStorage,
+    consent_id: &str,
+    phone: &str,
+    site: &SiteConfig,
+    message: &MessageRequest,
+    now: i64,
+) -> Result<()> {
+    enqueue_row(sql, consent_id, consent_id, phone, site, message, now)
+}
+
+/// Queues any message under its own outbox `id`, linked to the event `consent_id`.
+pub fn enqueue_row(
+    sql: &SqlStorage,
+    id: &str,
     consent_id: &str,
     phone: &str,
     site: &SiteConfig,
@@ -27,7 +48,7 @@ pub fn enqueue(
            status, attempts, next_attempt_at, created_at, updated_at)
          VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)",
         vec![
-            consent_id.into(),
+            id.into(),
             consent_id.into(),
             phone.into(),
             site.whatsapp.phone_number_id.as_str().into(),
@@ -41,7 +62,7 @@ pub fn enqueue(
     Ok(())
 }
 
-/// A confirmation as the admin API shows it.
+/// A confirmation (or in-thread reply) as the admin API shows it.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct OutboxView {
     consent_id: String,
@@ -52,10 +73,28 @@ pub struct OutboxView {
     template: serde_json::Value,
     created_at: i64,
     updated_at: i64,
+    /// `template` or `text`.
+    kind: String,
+    /// The reply text, for `text` messages.
+    text: Option<String>,
+    /// Every status webhook received for it, in arrival order.
+    statuses: Vec<StatusView>,
+}
+
+/// One status webhook as received.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct StatusView {
+    status: String,
+    /// Meta's timestamp, Unix seconds.
+    timestamp: i64,
+    error_code: Option<i64>,
+    error_title: Option<String>,
+    received_at: i64,
 }
 
 #[derive(Deserialize)]
 struct ViewRow {
+    id: String,
     consent_id: String,
     status: String,
     attempts: i64,
@@ -70,16 +109,16 @@ struct ViewRow {
 pub fn for_phone(sql: &SqlStorage, phone: &str) -> Result<Vec<OutboxView>> {
     let rows: Vec<ViewRow> = sql
         .exec(
-            "SELECT consent_id, status, attempts, wamid, last_error, request, created_at, updated_at
-             FROM outbox WHERE phone = ? ORDER BY created_at",
+            "SELECT id, consent_id, status, attempts, wamid, last_error, request, created_at, updated_at
+             FROM outbox WHERE phone = ? ORDER BY created_at, id",
             vec![phone.into()],
         )?
         .to_array()?;
-    Ok(rows
-        .into_iter()
+    rows.into_iter()
         .map(|r| {
             let request: serde_json::Value = serde_json::from_str(&r.request).unwrap_or_default();
-            OutboxView {
+            let statuses = statuses_of(sql, r.wamid.as_deref(), &r.id)?;
+            Ok(OutboxView {
                 consent_id: r.consent_id,
                 status: r.status,
                 attempts: r.attempts,
@@ -88,14 +127,96 @@ pub fn for_phone(sql: &SqlStorage, phone: &str) -> Result<Vec<OutboxView>> {
                 template: request.get("template").cloned().unwrap_or_default(),
                 created_at: r.created_at,
                 updated_at: r.updated_at,
-            }
+                kind: request["type"].as_str().unwrap_or_default().to_owned(),
+                text: request["text"]["body"].as_str().map(String::from),
+                statuses,
+            })
         })
-        .collect())
+        .collect()
+}
+
+fn statuses_of(sql: &SqlStorage, wamid: Option<&str>, id: &str) -> Result<Vec<StatusView>> {
+    sql.exec(
+        "SELECT status, ts AS timestamp, error_code, error_title, received_at
+         FROM message_statuses WHERE wamid = ? OR outbox_id = ? ORDER BY received_at, rowid",
+        vec![wamid.unwrap_or("").into(), id.into()],
+    )?
+    .to_array()
+}
+
+/// How far along a status is; a row never moves to a lower rank.
+/// `failed` counts as 2 so it cannot undo `delivered`/`read`, and a failed row
+/// (rank 4 in SQL) takes no later status.
+fn rank(status: &str) -> Option<i64> {
+    match status {
+        "sent" => Some(1),
+        "delivered" | "failed" => Some(2),
+        "read" => Some(3),
+        _ => None,
+    }
+}
+
+/// Applies one status webhook to its outbox row (by wamid, or by our
+/// `biz_opaque_callback_data`, which is the row id). Returns false for a
+/// duplicate (same wamid and status) or an unknown status.
+pub fn apply_status(sql: &SqlStorage, s: &Status, now: i64) -> Result<bool> {
+    let Some(rank) = rank(&s.status) else {
+        return Ok(false);
+    };
+    let outbox_id = s.biz_opaque_callback_data.clone().unwrap_or_default();
+    let error = s.errors.first();
+    let fresh: Vec<serde_json::Value> = sql
+        .exec(
+            "INSERT INTO message_statuses (wamid, status, outbox_id, ts, error_code, error_title, received_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING wamid",
+            vec![
+                s.id.as_str().into(),
+                s.status.as_str().into(),
+                outbox_id.as_str().into(),
+                s.timestamp.parse::<i64>().unwrap_or(0).into(),
+                error.map(|e| e.code).into(),
+                error.map(|e| e.title.clone()).into(),
+                now.into(),
+            ],
+        )?
+        .to_array()?;
+    if fresh.is_empty() {
+        return Ok(false);
+    }
+    let last_error = error.map(|e| format!("{} {}", e.code, e.title));
+    sql.exec(
+        "UPDATE outbox SET status = ?, wamid = COALESCE(wamid, ?),
+           last_error = COALESCE(?, last_error), updated_at = ?
+         WHERE (wamid = ? OR id = ?)
+           AND (CASE status WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3
+                WHEN 'failed' THEN 4 ELSE 0 END) < ?",
+        vec![
+            s.status.as_str().into(),
+            s.id.as_str().into(),
+            last_error.into(),
+            now.into(),
+            s.id.as_str().into(),
+            outbox_id.into(),
+            rank.into(),
+        ],
+    )?;
+    Ok(true)
+}
+
+/// Stops every queued template to `phone` (they withdrew). Replies still go.
+pub fn suppress_pending(sql: &SqlStorage, phone: &str, now: i64) -> Result<()> {
+    sql.exec(
+        "UPDATE outbox SET status = 'suppressed', updated_at = ?
+         WHERE phone = ? AND status = 'pending' AND json_extract(request, '$.type') = 'template'",
+        vec![now.into(), phone.into()],
+    )?;
+    Ok(())
 }
 
 #[derive(Deserialize)]
 struct DueRow {
     id: String,
+    phone: String,
     phone_number_id: String,
     token_secret: String,
     request: String,
@@ -118,21 +239,32 @@ enum Outcome {
 pub async fn deliver_due(state: &State, env: &Env) -> Result<()> {
     let sql = state.storage().sql();
     let now = worker::Date::now().as_millis() as i64;
+    release_stuck(&sql, now)?;
     let due: Vec<DueRow> = sql
         .exec(
-            "SELECT id, phone_number_id, token_secret, request, attempts FROM outbox
+            "SELECT id, phone, phone_number_id, token_secret, request, attempts FROM outbox
              WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?",
             vec![now.into(), BATCH.into()],
         )?
         .to_array()?;
+    let unit = backoff_unit(env);
     for row in due {
+        if is_template(&row) && !has_grant(&sql, &row.phone)? {
+            mark(&sql, &row.id, "suppressed")?;
+            continue;
+        }
+        // Durable before the fetch: a crash after Meta accepts cannot resend at once.
+        mark(&sql, &row.id, "sending")?;
         let outcome = send(env, &row).await;
-        record_outcome(&sql, &row, outcome)?;
+        record_outcome(&sql, &row, outcome, unit)?;
     }
     let next = sql
         .exec(
-            "SELECT MIN(next_attempt_at) AS next FROM outbox WHERE status = 'pending'",
-            None,
+            "SELECT MIN(at) AS next FROM (
+               SELECT next_attempt_at AS at FROM outbox WHERE status = 'pending'
+               UNION ALL
+               SELECT updated_at + ? AS at FROM outbox WHERE status = 'sending')",
+            vec![SENDING_GRACE_MS.into()],
         )?
         .one::<NextRow>()?
         .next;
@@ -141,6 +273,57 @@ pub async fn deliver_due(state: &State, env: &Env) -> Result<()> {
         state.storage().set_alarm((at - now).max(0)).await?;
     }
     Ok(())
+}
+
+/// A row left in 'sending' (the isolate died mid-send) with no status webhook
+/// after the grace period was most likely never accepted: send it again.
+fn release_stuck(sql: &SqlStorage, now: i64) -> Result<()> {
+    sql.exec(
+        "UPDATE outbox SET status = 'pending', last_error = 'no answer or status webhook; retrying'
+         WHERE status = 'sending' AND updated_at <= ?",
+        vec![(now - SENDING_GRACE_MS).into()],
+    )?;
+    Ok(())
+}
+
+fn mark(sql: &SqlStorage, id: &str, status: &str) -> Result<()> {
+    let now = worker::Date::now().as_millis() as i64;
+    sql.exec(
+        "UPDATE outbox SET status = ?, updated_at = ? WHERE id = ?",
+        vec![status.into(), now.into(), id.into()],
+    )?;
+    Ok(())
+}
+
+/// Templates are business-initiated and need a standing opt-in; text replies
+/// answer the person's own message (their STOP included).
+fn is_template(row: &DueRow) -> bool {
+    serde_json::from_str::<serde_json::Value>(&row.request)
+        .map(|v| v["type"] == "template")
+        .unwrap_or(true)
+}
+
+#[derive(Deserialize)]
+struct CountRow {
+    n: i64,
+}
+
+fn has_grant(sql: &SqlStorage, phone: &str) -> Result<bool> {
+    let row: CountRow = sql
+        .exec(
+            "SELECT COUNT(*) AS n FROM subscriptions WHERE phone = ? AND status = 'granted'",
+            vec![phone.into()],
+        )?
+        .one()?;
+    Ok(row.n > 0)
+}
+
+fn backoff_unit(env: &Env) -> i64 {
+    env.var("OUTBOX_BACKOFF_MS")
+        .ok()
+        .and_then(|v| v.to_string().parse::<i64>().ok())
+        .filter(|ms| (1..=60_000).contains(ms))
+        .unwrap_or(BACKOFF_UNIT_MS)
 }
 
 async fn send(env: &Env, row: &DueRow) -> Outcome {
@@ -214,13 +397,15 @@ fn classify(class: RetryClass, error: String) -> Outcome {
     }
 }
 
-fn record_outcome(sql: &SqlStorage, row: &DueRow, outcome: Outcome) -> Result<()> {
+/// Records a send's outcome. A status webhook may have overtaken the answer
+/// (it carries our row id), so a row already past 'sending' keeps its status.
+fn record_outcome(sql: &SqlStorage, row: &DueRow, outcome: Outcome, unit: i64) -> Result<()> {
     let now = worker::Date::now().as_millis() as i64;
     let attempts = row.attempts + 1;
     match outcome {
         Outcome::Sent(wamid) => sql.exec(
-            "UPDATE outbox SET status = 'sent', attempts = ?, wamid = ?, last_error = NULL,
-               updated_at = ? WHERE id = ?",
+            "UPDATE outbox SET status = CASE status WHEN 'sending' THEN 'sent' ELSE status END,
+               attempts = ?, wamid = ?, last_error = NULL, updated_at = ? WHERE id = ?",
             vec![
                 attempts.into(),
                 wamid.into(),
@@ -229,11 +414,11 @@ fn record_outcome(sql: &SqlStorage, row: &DueRow, outcome: Outcome) -> Result<()
             ],
         )?,
         Outcome::Retry { class, error } if attempts < MAX_ATTEMPTS => sql.exec(
-            "UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ?, updated_at = ?
-             WHERE id = ?",
+            "UPDATE outbox SET status = 'pending', attempts = ?, next_attempt_at = ?, last_error = ?,
+               updated_at = ? WHERE id = ? AND status = 'sending'",
             vec![
                 attempts.into(),
-                (now + backoff_ms(class, attempts)).into(),
+                (now + backoff_ms(class, attempts, unit)).into(),
                 error.into(),
                 now.into(),
                 row.id.as_str().into(),
@@ -241,7 +426,7 @@ fn record_outcome(sql: &SqlStorage, row: &DueRow, outcome: Outcome) -> Result<()
         )?,
         Outcome::Retry { error, .. } | Outcome::Failed(error) => sql.exec(
             "UPDATE outbox SET status = 'failed', attempts = ?, last_error = ?, updated_at = ?
-             WHERE id = ?",
+             WHERE id = ? AND status = 'sending'",
             vec![
                 attempts.into(),
                 error.into(),
@@ -253,12 +438,13 @@ fn record_outcome(sql: &SqlStorage, row: &DueRow, outcome: Outcome) -> Result<()
     Ok(())
 }
 
-/// Exponential backoff with jitter; a rate-limited recipient waits at least 6 s.
-fn backoff_ms(class: RetryClass, attempts: i64) -> i64 {
+/// Exponential backoff with jitter, in multiples of `unit` (1 s by default);
+/// a rate-limited recipient waits at least 6 units (Meta: ~1 message per 6 s).
+fn backoff_ms(class: RetryClass, attempts: i64, unit: i64) -> i64 {
     let base: i64 = match class {
-        RetryClass::RecipientLater => 6_000,
-        RetryClass::MuchLater => 3_600_000,
-        _ => 1_000,
+        RetryClass::RecipientLater => 6 * unit,
+        RetryClass::MuchLater => 3_600 * unit,
+        _ => unit,
     };
     let exp = base
         .saturating_mul(1 << attempts.clamp(0, 10))
@@ -278,10 +464,11 @@ mod tests {
     #[test]
     fn backoff_grows_and_respects_the_pair_limit() {
         for attempts in 1..8 {
-            let b = backoff_ms(RetryClass::Backoff, attempts);
+            let b = backoff_ms(RetryClass::Backoff, attempts, 1_000);
             assert!(b >= 500 + (1_000 << attempts) / 2, "{attempts}: {b}");
             assert!(b <= 500 + (1_000 << attempts), "{attempts}: {b}");
-            assert!(backoff_ms(RetryClass::RecipientLater, attempts) >= 6_000);
+            assert!(backoff_ms(RetryClass::RecipientLater, attempts, 1_000) >= 6_000);
+            assert!(backoff_ms(RetryClass::Backoff, attempts, 20) <= 10 + (20 << attempts));
         }
     }
 }

@@ -65,6 +65,27 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
          );
          ALTER TABLE events ADD COLUMN source TEXT;",
     ),
+    (
+        3,
+        "CREATE TABLE message_statuses (
+           wamid TEXT NOT NULL,
+           status TEXT NOT NULL,
+           outbox_id TEXT NOT NULL,
+           ts INTEGER NOT NULL,
+           error_code INTEGER,
+           error_title TEXT,
+           received_at INTEGER NOT NULL,
+           PRIMARY KEY (wamid, status)
+         );
+         CREATE INDEX message_statuses_by_outbox ON message_statuses(outbox_id);
+         CREATE TABLE inbound_messages (
+           id TEXT PRIMARY KEY,
+           phone TEXT NOT NULL,
+           kind TEXT NOT NULL,
+           action TEXT,
+           received_at INTEGER NOT NULL
+         );",
+    ),
 ];
 
 /// Bookkeeping table, created before any migration runs.

@@ -145,6 +145,22 @@ impl MessageRequest {
         }
     }
 
+    /// A free-form text reply (allowed inside the 24-hour window after their message).
+    pub fn text(to: &str, body: &str, callback_data: &str) -> MessageRequest {
+        MessageRequest {
+            messaging_product: "whatsapp".into(),
+            recipient_type: individual(),
+            to: to.into(),
+            biz_opaque_callback_data: Some(callback_data.into()),
+            body: MessageBody::Text {
+                text: TextBody {
+                    body: body.into(),
+                    preview_url: false,
+                },
+            },
+        }
+    }
+
     /// The template, if this is a template message.
     pub fn template(&self) -> Option<&Template> {
         match &self.body {

@@ -141,6 +141,49 @@ pub struct InboundMessage {
     /// For `button` (template quick reply).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub button: Option<InboundButton>,
+    /// For `interactive` (reply button of an interactive message).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interactive: Option<InboundInteractive>,
+}
+
+impl InboundMessage {
+    /// The text of a `text` message.
+    pub fn text_body(&self) -> Option<&str> {
+        self.text.as_ref().map(|t| t.body.as_str())
+    }
+
+    /// Our payload from a tapped quick-reply or interactive reply button.
+    pub fn reply_payload(&self) -> Option<&str> {
+        let button = self.button.as_ref().map(|b| b.payload.as_str());
+        let interactive = || {
+            self.interactive
+                .as_ref()?
+                .button_reply
+                .as_ref()
+                .map(|r| r.id.as_str())
+        };
+        button.or_else(interactive)
+    }
+}
+
+/// Inbound interactive reply.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InboundInteractive {
+    /// `button_reply`, `list_reply`, …
+    #[serde(rename = "type", default)]
+    pub kind: String,
+    /// For `button_reply`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub button_reply: Option<ButtonReply>,
+}
+
+/// A tapped reply button.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ButtonReply {
+    /// Our button id.
+    pub id: String,
+    /// Button title.
+    pub title: String,
 }
 
 /// Inbound text.
@@ -198,5 +241,25 @@ mod tests {
         assert_eq!(v.metadata.phone_number_id, "1000");
         assert_eq!(v.statuses[0].status, "delivered");
         assert!(v.messages.is_empty());
+    }
+
+    #[test]
+    fn inbound_text_button_and_interactive_parse() {
+        let n: Notification = serde_json::from_str(
+            r#"{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages",
+            "value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"15550001",
+            "phone_number_id":"1000"},"messages":[
+             {"from":"6281","id":"wamid.a","timestamp":"1","type":"text","text":{"body":"STOP"}},
+             {"from":"6281","id":"wamid.b","timestamp":"1","type":"button",
+              "button":{"payload":"OPTOUT:c1","text":"Stop"}},
+             {"from":"6281","id":"wamid.c","timestamp":"1","type":"interactive",
+              "interactive":{"type":"button_reply","button_reply":{"id":"OPTOUT:c2","title":"Stop"}}}]}}]}]}"#,
+        )
+        .unwrap();
+        let m = &n.entry[0].changes[0].value.messages;
+        assert_eq!(m[0].text_body(), Some("STOP"));
+        assert_eq!(m[0].reply_payload(), None);
+        assert_eq!(m[1].reply_payload(), Some("OPTOUT:c1"));
+        assert_eq!(m[2].reply_payload(), Some("OPTOUT:c2"));
     }
 }

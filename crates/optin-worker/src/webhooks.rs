@@ -1,0 +1,184 @@
+//! WhatsApp webhooks: Meta's `GET` verification handshake and signed `POST`
+//! notifications, routed by phone-number id to the site's ledger.
+
+use std::collections::BTreeMap;
+
+use consent_core::SiteConfig;
+use whatsapp_cloud_api::{
+    verify_signature,
+    webhook::{ChangeValue, Notification},
+};
+use worker::{Env, Headers, Method, Request, Response};
+
+use crate::{
+    admin::constant_time_eq,
+    error::{from_json_error, AppError},
+    http::json,
+    inbound::WebhookBatch,
+    ledger, sites,
+};
+
+/// Largest notification accepted; Meta batches up to 1000 updates, far below this.
+const MAX_BODY: usize = 512 * 1024;
+/// Longest `hub.challenge` echoed back.
+const MAX_CHALLENGE: usize = 128;
+
+/// `GET /webhooks/whatsapp`: answers `hub.challenge` when the verify token matches.
+pub fn verify(req: &Request, env: &Env) -> Result<Response, AppError> {
+    let url = req.url()?;
+    let param = |name: &str| {
+        url.query_pairs()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    };
+    let expected = secret(env, "WEBHOOK_VERIFY_TOKEN").unwrap_or_default();
+    let token = param("hub.verify_token").unwrap_or_default();
+    let subscribe = param("hub.mode").as_deref() == Some("subscribe");
+    if !subscribe || expected.is_empty() || !constant_time_eq(token.as_bytes(), expected.as_bytes())
+    {
+        return Err(AppError::VerificationFailed);
+    }
+    let challenge = param("hub.challenge")
+        .filter(|c| valid_challenge(c))
+        .ok_or(AppError::InvalidQuery {
+            field: "hub.challenge",
+            detail: "hub.challenge must be 1 to 128 letters, digits, '-' or '_'",
+        })?;
+    let headers = Headers::new();
+    headers.set("Content-Type", "text/plain; charset=utf-8")?;
+    headers.set("Cache-Control", "no-store")?;
+    Ok(Response::ok(challenge)?.with_headers(headers))
+}
+
+fn valid_challenge(c: &str) -> bool {
+    !c.is_empty()
+        && c.len() <= MAX_CHALLENGE
+        && c.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// `POST /webhooks/whatsapp`: checks the signature over the raw body, then hands
+/// each business number's changes to its site's ledger. Ledger failures answer
+/// 500 on purpose: Meta redelivers, and the ledger dedupes redeliveries.
+pub async fn receive(mut req: Request, env: &Env) -> Result<Response, AppError> {
+    let declared = req
+        .headers()
+        .get("Content-Length")?
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY) {
+        return Err(AppError::PayloadTooLarge(MAX_BODY));
+    }
+    let body = req.bytes().await?;
+    if body.len() > MAX_BODY {
+        return Err(AppError::PayloadTooLarge(MAX_BODY));
+    }
+    let app_secret = secret(env, "WHATSAPP_APP_SECRET").unwrap_or_default();
+    let signature = req
+        .headers()
+        .get("X-Hub-Signature-256")?
+        .unwrap_or_default();
+    if app_secret.is_empty() || !verify_signature(app_secret.as_bytes(), &body, &signature) {
+        return Err(AppError::InvalidSignature);
+    }
+    let notification: Notification = serde_json::from_slice(&body).map_err(from_json_error)?;
+    let mut routed = 0;
+    for (phone_number_id, changes) in by_phone_number_id(notification) {
+        match site_for(env, &phone_number_id).await? {
+            Some(site) => {
+                forward(env, site, changes).await?;
+                routed += 1;
+            }
+            None => worker::console_warn!("webhook for unknown phone_number_id {phone_number_id}"),
+        }
+    }
+    json(
+        &serde_json::json!({ "ok": true, "sites": routed }),
+        200,
+        Headers::new(),
+    )
+}
+
+/// Groups `messages` changes by the business number they concern.
+fn by_phone_number_id(n: Notification) -> BTreeMap<String, Vec<ChangeValue>> {
+    let mut out: BTreeMap<String, Vec<ChangeValue>> = BTreeMap::new();
+    let changes = n.entry.into_iter().flat_map(|e| e.changes);
+    for change in changes.filter(|c| c.field == "messages") {
+        let id = change.value.metadata.phone_number_id.clone();
+        out.entry(id).or_default().push(change.value);
+    }
+    out
+}
+
+/// The site sending from `phone_number_id`: KV `pnid:{id}` → site id, else the
+/// built-in demo site when it is the demo's number.
+async fn site_for(env: &Env, phone_number_id: &str) -> Result<Option<SiteConfig>, AppError> {
+    let well_formed = !phone_number_id.is_empty()
+        && phone_number_id.len() <= 32
+        && phone_number_id.bytes().all(|b| b.is_ascii_digit());
+    if !well_formed {
+        return Ok(None);
+    }
+    let mapped = env
+        .kv("SITES")?
+        .get(&format!("pnid:{phone_number_id}"))
+        .text()
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let site = sites::load(env, mapped.as_deref().unwrap_or("demo")).await;
+    match site {
+        Ok(site) if site.whatsapp.phone_number_id == phone_number_id => Ok(Some(site)),
+        Ok(_) | Err(AppError::UnknownSite(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Hands the changes to the ledger shard of each person they concern.
+async fn forward(env: &Env, site: SiteConfig, changes: Vec<ChangeValue>) -> Result<(), AppError> {
+    for (shard, changes) in by_shard(&site, changes) {
+        let ledger = site.shard_name(shard);
+        let body = serde_json::to_string(&WebhookBatch {
+            site: site.clone(),
+            changes,
+        })
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+        let resp = ledger::call(env, &ledger, Method::Post, "/webhook", Some(body)).await?;
+        if resp.status_code() != 200 {
+            return Err(AppError::Internal(format!(
+                "ledger answered {} to a webhook",
+                resp.status_code()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Splits changes by the shard of the person each status or message concerns.
+fn by_shard(site: &SiteConfig, changes: Vec<ChangeValue>) -> BTreeMap<u32, Vec<ChangeValue>> {
+    let shard_of = |wa_id: &str| site.shard_for(&format!("+{}", wa_id.trim_start_matches('+')));
+    let mut out: BTreeMap<u32, Vec<ChangeValue>> = BTreeMap::new();
+    for change in changes {
+        let mut shards: Vec<u32> = change
+            .statuses
+            .iter()
+            .map(|s| shard_of(&s.recipient_id))
+            .chain(change.messages.iter().map(|m| shard_of(&m.from)))
+            .collect();
+        shards.sort_unstable();
+        shards.dedup();
+        for shard in shards {
+            let mut part = change.clone();
+            part.statuses.retain(|s| shard_of(&s.recipient_id) == shard);
+            part.messages.retain(|m| shard_of(&m.from) == shard);
+            out.entry(shard).or_default().push(part);
+        }
+    }
+    out
+}
+
+/// A secret, or a plain var in local development.
+fn secret(env: &Env, name: &str) -> Option<String> {
+    env.secret(name)
+        .or_else(|_| env.var(name))
+        .ok()
+        .map(|s| s.to_string())
+}

@@ -1,0 +1,271 @@
+// WhatsApp webhooks end to end: Meta's verification, signed status updates from
+// the simulator, a person's STOP / START / HELP / opt-out button, and what the
+// outbox does with each Graph error of PRODUCT.md's table.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { createHmac } from "node:crypto";
+import { BASE, SIM, freshPhone, subscriber, simMessages, eventually, sleep } from "./support.mjs";
+
+const APP_SECRET = process.env.WHATSAPP_APP_SECRET ?? "dev-app-secret";
+const VERIFY_TOKEN = process.env.WEBHOOK_VERIFY_TOKEN ?? "dev-verify-token";
+const DEMO_PNID = "100000000000001";
+const NOTICES = {
+  en: "I agree to receive the messages I select below from Toko Acme on WhatsApp. I can stop at any time by replying STOP.",
+  id: "Saya setuju menerima pesan yang saya pilih di bawah dari Toko Acme melalui WhatsApp. Saya dapat berhenti kapan saja dengan membalas BERHENTI.",
+  "pt-BR": "Concordo em receber de Toko Acme no WhatsApp as mensagens que seleciono abaixo. Posso cancelar a qualquer momento respondendo PARAR.",
+};
+const DELIVERED = ["sent", "delivered", "read"];
+
+async function consent(phone, { locale = "en", categories = ["delivery", "order_updates"] } = {}) {
+  const res = await fetch(`${BASE}/v1/sites/demo/consents`, {
+    method: "POST",
+    headers: { "content-type": "application/json", origin: BASE },
+    body: JSON.stringify({
+      phone, categories, locale, notice_version: 1, notice_text: NOTICES[locale], surface: "modal",
+    }),
+  });
+  assert.equal(res.status, 201, await res.clone().text());
+  return res.json();
+}
+
+const sim = (method, path, body) =>
+  fetch(`${SIM}${path}`, { method, body: body === undefined ? undefined : JSON.stringify(body) });
+
+/** Waits until the admin view satisfies `ok`, and returns it. */
+async function viewUntil(phone, ok, what) {
+  const view = await eventually(async () => {
+    const s = await subscriber(phone);
+    return s.status === 200 && ok(s.body) && s.body;
+  });
+  assert.ok(view, `timed out waiting for: ${what}`);
+  return view;
+}
+
+/** A person writes to the business; the simulator delivers it as a signed webhook. */
+async function say(phone, message) {
+  const res = await sim("POST", "/_sim/inbound", { from: phone, ...message });
+  const body = await res.json();
+  assert.equal(res.status, 200, JSON.stringify(body));
+  assert.equal(body.delivery.http_status, 200, "the Worker accepted the signed webhook");
+  return body.id;
+}
+
+const replies = async (phone) => (await simMessages(phone)).filter((m) => m.text);
+
+function statusWebhook(wamid, status, callback) {
+  return JSON.stringify({
+    object: "whatsapp_business_account",
+    entry: [{ id: "1", changes: [{ field: "messages", value: {
+      messaging_product: "whatsapp",
+      metadata: { display_phone_number: "15550000000", phone_number_id: DEMO_PNID },
+      statuses: [{ id: wamid, status, timestamp: "1700000000", recipient_id: "62", biz_opaque_callback_data: callback }],
+    } }] }],
+  });
+}
+
+const postWebhook = (body, signature) =>
+  fetch(`${BASE}/webhooks/whatsapp`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...(signature ? { "x-hub-signature-256": signature } : {}) },
+    body,
+  });
+const sign = (body, secret = APP_SECRET) => `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`;
+
+test("GET verification echoes the challenge only for the right token", async () => {
+  const verify = (q) => fetch(`${BASE}/webhooks/whatsapp?${new URLSearchParams(q)}`);
+  const ok = await verify({ "hub.mode": "subscribe", "hub.verify_token": VERIFY_TOKEN, "hub.challenge": "1158201444" });
+  assert.equal(ok.status, 200);
+  assert.match(ok.headers.get("content-type"), /^text\/plain/);
+  assert.equal(await ok.text(), "1158201444");
+  for (const [q, status, slug] of [
+    [{ "hub.mode": "subscribe", "hub.verify_token": "wrong", "hub.challenge": "1" }, 403, "verification-failed"],
+    [{ "hub.mode": "unsubscribe", "hub.verify_token": VERIFY_TOKEN, "hub.challenge": "1" }, 403, "verification-failed"],
+    [{ "hub.challenge": "1" }, 403, "verification-failed"],
+    [{ "hub.mode": "subscribe", "hub.verify_token": VERIFY_TOKEN }, 400, "invalid-query"],
+    [{ "hub.mode": "subscribe", "hub.verify_token": VERIFY_TOKEN, "hub.challenge": "<script>" }, 400, "invalid-query"],
+  ]) {
+    const res = await verify(q);
+    assert.equal(res.status, status, JSON.stringify(q));
+    assert.equal(res.headers.get("content-type"), "application/problem+json");
+    assert.equal((await res.json()).type, `/problems/${slug}`);
+  }
+});
+
+test("a status webhook with a bad or missing signature is refused and changes nothing", async () => {
+  const phone = freshPhone().e164;
+  await sim("POST", "/_sim/statuses", { statuses: [] }); // this send gets no status webhooks
+  const { id } = await consent(phone);
+  const sent = await viewUntil(phone, (v) => v.confirmations[0]?.status === "sent", "confirmation sent");
+  const body = statusWebhook(sent.confirmations[0].wamid, "read", id);
+  for (const signature of [undefined, "", sign(body, "not-the-secret"), sign(body).slice(0, 40), "sha1=abc"]) {
+    const res = await postWebhook(body, signature);
+    assert.equal(res.status, 401, String(signature));
+    assert.equal((await res.json()).type, "/problems/invalid-signature");
+  }
+  const tampered = await postWebhook(body.replace("read", "sent"), sign(body));
+  assert.equal(tampered.status, 401, "the signature covers the exact body");
+  const after = await subscriber(phone);
+  assert.equal(after.body.confirmations[0].status, "sent", "nothing was processed");
+  assert.deepEqual(after.body.confirmations[0].statuses, []);
+
+  const good = await postWebhook(body, sign(body));
+  assert.equal(good.status, 200, "the same body, correctly signed, is accepted");
+  await viewUntil(phone, (v) => v.confirmations[0].status === "read", "read after a signed webhook");
+  const malformed = "{\"object\":";
+  assert.equal((await postWebhook(malformed, sign(malformed))).status, 400, "signed but malformed JSON is a 400");
+});
+
+test("a consent is sent, and the simulator's status webhooks show it delivered and read", async () => {
+  const phone = freshPhone().e164;
+  const { id } = await consent(phone);
+  const view = await viewUntil(phone, (v) => v.confirmations[0]?.status === "read", "confirmation read");
+  const [c] = view.confirmations;
+  assert.equal(c.consent_id, id);
+  assert.deepEqual(c.statuses.map((s) => s.status), ["sent", "delivered", "read"]);
+  const [msg] = await simMessages(phone);
+  assert.equal(c.wamid, msg.wamid);
+});
+
+test("duplicate and out-of-order statuses never move a confirmation backwards", async () => {
+  const phone = freshPhone().e164;
+  await sim("POST", "/_sim/statuses", { statuses: ["read", "delivered", "sent", "read", "delivered", "sent"] });
+  await consent(phone);
+  const done = await eventually(async () => {
+    const hooks = (await (await sim("GET", "/_sim/webhooks")).json()).webhooks;
+    const [msg] = await simMessages(phone);
+    return msg && hooks.filter((h) => h.wamid === msg.wamid).length === 6;
+  });
+  assert.ok(done, "all six status webhooks were delivered");
+  const { body } = await subscriber(phone);
+  const [c] = body.confirmations;
+  assert.equal(c.status, "read", "read stays read after late delivered/sent");
+  assert.deepEqual(c.statuses.map((s) => s.status), ["read", "delivered", "sent"], "duplicates are ignored");
+});
+
+test("a failed status records its error code", async () => {
+  const phone = freshPhone().e164;
+  await sim("POST", "/_sim/statuses", { statuses: ["sent", "failed", "delivered"], error_code: 131026 });
+  await consent(phone);
+  const view = await viewUntil(phone, (v) => v.confirmations[0]?.statuses.length === 3, "three statuses");
+  const [c] = view.confirmations;
+  assert.equal(c.status, "failed");
+  assert.match(c.last_error, /^131026 /);
+  assert.equal(c.statuses.find((s) => s.status === "failed").error_code, 131026);
+});
+
+async function optOutCase(locale, message, replyPattern, method = "keyword") {
+  const phone = freshPhone().e164;
+  await consent(phone, { locale });
+  await viewUntil(phone, (v) => DELIVERED.includes(v.confirmations[0]?.status), "confirmation sent");
+  const inbound = await say(phone, typeof message === "function" ? message((await subscriber(phone)).body) : message);
+  const view = await viewUntil(phone, (v) => v.events.at(-1).kind === "withdraw", "withdraw event");
+  const withdraw = view.events.at(-1);
+  assert.deepEqual([...withdraw.categories].sort(), ["delivery", "order_updates"], "all categories at once");
+  assert.equal(withdraw.evidence.source, "in_thread");
+  assert.equal(withdraw.evidence.method, method);
+  assert.equal(withdraw.evidence.inbound_message_id, inbound);
+  assert.equal(withdraw.prev_hash, view.events.at(-2).hash, "the withdrawal is chained");
+  assert.deepEqual(view.state.map((s) => s.status), ["withdrawn", "withdrawn"]);
+  const reply = await eventually(async () => (await replies(phone))[0]);
+  assert.ok(reply, "a reply was sent");
+  assert.match(reply.text, replyPattern);
+  assert.match(reply.text, /Toko Acme/);
+  return phone;
+}
+
+test("STOP withdraws everything and is answered in English", () =>
+  optOutCase("en", { text: "STOP" }, /unsubscribed.*reply START/));
+
+test("BERHENTI from an Indonesian subscriber is answered in Indonesian", () =>
+  optOutCase("id", { text: "berhenti" }, /berhenti berlangganan.*balas MULAI/));
+
+test("\"Parar\" (any case, accents ignored) from a Portuguese subscriber", () =>
+  optOutCase("pt-BR", { text: " Párar! " }, /Inscrição cancelada.*VOLTAR/));
+
+test("the template's opt-out button withdraws everything", () =>
+  optOutCase("en", (view) => ({ button_payload: `OPTOUT:${view.events[0].id}` }), /unsubscribed/, "quick_reply"));
+
+test("a redelivered STOP changes nothing more", async () => {
+  const phone = freshPhone().e164;
+  await consent(phone);
+  await viewUntil(phone, (v) => DELIVERED.includes(v.confirmations[0]?.status), "confirmation sent");
+  await say(phone, { text: "STOP" });
+  await viewUntil(phone, (v) => v.events.length === 2, "withdraw");
+  await say(phone, { text: "stop" }); // a second STOP: no new event, one more reply
+  await eventually(async () => (await replies(phone)).length === 2);
+  assert.equal((await subscriber(phone)).body.events.length, 2);
+});
+
+test("after STOP nothing more is sent; a new consent is a fresh opt-in; START re-subscribes", async () => {
+  const phone = freshPhone().e164;
+  await consent(phone, { categories: ["delivery"] });
+  await viewUntil(phone, (v) => DELIVERED.includes(v.confirmations[0]?.status), "confirmation sent");
+  await say(phone, { text: "STOP" });
+  await viewUntil(phone, (v) => v.state[0]?.status === "withdrawn", "withdrawn");
+
+  await say(phone, { text: "START" });
+  const back = await viewUntil(phone, (v) => v.events.length === 3, "re-grant");
+  const grant = back.events[2];
+  assert.equal(grant.kind, "grant");
+  assert.equal(grant.evidence.source, "in_thread");
+  assert.deepEqual(grant.categories, ["delivery"], "the categories they had before");
+  assert.deepEqual(back.state.map((s) => s.status), ["granted"]);
+  await eventually(async () => (await replies(phone)).some((r) => /Welcome back/.test(r.text)));
+
+  await say(phone, { text: "HELP" });
+  const help = await eventually(async () => (await replies(phone)).find((r) => /Reply STOP/.test(r.text) && /START/.test(r.text) && !/Welcome/.test(r.text)));
+  assert.ok(help, "HELP gets the help text");
+  assert.equal((await subscriber(phone)).body.events.length, 3, "HELP changes no consent");
+
+  await say(phone, { text: "STOP" });
+  await viewUntil(phone, (v) => v.events.length === 4, "withdrawn again");
+  const templates = (await simMessages(phone)).filter((m) => m.template).length;
+  await consent(phone, { categories: ["order_updates"] });
+  const fresh = await viewUntil(phone, (v) => v.events.length === 5, "fresh consent");
+  assert.equal(fresh.events[4].kind, "grant", "a fresh opt-in after STOP is recorded");
+  const suppressed = await viewUntil(phone, (v) => v.confirmations.some((c) => c.status === "suppressed"), "cooldown");
+  assert.match(suppressed.confirmations.find((c) => c.status === "suppressed").last_error, /cooldown/);
+  await sleep(500);
+  assert.equal((await simMessages(phone)).filter((m) => m.template).length, templates,
+    "but someone who just said STOP gets no template inside the resend cooldown");
+});
+
+// One row per code of PRODUCT.md's error table: [code, attempts, final status].
+const ERROR_TABLE = [
+  ...[130429, 131056, 4, 80007, 1, 2, 131000, 131016, 131057].map((c) => [c, 2, "sent"]),
+  ...[131050, 131026, 131047, 132000, 132001, 132012, 132018, 100].map((c) => [c, 1, "failed"]),
+  ...[131048, 190, 0, 10, 200, 299, 368, 131031, 131042].map((c) => [c, 1, "failed"]),
+];
+
+for (const [code, attempts, final] of ERROR_TABLE) {
+  test(`Graph error ${code}: ${attempts} attempt(s), then ${final}`, async () => {
+    const phone = freshPhone().e164;
+    await sim("DELETE", "/_sim/faults");
+    assert.equal((await sim("POST", "/_sim/faults", { code, count: 1 })).status, 200);
+    await consent(phone);
+    const ok = (s) => (final === "sent" ? DELIVERED.includes(s) : s === final);
+    const view = await viewUntil(phone, (v) => ok(v.confirmations[0]?.status), `status ${final}`);
+    const [c] = view.confirmations;
+    assert.equal(c.attempts, attempts);
+    const calls = await simMessages(phone);
+    assert.equal(calls.length, attempts, "the simulator saw exactly that many calls");
+    assert.equal(calls[0].error_code, code);
+    if (final === "failed") assert.match(c.last_error, new RegExp(`^${code} `));
+  });
+}
+
+test("Graph error 131049: retried much later, and suppressed when the person opts out first", async () => {
+  const phone = freshPhone().e164;
+  await sim("DELETE", "/_sim/faults");
+  await sim("POST", "/_sim/faults", { code: 131049, count: 1 });
+  await consent(phone);
+  const waiting = await viewUntil(phone, (v) => v.confirmations[0]?.attempts === 1, "first attempt");
+  assert.equal(waiting.confirmations[0].status, "pending", "held back, not given up");
+  assert.match(waiting.confirmations[0].last_error, /^131049 /);
+  await sleep(500);
+  assert.equal((await simMessages(phone)).length, 1, "not retried soon");
+  // The person opts out meanwhile (they can write in; the failed template never reached them).
+  await say(phone, { text: "STOP", phone_number_id: DEMO_PNID });
+  const after = await viewUntil(phone, (v) => v.confirmations[0].status === "suppressed", "suppressed");
+  assert.equal(after.confirmations[0].attempts, 1);
+});
