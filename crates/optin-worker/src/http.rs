@@ -17,23 +17,29 @@ pub fn json<T: Serialize>(value: &T, status: u16, headers: Headers) -> Result<Re
         .with_headers(headers))
 }
 
-/// Reads a JSON body of at most [`MAX_BODY`] bytes as text, refusing other media types.
-pub async fn read_json_text(req: &mut Request) -> Result<String, AppError> {
+/// Reads a raw body of at most `limit` bytes, refusing early on a larger Content-Length.
+pub async fn read_bytes(req: &mut Request, limit: usize) -> Result<Vec<u8>, AppError> {
     let declared = req
         .headers()
         .get("Content-Length")?
         .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY) {
-        return Err(AppError::PayloadTooLarge(MAX_BODY));
+    if declared.is_some_and(|n| n > limit) {
+        return Err(AppError::PayloadTooLarge(limit));
     }
+    let bytes = req.bytes().await?;
+    if bytes.len() > limit {
+        return Err(AppError::PayloadTooLarge(limit));
+    }
+    Ok(bytes)
+}
+
+/// Reads a JSON body of at most [`MAX_BODY`] bytes as text, refusing other media types.
+pub async fn read_json_text(req: &mut Request) -> Result<String, AppError> {
     let media = req.headers().get("Content-Type")?.unwrap_or_default();
     if !media.to_ascii_lowercase().starts_with("application/json") {
         return Err(AppError::UnsupportedMediaType);
     }
-    let bytes = req.bytes().await?;
-    if bytes.len() > MAX_BODY {
-        return Err(AppError::PayloadTooLarge(MAX_BODY));
-    }
+    let bytes = read_bytes(req, MAX_BODY).await?;
     String::from_utf8(bytes).map_err(|e| {
         AppError::MalformedJson(format!("body is not valid UTF-8: {}", e.utf8_error()))
     })

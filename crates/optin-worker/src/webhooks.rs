@@ -13,7 +13,7 @@ use worker::{Env, Headers, Method, Request, Response};
 use crate::{
     admin::constant_time_eq,
     error::{from_json_error, AppError},
-    http::json,
+    http::{json, read_bytes},
     inbound::WebhookBatch,
     ledger, sites,
 };
@@ -61,17 +61,7 @@ fn valid_challenge(c: &str) -> bool {
 /// each business number's changes to its site's ledger. Ledger failures answer
 /// 500 on purpose: Meta redelivers, and the ledger dedupes redeliveries.
 pub async fn receive(mut req: Request, env: &Env) -> Result<Response, AppError> {
-    let declared = req
-        .headers()
-        .get("Content-Length")?
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY) {
-        return Err(AppError::PayloadTooLarge(MAX_BODY));
-    }
-    let body = req.bytes().await?;
-    if body.len() > MAX_BODY {
-        return Err(AppError::PayloadTooLarge(MAX_BODY));
-    }
+    let body = read_bytes(&mut req, MAX_BODY).await?;
     let app_secret = secret(env, "WHATSAPP_APP_SECRET").unwrap_or_default();
     let signature = req
         .headers()
