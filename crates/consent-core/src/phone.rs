@@ -108,7 +108,10 @@ pub fn normalize_phone(input: &str, default_calling_code: u16) -> Result<E164, P
             return Err(PhoneError::UnknownCountryCode);
         }
         let national = digits.strip_prefix('0').unwrap_or(&digits);
-        format!("{default_calling_code}{national}")
+        let mut full = String::with_capacity(3 + national.len());
+        push_decimal(&mut full, default_calling_code);
+        full.push_str(national);
+        full
     };
     let (cc, mut national) = split_calling_code(&full).ok_or(PhoneError::UnknownCountryCode)?;
     // "+62 0812…" is a common slip; only Italy keeps the leading 0.
@@ -125,7 +128,23 @@ pub fn normalize_phone(input: &str, default_calling_code: u16) -> Result<E164, P
             max,
         });
     }
-    Ok(E164(format!("+{cc}{national}")))
+    let mut e164 = String::with_capacity(16);
+    e164.push('+');
+    push_decimal(&mut e164, cc);
+    e164.push_str(national);
+    Ok(E164(e164))
+}
+
+/// Appends `n` in decimal. Hand-rolled so the widget links no `core::fmt`.
+fn push_decimal(out: &mut String, n: u16) {
+    let mut started = false;
+    for div in [10_000, 1_000, 100, 10, 1] {
+        let d = (n / div % 10) as u8;
+        if d != 0 || started || div == 1 {
+            started = true;
+            out.push(char::from(b'0' + d));
+        }
+    }
 }
 
 fn cc_len(cc: u16) -> usize {
@@ -291,6 +310,19 @@ mod tests {
         assert_eq!(p.digits(), "6281234567890");
         assert_eq!(p.calling_code(), 62);
         assert!(serde_json::from_str::<E164>("\"081234567890\"").is_err());
+    }
+
+    #[test]
+    fn calling_codes_of_every_width_are_written_out() {
+        assert_eq!(ok("20 12 34 56", 45), "+4520123456");
+        assert_eq!(ok("(415) 555-0100", 1), "+14155550100");
+        assert_eq!(ok("0 98 765 43 21", 380), "+380987654321");
+        let mut s = String::new();
+        for n in [0, 7, 10, 100, 1000, 65535] {
+            push_decimal(&mut s, n);
+            s.push(' ');
+        }
+        assert_eq!(s, "0 7 10 100 1000 65535 ");
     }
 
     #[test]

@@ -39,3 +39,18 @@ pub fn cast<T: JsCast>(e: Element) -> Result<T, JsValue> {
     e.dyn_into::<T>()
         .map_err(|_| JsValue::from_str("unexpected element type"))
 }
+
+/// `n` in decimal, without pulling in `core::fmt`.
+pub fn decimal(mut n: u32) -> String {
+    let mut digits = [0u8; 10];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    digits[i..].iter().map(|&d| d as char).collect()
+}

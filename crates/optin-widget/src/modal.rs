@@ -19,7 +19,7 @@ use web_sys::{
 
 use crate::{
     api::{self, PostError},
-    dom::{append, cast, document, el, text_el},
+    dom::{self, append, cast, document, el, text_el},
     events, storage, style,
 };
 
@@ -142,7 +142,7 @@ impl Modal {
             &[("for", "wa-phone"), ("class", "field-label")],
             s.phone_label,
         )?;
-        let placeholder = ["+", &config.default_calling_code.to_string(), " …"].concat();
+        let placeholder = ["+", &dom::decimal(config.default_calling_code.into()), " …"].concat();
         let phone = el(
             "input",
             &[
@@ -382,16 +382,16 @@ impl Modal {
             widget_version: Some(crate::VERSION.to_owned()),
         };
         let key = self.idempotency_key.borrow().clone();
-        let result = api::post_consent(&self.api, &self.config.site, &body, &key).await;
+        let result = api::post_consent(&self.api, &self.config.site, &body, &key, false).await;
         self.busy.set(false);
         self.submit.set_disabled(false);
         match result {
-            Ok(recorded) => {
+            Ok(id) => {
                 self.set_status(s.success, "ok");
                 self.form.reset();
                 *self.idempotency_key.borrow_mut() = new_key();
                 storage::mark_handled(&self.config.site, "consented");
-                events::emit_consent(&self.config.site, &recorded.id);
+                events::emit_consent(&self.config.site, &id);
             }
             Err(PostError::Refused { detail }) => {
                 self.set_status(&detail, "bad");
