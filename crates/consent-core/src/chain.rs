@@ -1,5 +1,7 @@
 //! The ledger's hash chain: each event commits to the one before it.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 use sha2::{Digest, Sha256};
 
 /// Hash of the first event's predecessor.

@@ -1,5 +1,7 @@
 //! A consent as the widget submits it, and its validation against the site.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 

@@ -1,5 +1,7 @@
 //! Locales the widget speaks, how one is chosen, and every string it shows.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// A supported language. Regional variants fall back to the one we have.
@@ -100,9 +102,13 @@ impl Locale {
     /// Parses a BCP 47 tag by its primary language (`pt-PT` → pt-BR, `en-GB` → en).
     pub fn parse(tag: &str) -> Option<Locale> {
         let primary = tag.split(['-', '_']).next()?.trim();
-        Locale::ALL
-            .into_iter()
-            .find(|l| l.tag()[..2].eq_ignore_ascii_case(primary) && primary.len() == 2)
+        Locale::ALL.into_iter().find(|l| {
+            primary.len() == 2
+                && l.tag()
+                    .as_bytes()
+                    .get(..2)
+                    .is_some_and(|p| p.eq_ignore_ascii_case(primary.as_bytes()))
+        })
     }
 
     /// The first supported locale among `candidates` (page `lang`, then

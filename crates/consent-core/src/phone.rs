@@ -1,5 +1,7 @@
 //! E.164 phone-number normalisation, strict enough to stop typos costing a template.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -55,8 +57,8 @@ impl E164 {
     }
 }
 
-impl std::fmt::Display for E164 {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Display for E164 {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str(&self.0)
     }
 }
@@ -159,7 +161,8 @@ fn cc_len(cc: u16) -> usize {
 fn split_calling_code(digits: &str) -> Option<(u16, &str)> {
     (1..=3).find_map(|n| {
         let code: u16 = digits.get(..n)?.parse().ok()?;
-        is_assigned(code).then(|| (code, &digits[n..]))
+        let rest = digits.get(n..)?;
+        is_assigned(code).then_some((code, rest))
     })
 }
 

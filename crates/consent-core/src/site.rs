@@ -1,5 +1,7 @@
 //! A merchant site's configuration, and the part of it the widget may see.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::{category::Category, locale::Locale};

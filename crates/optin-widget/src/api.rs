@@ -4,6 +4,8 @@
 //! serde's generic decoder (and the float formatting its error messages pull
 //! in) would double the widget's size.
 
+use alloc::string::String;
+
 use consent_core::{Category, ConsentRequest, Locale, PublicConfig};
 use js_sys::{Array, Object, Reflect, JSON};
 use wasm_bindgen::{JsCast, JsValue};

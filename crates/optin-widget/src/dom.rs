@@ -1,5 +1,7 @@
 //! Tiny element helpers. Merchant strings only ever go in as text, never markup.
 
+use alloc::string::String;
+
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{Document, Element};
 
@@ -53,4 +55,18 @@ pub fn decimal(mut n: u32) -> String {
         }
     }
     digits[i..].iter().map(|&d| d as char).collect()
+}
+
+/// A DOM event handler kept alive by its owner (dropping it makes later events no-ops).
+pub type Listener = wasm_bindgen::closure::Closure<dyn FnMut(web_sys::Event)>;
+
+/// `target.addEventListener(name, f)`; the returned closure must be kept.
+pub fn listen(
+    target: &web_sys::EventTarget,
+    name: &str,
+    f: impl FnMut(web_sys::Event) + 'static,
+) -> Listener {
+    let closure = Listener::new(f);
+    let _ = target.add_event_listener_with_callback(name, closure.as_ref().unchecked_ref());
+    closure
 }

@@ -1,15 +1,17 @@
 //! The modal pop-up: view (built once into a shadow root) and controller
 //! (open, close, focus trap, submit).
 
-use std::{
-    cell::{Cell, RefCell},
+use alloc::{
+    borrow::ToOwned,
     rc::{Rc, Weak},
+    string::String,
+    vec::Vec,
 };
+use core::cell::{Cell, RefCell};
 
 use consent_core::{
     normalize_phone, render_notice, Category, ConsentRequest, Locale, Notice, PublicConfig,
 };
-use gloo_events::EventListener;
 use js_sys::{Array, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{
@@ -19,7 +21,7 @@ use web_sys::{
 
 use crate::{
     api::{self, PostError},
-    dom::{self, append, cast, document, el, text_el},
+    dom::{self, append, cast, document, el, listen, text_el, Listener},
     events, storage, style,
 };
 
@@ -42,7 +44,7 @@ pub struct Modal {
     return_focus: RefCell<Option<HtmlElement>>,
     idempotency_key: RefCell<String>,
     busy: Cell<bool>,
-    listeners: RefCell<Vec<EventListener>>,
+    listeners: RefCell<Vec<Listener>>,
 }
 
 /// The language to speak: page `lang`, then the browser's languages, then the site default.
@@ -223,9 +225,9 @@ impl Modal {
                   name: &'static str,
                   f: fn(&Rc<Modal>, &web_sys::Event)| {
             let weak: Weak<Modal> = Rc::downgrade(self);
-            EventListener::new(target, name, move |e| {
+            listen(target, name, move |e| {
                 if let Some(m) = weak.upgrade() {
-                    f(&m, e)
+                    f(&m, &e)
                 }
             })
         };
@@ -242,18 +244,11 @@ impl Modal {
             }
         }));
         l.push(on(&self.phone, "input", |m, _| m.show_phone_error(None)));
-        let weak = Rc::downgrade(self);
-        l.push(EventListener::new_with_options(
-            &self.form,
-            "submit",
-            gloo_events::EventListenerOptions::enable_prevent_default(),
-            move |e| {
-                e.prevent_default();
-                if let Some(m) = weak.upgrade() {
-                    wasm_bindgen_futures::spawn_local(async move { m.submit().await });
-                }
-            },
-        ));
+        l.push(on(&self.form, "submit", |m, e| {
+            e.prevent_default();
+            let m = m.clone();
+            wasm_bindgen_futures::spawn_local(async move { m.submit().await });
+        }));
         Ok(())
     }
 

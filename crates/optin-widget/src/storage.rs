@@ -1,6 +1,8 @@
 //! Remembers that a visitor closed the modal or opted in, so it does not nag.
 //! Storage can be blocked (privacy modes, sandboxed frames): then nothing is remembered.
 
+use alloc::string::String;
+
 fn key(site: &str) -> String {
     ["whatsapp-optin:", site, ":handled"].concat()
 }
