@@ -159,11 +159,17 @@ fn cc_len(cc: u16) -> usize {
 
 /// Splits `digits` into an assigned calling code and the rest.
 fn split_calling_code(digits: &str) -> Option<(u16, &str)> {
-    (1..=3).find_map(|n| {
-        let code: u16 = digits.get(..n)?.parse().ok()?;
-        let rest = digits.get(n..)?;
-        is_assigned(code).then_some((code, rest))
-    })
+    let mut code = 0u16;
+    for (n, b) in digits.bytes().take(3).enumerate() {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        code = code * 10 + u16::from(b - b'0');
+        if is_assigned(code) {
+            return Some((code, digits.get(n + 1..)?));
+        }
+    }
+    None
 }
 
 fn is_assigned(cc: u16) -> bool {

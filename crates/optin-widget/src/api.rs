@@ -61,7 +61,7 @@ pub fn parse_config(json: &JsValue) -> Result<PublicConfig, JsValue> {
 
 /// `GET {api}/v1/sites/{site}/config`.
 pub async fn fetch_config(api: &str, site: &str) -> Result<PublicConfig, JsValue> {
-    let url = [api, "/v1/sites/", site, "/config"].concat();
+    let url = crate::dom::cat(&[api, "/v1/sites/", site, "/config"]);
     let resp = fetch(&Request::new_with_str(&url)?).await?;
     if !resp.ok() {
         return Err(JsValue::from_str("site configuration could not be loaded"));
@@ -117,7 +117,7 @@ pub async fn post_consent(
     keepalive: bool,
 ) -> Result<String, PostError> {
     let send = async {
-        let url = [api, "/v1/sites/", site, "/consents"].concat();
+        let url = crate::dom::cat(&[api, "/v1/sites/", site, "/consents"]);
         let init = RequestInit::new();
         init.set_method("POST");
         init.set_body(&consent_json(body)?);

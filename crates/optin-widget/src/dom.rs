@@ -70,3 +70,12 @@ pub fn listen(
     let _ = target.add_event_listener_with_callback(name, closure.as_ref().unchecked_ref());
     closure
 }
+
+/// Concatenates `parts` (one small non-generic routine instead of `concat`'s).
+pub fn cat(parts: &[&str]) -> String {
+    let mut out = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for p in parts {
+        out.push_str(p);
+    }
+    out
+}

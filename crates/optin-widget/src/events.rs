@@ -11,7 +11,7 @@ fn dispatch(name: &str, detail: &Object) {
     let init = CustomEventInit::new();
     init.set_detail(detail);
     init.set_bubbles(true);
-    let full = ["whatsapp-optin:", name].concat();
+    let full = crate::dom::cat(&["whatsapp-optin:", name]);
     if let Ok(ev) = CustomEvent::new_with_event_init_dict(&full, &init) {
         let _ = document().dispatch_event(&ev);
     }

@@ -68,14 +68,14 @@ fn choose_locale(default: Locale) -> Locale {
     )
 }
 
-fn new_key() -> String {
-    let a = (js_sys::Math::random() * 9.0e15) as u64;
-    let b = (js_sys::Math::random() * 9.0e15) as u64;
-    [
-        consent_core::notice::hex(&a.to_be_bytes()),
-        consent_core::notice::hex(&b.to_be_bytes()),
-    ]
-    .concat()
+/// A fresh random idempotency key (32 hex digits).
+pub fn new_key() -> String {
+    let mut bytes = [0u8; 16];
+    for chunk in bytes.chunks_mut(4) {
+        let r = (js_sys::Math::random() * 4_294_967_296.0) as u32;
+        chunk.copy_from_slice(&r.to_be_bytes());
+    }
+    consent_core::notice::hex(&bytes)
 }
 
 impl Modal {
@@ -144,7 +144,7 @@ impl Modal {
             &[("for", "wa-phone"), ("class", "field-label")],
             s.phone_label,
         )?;
-        let placeholder = ["+", &dom::decimal(config.default_calling_code.into()), " …"].concat();
+        let placeholder = dom::cat(&["+", &dom::decimal(config.default_calling_code.into()), " …"]);
         let phone = el(
             "input",
             &[
@@ -338,7 +338,7 @@ impl Modal {
         self.status.set_text_content(Some(msg));
         let _ = self
             .status
-            .set_attribute("class", &["status ", class].concat());
+            .set_attribute("class", &dom::cat(&["status ", class]));
     }
 
     async fn submit(self: Rc<Self>) {

@@ -4,7 +4,7 @@
 use alloc::string::String;
 
 fn key(site: &str) -> String {
-    ["whatsapp-optin:", site, ":handled"].concat()
+    crate::dom::cat(&["whatsapp-optin:", site, ":handled"])
 }
 
 fn local() -> Option<web_sys::Storage> {
