@@ -15,8 +15,8 @@ use consent_core::{
 use js_sys::{Array, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{
-    CssStyleSheet, Element, HtmlButtonElement, HtmlElement, HtmlFormElement, HtmlInputElement,
-    KeyboardEvent, ShadowRoot, ShadowRootInit, ShadowRootMode,
+    CssStyleSheet, Element, HtmlButtonElement, HtmlDialogElement, HtmlElement, HtmlFormElement,
+    HtmlInputElement, KeyboardEvent, ShadowRoot, ShadowRootInit, ShadowRootMode,
 };
 
 use crate::{
@@ -32,8 +32,7 @@ pub struct Modal {
     locale: Locale,
     notice: Notice,
     root: ShadowRoot,
-    backdrop: HtmlElement,
-    dialog: HtmlElement,
+    dialog: HtmlDialogElement,
     form: HtmlFormElement,
     phone: HtmlInputElement,
     phone_error: Element,
@@ -93,13 +92,11 @@ impl Modal {
         let s = locale.strings();
         let notice = render_notice(locale, &config.business_name, config.notice_version);
 
-        let backdrop = el("div", &[("class", "backdrop"), ("hidden", "")])?;
+        // A native modal <dialog> lives in the top layer: above any z-index the
+        // page uses, with the rest of the page inert while it is open.
         let dialog = el(
-            "div",
+            "dialog",
             &[
-                ("class", "dialog"),
-                ("role", "dialog"),
-                ("aria-modal", "true"),
                 ("aria-labelledby", "wa-title"),
                 ("aria-describedby", "wa-notice"),
                 ("lang", locale.tag()),
@@ -191,9 +188,10 @@ impl Modal {
                 &status,
             ],
         )?;
-        append(&dialog, &[&close, &title, &notice_p, &form, &privacy_p])?;
-        append(&backdrop, &[&dialog])?;
-        root.append_child(&backdrop)?;
+        let body = el("div", &[("class", "box")])?;
+        append(&body, &[&close, &title, &notice_p, &form, &privacy_p])?;
+        append(&dialog, &[&body])?;
+        root.append_child(&dialog)?;
         doc.body().ok_or("no body")?.append_child(&host)?;
 
         let modal = Rc::new(Modal {
@@ -202,7 +200,6 @@ impl Modal {
             locale,
             notice,
             root,
-            backdrop: cast(backdrop)?,
             dialog: cast(dialog)?,
             form: cast(form)?,
             phone: cast(phone)?,
@@ -233,10 +230,16 @@ impl Modal {
         };
         let mut l = self.listeners.borrow_mut();
         l.push(on(close, "click", |m, _| m.dismiss()));
-        l.push(on(&self.backdrop, "click", |m, e| {
-            if e.target().as_ref() == Some(m.backdrop.as_ref()) {
+        // The box fills the dialog, so a click on the dialog itself is on its backdrop.
+        l.push(on(&self.dialog, "click", |m, e| {
+            if e.target().as_ref() == Some(m.dialog.as_ref()) {
                 m.dismiss();
             }
+        }));
+        // Escape, or a close request from the platform (Android back).
+        l.push(on(&self.dialog, "cancel", |m, e| {
+            e.prevent_default();
+            m.dismiss();
         }));
         l.push(on(&self.dialog, "keydown", |m, e| {
             if let Some(k) = e.dyn_ref::<KeyboardEvent>() {
@@ -254,14 +257,16 @@ impl Modal {
 
     /// Shows the dialog and moves focus into it.
     pub fn open(&self) {
-        if !self.backdrop.hidden() {
+        if self.dialog.open() {
             return;
         }
         let active = document()
             .active_element()
             .and_then(|e| e.dyn_into::<HtmlElement>().ok());
         *self.return_focus.borrow_mut() = active;
-        self.backdrop.set_hidden(false);
+        if self.dialog.show_modal().is_err() {
+            self.dialog.set_open(true);
+        }
         if let Some((_, first)) = self.checkboxes.first() {
             let _ = first.focus();
         }
@@ -270,10 +275,10 @@ impl Modal {
 
     /// Hides the dialog and returns focus where it was.
     pub fn close(&self) {
-        if self.backdrop.hidden() {
+        if !self.dialog.open() {
             return;
         }
-        self.backdrop.set_hidden(true);
+        self.dialog.close();
         if let Some(prev) = self.return_focus.borrow_mut().take() {
             let _ = prev.focus();
         }
