@@ -1,7 +1,9 @@
 /* WhatsApp opt-in widget loader. Include once or many times:
  *   <script src="https://<worker>/widget.js" data-site="<site>" async></script>
- * Exposes window.WhatsAppOptIn = { open(), close(), version } and dispatches
- * `whatsapp-optin:*` CustomEvents on document. Needs CSP script-src 'wasm-unsafe-eval'. */
+ * Exposes window.WhatsAppOptIn = { open(), close(), mount(el, opts), consent(opts), version }
+ * and dispatches `whatsapp-optin:*` CustomEvents on document (see widget.d.ts).
+ * Needs CSP `script-src 'wasm-unsafe-eval'`; without it `whatsapp-optin:error` is
+ * dispatched and nothing else happens (the merchant's page keeps working). */
 (function () {
   "use strict";
   if (window.WhatsAppOptIn) return; // idempotent: a second copy of the tag does nothing
@@ -11,16 +13,48 @@
   var api = (script && script.getAttribute("data-api")) || new URL(src).origin;
   var autoOpen = !(script && script.getAttribute("data-auto-open") === "false");
   var ready = null;
+  var failed = null;
   var pending = [];
+  // Calls made before the wasm is ready are queued and replayed in order.
   var call = function (name) {
     return function () {
-      if (ready) ready[name]();
-      else pending.push(name);
+      var args = arguments;
+      if (ready) return ready[name].apply(null, args);
+      if (failed) return Promise.reject(failed);
+      return new Promise(function (resolve, reject) {
+        pending.push(function () {
+          if (failed) return reject(failed);
+          Promise.resolve(ready[name].apply(null, args)).then(resolve, reject);
+        });
+      });
     };
   };
-  window.WhatsAppOptIn = { open: call("open"), close: call("close"), version: "__VERSION__" };
+  window.WhatsAppOptIn = {
+    open: call("open"),
+    close: call("close"),
+    mount: call("mount"),
+    consent: call("consent"),
+    version: "__VERSION__",
+  };
+  // Reserve the checkout opt-in's space before the wasm arrives (no layout shift).
+  // A constructed stylesheet: allowed under a strict CSP, unlike a <style> element.
+  try {
+    var reserve = new CSSStyleSheet();
+    reserve.replaceSync(
+      "[data-wa-optin=checkout]{display:block;min-height:var(--wa-optin-checkout-height,8.5rem)}"
+    );
+    document.adoptedStyleSheets = document.adoptedStyleSheets.concat(reserve);
+  } catch (e) {
+    /* old browser: the space is not reserved */
+  }
+  var flush = function () {
+    var queued = pending;
+    pending = [];
+    queued.forEach(function (f) { f(); });
+  };
   if (!site) {
-    console.error("WhatsAppOptIn: the script tag needs data-site");
+    failed = new Error("WhatsAppOptIn: the script tag needs data-site");
+    console.error(failed.message);
     return;
   }
   /*__WASM_BINDGEN__*/
@@ -28,12 +62,15 @@
     .then(function () {
       ready = wasm_bindgen;
       wasm_bindgen.start(site, api, autoOpen);
+      flush();
     })
     .catch(function (err) {
+      failed = err;
+      flush();
       document.dispatchEvent(
         new CustomEvent("whatsapp-optin:error", {
           bubbles: true,
-          detail: { site: site, surface: "modal", message: String(err) },
+          detail: { site: site, surface: "loader", message: String(err) },
         })
       );
     });

@@ -4,9 +4,9 @@
 //! serde's generic decoder (and the float formatting its error messages pull
 //! in) would double the widget's size.
 
-use alloc::string::String;
+use alloc::{borrow::ToOwned, string::String, vec::Vec};
 
-use consent_core::{Category, ConsentRequest, Locale, PublicConfig};
+use consent_core::{Category, ConsentRequest, Locale, Notice, PublicConfig};
 use js_sys::{Array, Object, Reflect, JSON};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -59,14 +59,16 @@ pub fn parse_config(json: &JsValue) -> Result<PublicConfig, JsValue> {
     })
 }
 
-/// `GET {api}/v1/sites/{site}/config`.
-pub async fn fetch_config(api: &str, site: &str) -> Result<PublicConfig, JsValue> {
+/// `GET {api}/v1/sites/{site}/config`, as JSON (read with [`parse_config`]).
+pub async fn fetch_config_json(api: &str, site: &str) -> Result<JsValue, JsValue> {
     let url = crate::dom::cat(&[api, "/v1/sites/", site, "/config"]);
     let resp = fetch(&Request::new_with_str(&url)?).await?;
     if !resp.ok() {
         return Err(JsValue::from_str("site configuration could not be loaded"));
     }
-    parse_config(&JsFuture::from(resp.json()?).await?)
+    let json = JsFuture::from(resp.json()?).await?;
+    parse_config(&json)?;
+    Ok(json)
 }
 
 /// The request as the JSON object the Worker decodes (field names as in [`ConsentRequest`]).
@@ -138,5 +140,36 @@ pub async fn post_consent(
             detail: get_str(&value, "detail").unwrap_or_default(),
         }),
         _ => Err(PostError::Transient),
+    }
+}
+
+/// A fresh random idempotency key (32 hex digits).
+pub fn new_key() -> String {
+    let mut bytes = [0u8; 16];
+    for chunk in bytes.chunks_mut(4) {
+        let r = (js_sys::Math::random() * 4_294_967_296.0) as u32;
+        chunk.copy_from_slice(&r.to_be_bytes());
+    }
+    consent_core::notice::hex(&bytes)
+}
+
+/// The consent as shown on `surface`: the exact notice, this page, now.
+pub fn consent_request(
+    phone: String,
+    categories: Vec<String>,
+    locale: Locale,
+    notice: &Notice,
+    surface: &str,
+) -> ConsentRequest {
+    ConsentRequest {
+        phone,
+        categories,
+        locale: locale.tag().to_owned(),
+        notice_version: notice.version,
+        notice_text: notice.text.clone(),
+        surface: surface.to_owned(),
+        page_url: web_sys::window().and_then(|w| w.location().href().ok()),
+        client_ts: Some(js_sys::Date::now()),
+        widget_version: Some(crate::VERSION.to_owned()),
     }
 }

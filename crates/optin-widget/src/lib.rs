@@ -1,7 +1,8 @@
 //! The WhatsApp opt-in widget, compiled to wasm and loaded by `widget.js`.
 //!
 //! Split like wasm-bindgen's todomvc: `api` (the Worker, the store),
-//! `modal` (view + controller of the pop-up), `dom` (element helpers),
+//! `modal` (view + controller of the pop-up), `checkout` (the opt-in embedded
+//! in a merchant form), `dom` (element helpers),
 //! `events` (the `CustomEvent`s merchants listen to).
 //!
 //! The wasm build links no `std`: only `core` and `alloc`, a small allocator
@@ -15,6 +16,7 @@ extern crate alloc;
 extern crate std;
 
 mod api;
+mod checkout;
 mod dom;
 mod events;
 #[cfg(target_arch = "wasm32")]
@@ -23,12 +25,16 @@ mod modal;
 mod storage;
 mod style;
 
-use alloc::{rc::Rc, string::String};
-use core::cell::RefCell;
+use alloc::{boxed::Box, rc::Rc, string::String, vec::Vec};
+use core::{cell::RefCell, future::Future, pin::Pin};
 
+use consent_core::PublicConfig;
+use js_sys::Promise;
 use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::{future_to_promise, JsFuture};
+use web_sys::Element;
 
-use crate::modal::Modal;
+use crate::{checkout::Checkout, modal::Modal};
 
 #[cfg(target_arch = "wasm32")]
 #[global_allocator]
@@ -48,35 +54,126 @@ struct Global<T>(RefCell<T>);
 // SAFETY: the widget runs on the page's single thread.
 unsafe impl<T> Sync for Global<T> {}
 
+/// What `start` learnt: the site, the Worker, and the config request every surface awaits.
+struct Started {
+    site: String,
+    api: String,
+    config: Promise,
+}
+
+static STARTED: Global<Option<Rc<Started>>> = Global(RefCell::new(None));
 static MODAL: Global<Option<Rc<Modal>>> = Global(RefCell::new(None));
+static CHECKOUTS: Global<Vec<Rc<Checkout>>> = Global(RefCell::new(Vec::new()));
+
+/// One instantiation of `future_to_promise` for every JS-facing async call.
+fn promise(f: Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>>) -> Promise {
+    future_to_promise(f)
+}
+
+/// One instantiation of `spawn_local` for every background task.
+pub(crate) fn spawn(f: Pin<Box<dyn Future<Output = ()>>>) {
+    wasm_bindgen_futures::spawn_local(f)
+}
 
 fn modal() -> Option<Rc<Modal>> {
     MODAL.0.borrow().clone()
 }
 
-/// Fetches the site's config and mounts the modal; opens it unless the visitor
-/// already closed it or opted in on this browser.
-#[wasm_bindgen]
-pub fn start(site: String, api_base: String, auto_open: bool) {
-    wasm_bindgen_futures::spawn_local(async move {
-        if let Err(e) = mount(site.clone(), api_base, auto_open).await {
-            events::emit_error(&site, &e);
-        }
-    });
+fn started() -> Result<Rc<Started>, JsValue> {
+    STARTED
+        .0
+        .borrow()
+        .clone()
+        .ok_or_else(|| JsValue::from_str("WhatsAppOptIn has not started"))
 }
 
-async fn mount(site: String, api_base: String, auto_open: bool) -> Result<(), JsValue> {
-    if modal().is_some() {
-        return Ok(());
+async fn config(started: &Started) -> Result<PublicConfig, JsValue> {
+    api::parse_config(&JsFuture::from(started.config.clone()).await?)
+}
+
+/// Fetches the site's config, mounts the modal (opening it unless the visitor
+/// already closed it or opted in on this browser, or `auto_open` is false) and
+/// a checkout opt-in in every `[data-wa-optin="checkout"]` placeholder.
+/// Idempotent: a second call does nothing.
+#[wasm_bindgen]
+pub fn start(site: String, api_base: String, auto_open: bool) {
+    if STARTED.0.borrow().is_some() {
+        return;
     }
-    let config = api::fetch_config(&api_base, &site).await?;
-    let modal = Modal::mount(config, api_base)?;
+    let config = promise({
+        let (site, api) = (site.clone(), api_base.clone());
+        Box::pin(async move { api::fetch_config_json(&api, &site).await })
+    });
+    let started = Rc::new(Started {
+        site,
+        api: api_base,
+        config,
+    });
+    *STARTED.0.borrow_mut() = Some(started.clone());
+    spawn(Box::pin(async move {
+        if let Err(e) = mount_all(&started, auto_open).await {
+            events::emit_error(&started.site, "modal", &e);
+        }
+    }));
+}
+
+async fn mount_all(started: &Started, auto_open: bool) -> Result<(), JsValue> {
+    let config = config(started).await?;
+    let placeholders = dom::document().query_selector_all("[data-wa-optin=checkout]")?;
+    for i in 0..placeholders.length() {
+        if let Some(el) = placeholders.get(i).and_then(|n| n.dyn_into().ok()) {
+            mount_checkout(el, &config, &started.api, &JsValue::UNDEFINED);
+        }
+    }
+    let modal = Modal::mount(config, started.api.clone())?;
     *MODAL.0.borrow_mut() = Some(modal.clone());
-    events::emit(&site, "impression");
-    if auto_open && !storage::was_handled(&site) {
+    events::emit(&started.site, "modal", "impression");
+    if auto_open && !storage::was_handled(&started.site) {
         modal.open();
     }
     Ok(())
+}
+
+fn mount_checkout(el: Element, config: &PublicConfig, api: &str, opts: &JsValue) {
+    if el.has_attribute(checkout::MOUNTED) {
+        return;
+    }
+    match Checkout::mount(el, config, api, opts) {
+        Ok(c) => CHECKOUTS.0.borrow_mut().push(c),
+        Err(e) => events::emit_error(&config.site, "checkout", &e),
+    }
+}
+
+/// Mounts a surface into `el`: today the checkout opt-in
+/// (`opts.surface` = `"checkout"`, optional `opts.phoneField`, `opts.categories`).
+#[wasm_bindgen]
+pub fn mount(el: Element, opts: JsValue) -> Promise {
+    promise(Box::pin(async move {
+        let started = started()?;
+        let config = config(&started).await?;
+        mount_checkout(el, &config, &started.api, &opts);
+        Ok(JsValue::UNDEFINED)
+    }))
+}
+
+/// Records the consent of the checkout opt-in in `opts.element` (or of every
+/// mounted one) now, for checkouts that never submit a form. Resolves to the
+/// consent id, or `null` when no box is ticked.
+#[wasm_bindgen]
+pub fn consent(opts: JsValue) -> Promise {
+    promise(Box::pin(async move {
+        let only = api::get(&opts, "element");
+        let checkouts: Vec<Rc<Checkout>> = CHECKOUTS.0.borrow().clone();
+        let mut id = JsValue::NULL;
+        for c in checkouts {
+            if only.is_undefined() || JsValue::from(c.placeholder.clone()) == only {
+                if let Some(recorded) = c.record(false).await? {
+                    id = recorded.into();
+                }
+            }
+        }
+        Ok(id)
+    }))
 }
 
 /// Opens the modal (no-op until the config has loaded).

@@ -2,21 +2,18 @@
 //! (open, close, focus trap, submit).
 
 use alloc::{
-    borrow::ToOwned,
+    boxed::Box,
     rc::{Rc, Weak},
     string::String,
     vec::Vec,
 };
 use core::cell::{Cell, RefCell};
 
-use consent_core::{
-    normalize_phone, render_notice, Category, ConsentRequest, Locale, Notice, PublicConfig,
-};
-use js_sys::{Array, Reflect};
+use consent_core::{normalize_phone, render_notice, Category, Locale, Notice, PublicConfig};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{
-    CssStyleSheet, Element, HtmlButtonElement, HtmlDialogElement, HtmlElement, HtmlFormElement,
-    HtmlInputElement, KeyboardEvent, ShadowRoot, ShadowRootInit, ShadowRootMode,
+    Element, HtmlButtonElement, HtmlDialogElement, HtmlElement, HtmlFormElement, HtmlInputElement,
+    KeyboardEvent, ShadowRoot,
 };
 
 use crate::{
@@ -46,49 +43,11 @@ pub struct Modal {
     listeners: RefCell<Vec<Listener>>,
 }
 
-/// The language to speak: page `lang`, then the browser's languages, then the site default.
-fn choose_locale(default: Locale) -> Locale {
-    let doc = document();
-    let page = doc
-        .document_element()
-        .map(|e| e.get_attribute("lang").unwrap_or_default());
-    let browser: Vec<String> = web_sys::window()
-        .map(|w| {
-            w.navigator()
-                .languages()
-                .iter()
-                .filter_map(|v| v.as_string())
-                .collect()
-        })
-        .unwrap_or_default();
-    Locale::negotiate(
-        page.iter().chain(browser.iter()).map(String::as_str),
-        default,
-    )
-}
-
-/// A fresh random idempotency key (32 hex digits).
-pub fn new_key() -> String {
-    let mut bytes = [0u8; 16];
-    for chunk in bytes.chunks_mut(4) {
-        let r = (js_sys::Math::random() * 4_294_967_296.0) as u32;
-        chunk.copy_from_slice(&r.to_be_bytes());
-    }
-    consent_core::notice::hex(&bytes)
-}
-
 impl Modal {
     /// Builds the modal (hidden) into a `<whatsapp-optin>` host at the end of `<body>`.
     pub fn mount(config: PublicConfig, api: String) -> Result<Rc<Modal>, JsValue> {
-        let doc = document();
-        let host = doc.create_element("whatsapp-optin")?;
-        host.set_attribute("data-site", &config.site)?;
-        let root = host.attach_shadow(&ShadowRootInit::new(ShadowRootMode::Open))?;
-        let sheet = CssStyleSheet::new()?;
-        sheet.replace_sync(style::CSS)?;
-        Reflect::set(&root, &"adoptedStyleSheets".into(), &Array::of1(&sheet))?;
-
-        let locale = choose_locale(config.default_locale);
+        let (host, root) = dom::shadow_host(style::CSS)?;
+        let locale = dom::choose_locale(config.default_locale);
         let s = locale.strings();
         let notice = render_notice(locale, &config.business_name, config.notice_version);
 
@@ -120,21 +79,7 @@ impl Modal {
         let form = el("form", &[("novalidate", "")])?;
         let fieldset = el("fieldset", &[("aria-describedby", "wa-cat-error")])?;
         append(&fieldset, &[&text_el("legend", &[], s.categories_legend)?])?;
-        let mut checkboxes = Vec::new();
-        for c in &config.categories {
-            let label = el("label", &[("class", "choice")])?;
-            let input = el(
-                "input",
-                &[
-                    ("type", "checkbox"),
-                    ("name", "category"),
-                    ("value", c.as_str()),
-                ],
-            )?;
-            append(&label, &[&input, &text_el("span", &[], c.label(locale))?])?;
-            append(&fieldset, &[&label])?;
-            checkboxes.push((*c, cast::<HtmlInputElement>(input)?));
-        }
+        let checkboxes = dom::choices(&fieldset, &config.categories, locale)?;
         let category_error = el("p", &[("id", "wa-cat-error"), ("class", "error")])?;
         let phone_label = text_el(
             "label",
@@ -192,7 +137,7 @@ impl Modal {
         append(&body, &[&close, &title, &notice_p, &form, &privacy_p])?;
         append(&dialog, &[&body])?;
         root.append_child(&dialog)?;
-        doc.body().ok_or("no body")?.append_child(&host)?;
+        document().body().ok_or("no body")?.append_child(&host)?;
 
         let modal = Rc::new(Modal {
             config,
@@ -209,7 +154,7 @@ impl Modal {
             submit: cast(submit)?,
             checkboxes,
             return_focus: RefCell::new(None),
-            idempotency_key: RefCell::new(new_key()),
+            idempotency_key: RefCell::new(api::new_key()),
             busy: Cell::new(false),
             listeners: RefCell::new(Vec::new()),
         });
@@ -250,7 +195,7 @@ impl Modal {
         l.push(on(&self.form, "submit", |m, e| {
             e.prevent_default();
             let m = m.clone();
-            wasm_bindgen_futures::spawn_local(async move { m.submit().await });
+            crate::spawn(Box::pin(async move { m.submit().await }));
         }));
         Ok(())
     }
@@ -270,7 +215,7 @@ impl Modal {
         if let Some((_, first)) = self.checkboxes.first() {
             let _ = first.focus();
         }
-        events::emit(&self.config.site, "open");
+        events::emit(&self.config.site, "modal", "open");
     }
 
     /// Hides the dialog and returns focus where it was.
@@ -282,7 +227,7 @@ impl Modal {
         if let Some(prev) = self.return_focus.borrow_mut().take() {
             let _ = prev.focus();
         }
-        events::emit(&self.config.site, "close");
+        events::emit(&self.config.site, "modal", "close");
     }
 
     fn dismiss(&self) {
@@ -324,14 +269,6 @@ impl Modal {
         }
     }
 
-    fn chosen(&self) -> Vec<String> {
-        self.checkboxes
-            .iter()
-            .filter(|(_, i)| i.checked())
-            .map(|(c, _)| c.as_str().to_owned())
-            .collect()
-    }
-
     fn show_phone_error(&self, msg: Option<&str>) {
         self.phone_error.set_text_content(msg);
         let _ = self
@@ -351,7 +288,7 @@ impl Modal {
             return;
         }
         let s = self.locale.strings();
-        let categories = self.chosen();
+        let categories = dom::chosen(&self.checkboxes);
         self.category_error
             .set_text_content(categories.is_empty().then_some(s.no_category));
         if categories.is_empty() {
@@ -369,18 +306,8 @@ impl Modal {
         self.busy.set(true);
         self.submit.set_disabled(true);
         self.set_status(s.sending, "");
-        events::emit(&self.config.site, "submit");
-        let body = ConsentRequest {
-            phone: typed,
-            categories,
-            locale: self.locale.tag().to_owned(),
-            notice_version: self.notice.version,
-            notice_text: self.notice.text.clone(),
-            surface: "modal".to_owned(),
-            page_url: web_sys::window().and_then(|w| w.location().href().ok()),
-            client_ts: Some(js_sys::Date::now()),
-            widget_version: Some(crate::VERSION.to_owned()),
-        };
+        events::emit(&self.config.site, "modal", "submit");
+        let body = api::consent_request(typed, categories, self.locale, &self.notice, "modal");
         let key = self.idempotency_key.borrow().clone();
         let result = api::post_consent(&self.api, &self.config.site, &body, &key, false).await;
         self.busy.set(false);
@@ -389,19 +316,19 @@ impl Modal {
             Ok(id) => {
                 self.set_status(s.success, "ok");
                 self.form.reset();
-                *self.idempotency_key.borrow_mut() = new_key();
+                *self.idempotency_key.borrow_mut() = api::new_key();
                 storage::mark_handled(&self.config.site, "consented");
-                events::emit_consent(&self.config.site, &id);
+                events::emit_consent(&self.config.site, "modal", &id);
             }
             Err(PostError::Refused { detail }) => {
                 self.set_status(&detail, "bad");
-                *self.idempotency_key.borrow_mut() = new_key();
-                events::emit_error(&self.config.site, &detail.into());
+                *self.idempotency_key.borrow_mut() = api::new_key();
+                events::emit_error(&self.config.site, "modal", &detail.into());
             }
             // Same key on retry: the Worker records a retried consent once.
             Err(PostError::Transient) => {
                 self.set_status(s.network_error, "bad");
-                events::emit_error(&self.config.site, &s.network_error.into());
+                events::emit_error(&self.config.site, "modal", &s.network_error.into());
             }
         }
         if let Some(status) = self.status.dyn_ref::<HtmlElement>() {

@@ -40,3 +40,18 @@ a{color:#006e5a;display:inline-block;min-height:24px;line-height:24px}
 input[type=tel]{background:#111b21;color:#e9edef;border-color:#8696a0}a,.status.ok{color:#53bdeb}
 .submit{background:#00a884;color:#111b21}.error,.status.bad{color:#f28b82}.close:hover{background:rgba(255,255,255,.1)}}
 "#;
+
+/// The checkout opt-in's stylesheet: it inherits the merchant form's font and
+/// colour, and fits the space the loader reserves for it (no layout shift).
+pub const CHECKOUT_CSS: &str = r#":host{display:block;font:inherit;color:inherit}
+p{margin:0 0 .25rem;font-size:.875rem;line-height:1.4}
+.choices{display:flex;flex-wrap:wrap;gap:0 1rem}
+.choice{display:flex;align-items:center;gap:.5rem;min-height:32px;cursor:pointer}
+input[type=checkbox]{width:24px;height:24px;margin:0;accent-color:#008069;flex:none}
+label[for]{display:block;font-weight:600;margin-top:.25rem}
+input[type=tel]{box-sizing:border-box;width:100%;min-height:40px;font:inherit;padding:.25rem .5rem}
+.error{color:#b3261e;min-height:0}
+.error:empty{display:none}
+a{color:inherit;font-size:.875rem;display:inline-block;min-height:24px;line-height:24px}
+:focus-visible{outline:3px solid #1d6fe0;outline-offset:2px}
+"#;
