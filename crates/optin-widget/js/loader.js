@@ -52,6 +52,29 @@
     pending = [];
     queued.forEach(function (f) { f(); });
   };
+  // When the wasm cannot run (a CSP without 'wasm-unsafe-eval', an old browser),
+  // show the merchant's plain link (data-fallback-href), e.g. to their wa.me chat.
+  var fallback = function () {
+    var href = script && script.getAttribute("data-fallback-href");
+    if (!href || !document.body) return;
+    var a = document.createElement("a");
+    a.href = href;
+    a.rel = "noopener";
+    a.className = "whatsapp-optin-fallback";
+    a.textContent = script.getAttribute("data-fallback-text") || "WhatsApp";
+    try {
+      var css = new CSSStyleSheet();
+      css.replaceSync(
+        ".whatsapp-optin-fallback{position:fixed;right:16px;bottom:16px;z-index:2147483000;" +
+          "min-width:48px;min-height:48px;padding:0 16px;display:flex;align-items:center;" +
+          "border-radius:24px;background:#006e5a;color:#fff;font:600 16px/1 system-ui,sans-serif}"
+      );
+      document.adoptedStyleSheets = document.adoptedStyleSheets.concat(css);
+    } catch (e) {
+      /* unstyled, still a link */
+    }
+    document.body.appendChild(a);
+  };
   if (!site) {
     failed = new Error("WhatsAppOptIn: the script tag needs data-site");
     console.error(failed.message);
@@ -67,6 +90,7 @@
     .catch(function (err) {
       failed = err;
       flush();
+      fallback();
       document.dispatchEvent(
         new CustomEvent("whatsapp-optin:error", {
           bubbles: true,
