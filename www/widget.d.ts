@@ -2,7 +2,8 @@
 //   <script src="https://<worker>/widget.js" data-site="<site>" async></script>
 // Script tag attributes: data-site (required), data-api (Worker origin, default: the
 // script's origin), data-auto-open="false" (never pop the modal up by itself),
-// data-fallback-href / data-fallback-text (a plain link shown if the wasm cannot run,
+// data-chat (show the chat widget when the site has one), data-fallback-href /
+// data-fallback-text (a plain link shown if the wasm cannot run,
 // e.g. a CSP without 'wasm-unsafe-eval').
 // Copy this file into your project, or reference it with /// <reference path="widget.d.ts" />.
 

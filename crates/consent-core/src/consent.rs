@@ -237,6 +237,7 @@ mod tests {
                 template_languages: vec!["id".into()],
                 token_secret: "T".into(),
             },
+            chat: None,
         }
     }
 

@@ -38,4 +38,4 @@ pub use consent::{ConsentError, ConsentRequest, Surface, ValidConsent};
 pub use locale::Locale;
 pub use notice::{notice_hash, render_notice, Notice};
 pub use phone::{normalize_phone, PhoneError, E164};
-pub use site::{PublicConfig, SiteConfig, WhatsAppConfig};
+pub use site::{ChatConfig, PublicConfig, SiteConfig, WhatsAppConfig};

@@ -59,6 +59,16 @@ pub struct Strings {
     pub no_category: &'static str,
     /// Shown when the network or server failed; what was typed is kept.
     pub network_error: &'static str,
+    /// Chat widget: the floating button.
+    pub chat_open: &'static str,
+    /// Chat widget: the default greeting bubble.
+    pub chat_greeting: &'static str,
+    /// Chat widget: heading of the optional opt-in step.
+    pub chat_optin: &'static str,
+    /// Chat widget: the link that hands over to WhatsApp.
+    pub chat_continue: &'static str,
+    /// Chat widget: the default message prefilled in WhatsApp.
+    pub chat_prefilled: &'static str,
 }
 
 impl Locale {
@@ -154,6 +164,11 @@ static EN: Strings = Strings {
     invalid_phone: "Enter a valid WhatsApp number, including the country code.",
     no_category: "Choose at least one kind of message.",
     network_error: "Could not send. Check your connection and try again.",
+    chat_open: "Chat on WhatsApp",
+    chat_greeting: "Hi! Questions? Chat with us on WhatsApp.",
+    chat_optin: "Optional: also get these updates on WhatsApp",
+    chat_continue: "Continue to WhatsApp",
+    chat_prefilled: "Hello! I have a question.",
 };
 
 static ID: Strings = Strings {
@@ -176,6 +191,11 @@ static ID: Strings = Strings {
     invalid_phone: "Masukkan nomor WhatsApp yang valid, termasuk kode negara.",
     no_category: "Pilih setidaknya satu jenis pesan.",
     network_error: "Gagal mengirim. Periksa koneksi kamu lalu coba lagi.",
+    chat_open: "Chat di WhatsApp",
+    chat_greeting: "Halo! Ada pertanyaan? Chat dengan kami di WhatsApp.",
+    chat_optin: "Opsional: dapatkan juga info ini lewat WhatsApp",
+    chat_continue: "Lanjut ke WhatsApp",
+    chat_prefilled: "Halo! Saya punya pertanyaan.",
 };
 
 static PT_BR: Strings = Strings {
@@ -198,6 +218,11 @@ static PT_BR: Strings = Strings {
     invalid_phone: "Digite um número de WhatsApp válido, com o código do país.",
     no_category: "Escolha pelo menos um tipo de mensagem.",
     network_error: "Não foi possível enviar. Verifique sua conexão e tente novamente.",
+    chat_open: "Conversar no WhatsApp",
+    chat_greeting: "Olá! Dúvidas? Fale com a gente no WhatsApp.",
+    chat_optin: "Opcional: receba também estas atualizações no WhatsApp",
+    chat_continue: "Continuar no WhatsApp",
+    chat_prefilled: "Olá! Tenho uma dúvida.",
 };
 
 static TR: Strings = Strings {
@@ -220,6 +245,11 @@ static TR: Strings = Strings {
     invalid_phone: "Ülke kodu dahil geçerli bir WhatsApp numarası girin.",
     no_category: "En az bir mesaj türü seçin.",
     network_error: "Gönderilemedi. Bağlantınızı kontrol edip tekrar deneyin.",
+    chat_open: "WhatsApp'tan yazın",
+    chat_greeting: "Merhaba! Sorunuz mu var? Bize WhatsApp'tan yazın.",
+    chat_optin: "İsteğe bağlı: bu bildirimleri WhatsApp'tan da alın",
+    chat_continue: "WhatsApp'a devam et",
+    chat_prefilled: "Merhaba! Bir sorum var.",
 };
 
 static DA: Strings = Strings {
@@ -242,6 +272,11 @@ static DA: Strings = Strings {
     invalid_phone: "Indtast et gyldigt WhatsApp-nummer med landekode.",
     no_category: "Vælg mindst én type besked.",
     network_error: "Kunne ikke sende. Tjek din forbindelse, og prøv igen.",
+    chat_open: "Skriv på WhatsApp",
+    chat_greeting: "Hej! Spørgsmål? Skriv til os på WhatsApp.",
+    chat_optin: "Valgfrit: få også disse beskeder på WhatsApp",
+    chat_continue: "Fortsæt til WhatsApp",
+    chat_prefilled: "Hej! Jeg har et spørgsmål.",
 };
 
 static ES: Strings = Strings {
@@ -264,6 +299,11 @@ static ES: Strings = Strings {
     invalid_phone: "Introduce un número de WhatsApp válido, con el prefijo del país.",
     no_category: "Elige al menos un tipo de mensaje.",
     network_error: "No se pudo enviar. Revisa tu conexión e inténtalo de nuevo.",
+    chat_open: "Chatear por WhatsApp",
+    chat_greeting: "¡Hola! ¿Tienes preguntas? Escríbenos por WhatsApp.",
+    chat_optin: "Opcional: recibe también estos avisos por WhatsApp",
+    chat_continue: "Continuar a WhatsApp",
+    chat_prefilled: "¡Hola! Tengo una pregunta.",
 };
 
 static DE: Strings = Strings {
@@ -286,6 +326,11 @@ static DE: Strings = Strings {
     invalid_phone: "Geben Sie eine gültige WhatsApp-Nummer mit Ländervorwahl ein.",
     no_category: "Wählen Sie mindestens eine Nachrichtenart.",
     network_error: "Senden fehlgeschlagen. Prüfen Sie Ihre Verbindung und versuchen Sie es erneut.",
+    chat_open: "Per WhatsApp chatten",
+    chat_greeting: "Hallo! Fragen? Schreib uns auf WhatsApp.",
+    chat_optin: "Optional: diese Updates auch per WhatsApp erhalten",
+    chat_continue: "Weiter zu WhatsApp",
+    chat_prefilled: "Hallo! Ich habe eine Frage.",
 };
 
 #[cfg(test)]

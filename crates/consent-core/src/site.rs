@@ -28,6 +28,23 @@ pub struct SiteConfig {
     pub notice_version: u32,
     /// How confirmations are sent.
     pub whatsapp: WhatsAppConfig,
+    /// The chat widget, if the site offers one (absent in older configs).
+    #[serde(default)]
+    pub chat: Option<ChatConfig>,
+}
+
+/// The chat widget: the greeting, and where it hands the visitor over to WhatsApp.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChatConfig {
+    /// The business's WhatsApp number as `https://wa.me/<number>` wants it: digits with country code.
+    pub number: String,
+    /// Greeting shown in the bubble; default: the visitor's locale's greeting.
+    #[serde(default)]
+    pub greeting: Option<String>,
+    /// Message prefilled in WhatsApp; default: the visitor's locale's.
+    #[serde(default)]
+    pub prefilled: Option<String>,
 }
 
 /// The site's WhatsApp Business sender.
@@ -61,6 +78,9 @@ pub struct PublicConfig {
     pub categories: Vec<Category>,
     /// Notice version the widget must echo back.
     pub notice_version: u32,
+    /// The chat widget, if the site offers one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chat: Option<ChatConfig>,
 }
 
 impl SiteConfig {
@@ -74,6 +94,7 @@ impl SiteConfig {
             default_calling_code: self.default_calling_code,
             categories: self.categories.clone(),
             notice_version: self.notice_version,
+            chat: self.chat.clone(),
         }
     }
 
@@ -123,6 +144,7 @@ mod tests {
                 template_languages: vec!["id".into(), "en".into()],
                 token_secret: "WA_TOKEN_ACME".into(),
             },
+            chat: None,
         }
     }
 
@@ -148,6 +170,21 @@ mod tests {
         assert!(!json.contains("WA_TOKEN"));
         assert!(!json.contains("phone_number_id"));
         assert!(json.contains("Toko Acme"));
+    }
+
+    #[test]
+    fn configs_without_chat_still_parse_and_chat_reaches_the_widget() {
+        let mut json = serde_json::to_value(site()).unwrap();
+        json.as_object_mut().unwrap().remove("chat");
+        let parsed: SiteConfig = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(parsed.chat, None);
+        assert!(!serde_json::to_string(&parsed.public())
+            .unwrap()
+            .contains("chat"));
+        json["chat"] = serde_json::json!({"number": "6281234567890"});
+        let with_chat: SiteConfig = serde_json::from_value(json).unwrap();
+        let public = with_chat.public();
+        assert_eq!(public.chat.unwrap().number, "6281234567890");
     }
 
     #[test]

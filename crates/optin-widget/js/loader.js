@@ -12,6 +12,7 @@
   var site = script && script.getAttribute("data-site");
   var api = (script && script.getAttribute("data-api")) || new URL(src).origin;
   var autoOpen = !(script && script.getAttribute("data-auto-open") === "false");
+  var chat = !!(script && script.hasAttribute("data-chat"));
   var ready = null;
   var failed = null;
   var pending = [];
@@ -84,7 +85,7 @@
   wasm_bindgen({ module_or_path: new URL("__WASM__", src) })
     .then(function () {
       ready = wasm_bindgen;
-      wasm_bindgen.start(site, api, autoOpen);
+      wasm_bindgen.start(site, api, autoOpen, chat);
       flush();
     })
     .catch(function (err) {

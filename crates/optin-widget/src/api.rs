@@ -6,7 +6,7 @@
 
 use alloc::{borrow::ToOwned, string::String, vec::Vec};
 
-use consent_core::{Category, ConsentRequest, Locale, Notice, PublicConfig};
+use consent_core::{Category, ChatConfig, ConsentRequest, Locale, Notice, PublicConfig};
 use js_sys::{Array, Object, Reflect, JSON};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -56,6 +56,14 @@ pub fn parse_config(json: &JsValue) -> Result<PublicConfig, JsValue> {
         default_calling_code: number("default_calling_code")? as u16,
         categories,
         notice_version: number("notice_version")? as u32,
+        chat: {
+            let chat = get(json, "chat");
+            get_str(&chat, "number").map(|number| ChatConfig {
+                number,
+                greeting: get_str(&chat, "greeting"),
+                prefilled: get_str(&chat, "prefilled"),
+            })
+        },
     })
 }
 

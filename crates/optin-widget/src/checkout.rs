@@ -10,7 +10,9 @@
 use alloc::{boxed::Box, rc::Rc, string::String, vec::Vec};
 use core::cell::RefCell;
 
-use consent_core::{normalize_phone, render_notice, Category, Locale, Notice, PublicConfig};
+use consent_core::{
+    normalize_phone, render_notice, Category, ConsentRequest, Locale, Notice, PublicConfig,
+};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{Element, HtmlInputElement};
 
@@ -26,6 +28,7 @@ pub const MOUNTED: &str = "data-wa-optin-mounted";
 /// One mounted checkout opt-in.
 pub struct Checkout {
     site: String,
+    surface: &'static str,
     api: String,
     /// The placeholder it was mounted into.
     pub placeholder: Element,
@@ -55,6 +58,17 @@ impl Checkout {
         config: &PublicConfig,
         api: &str,
         opts: &JsValue,
+    ) -> Result<Rc<Checkout>, JsValue> {
+        Checkout::mount_as(placeholder, config, api, opts, "checkout")
+    }
+
+    /// [`Checkout::mount`] as the opt-in step of another surface (`"chat"`).
+    pub fn mount_as(
+        placeholder: Element,
+        config: &PublicConfig,
+        api: &str,
+        opts: &JsValue,
+        surface: &'static str,
     ) -> Result<Rc<Checkout>, JsValue> {
         let locale = dom::choose_locale(config.default_locale);
         let s = locale.strings();
@@ -119,6 +133,7 @@ impl Checkout {
 
         let checkout = Rc::new(Checkout {
             site: config.site.clone(),
+            surface,
             api: String::from(api),
             placeholder,
             locale,
@@ -144,7 +159,7 @@ impl Checkout {
             });
             checkout.listeners.borrow_mut().push(l);
         }
-        events::emit(&checkout.site, "checkout", "impression");
+        events::emit(&checkout.site, surface, "impression");
         Ok(checkout)
     }
 
@@ -160,9 +175,10 @@ impl Checkout {
             .unwrap_or_default()
     }
 
-    /// Sends the consent if a box is ticked: `Ok(None)` when none is,
-    /// `Ok(Some(id))` once recorded. `keepalive` lets it outlive a navigation.
-    pub async fn record(&self, keepalive: bool) -> Result<Option<String>, JsValue> {
+    /// Checks what was entered, synchronously: `Ok(None)` when no box is ticked,
+    /// the request when it can be sent, `Err` (shown inline, and as an
+    /// `error` event) when the number is impossible.
+    pub fn prepare(&self) -> Result<Option<ConsentRequest>, JsValue> {
         let categories = dom::chosen(&self.checkboxes);
         if categories.is_empty() {
             return Ok(None);
@@ -171,27 +187,49 @@ impl Checkout {
         let phone = self.phone();
         if normalize_phone(&phone, self.default_calling_code).is_err() {
             self.error.set_text_content(Some(s.invalid_phone));
-            events::emit_error(&self.site, "checkout", &s.invalid_phone.into());
+            events::emit_error(&self.site, self.surface, &s.invalid_phone.into());
+            if let Some(input) = &self.own_phone {
+                let _ = input.focus();
+            }
             return Err(s.invalid_phone.into());
         }
         self.error.set_text_content(None);
-        events::emit(&self.site, "checkout", "submit");
-        let body = api::consent_request(phone, categories, self.locale, &self.notice, "checkout");
+        Ok(Some(api::consent_request(
+            phone,
+            categories,
+            self.locale,
+            &self.notice,
+            self.surface,
+        )))
+    }
+
+    /// Sends a prepared consent; `keepalive` lets it outlive a navigation.
+    pub async fn send(&self, body: ConsentRequest, keepalive: bool) -> Result<String, JsValue> {
+        events::emit(&self.site, self.surface, "submit");
         let key = self.idempotency_key.borrow().clone();
         match api::post_consent(&self.api, &self.site, &body, &key, keepalive).await {
             Ok(id) => {
                 *self.idempotency_key.borrow_mut() = api::new_key();
-                events::emit_consent(&self.site, "checkout", &id);
-                Ok(Some(id))
+                events::emit_consent(&self.site, self.surface, &id);
+                Ok(id)
             }
             Err(e) => {
                 let msg: JsValue = match e {
                     PostError::Refused { detail } => detail.into(),
-                    PostError::Transient => s.network_error.into(),
+                    PostError::Transient => self.locale.strings().network_error.into(),
                 };
-                events::emit_error(&self.site, "checkout", &msg);
+                events::emit_error(&self.site, self.surface, &msg);
                 Err(msg)
             }
+        }
+    }
+
+    /// Sends the consent if a box is ticked: `Ok(None)` when none is,
+    /// `Ok(Some(id))` once recorded.
+    pub async fn record(&self, keepalive: bool) -> Result<Option<String>, JsValue> {
+        match self.prepare()? {
+            Some(body) => self.send(body, keepalive).await.map(Some),
+            None => Ok(None),
         }
     }
 }

@@ -16,6 +16,7 @@ extern crate alloc;
 extern crate std;
 
 mod api;
+mod chat;
 mod checkout;
 mod dom;
 mod events;
@@ -34,7 +35,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
 use web_sys::Element;
 
-use crate::{checkout::Checkout, modal::Modal};
+use crate::{chat::Chat, checkout::Checkout, modal::Modal};
 
 #[cfg(target_arch = "wasm32")]
 #[global_allocator]
@@ -64,6 +65,7 @@ struct Started {
 static STARTED: Global<Option<Rc<Started>>> = Global(RefCell::new(None));
 static MODAL: Global<Option<Rc<Modal>>> = Global(RefCell::new(None));
 static CHECKOUTS: Global<Vec<Rc<Checkout>>> = Global(RefCell::new(Vec::new()));
+static CHAT: Global<Option<Rc<Chat>>> = Global(RefCell::new(None));
 
 /// One instantiation of `future_to_promise` for every JS-facing async call.
 fn promise(f: Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>>) -> Promise {
@@ -93,10 +95,11 @@ async fn config(started: &Started) -> Result<PublicConfig, JsValue> {
 
 /// Fetches the site's config, mounts the modal (opening it unless the visitor
 /// already closed it or opted in on this browser, or `auto_open` is false) and
-/// a checkout opt-in in every `[data-wa-optin="checkout"]` placeholder.
+/// a checkout opt-in in every `[data-wa-optin="checkout"]` placeholder, and the
+/// chat widget when `chat` is set and the site has one.
 /// Idempotent: a second call does nothing.
 #[wasm_bindgen]
-pub fn start(site: String, api_base: String, auto_open: bool) {
+pub fn start(site: String, api_base: String, auto_open: bool, chat: bool) {
     if STARTED.0.borrow().is_some() {
         return;
     }
@@ -111,14 +114,20 @@ pub fn start(site: String, api_base: String, auto_open: bool) {
     });
     *STARTED.0.borrow_mut() = Some(started.clone());
     spawn(Box::pin(async move {
-        if let Err(e) = mount_all(&started, auto_open).await {
+        if let Err(e) = mount_all(&started, auto_open, chat).await {
             events::emit_error(&started.site, "modal", &e);
         }
     }));
 }
 
-async fn mount_all(started: &Started, auto_open: bool) -> Result<(), JsValue> {
+async fn mount_all(started: &Started, auto_open: bool, chat: bool) -> Result<(), JsValue> {
     let config = config(started).await?;
+    if let (true, Some(c)) = (chat, &config.chat) {
+        match Chat::mount(&config, c, &started.api) {
+            Ok(c) => *CHAT.0.borrow_mut() = Some(c),
+            Err(e) => events::emit_error(&started.site, "chat", &e),
+        }
+    }
     let placeholders = dom::document().query_selector_all("[data-wa-optin=checkout]")?;
     for i in 0..placeholders.length() {
         if let Some(el) = placeholders.get(i).and_then(|n| n.dyn_into().ok()) {

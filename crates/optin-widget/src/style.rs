@@ -55,3 +55,21 @@ input[type=tel]{box-sizing:border-box;width:100%;min-height:40px;font:inherit;pa
 a{color:inherit;font-size:.875rem;display:inline-block;min-height:24px;line-height:24px}
 :focus-visible{outline:3px solid #1d6fe0;outline-offset:2px}
 "#;
+
+/// The chat widget's stylesheet: a floating button and its panel, above the page.
+pub const CHAT_CSS: &str = r#":host{all:initial}
+.wrap{position:fixed;right:16px;bottom:16px;z-index:2147483000;display:flex;flex-direction:column;align-items:flex-end;
+gap:12px;font:16px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#111b21}
+.fab{min-height:48px;padding:0 20px;border:0;border-radius:24px;background:#006e5a;color:#fff;font:600 1rem/1 inherit;
+cursor:pointer;box-shadow:0 4px 16px rgba(0,0,0,.25)}
+.panel{position:relative;box-sizing:border-box;width:min(22rem,calc(100vw - 32px));max-height:calc(100vh - 96px);overflow:auto;
+background:#fff;border-radius:16px;padding:1rem;box-shadow:0 12px 40px rgba(0,0,0,.3)}
+.panel[hidden]{display:none}
+.bubble{margin:0 2.5rem .75rem 0;padding:.6rem .8rem;background:#e7f8ef;border-radius:12px 12px 12px 0}
+.step{font-weight:600;margin:.25rem 0}
+.close{position:absolute;top:.5rem;right:.5rem;width:44px;height:44px;border:0;border-radius:50%;background:transparent;
+color:inherit;font:1.5rem/1 inherit;cursor:pointer}
+.go{display:flex;align-items:center;justify-content:center;min-height:48px;margin-top:.75rem;border-radius:24px;
+background:#006e5a;color:#fff;font-weight:600;text-decoration:none}
+:focus-visible{outline:3px solid #1d6fe0;outline-offset:2px}
+"#;
