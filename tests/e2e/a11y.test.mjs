@@ -4,12 +4,7 @@
 // and a business name full of markup stays text.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import { BASE, launch, freshPhone, subscriber, sleep } from "./support.mjs";
-
-const AXE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
-const WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"];
+import { BASE, launch, freshPhone, subscriber, sleep, axeViolations } from "./support.mjs";
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -35,17 +30,7 @@ const focused = (page) =>
     return { name: name.trim(), inDialog: !!a.closest("dialog"), tag: a.tagName.toLowerCase() };
   });
 
-/** axe-core evaluated in the page (through DevTools, so the page's CSP does not apply), scoped to the widget. */
-async function axe(page) {
-  await page.evaluate(AXE);
-  return page.evaluate(
-    async (tags) => {
-      const r = await window.axe.run("whatsapp-optin", { runOnly: { type: "tag", values: tags } });
-      return r.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).join(", ")})`);
-    },
-    WCAG,
-  );
-}
+const axe = (page) => axeViolations(page);
 
 test("axe-core finds no WCAG 2.2 A/AA violation in the open modal, light and dark, with errors shown", async () => {
   const { page, dialog } = await openDemo();

@@ -1,7 +1,7 @@
 // The chat widget: floating button, greeting, optional opt-in, then wa.me.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { BASE, launch, freshPhone, subscriber, eventually, sleep } from "./support.mjs";
+import { BASE, launch, freshPhone, subscriber, eventually, sleep, axeViolations } from "./support.mjs";
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -41,6 +41,7 @@ test("the button opens a greeting with an optional, unticked opt-in and a wa.me 
   for (let i = 0; i < 5; i++) assert.equal(await boxes.nth(i).isChecked(), false);
   assert.match(await panel.getByText(/Toko Acme on WhatsApp/).textContent(), /I agree to receive/);
   assert.equal(await panel.getByRole("link", { name: "Continue to WhatsApp" }).getAttribute("href"), WA_ME);
+  assert.deepEqual(await axeViolations(page), [], "axe-core on the open chat panel");
   await page.keyboard.press("Escape");
   await panel.waitFor({ state: "hidden" });
   assert.equal(await fab.evaluate((b) => b.getRootNode().activeElement === b), true, "focus back on the button");

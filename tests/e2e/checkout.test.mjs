@@ -3,7 +3,7 @@
 // the submit up, keeps its space, and has a JS API (mount, consent).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { BASE, launch, freshPhone, subscriber, eventually, sleep } from "./support.mjs";
+import { BASE, launch, freshPhone, subscriber, eventually, sleep, axeViolations } from "./support.mjs";
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -34,6 +34,7 @@ test("the opt-in sits inside the merchant form, unchecked, naming the business; 
   assert.equal(await optin(page).getByRole("link", { name: "Privacy policy" }).getAttribute("href"), `${BASE}/privacy.html`);
   assert.equal(await optin(page).getByLabel("WhatsApp number").count(), 0, "the merchant's phone field is used, no second one");
   assert.equal(await page.getByRole("dialog").isVisible(), false, "data-auto-open=false: no modal");
+  assert.deepEqual(await axeViolations(page, "[data-wa-optin=checkout] whatsapp-optin"), []);
   assert.deepEqual(errors, []);
   await page.close();
 });
