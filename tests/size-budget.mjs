@@ -3,7 +3,7 @@
 import { readFileSync, readdirSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 
-const BUDGET_BYTES = Number(process.env.WIDGET_BUDGET_BYTES ?? 70 * 1024);
+const BUDGET_BYTES = Number(process.env.WIDGET_BUDGET_BYTES ?? 40 * 1024);
 const gz = (path) => gzipSync(readFileSync(path), { level: 9 }).length;
 const wasm = readdirSync("www/widget").filter((f) => f.endsWith(".wasm"));
 if (wasm.length !== 1) throw new Error(`expected one widget wasm in www/widget, found ${wasm}`);

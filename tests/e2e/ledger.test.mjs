@@ -50,6 +50,9 @@ test("the same Idempotency-Key sent 20 times at once records one consent and sen
   await sleep(1000);
   assert.equal((await simMessages(phone)).length, 1);
 
+  const retried = await consent("demo", phone, { "idempotency-key": key }, { client_ts: Date.now(), widget_version: "9.9.9" });
+  assert.equal(retried.status, 201, "a retry whose clock moved is still the same consent");
+  assert.equal(retried.headers.get("idempotent-replayed"), "true");
   const reused = await consent("demo", phone, { "idempotency-key": key }, { categories: ["order_updates"] });
   assert.equal(reused.status, 422);
   assert.equal((await reused.json()).type, "/problems/idempotency-key-reused");

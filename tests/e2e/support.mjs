@@ -2,6 +2,8 @@
 // is started by `scripts/dev test`; these talk to it over HTTP and drive Chromium.
 import { chromium } from "playwright-core";
 import { createHash, randomInt } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 
 export const BASE = process.env.OPTIN_BASE ?? "http://127.0.0.1:8787";
 export const SIM = process.env.SIM_BASE ?? "http://127.0.0.1:8789";
@@ -50,3 +52,18 @@ export async function eventually(probe, ms = 15_000) {
 }
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+const AXE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+
+/**
+ * WCAG 2.2 A/AA violations axe-core finds in `selector`, one line each. axe is
+ * evaluated through DevTools, so the page's strict CSP does not apply to it.
+ */
+export async function axeViolations(page, selector = "whatsapp-optin") {
+  await page.evaluate(AXE);
+  return page.evaluate(async (selector) => {
+    const tags = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"];
+    const r = await window.axe.run(selector, { runOnly: { type: "tag", values: tags } });
+    return r.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).join(", ")})`);
+  }, selector);
+}

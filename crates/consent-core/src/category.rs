@@ -1,5 +1,7 @@
 //! Message categories a person can opt in to, one consent per category as Meta recommends.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::locale::Locale;

@@ -4,6 +4,8 @@
 //! not the personal data itself, so erasing a person's data leaves the chain
 //! verifiable.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 

@@ -1,5 +1,7 @@
 //! A consent as the widget submits it, and its validation against the site.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -242,6 +244,7 @@ mod tests {
             turnstile_secret: None,
             ip_policy: Default::default(),
             shards: 1,
+            chat: None,
         }
     }
 

@@ -1,5 +1,7 @@
 //! UUIDv7 record ids: time-ordered, so ledger ids sort by when they were written.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 /// Formats a UUIDv7 from a Unix-ms timestamp and 10 random bytes (RFC 9562 §5.7).
 pub fn uuid7(unix_ms: u64, random: [u8; 10]) -> String {
     let mut b = [0u8; 16];

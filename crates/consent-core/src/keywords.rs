@@ -3,6 +3,9 @@
 //! A message is a keyword only when it is a single word (surrounding spaces and
 //! punctuation aside); case and accents do not matter (`Parar`, `párar`, `İPTAL`).
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 /// What an inbound single-word message asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Keyword {

@@ -4,6 +4,24 @@
 //! Worker, so the Worker can re-render and check exactly the notice the widget
 //! showed.
 #![deny(missing_docs)]
+// No std: the widget links only `core` and `alloc` (no std panic and formatting machinery).
+#![no_std]
+
+extern crate alloc;
+#[cfg(test)]
+extern crate std;
+
+/// `alloc`'s owned types, as std's prelude would bring them.
+mod prelude {
+    #[allow(unused_imports)]
+    pub use alloc::{
+        borrow::ToOwned,
+        format,
+        string::{String, ToString},
+        vec,
+        vec::Vec,
+    };
+}
 
 pub mod category;
 pub mod chain;
@@ -23,4 +41,4 @@ pub use keywords::Keyword;
 pub use locale::Locale;
 pub use notice::{notice_hash, render_notice, Notice};
 pub use phone::{normalize_phone, PhoneError, E164};
-pub use site::{IpPolicy, Limits, PublicConfig, SiteConfig, WhatsAppConfig};
+pub use site::{ChatConfig, IpPolicy, Limits, PublicConfig, SiteConfig, WhatsAppConfig};

@@ -1,5 +1,7 @@
 //! Locales the widget speaks, how one is chosen, and every string it shows.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// A supported language. Regional variants fall back to the one we have.
@@ -63,6 +65,16 @@ pub struct Strings {
     pub reply_opted_in: &'static str,
     /// WhatsApp reply to HELP / INFO.
     pub reply_help: &'static str,
+    /// Chat widget: the floating button.
+    pub chat_open: &'static str,
+    /// Chat widget: the default greeting bubble.
+    pub chat_greeting: &'static str,
+    /// Chat widget: heading of the optional opt-in step.
+    pub chat_optin: &'static str,
+    /// Chat widget: the link that hands over to WhatsApp.
+    pub chat_continue: &'static str,
+    /// Chat widget: the default message prefilled in WhatsApp.
+    pub chat_prefilled: &'static str,
 }
 
 impl Locale {
@@ -106,9 +118,13 @@ impl Locale {
     /// Parses a BCP 47 tag by its primary language (`pt-PT` → pt-BR, `en-GB` → en).
     pub fn parse(tag: &str) -> Option<Locale> {
         let primary = tag.split(['-', '_']).next()?.trim();
-        Locale::ALL
-            .into_iter()
-            .find(|l| l.tag()[..2].eq_ignore_ascii_case(primary) && primary.len() == 2)
+        Locale::ALL.into_iter().find(|l| {
+            primary.len() == 2
+                && l.tag()
+                    .as_bytes()
+                    .get(..2)
+                    .is_some_and(|p| p.eq_ignore_ascii_case(primary.as_bytes()))
+        })
     }
 
     /// The first supported locale among `candidates` (page `lang`, then
@@ -157,6 +173,11 @@ static EN: Strings = Strings {
     reply_opted_out: "You are unsubscribed: {business} will send you no more WhatsApp messages. To subscribe again, reply START.",
     reply_opted_in: "Welcome back! {business} will send you WhatsApp messages again. Reply STOP to unsubscribe.",
     reply_help: "{business} sends you the WhatsApp updates you chose. Reply STOP to unsubscribe or START to subscribe again.",
+    chat_open: "Chat on WhatsApp",
+    chat_greeting: "Hi! Questions? Chat with us on WhatsApp.",
+    chat_optin: "Optional: also get these updates on WhatsApp",
+    chat_continue: "Continue to WhatsApp",
+    chat_prefilled: "Hello! I have a question.",
 };
 
 static ID: Strings = Strings {
@@ -182,6 +203,11 @@ static ID: Strings = Strings {
     reply_opted_out: "Kamu sudah berhenti berlangganan: {business} tidak akan mengirim pesan WhatsApp lagi. Untuk berlangganan kembali, balas MULAI.",
     reply_opted_in: "Selamat datang kembali! {business} akan mengirim pesan WhatsApp lagi. Balas BERHENTI untuk berhenti berlangganan.",
     reply_help: "{business} mengirim info WhatsApp yang kamu pilih. Balas BERHENTI untuk berhenti atau MULAI untuk berlangganan kembali.",
+    chat_open: "Chat di WhatsApp",
+    chat_greeting: "Halo! Ada pertanyaan? Chat dengan kami di WhatsApp.",
+    chat_optin: "Opsional: dapatkan juga info ini lewat WhatsApp",
+    chat_continue: "Lanjut ke WhatsApp",
+    chat_prefilled: "Halo! Saya punya pertanyaan.",
 };
 
 static PT_BR: Strings = Strings {
@@ -207,6 +233,11 @@ static PT_BR: Strings = Strings {
     reply_opted_out: "Inscrição cancelada: {business} não enviará mais mensagens no WhatsApp. Para voltar a receber, responda VOLTAR.",
     reply_opted_in: "Que bom ter você de volta! {business} voltará a enviar mensagens no WhatsApp. Responda PARAR para cancelar.",
     reply_help: "{business} envia as mensagens do WhatsApp que você escolheu. Responda PARAR para cancelar ou VOLTAR para voltar a receber.",
+    chat_open: "Conversar no WhatsApp",
+    chat_greeting: "Olá! Dúvidas? Fale com a gente no WhatsApp.",
+    chat_optin: "Opcional: receba também estas atualizações no WhatsApp",
+    chat_continue: "Continuar no WhatsApp",
+    chat_prefilled: "Olá! Tenho uma dúvida.",
 };
 
 static TR: Strings = Strings {
@@ -232,6 +263,11 @@ static TR: Strings = Strings {
     reply_opted_out: "Aboneliğiniz iptal edildi: {business} size artık WhatsApp mesajı göndermeyecek. Yeniden abone olmak için BAŞLA yazın.",
     reply_opted_in: "Tekrar hoş geldiniz! {business} size yeniden WhatsApp mesajları gönderecek. Ayrılmak için DUR yazın.",
     reply_help: "{business} size seçtiğiniz WhatsApp bildirimlerini gönderir. Ayrılmak için DUR, yeniden abone olmak için BAŞLA yazın.",
+    chat_open: "WhatsApp'tan yazın",
+    chat_greeting: "Merhaba! Sorunuz mu var? Bize WhatsApp'tan yazın.",
+    chat_optin: "İsteğe bağlı: bu bildirimleri WhatsApp'tan da alın",
+    chat_continue: "WhatsApp'a devam et",
+    chat_prefilled: "Merhaba! Bir sorum var.",
 };
 
 static DA: Strings = Strings {
@@ -257,6 +293,11 @@ static DA: Strings = Strings {
     reply_opted_out: "Du er afmeldt: {business} sender dig ikke flere beskeder på WhatsApp. Svar TILMELD for at tilmelde dig igen.",
     reply_opted_in: "Velkommen tilbage! {business} sender dig igen beskeder på WhatsApp. Svar AFMELD for at framelde dig.",
     reply_help: "{business} sender dig de WhatsApp-beskeder, du har valgt. Svar AFMELD for at framelde dig eller TILMELD for at tilmelde dig igen.",
+    chat_open: "Skriv på WhatsApp",
+    chat_greeting: "Hej! Spørgsmål? Skriv til os på WhatsApp.",
+    chat_optin: "Valgfrit: få også disse beskeder på WhatsApp",
+    chat_continue: "Fortsæt til WhatsApp",
+    chat_prefilled: "Hej! Jeg har et spørgsmål.",
 };
 
 static ES: Strings = Strings {
@@ -282,6 +323,11 @@ static ES: Strings = Strings {
     reply_opted_out: "Te has dado de baja: {business} no te enviará más mensajes por WhatsApp. Para volver a suscribirte, responde ALTA.",
     reply_opted_in: "¡Bienvenido de nuevo! {business} volverá a enviarte mensajes por WhatsApp. Responde BAJA para darte de baja.",
     reply_help: "{business} te envía los avisos de WhatsApp que elegiste. Responde BAJA para darte de baja o ALTA para volver a suscribirte.",
+    chat_open: "Chatear por WhatsApp",
+    chat_greeting: "¡Hola! ¿Tienes preguntas? Escríbenos por WhatsApp.",
+    chat_optin: "Opcional: recibe también estos avisos por WhatsApp",
+    chat_continue: "Continuar a WhatsApp",
+    chat_prefilled: "¡Hola! Tengo una pregunta.",
 };
 
 static DE: Strings = Strings {
@@ -307,6 +353,11 @@ static DE: Strings = Strings {
     reply_opted_out: "Sie sind abgemeldet: {business} sendet Ihnen keine WhatsApp-Nachrichten mehr. Antworten Sie START, um sich wieder anzumelden.",
     reply_opted_in: "Willkommen zurück! {business} sendet Ihnen wieder WhatsApp-Nachrichten. Antworten Sie STOPP, um sich abzumelden.",
     reply_help: "{business} sendet Ihnen die WhatsApp-Nachrichten, die Sie gewählt haben. Antworten Sie STOPP zum Abmelden oder START zum erneuten Anmelden.",
+    chat_open: "Per WhatsApp chatten",
+    chat_greeting: "Hallo! Fragen? Schreib uns auf WhatsApp.",
+    chat_optin: "Optional: diese Updates auch per WhatsApp erhalten",
+    chat_continue: "Weiter zu WhatsApp",
+    chat_prefilled: "Hallo! Ich habe eine Frage.",
 };
 
 #[cfg(test)]

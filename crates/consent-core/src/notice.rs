@@ -1,5 +1,7 @@
 //! The opt-in notice a person reads, rendered identically in widget and Worker.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -21,8 +23,30 @@ pub fn render_notice(locale: Locale, business: &str, version: u32) -> Notice {
     Notice {
         locale,
         version,
-        text: locale.strings().notice.replace("{business}", business),
+        text: fill(locale.strings().notice, business),
     }
+}
+
+/// `template` with `{business}` replaced by `business` (as `str::replace` would),
+/// written without substring search or slicing so the widget links no panic formatting.
+fn fill(template: &str, business: &str) -> String {
+    let mut out = String::with_capacity(template.len() + business.len());
+    let mut rest = template;
+    while let Some((head, tail)) = rest.split_once('{') {
+        out.push_str(head);
+        match tail.strip_prefix("business}") {
+            Some(after) => {
+                out.push_str(business);
+                rest = after;
+            }
+            None => {
+                out.push('{');
+                rest = tail;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Lower-case hex SHA-256 of the UTF-8 text: what the ledger records as proof.
@@ -66,6 +90,21 @@ mod tests {
         let a = render_notice(Locale::En, "Acme", 1);
         let b = render_notice(Locale::En, "Acme ", 1);
         assert_ne!(notice_hash(&a.text), notice_hash(&b.text));
+    }
+
+    #[test]
+    fn fill_matches_str_replace() {
+        for t in [
+            "{business}",
+            "a {business} b {business}",
+            "{x} {business",
+            "{{business}}",
+            "é{",
+        ] {
+            for b in ["", "Toko Acme", "{business}"] {
+                assert_eq!(fill(t, b), t.replace("{business}", b), "{t} / {b}");
+            }
+        }
     }
 
     #[test]

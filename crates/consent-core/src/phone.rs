@@ -1,5 +1,7 @@
 //! E.164 phone-number normalisation, strict enough to stop typos costing a template.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -55,8 +57,8 @@ impl E164 {
     }
 }
 
-impl std::fmt::Display for E164 {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Display for E164 {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str(&self.0)
     }
 }
@@ -108,7 +110,10 @@ pub fn normalize_phone(input: &str, default_calling_code: u16) -> Result<E164, P
             return Err(PhoneError::UnknownCountryCode);
         }
         let national = digits.strip_prefix('0').unwrap_or(&digits);
-        format!("{default_calling_code}{national}")
+        let mut full = String::with_capacity(3 + national.len());
+        push_decimal(&mut full, default_calling_code);
+        full.push_str(national);
+        full
     };
     let (cc, mut national) = split_calling_code(&full).ok_or(PhoneError::UnknownCountryCode)?;
     // "+62 0812…" is a common slip; only Italy keeps the leading 0.
@@ -128,7 +133,23 @@ pub fn normalize_phone(input: &str, default_calling_code: u16) -> Result<E164, P
             max,
         });
     }
-    Ok(E164(format!("+{cc}{national}")))
+    let mut e164 = String::with_capacity(16);
+    e164.push('+');
+    push_decimal(&mut e164, cc);
+    e164.push_str(national);
+    Ok(E164(e164))
+}
+
+/// Appends `n` in decimal. Hand-rolled so the widget links no `core::fmt`.
+fn push_decimal(out: &mut String, n: u16) {
+    let mut started = false;
+    for div in [10_000, 1_000, 100, 10, 1] {
+        let d = (n / div % 10) as u8;
+        if d != 0 || started || div == 1 {
+            started = true;
+            out.push(char::from(b'0' + d));
+        }
+    }
 }
 
 fn cc_len(cc: u16) -> usize {
@@ -141,10 +162,17 @@ fn cc_len(cc: u16) -> usize {
 
 /// Splits `digits` into an assigned calling code and the rest.
 fn split_calling_code(digits: &str) -> Option<(u16, &str)> {
-    (1..=3).find_map(|n| {
-        let code: u16 = digits.get(..n)?.parse().ok()?;
-        is_assigned(code).then(|| (code, &digits[n..]))
-    })
+    let mut code = 0u16;
+    for (n, b) in digits.bytes().take(3).enumerate() {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        code = code * 10 + u16::from(b - b'0');
+        if is_assigned(code) {
+            return Some((code, digits.get(n + 1..)?));
+        }
+    }
+    None
 }
 
 fn is_assigned(cc: u16) -> bool {
@@ -322,6 +350,19 @@ mod tests {
             "Niue's short numbers exist"
         );
         assert!(normalize_phone("+683 123", 0).is_err());
+    }
+
+    #[test]
+    fn calling_codes_of_every_width_are_written_out() {
+        assert_eq!(ok("20 12 34 56", 45), "+4520123456");
+        assert_eq!(ok("(415) 555-0100", 1), "+14155550100");
+        assert_eq!(ok("0 98 765 43 21", 380), "+380987654321");
+        let mut s = String::new();
+        for n in [0, 7, 10, 100, 1000, 65535] {
+            push_decimal(&mut s, n);
+            s.push(' ');
+        }
+        assert_eq!(s, "0 7 10 100 1000 65535 ");
     }
 
     #[test]

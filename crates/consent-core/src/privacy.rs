@@ -1,6 +1,8 @@
 //! Keeping only as much personal data as the evidence needs.
 
-use std::net::IpAddr;
+#[allow(unused_imports)]
+use crate::prelude::*;
+use core::net::IpAddr;
 
 /// Truncates an IP for the record: IPv4 to /24, IPv6 to /48. `None` if unparsable.
 pub fn truncate_ip(ip: &str) -> Option<String> {

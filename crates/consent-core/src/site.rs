@@ -1,5 +1,7 @@
 //! A merchant site's configuration, and the part of it the widget may see.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -40,6 +42,9 @@ pub struct SiteConfig {
     /// Ledger shards (Durable Objects) for a very large site; fixed at creation.
     #[serde(default = "one")]
     pub shards: u32,
+    /// The chat widget, if the site offers one (absent in older configs).
+    #[serde(default)]
+    pub chat: Option<ChatConfig>,
 }
 
 /// What the evidence keeps of the client IP.
@@ -82,6 +87,20 @@ impl Default for Limits {
     }
 }
 
+/// The chat widget: the greeting, and where it hands the visitor over to WhatsApp.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChatConfig {
+    /// The business's WhatsApp number as `https://wa.me/<number>` wants it: digits with country code.
+    pub number: String,
+    /// Greeting shown in the bubble; default: the visitor's locale's greeting.
+    #[serde(default)]
+    pub greeting: Option<String>,
+    /// Message prefilled in WhatsApp; default: the visitor's locale's.
+    #[serde(default)]
+    pub prefilled: Option<String>,
+}
+
 /// The site's WhatsApp Business sender.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -113,6 +132,9 @@ pub struct PublicConfig {
     pub categories: Vec<Category>,
     /// Notice version the widget must echo back.
     pub notice_version: u32,
+    /// The chat widget, if the site offers one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chat: Option<ChatConfig>,
 }
 
 impl SiteConfig {
@@ -126,6 +148,7 @@ impl SiteConfig {
             default_calling_code: self.default_calling_code,
             categories: self.categories.clone(),
             notice_version: self.notice_version,
+            chat: self.chat.clone(),
         }
     }
 
@@ -260,6 +283,7 @@ mod tests {
             turnstile_secret: None,
             ip_policy: IpPolicy::Truncate,
             shards: 1,
+            chat: None,
         }
     }
 
@@ -327,6 +351,21 @@ mod tests {
         v.as_object_mut().unwrap().remove("limits");
         let s: SiteConfig = serde_json::from_value(v).unwrap();
         assert_eq!(s.limits, Limits::default());
+    }
+
+    #[test]
+    fn configs_without_chat_still_parse_and_chat_reaches_the_widget() {
+        let mut json = serde_json::to_value(site()).unwrap();
+        json.as_object_mut().unwrap().remove("chat");
+        let parsed: SiteConfig = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(parsed.chat, None);
+        assert!(!serde_json::to_string(&parsed.public())
+            .unwrap()
+            .contains("chat"));
+        json["chat"] = serde_json::json!({"number": "6281234567890"});
+        let with_chat: SiteConfig = serde_json::from_value(json).unwrap();
+        let public = with_chat.public();
+        assert_eq!(public.chat.unwrap().number, "6281234567890");
     }
 
     #[test]

@@ -2,6 +2,9 @@
 //! withdraw their consent without a login. They carry the consent id, never
 //! the phone number.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use thiserror::Error;

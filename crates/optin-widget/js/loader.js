@@ -1,7 +1,9 @@
 /* WhatsApp opt-in widget loader. Include once or many times:
  *   <script src="https://<worker>/widget.js" data-site="<site>" async></script>
- * Exposes window.WhatsAppOptIn = { open(), close(), version } and dispatches
- * `whatsapp-optin:*` CustomEvents on document. Needs CSP script-src 'wasm-unsafe-eval'. */
+ * Exposes window.WhatsAppOptIn = { open(), close(), mount(el, opts), consent(opts), version }
+ * and dispatches `whatsapp-optin:*` CustomEvents on document (see widget.d.ts).
+ * Needs CSP `script-src 'wasm-unsafe-eval'`; without it `whatsapp-optin:error` is
+ * dispatched and nothing else happens (the merchant's page keeps working). */
 (function () {
   "use strict";
   if (window.WhatsAppOptIn) return; // idempotent: a second copy of the tag does nothing
@@ -10,30 +12,90 @@
   var site = script && script.getAttribute("data-site");
   var api = (script && script.getAttribute("data-api")) || new URL(src).origin;
   var autoOpen = !(script && script.getAttribute("data-auto-open") === "false");
+  var chat = !!(script && script.hasAttribute("data-chat"));
   var ready = null;
+  var failed = null;
   var pending = [];
+  // Calls made before the wasm is ready are queued and replayed in order.
   var call = function (name) {
     return function () {
-      if (ready) ready[name]();
-      else pending.push(name);
+      var args = arguments;
+      if (ready) return ready[name].apply(null, args);
+      if (failed) return Promise.reject(failed);
+      return new Promise(function (resolve, reject) {
+        pending.push(function () {
+          if (failed) return reject(failed);
+          Promise.resolve(ready[name].apply(null, args)).then(resolve, reject);
+        });
+      });
     };
   };
-  window.WhatsAppOptIn = { open: call("open"), close: call("close"), version: "__VERSION__" };
+  window.WhatsAppOptIn = {
+    open: call("open"),
+    close: call("close"),
+    mount: call("mount"),
+    consent: call("consent"),
+    version: "__VERSION__",
+  };
+  // Reserve the checkout opt-in's space before the wasm arrives (no layout shift).
+  // A constructed stylesheet: allowed under a strict CSP, unlike a <style> element.
+  try {
+    var reserve = new CSSStyleSheet();
+    reserve.replaceSync(
+      "[data-wa-optin=checkout]{display:block;min-height:var(--wa-optin-checkout-height,8.5rem)}"
+    );
+    document.adoptedStyleSheets = document.adoptedStyleSheets.concat(reserve);
+  } catch (e) {
+    /* old browser: the space is not reserved */
+  }
+  var flush = function () {
+    var queued = pending;
+    pending = [];
+    queued.forEach(function (f) { f(); });
+  };
+  // When the wasm cannot run (a CSP without 'wasm-unsafe-eval', an old browser),
+  // show the merchant's plain link (data-fallback-href), e.g. to their wa.me chat.
+  var fallback = function () {
+    var href = script && script.getAttribute("data-fallback-href");
+    if (!href || !document.body) return;
+    var a = document.createElement("a");
+    a.href = href;
+    a.rel = "noopener";
+    a.className = "whatsapp-optin-fallback";
+    a.textContent = script.getAttribute("data-fallback-text") || "WhatsApp";
+    try {
+      var css = new CSSStyleSheet();
+      css.replaceSync(
+        ".whatsapp-optin-fallback{position:fixed;right:16px;bottom:16px;z-index:2147483000;" +
+          "min-width:48px;min-height:48px;padding:0 16px;display:flex;align-items:center;" +
+          "border-radius:24px;background:#006e5a;color:#fff;font:600 16px/1 system-ui,sans-serif}"
+      );
+      document.adoptedStyleSheets = document.adoptedStyleSheets.concat(css);
+    } catch (e) {
+      /* unstyled, still a link */
+    }
+    document.body.appendChild(a);
+  };
   if (!site) {
-    console.error("WhatsAppOptIn: the script tag needs data-site");
+    failed = new Error("WhatsAppOptIn: the script tag needs data-site");
+    console.error(failed.message);
     return;
   }
   /*__WASM_BINDGEN__*/
   wasm_bindgen({ module_or_path: new URL("__WASM__", src) })
     .then(function () {
       ready = wasm_bindgen;
-      wasm_bindgen.start(site, api, autoOpen);
+      wasm_bindgen.start(site, api, autoOpen, chat);
+      flush();
     })
     .catch(function (err) {
+      failed = err;
+      flush();
+      fallback();
       document.dispatchEvent(
         new CustomEvent("whatsapp-optin:error", {
           bubbles: true,
-          detail: { site: site, surface: "modal", message: String(err) },
+          detail: { site: site, surface: "loader", message: String(err) },
         })
       );
     });

@@ -1,7 +1,13 @@
 //! Tiny element helpers. Merchant strings only ever go in as text, never markup.
 
+use alloc::{string::String, vec::Vec};
+
+use consent_core::{Category, Locale};
+use js_sys::{Array, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{Document, Element};
+use web_sys::{
+    CssStyleSheet, Document, Element, HtmlInputElement, ShadowRoot, ShadowRootInit, ShadowRootMode,
+};
 
 /// The page's document.
 pub fn document() -> Document {
@@ -38,4 +44,106 @@ pub fn append(parent: &Element, children: &[&Element]) -> Result<(), JsValue> {
 pub fn cast<T: JsCast>(e: Element) -> Result<T, JsValue> {
     e.dyn_into::<T>()
         .map_err(|_| JsValue::from_str("unexpected element type"))
+}
+
+/// `n` in decimal, without pulling in `core::fmt`.
+pub fn decimal(mut n: u32) -> String {
+    let mut digits = [0u8; 10];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    digits[i..].iter().map(|&d| d as char).collect()
+}
+
+/// A DOM event handler kept alive by its owner (dropping it makes later events no-ops).
+pub type Listener = wasm_bindgen::closure::Closure<dyn FnMut(web_sys::Event)>;
+
+/// `target.addEventListener(name, f)`; the returned closure must be kept.
+pub fn listen(
+    target: &web_sys::EventTarget,
+    name: &str,
+    f: impl FnMut(web_sys::Event) + 'static,
+) -> Listener {
+    let closure = Listener::new(f);
+    let _ = target.add_event_listener_with_callback(name, closure.as_ref().unchecked_ref());
+    closure
+}
+
+/// Concatenates `parts` (one small non-generic routine instead of `concat`'s).
+pub fn cat(parts: &[&str]) -> String {
+    let mut out = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for p in parts {
+        out.push_str(p);
+    }
+    out
+}
+
+/// A `<whatsapp-optin>` host (not yet attached) with an open shadow root that
+/// adopts `css` as a constructed stylesheet (no inline style: CSP-safe).
+pub fn shadow_host(css: &str) -> Result<(Element, ShadowRoot), JsValue> {
+    let host = document().create_element("whatsapp-optin")?;
+    let root = host.attach_shadow(&ShadowRootInit::new(ShadowRootMode::Open))?;
+    let sheet = CssStyleSheet::new()?;
+    sheet.replace_sync(css)?;
+    Reflect::set(&root, &"adoptedStyleSheets".into(), &Array::of1(&sheet))?;
+    Ok((host, root))
+}
+
+/// One unchecked checkbox per category, labelled in `locale`, appended to `parent`.
+pub fn choices(
+    parent: &Element,
+    categories: &[Category],
+    locale: Locale,
+) -> Result<Vec<(Category, HtmlInputElement)>, JsValue> {
+    let mut out = Vec::new();
+    for c in categories {
+        let label = el("label", &[("class", "choice")])?;
+        let input = el(
+            "input",
+            &[
+                ("type", "checkbox"),
+                ("name", "category"),
+                ("value", c.as_str()),
+            ],
+        )?;
+        append(&label, &[&input, &text_el("span", &[], c.label(locale))?])?;
+        append(parent, &[&label])?;
+        out.push((*c, cast::<HtmlInputElement>(input)?));
+    }
+    Ok(out)
+}
+
+/// Wire names of the ticked categories, in display order.
+pub fn chosen(boxes: &[(Category, HtmlInputElement)]) -> Vec<String> {
+    boxes
+        .iter()
+        .filter(|(_, i)| i.checked())
+        .map(|(c, _)| String::from(c.as_str()))
+        .collect()
+}
+
+/// The language to speak: page `lang`, then the browser's languages, then the site default.
+pub fn choose_locale(default: Locale) -> Locale {
+    let page = document()
+        .document_element()
+        .map(|e| e.get_attribute("lang").unwrap_or_default());
+    let browser: Vec<String> = web_sys::window()
+        .map(|w| {
+            w.navigator()
+                .languages()
+                .iter()
+                .filter_map(|v| v.as_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    Locale::negotiate(
+        page.iter().chain(browser.iter()).map(String::as_str),
+        default,
+    )
 }

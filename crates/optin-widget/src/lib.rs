@@ -1,59 +1,194 @@
 //! The WhatsApp opt-in widget, compiled to wasm and loaded by `widget.js`.
 //!
 //! Split like wasm-bindgen's todomvc: `api` (the Worker, the store),
-//! `modal` (view + controller of the pop-up), `dom` (element helpers),
+//! `modal` (view + controller of the pop-up), `checkout` (the opt-in embedded
+//! in a merchant form), `dom` (element helpers),
 //! `events` (the `CustomEvent`s merchants listen to).
+//!
+//! The wasm build links no `std`: only `core` and `alloc`, a small allocator
+//! ([`heap`]) and a panic handler that traps. std's panic and formatting
+//! machinery would otherwise be a third of the download.
 #![deny(missing_docs)]
+#![no_std]
+
+extern crate alloc;
+#[cfg(not(target_arch = "wasm32"))]
+extern crate std;
 
 mod api;
+mod chat;
+mod checkout;
 mod dom;
 mod events;
+#[cfg(target_arch = "wasm32")]
+pub mod heap;
 mod modal;
 mod storage;
 mod style;
 
-use std::{cell::RefCell, rc::Rc};
+use alloc::{boxed::Box, rc::Rc, string::String, vec::Vec};
+use core::{cell::RefCell, future::Future, pin::Pin};
 
+use consent_core::PublicConfig;
+use js_sys::Promise;
 use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::{future_to_promise, JsFuture};
+use web_sys::Element;
 
-use crate::modal::Modal;
+use crate::{chat::Chat, checkout::Checkout, modal::Modal};
+
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+static HEAP: heap::Heap = heap::Heap::new();
+
+#[cfg(target_arch = "wasm32")]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    core::arch::wasm32::unreachable()
+}
 
 /// Version recorded with every consent as `widget_version`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-thread_local! {
-    static MODAL: RefCell<Option<Rc<Modal>>> = const { RefCell::new(None) };
+/// Page-global state. Wasm pages run one thread, so a `RefCell` is enough.
+struct Global<T>(RefCell<T>);
+// SAFETY: the widget runs on the page's single thread.
+unsafe impl<T> Sync for Global<T> {}
+
+/// What `start` learnt: the site, the Worker, and the config request every surface awaits.
+struct Started {
+    site: String,
+    api: String,
+    config: Promise,
 }
 
-/// Fetches the site's config and mounts the modal; opens it unless the visitor
-/// already closed it or opted in on this browser.
+static STARTED: Global<Option<Rc<Started>>> = Global(RefCell::new(None));
+static MODAL: Global<Option<Rc<Modal>>> = Global(RefCell::new(None));
+static CHECKOUTS: Global<Vec<Rc<Checkout>>> = Global(RefCell::new(Vec::new()));
+static CHAT: Global<Option<Rc<Chat>>> = Global(RefCell::new(None));
+
+/// One instantiation of `future_to_promise` for every JS-facing async call.
+fn promise(f: Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>>) -> Promise {
+    future_to_promise(f)
+}
+
+/// One instantiation of `spawn_local` for every background task.
+pub(crate) fn spawn(f: Pin<Box<dyn Future<Output = ()>>>) {
+    wasm_bindgen_futures::spawn_local(f)
+}
+
+fn modal() -> Option<Rc<Modal>> {
+    MODAL.0.borrow().clone()
+}
+
+fn started() -> Result<Rc<Started>, JsValue> {
+    STARTED
+        .0
+        .borrow()
+        .clone()
+        .ok_or_else(|| JsValue::from_str("WhatsAppOptIn has not started"))
+}
+
+async fn config(started: &Started) -> Result<PublicConfig, JsValue> {
+    api::parse_config(&JsFuture::from(started.config.clone()).await?)
+}
+
+/// Fetches the site's config, mounts the modal (opening it unless the visitor
+/// already closed it or opted in on this browser, or `auto_open` is false) and
+/// a checkout opt-in in every `[data-wa-optin="checkout"]` placeholder, and the
+/// chat widget when `chat` is set and the site has one.
+/// Idempotent: a second call does nothing.
 #[wasm_bindgen]
-pub fn start(site: String, api_base: String, auto_open: bool) {
-    wasm_bindgen_futures::spawn_local(async move {
-        if let Err(e) = mount(site.clone(), api_base, auto_open).await {
-            events::emit_error(&site, &e);
-        }
+pub fn start(site: String, api_base: String, auto_open: bool, chat: bool) {
+    if STARTED.0.borrow().is_some() {
+        return;
+    }
+    let config = promise({
+        let (site, api) = (site.clone(), api_base.clone());
+        Box::pin(async move { api::fetch_config_json(&api, &site).await })
     });
+    let started = Rc::new(Started {
+        site,
+        api: api_base,
+        config,
+    });
+    *STARTED.0.borrow_mut() = Some(started.clone());
+    spawn(Box::pin(async move {
+        if let Err(e) = mount_all(&started, auto_open, chat).await {
+            events::emit_error(&started.site, "modal", &e);
+        }
+    }));
 }
 
-async fn mount(site: String, api_base: String, auto_open: bool) -> Result<(), JsValue> {
-    if MODAL.with(|m| m.borrow().is_some()) {
-        return Ok(());
+async fn mount_all(started: &Started, auto_open: bool, chat: bool) -> Result<(), JsValue> {
+    let config = config(started).await?;
+    if let (true, Some(c)) = (chat, &config.chat) {
+        match Chat::mount(&config, c, &started.api) {
+            Ok(c) => *CHAT.0.borrow_mut() = Some(c),
+            Err(e) => events::emit_error(&started.site, "chat", &e),
+        }
     }
-    let config = api::fetch_config(&api_base, &site).await?;
-    let modal = Modal::mount(config, api_base)?;
-    MODAL.with(|m| *m.borrow_mut() = Some(modal.clone()));
-    events::emit(&site, "impression");
-    if auto_open && !storage::was_handled(&site) {
+    let placeholders = dom::document().query_selector_all("[data-wa-optin=checkout]")?;
+    for i in 0..placeholders.length() {
+        if let Some(el) = placeholders.get(i).and_then(|n| n.dyn_into().ok()) {
+            mount_checkout(el, &config, &started.api, &JsValue::UNDEFINED);
+        }
+    }
+    let modal = Modal::mount(config, started.api.clone())?;
+    *MODAL.0.borrow_mut() = Some(modal.clone());
+    events::emit(&started.site, "modal", "impression");
+    if auto_open && !storage::was_handled(&started.site) {
         modal.open();
     }
     Ok(())
 }
 
+fn mount_checkout(el: Element, config: &PublicConfig, api: &str, opts: &JsValue) {
+    if el.has_attribute(checkout::MOUNTED) {
+        return;
+    }
+    match Checkout::mount(el, config, api, opts) {
+        Ok(c) => CHECKOUTS.0.borrow_mut().push(c),
+        Err(e) => events::emit_error(&config.site, "checkout", &e),
+    }
+}
+
+/// Mounts a surface into `el`: today the checkout opt-in
+/// (`opts.surface` = `"checkout"`, optional `opts.phoneField`, `opts.categories`).
+#[wasm_bindgen]
+pub fn mount(el: Element, opts: JsValue) -> Promise {
+    promise(Box::pin(async move {
+        let started = started()?;
+        let config = config(&started).await?;
+        mount_checkout(el, &config, &started.api, &opts);
+        Ok(JsValue::UNDEFINED)
+    }))
+}
+
+/// Records the consent of the checkout opt-in in `opts.element` (or of every
+/// mounted one) now, for checkouts that never submit a form. Resolves to the
+/// consent id, or `null` when no box is ticked.
+#[wasm_bindgen]
+pub fn consent(opts: JsValue) -> Promise {
+    promise(Box::pin(async move {
+        let only = api::get(&opts, "element");
+        let checkouts: Vec<Rc<Checkout>> = CHECKOUTS.0.borrow().clone();
+        let mut id = JsValue::NULL;
+        for c in checkouts {
+            if only.is_undefined() || JsValue::from(c.placeholder.clone()) == only {
+                if let Some(recorded) = c.record(false).await? {
+                    id = recorded.into();
+                }
+            }
+        }
+        Ok(id)
+    }))
+}
+
 /// Opens the modal (no-op until the config has loaded).
 #[wasm_bindgen]
 pub fn open() {
-    if let Some(m) = MODAL.with(|m| m.borrow().clone()) {
+    if let Some(m) = modal() {
         m.open();
     }
 }
@@ -61,7 +196,7 @@ pub fn open() {
 /// Closes the modal and returns focus where it was.
 #[wasm_bindgen]
 pub fn close() {
-    if let Some(m) = MODAL.with(|m| m.borrow().clone()) {
+    if let Some(m) = modal() {
         m.close();
     }
 }

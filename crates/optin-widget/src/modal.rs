@@ -1,25 +1,24 @@
 //! The modal pop-up: view (built once into a shadow root) and controller
 //! (open, close, focus trap, submit).
 
-use std::{
-    cell::{Cell, RefCell},
+use alloc::{
+    boxed::Box,
     rc::{Rc, Weak},
+    string::String,
+    vec::Vec,
 };
+use core::cell::{Cell, RefCell};
 
-use consent_core::{
-    normalize_phone, render_notice, Category, ConsentRequest, Locale, Notice, PublicConfig,
-};
-use gloo_events::EventListener;
-use js_sys::{Array, Reflect};
+use consent_core::{normalize_phone, render_notice, Category, Locale, Notice, PublicConfig};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{
-    CssStyleSheet, Element, HtmlButtonElement, HtmlElement, HtmlFormElement, HtmlInputElement,
-    KeyboardEvent, ShadowRoot, ShadowRootInit, ShadowRootMode,
+    Element, HtmlButtonElement, HtmlDialogElement, HtmlElement, HtmlFormElement, HtmlInputElement,
+    KeyboardEvent, ShadowRoot,
 };
 
 use crate::{
     api::{self, PostError},
-    dom::{append, cast, document, el, text_el},
+    dom::{self, append, cast, document, el, listen, text_el, Listener},
     events, storage, style,
 };
 
@@ -30,8 +29,7 @@ pub struct Modal {
     locale: Locale,
     notice: Notice,
     root: ShadowRoot,
-    backdrop: HtmlElement,
-    dialog: HtmlElement,
+    dialog: HtmlDialogElement,
     form: HtmlFormElement,
     phone: HtmlInputElement,
     phone_error: Element,
@@ -42,62 +40,22 @@ pub struct Modal {
     return_focus: RefCell<Option<HtmlElement>>,
     idempotency_key: RefCell<String>,
     busy: Cell<bool>,
-    listeners: RefCell<Vec<EventListener>>,
-}
-
-/// The language to speak: page `lang`, then the browser's languages, then the site default.
-fn choose_locale(default: Locale) -> Locale {
-    let doc = document();
-    let page = doc
-        .document_element()
-        .map(|e| e.get_attribute("lang").unwrap_or_default());
-    let browser: Vec<String> = web_sys::window()
-        .map(|w| {
-            w.navigator()
-                .languages()
-                .iter()
-                .filter_map(|v| v.as_string())
-                .collect()
-        })
-        .unwrap_or_default();
-    Locale::negotiate(
-        page.iter().chain(browser.iter()).map(String::as_str),
-        default,
-    )
-}
-
-fn new_key() -> String {
-    let a = (js_sys::Math::random() * 9.0e15) as u64;
-    let b = (js_sys::Math::random() * 9.0e15) as u64;
-    [
-        consent_core::notice::hex(&a.to_be_bytes()),
-        consent_core::notice::hex(&b.to_be_bytes()),
-    ]
-    .concat()
+    listeners: RefCell<Vec<Listener>>,
 }
 
 impl Modal {
     /// Builds the modal (hidden) into a `<whatsapp-optin>` host at the end of `<body>`.
     pub fn mount(config: PublicConfig, api: String) -> Result<Rc<Modal>, JsValue> {
-        let doc = document();
-        let host = doc.create_element("whatsapp-optin")?;
-        host.set_attribute("data-site", &config.site)?;
-        let root = host.attach_shadow(&ShadowRootInit::new(ShadowRootMode::Open))?;
-        let sheet = CssStyleSheet::new()?;
-        sheet.replace_sync(style::CSS)?;
-        Reflect::set(&root, &"adoptedStyleSheets".into(), &Array::of1(&sheet))?;
-
-        let locale = choose_locale(config.default_locale);
+        let (host, root) = dom::shadow_host(style::CSS)?;
+        let locale = dom::choose_locale(config.default_locale);
         let s = locale.strings();
         let notice = render_notice(locale, &config.business_name, config.notice_version);
 
-        let backdrop = el("div", &[("class", "backdrop"), ("hidden", "")])?;
+        // A native modal <dialog> lives in the top layer: above any z-index the
+        // page uses, with the rest of the page inert while it is open.
         let dialog = el(
-            "div",
+            "dialog",
             &[
-                ("class", "dialog"),
-                ("role", "dialog"),
-                ("aria-modal", "true"),
                 ("aria-labelledby", "wa-title"),
                 ("aria-describedby", "wa-notice"),
                 ("lang", locale.tag()),
@@ -121,28 +79,14 @@ impl Modal {
         let form = el("form", &[("novalidate", "")])?;
         let fieldset = el("fieldset", &[("aria-describedby", "wa-cat-error")])?;
         append(&fieldset, &[&text_el("legend", &[], s.categories_legend)?])?;
-        let mut checkboxes = Vec::new();
-        for c in &config.categories {
-            let label = el("label", &[("class", "choice")])?;
-            let input = el(
-                "input",
-                &[
-                    ("type", "checkbox"),
-                    ("name", "category"),
-                    ("value", c.as_str()),
-                ],
-            )?;
-            append(&label, &[&input, &text_el("span", &[], c.label(locale))?])?;
-            append(&fieldset, &[&label])?;
-            checkboxes.push((*c, cast::<HtmlInputElement>(input)?));
-        }
+        let checkboxes = dom::choices(&fieldset, &config.categories, locale)?;
         let category_error = el("p", &[("id", "wa-cat-error"), ("class", "error")])?;
         let phone_label = text_el(
             "label",
             &[("for", "wa-phone"), ("class", "field-label")],
             s.phone_label,
         )?;
-        let placeholder = ["+", &config.default_calling_code.to_string(), " …"].concat();
+        let placeholder = dom::cat(&["+", &dom::decimal(config.default_calling_code.into()), " …"]);
         let phone = el(
             "input",
             &[
@@ -189,10 +133,11 @@ impl Modal {
                 &status,
             ],
         )?;
-        append(&dialog, &[&close, &title, &notice_p, &form, &privacy_p])?;
-        append(&backdrop, &[&dialog])?;
-        root.append_child(&backdrop)?;
-        doc.body().ok_or("no body")?.append_child(&host)?;
+        let body = el("div", &[("class", "box")])?;
+        append(&body, &[&close, &title, &notice_p, &form, &privacy_p])?;
+        append(&dialog, &[&body])?;
+        root.append_child(&dialog)?;
+        document().body().ok_or("no body")?.append_child(&host)?;
 
         let modal = Rc::new(Modal {
             config,
@@ -200,7 +145,6 @@ impl Modal {
             locale,
             notice,
             root,
-            backdrop: cast(backdrop)?,
             dialog: cast(dialog)?,
             form: cast(form)?,
             phone: cast(phone)?,
@@ -210,7 +154,7 @@ impl Modal {
             submit: cast(submit)?,
             checkboxes,
             return_focus: RefCell::new(None),
-            idempotency_key: RefCell::new(new_key()),
+            idempotency_key: RefCell::new(api::new_key()),
             busy: Cell::new(false),
             listeners: RefCell::new(Vec::new()),
         });
@@ -223,18 +167,24 @@ impl Modal {
                   name: &'static str,
                   f: fn(&Rc<Modal>, &web_sys::Event)| {
             let weak: Weak<Modal> = Rc::downgrade(self);
-            EventListener::new(target, name, move |e| {
+            listen(target, name, move |e| {
                 if let Some(m) = weak.upgrade() {
-                    f(&m, e)
+                    f(&m, &e)
                 }
             })
         };
         let mut l = self.listeners.borrow_mut();
         l.push(on(close, "click", |m, _| m.dismiss()));
-        l.push(on(&self.backdrop, "click", |m, e| {
-            if e.target().as_ref() == Some(m.backdrop.as_ref()) {
+        // The box fills the dialog, so a click on the dialog itself is on its backdrop.
+        l.push(on(&self.dialog, "click", |m, e| {
+            if e.target().as_ref() == Some(m.dialog.as_ref()) {
                 m.dismiss();
             }
+        }));
+        // Escape, or a close request from the platform (Android back).
+        l.push(on(&self.dialog, "cancel", |m, e| {
+            e.prevent_default();
+            m.dismiss();
         }));
         l.push(on(&self.dialog, "keydown", |m, e| {
             if let Some(k) = e.dyn_ref::<KeyboardEvent>() {
@@ -242,47 +192,42 @@ impl Modal {
             }
         }));
         l.push(on(&self.phone, "input", |m, _| m.show_phone_error(None)));
-        let weak = Rc::downgrade(self);
-        l.push(EventListener::new_with_options(
-            &self.form,
-            "submit",
-            gloo_events::EventListenerOptions::enable_prevent_default(),
-            move |e| {
-                e.prevent_default();
-                if let Some(m) = weak.upgrade() {
-                    wasm_bindgen_futures::spawn_local(async move { m.submit().await });
-                }
-            },
-        ));
+        l.push(on(&self.form, "submit", |m, e| {
+            e.prevent_default();
+            let m = m.clone();
+            crate::spawn(Box::pin(async move { m.submit().await }));
+        }));
         Ok(())
     }
 
     /// Shows the dialog and moves focus into it.
     pub fn open(&self) {
-        if !self.backdrop.hidden() {
+        if self.dialog.open() {
             return;
         }
         let active = document()
             .active_element()
             .and_then(|e| e.dyn_into::<HtmlElement>().ok());
         *self.return_focus.borrow_mut() = active;
-        self.backdrop.set_hidden(false);
+        if self.dialog.show_modal().is_err() {
+            self.dialog.set_open(true);
+        }
         if let Some((_, first)) = self.checkboxes.first() {
             let _ = first.focus();
         }
-        events::emit(&self.config.site, "open");
+        events::emit(&self.config.site, "modal", "open");
     }
 
     /// Hides the dialog and returns focus where it was.
     pub fn close(&self) {
-        if self.backdrop.hidden() {
+        if !self.dialog.open() {
             return;
         }
-        self.backdrop.set_hidden(true);
+        self.dialog.close();
         if let Some(prev) = self.return_focus.borrow_mut().take() {
             let _ = prev.focus();
         }
-        events::emit(&self.config.site, "close");
+        events::emit(&self.config.site, "modal", "close");
     }
 
     fn dismiss(&self) {
@@ -324,14 +269,6 @@ impl Modal {
         }
     }
 
-    fn chosen(&self) -> Vec<String> {
-        self.checkboxes
-            .iter()
-            .filter(|(_, i)| i.checked())
-            .map(|(c, _)| c.as_str().to_owned())
-            .collect()
-    }
-
     fn show_phone_error(&self, msg: Option<&str>) {
         self.phone_error.set_text_content(msg);
         let _ = self
@@ -343,7 +280,7 @@ impl Modal {
         self.status.set_text_content(Some(msg));
         let _ = self
             .status
-            .set_attribute("class", &["status ", class].concat());
+            .set_attribute("class", &dom::cat(&["status ", class]));
     }
 
     async fn submit(self: Rc<Self>) {
@@ -351,7 +288,7 @@ impl Modal {
             return;
         }
         let s = self.locale.strings();
-        let categories = self.chosen();
+        let categories = dom::chosen(&self.checkboxes);
         self.category_error
             .set_text_content(categories.is_empty().then_some(s.no_category));
         if categories.is_empty() {
@@ -369,40 +306,29 @@ impl Modal {
         self.busy.set(true);
         self.submit.set_disabled(true);
         self.set_status(s.sending, "");
-        events::emit(&self.config.site, "submit");
-        let body = ConsentRequest {
-            phone: typed,
-            categories,
-            locale: self.locale.tag().to_owned(),
-            notice_version: self.notice.version,
-            notice_text: self.notice.text.clone(),
-            surface: "modal".to_owned(),
-            page_url: web_sys::window().and_then(|w| w.location().href().ok()),
-            client_ts: Some(js_sys::Date::now()),
-            widget_version: Some(crate::VERSION.to_owned()),
-            turnstile_token: None,
-        };
+        events::emit(&self.config.site, "modal", "submit");
+        let body = api::consent_request(typed, categories, self.locale, &self.notice, "modal");
         let key = self.idempotency_key.borrow().clone();
-        let result = api::post_consent(&self.api, &self.config.site, &body, &key).await;
+        let result = api::post_consent(&self.api, &self.config.site, &body, &key, false).await;
         self.busy.set(false);
         self.submit.set_disabled(false);
         match result {
-            Ok(recorded) => {
+            Ok(id) => {
                 self.set_status(s.success, "ok");
                 self.form.reset();
-                *self.idempotency_key.borrow_mut() = new_key();
+                *self.idempotency_key.borrow_mut() = api::new_key();
                 storage::mark_handled(&self.config.site, "consented");
-                events::emit_consent(&self.config.site, &recorded.id);
+                events::emit_consent(&self.config.site, "modal", &id);
             }
             Err(PostError::Refused { detail }) => {
                 self.set_status(&detail, "bad");
-                *self.idempotency_key.borrow_mut() = new_key();
-                events::emit_error(&self.config.site, &detail.into());
+                *self.idempotency_key.borrow_mut() = api::new_key();
+                events::emit_error(&self.config.site, "modal", &detail.into());
             }
             // Same key on retry: the Worker records a retried consent once.
             Err(PostError::Transient) => {
                 self.set_status(s.network_error, "bad");
-                events::emit_error(&self.config.site, &s.network_error.into());
+                events::emit_error(&self.config.site, "modal", &s.network_error.into());
             }
         }
         if let Some(status) = self.status.dyn_ref::<HtmlElement>() {

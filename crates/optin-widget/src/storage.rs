@@ -1,8 +1,10 @@
 //! Remembers that a visitor closed the modal or opted in, so it does not nag.
 //! Storage can be blocked (privacy modes, sandboxed frames): then nothing is remembered.
 
+use alloc::string::String;
+
 fn key(site: &str) -> String {
-    ["whatsapp-optin:", site, ":handled"].concat()
+    crate::dom::cat(&["whatsapp-optin:", site, ":handled"])
 }
 
 fn local() -> Option<web_sys::Storage> {

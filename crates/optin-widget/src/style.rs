@@ -1,15 +1,15 @@
 //! The widget's styles, adopted by the shadow root as a constructed stylesheet:
 //! no `<style>` element and no inline styles, so a strict CSP needs no exception.
+//! Every control is at least 24×24 CSS px (WCAG 2.2 target size), most 44.
 
 /// The stylesheet.
-pub const CSS: &str = r#"
-:host{all:initial}
-.backdrop{position:fixed;inset:0;z-index:2147483000;display:flex;align-items:center;justify-content:center;
- background:rgba(17,27,33,.55);font:16px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#111b21}
-.backdrop[hidden]{display:none}
-.dialog{box-sizing:border-box;position:relative;width:min(28rem,calc(100vw - 2rem));max-height:calc(100vh - 2rem);
- overflow:auto;background:#fff;border-radius:16px;padding:1.5rem;box-shadow:0 12px 40px rgba(0,0,0,.3);
- animation:rise .18s ease-out}
+pub const CSS: &str = r#":host{all:initial}
+dialog{box-sizing:border-box;width:min(28rem,calc(100vw - 2rem));max-width:none;max-height:calc(100vh - 2rem);
+margin:auto;padding:0;border:0;overflow:auto;background:#fff;color:#111b21;border-radius:16px;
+box-shadow:0 12px 40px rgba(0,0,0,.3);font:16px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;
+animation:rise .18s ease-out}
+dialog::backdrop{background:rgba(17,27,33,.55)}
+.box{position:relative;padding:1.5rem}
 @keyframes rise{from{transform:translateY(12px);opacity:0}to{transform:none;opacity:1}}
 h2{margin:0 2.5rem .5rem 0;font-size:1.25rem;line-height:1.3}
 p{margin:.5rem 0}
@@ -17,26 +17,59 @@ p{margin:.5rem 0}
 fieldset{border:0;margin:.75rem 0;padding:0}
 legend{font-weight:600;margin-bottom:.25rem;padding:0}
 .choice{display:flex;align-items:center;gap:.6rem;min-height:44px;cursor:pointer}
-input[type=checkbox]{width:22px;height:22px;margin:0;accent-color:#008069;flex:none}
+input[type=checkbox]{width:24px;height:24px;margin:0;accent-color:#008069;flex:none}
 .field-label{display:block;font-weight:600;margin:.75rem 0 .25rem}
 input[type=tel]{box-sizing:border-box;width:100%;min-height:44px;font:inherit;padding:.5rem .75rem;
- border:2px solid #667781;border-radius:8px;background:#fff;color:#111b21}
+border:2px solid #667781;border-radius:8px;background:#fff;color:#111b21}
 input[aria-invalid=true]{border-color:#b3261e}
 .error{color:#b3261e;font-size:.9rem;min-height:1.2em;margin:.25rem 0}
 .submit{display:block;width:100%;min-height:48px;margin-top:1rem;border:0;border-radius:24px;
- background:#006e5a;color:#fff;font:600 1rem/1 inherit;cursor:pointer}
+background:#006e5a;color:#fff;font:600 1rem/1 inherit;cursor:pointer}
 .submit[disabled]{opacity:.6;cursor:progress}
 .close{position:absolute;top:.75rem;right:.75rem;width:44px;height:44px;border:0;border-radius:50%;
- background:transparent;color:inherit;font:1.5rem/1 inherit;cursor:pointer}
+background:transparent;color:inherit;font:1.5rem/1 inherit;cursor:pointer}
 .close:hover{background:rgba(0,0,0,.06)}
-a{color:#006e5a}
+a{color:#006e5a;display:inline-block;min-height:24px;line-height:24px}
 :focus-visible{outline:3px solid #1d6fe0;outline-offset:2px}
 .status{font-weight:600;min-height:1.2em}
 .status.ok{color:#006e5a}
 .status.bad{color:#b3261e}
-@media (max-width:480px){.backdrop{align-items:flex-end}.dialog{width:100vw;border-radius:16px 16px 0 0;max-height:90vh}}
-@media (prefers-reduced-motion:reduce){.dialog{animation:none}}
-@media (prefers-color-scheme:dark){.backdrop{color:#e9edef}.dialog{background:#1f2c34}
- input[type=tel]{background:#111b21;color:#e9edef;border-color:#8696a0}a,.status.ok{color:#53bdeb}
- .submit{background:#00a884;color:#111b21}.error,.status.bad{color:#f28b82}.close:hover{background:rgba(255,255,255,.1)}}
+@media (max-width:480px){dialog{width:100vw;margin:auto 0 0;border-radius:16px 16px 0 0;max-height:90vh}}
+@media (prefers-reduced-motion:reduce){dialog{animation:none}}
+@media (prefers-color-scheme:dark){dialog{background:#1f2c34;color:#e9edef}
+input[type=tel]{background:#111b21;color:#e9edef;border-color:#8696a0}a,.status.ok{color:#53bdeb}
+.submit{background:#00a884;color:#111b21}.error,.status.bad{color:#f28b82}.close:hover{background:rgba(255,255,255,.1)}}
+"#;
+
+/// The checkout opt-in's stylesheet: it inherits the merchant form's font and
+/// colour, and fits the space the loader reserves for it (no layout shift).
+pub const CHECKOUT_CSS: &str = r#":host{display:block;font:inherit;color:inherit}
+p{margin:0 0 .25rem;font-size:.875rem;line-height:1.4}
+.choices{display:flex;flex-wrap:wrap;gap:0 1rem}
+.choice{display:flex;align-items:center;gap:.5rem;min-height:32px;cursor:pointer}
+input[type=checkbox]{width:24px;height:24px;margin:0;accent-color:#008069;flex:none}
+label[for]{display:block;font-weight:600;margin-top:.25rem}
+input[type=tel]{box-sizing:border-box;width:100%;min-height:40px;font:inherit;padding:.25rem .5rem}
+.error{color:#b3261e;min-height:0}
+.error:empty{display:none}
+a{color:inherit;font-size:.875rem;display:inline-block;min-height:24px;line-height:24px}
+:focus-visible{outline:3px solid #1d6fe0;outline-offset:2px}
+"#;
+
+/// The chat widget's stylesheet: a floating button and its panel, above the page.
+pub const CHAT_CSS: &str = r#":host{all:initial}
+.wrap{position:fixed;right:16px;bottom:16px;z-index:2147483000;display:flex;flex-direction:column;align-items:flex-end;
+gap:12px;font:16px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#111b21}
+.fab{min-height:48px;padding:0 20px;border:0;border-radius:24px;background:#006e5a;color:#fff;font:600 1rem/1 inherit;
+cursor:pointer;box-shadow:0 4px 16px rgba(0,0,0,.25)}
+.panel{position:relative;box-sizing:border-box;width:min(22rem,calc(100vw - 32px));max-height:calc(100vh - 96px);overflow:auto;
+background:#fff;border-radius:16px;padding:1rem;box-shadow:0 12px 40px rgba(0,0,0,.3)}
+.panel[hidden]{display:none}
+.bubble{margin:0 2.5rem .75rem 0;padding:.6rem .8rem;background:#e7f8ef;border-radius:12px 12px 12px 0}
+.step{font-weight:600;margin:.25rem 0}
+.close{position:absolute;top:.5rem;right:.5rem;width:44px;height:44px;border:0;border-radius:50%;background:transparent;
+color:inherit;font:1.5rem/1 inherit;cursor:pointer}
+.go{display:flex;align-items:center;justify-content:center;min-height:48px;margin-top:.75rem;border-radius:24px;
+background:#006e5a;color:#fff;font-weight:600;text-decoration:none}
+:focus-visible{outline:3px solid #1d6fe0;outline-offset:2px}
 "#;

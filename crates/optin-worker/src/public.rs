@@ -3,7 +3,7 @@
 use consent_core::{
     chain::evidence_digest,
     privacy::{subject_hash, truncate_ip},
-    ConsentRequest, IpPolicy, SiteConfig,
+    ConsentRequest, IpPolicy, SiteConfig, Surface, ValidConsent,
 };
 use worker::{Env, Headers, Method, Request, Response};
 
@@ -56,9 +56,9 @@ pub async fn post_consent(mut req: Request, env: &Env, site: &str) -> Result<Res
 
 async fn record(req: &mut Request, env: &Env, site: &SiteConfig) -> Result<Response, AppError> {
     let idempotency_key = idempotency_key(req)?;
-    let text = read_json_text(req).await?;
-    let body: ConsentRequest = parse_json(&text)?;
+    let body: ConsentRequest = parse_json(&read_json_text(req).await?)?;
     let consent = body.validate(site)?;
+    let body_digest = consent_digest(&consent);
     let client_ip = req.headers().get("CF-Connecting-IP")?;
     if let Some(secret) = &site.turnstile_secret {
         turnstile::verify(
@@ -88,7 +88,7 @@ async fn record(req: &mut Request, env: &Env, site: &SiteConfig) -> Result<Respo
         consent,
         context,
         idempotency_key,
-        body_digest: evidence_digest(&text),
+        body_digest,
         ip_key: client_ip.map(|ip| subject_hash(key.as_bytes(), &ip)),
     };
     let payload = serde_json::to_string(&cmd).map_err(|e| AppError::Internal(e.to_string()))?;
@@ -118,6 +118,28 @@ async fn record(req: &mut Request, env: &Env, site: &SiteConfig) -> Result<Respo
             resp.text().await.unwrap_or_default()
         ))),
     }
+}
+
+/// What makes two consent requests "the same" for an Idempotency-Key: the
+/// consent itself, not the client clock or widget build a retry may change.
+fn consent_digest(c: &ValidConsent) -> String {
+    let categories: Vec<&str> = c.categories.iter().map(|c| c.as_str()).collect();
+    let surface = match c.surface {
+        Surface::Modal => "modal",
+        Surface::Checkout => "checkout",
+        Surface::Chat => "chat",
+    };
+    let canonical = [
+        c.phone.as_str(),
+        &categories.join(","),
+        c.notice.locale.tag(),
+        &c.notice.version.to_string(),
+        &c.notice_hash,
+        surface,
+        c.page_url.as_deref().unwrap_or(""),
+    ]
+    .join("\n");
+    evidence_digest(&canonical)
 }
 
 /// The optional `Idempotency-Key` header, checked for shape.

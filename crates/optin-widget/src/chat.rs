@@ -1,0 +1,170 @@
+//! The chat widget: a floating button, a greeting bubble, an optional opt-in
+//! step, then the hand-over to `https://wa.me/<number>?text=<prefilled>` (works on
+//! desktop and mobile, unlike `whatsapp://`).
+//!
+//! The hand-over is a real link (new tab), so it is never blocked as a pop-up
+//! and works with the keyboard and assistive tech. If a category is ticked the
+//! consent (surface `chat`) is sent with `keepalive` as the link is followed; an
+//! impossible number stops the link and says why.
+
+use alloc::{boxed::Box, rc::Rc, string::String};
+
+use consent_core::{ChatConfig, PublicConfig};
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::{Element, HtmlElement, KeyboardEvent};
+
+use crate::{
+    checkout::Checkout,
+    dom::{self, append, cast, document, el, listen, text_el, Listener},
+    events, style,
+};
+
+/// The mounted chat widget.
+pub struct Chat {
+    site: String,
+    fab: HtmlElement,
+    panel: HtmlElement,
+    optin: Rc<Checkout>,
+    listeners: core::cell::RefCell<alloc::vec::Vec<Listener>>,
+}
+
+/// `https://wa.me/<digits>?text=<prefilled>`.
+pub fn wa_me(chat: &ChatConfig, prefilled: &str) -> String {
+    let digits: String = chat.number.chars().filter(char::is_ascii_digit).collect();
+    let text: String = js_sys::encode_uri_component(prefilled).into();
+    dom::cat(&["https://wa.me/", &digits, "?text=", &text])
+}
+
+impl Chat {
+    /// Adds the floating button (panel closed) at the end of `<body>`.
+    pub fn mount(config: &PublicConfig, chat: &ChatConfig, api: &str) -> Result<Rc<Chat>, JsValue> {
+        let locale = dom::choose_locale(config.default_locale);
+        let s = locale.strings();
+        let (host, root) = dom::shadow_host(style::CHAT_CSS)?;
+        let wrap = el("div", &[("class", "wrap"), ("lang", locale.tag())])?;
+        let panel = el(
+            "div",
+            &[
+                ("id", "panel"),
+                ("class", "panel"),
+                ("role", "dialog"),
+                ("aria-labelledby", "greeting"),
+                ("hidden", ""),
+            ],
+        )?;
+        let close = text_el(
+            "button",
+            &[
+                ("type", "button"),
+                ("class", "close"),
+                ("aria-label", s.close),
+            ],
+            "×",
+        )?;
+        let greeting = text_el(
+            "p",
+            &[("id", "greeting"), ("class", "bubble")],
+            chat.greeting.as_deref().unwrap_or(s.chat_greeting),
+        )?;
+        let step = el("section", &[("aria-label", s.chat_optin)])?;
+        let heading = text_el("p", &[("class", "step")], s.chat_optin)?;
+        let slot = el("div", &[])?;
+        append(&step, &[&heading, &slot])?;
+        let link = text_el(
+            "a",
+            &[
+                ("class", "go"),
+                (
+                    "href",
+                    &wa_me(chat, chat.prefilled.as_deref().unwrap_or(s.chat_prefilled)),
+                ),
+                ("target", "_blank"),
+                ("rel", "noopener"),
+            ],
+            s.chat_continue,
+        )?;
+        append(&panel, &[&close, &greeting, &step, &link])?;
+        let fab = text_el(
+            "button",
+            &[
+                ("type", "button"),
+                ("class", "fab"),
+                ("aria-expanded", "false"),
+                ("aria-controls", "panel"),
+            ],
+            s.chat_open,
+        )?;
+        append(&wrap, &[&panel, &fab])?;
+        root.append_child(&wrap)?;
+        document().body().ok_or("no body")?.append_child(&host)?;
+        let optin = Checkout::mount_as(slot, config, api, &JsValue::UNDEFINED, "chat")?;
+
+        let chat = Rc::new(Chat {
+            site: config.site.clone(),
+            fab: cast(fab)?,
+            panel: cast(panel)?,
+            optin,
+            listeners: Default::default(),
+        });
+        let on = |target: &Element, name: &'static str, f: fn(&Chat, &web_sys::Event)| {
+            let weak = Rc::downgrade(&chat);
+            listen(target, name, move |e| {
+                if let Some(c) = weak.upgrade() {
+                    f(&c, &e)
+                }
+            })
+        };
+        let l = [
+            on(&chat.fab, "click", |c, _| c.toggle()),
+            on(&close, "click", |c, _| c.hide()),
+            on(&chat.panel, "keydown", |c, e| {
+                if e.dyn_ref::<KeyboardEvent>().map(|k| k.key()).as_deref() == Some("Escape") {
+                    c.hide();
+                }
+            }),
+            on(&link, "click", |c, e| c.hand_over(e)),
+        ];
+        chat.listeners.borrow_mut().extend(l);
+        Ok(chat)
+    }
+
+    fn toggle(&self) {
+        if self.panel.hidden() {
+            self.panel.set_hidden(false);
+            let _ = self.fab.set_attribute("aria-expanded", "true");
+            let _ = self.panel.focus();
+            if let Ok(Some(first)) = self.panel.query_selector("button") {
+                if let Some(b) = first.dyn_ref::<HtmlElement>() {
+                    let _ = b.focus();
+                }
+            }
+            events::emit(&self.site, "chat", "open");
+        } else {
+            self.hide();
+        }
+    }
+
+    fn hide(&self) {
+        if self.panel.hidden() {
+            return;
+        }
+        self.panel.set_hidden(true);
+        let _ = self.fab.set_attribute("aria-expanded", "false");
+        let _ = self.fab.focus();
+        events::emit(&self.site, "chat", "close");
+    }
+
+    /// Following the wa.me link: record a ticked opt-in on the way, or stop on a bad number.
+    fn hand_over(&self, e: &web_sys::Event) {
+        match self.optin.prepare() {
+            Err(_) => e.prevent_default(),
+            Ok(None) => {}
+            Ok(Some(body)) => {
+                let optin = self.optin.clone();
+                crate::spawn(Box::pin(async move {
+                    let _ = optin.send(body, true).await;
+                }));
+            }
+        }
+    }
+}

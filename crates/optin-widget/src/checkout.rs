@@ -1,0 +1,235 @@
+//! The embedded checkout / registration opt-in: view and controller.
+//!
+//! Mounts into a placeholder inside the merchant's own `<form>`
+//! (`<div data-wa-optin="checkout" data-phone-field="#phone">`): the notice,
+//! one **unchecked** box per category, its own phone input unless the
+//! merchant's field is named, and the privacy link. When the merchant form is
+//! submitted with a box ticked, the consent is sent with `fetch(…, {keepalive})`
+//! so it survives the navigation; the submit is never blocked or delayed.
+
+use alloc::{boxed::Box, rc::Rc, string::String, vec::Vec};
+use core::cell::RefCell;
+
+use consent_core::{
+    normalize_phone, render_notice, Category, ConsentRequest, Locale, Notice, PublicConfig,
+};
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::{Element, HtmlInputElement};
+
+use crate::{
+    api::{self, get_str, PostError},
+    dom::{self, append, cast, document, el, listen, text_el, Listener},
+    events, style,
+};
+
+/// Attribute on the placeholder once a checkout opt-in is mounted in it.
+pub const MOUNTED: &str = "data-wa-optin-mounted";
+
+/// One mounted checkout opt-in.
+pub struct Checkout {
+    site: String,
+    surface: &'static str,
+    api: String,
+    /// The placeholder it was mounted into.
+    pub placeholder: Element,
+    locale: Locale,
+    notice: Notice,
+    default_calling_code: u16,
+    phone_field: Option<String>,
+    own_phone: Option<HtmlInputElement>,
+    error: Element,
+    checkboxes: Vec<(Category, HtmlInputElement)>,
+    idempotency_key: RefCell<String>,
+    listeners: RefCell<Vec<Listener>>,
+}
+
+/// `opts[key]` (JS call) or the placeholder's `data-*` attribute.
+fn option(opts: &JsValue, placeholder: &Element, key: &str, attr: &str) -> Option<String> {
+    get_str(opts, key).or_else(|| placeholder.get_attribute(attr))
+}
+
+impl Checkout {
+    /// Renders into `placeholder`. `opts` (from `WhatsAppOptIn.mount`) may set
+    /// `phoneField` (a CSS selector) and `categories` (comma-separated wire names);
+    /// otherwise `data-phone-field` / `data-categories`, else its own input and
+    /// every category of the site.
+    pub fn mount(
+        placeholder: Element,
+        config: &PublicConfig,
+        api: &str,
+        opts: &JsValue,
+    ) -> Result<Rc<Checkout>, JsValue> {
+        Checkout::mount_as(placeholder, config, api, opts, "checkout")
+    }
+
+    /// [`Checkout::mount`] as the opt-in step of another surface (`"chat"`).
+    pub fn mount_as(
+        placeholder: Element,
+        config: &PublicConfig,
+        api: &str,
+        opts: &JsValue,
+        surface: &'static str,
+    ) -> Result<Rc<Checkout>, JsValue> {
+        let locale = dom::choose_locale(config.default_locale);
+        let s = locale.strings();
+        let notice = render_notice(locale, &config.business_name, config.notice_version);
+        let phone_field = option(opts, &placeholder, "phoneField", "data-phone-field");
+        let categories: Vec<Category> =
+            match option(opts, &placeholder, "categories", "data-categories") {
+                Some(list) => list
+                    .split(',')
+                    .filter_map(|c| Category::parse(c.trim()))
+                    .filter(|c| config.categories.contains(c))
+                    .collect(),
+                None => config.categories.clone(),
+            };
+
+        let (host, root) = dom::shadow_host(style::CHECKOUT_CSS)?;
+        let group = el(
+            "div",
+            &[
+                ("role", "group"),
+                ("aria-labelledby", "n"),
+                ("lang", locale.tag()),
+            ],
+        )?;
+        let notice_p = text_el("p", &[("id", "n")], &notice.text)?;
+        append(&group, &[&notice_p])?;
+        let choices = el("div", &[("class", "choices")])?;
+        let checkboxes = dom::choices(&choices, &categories, locale)?;
+        append(&group, &[&choices])?;
+        let own_phone = match phone_field {
+            Some(_) => None,
+            None => {
+                let label = text_el("label", &[("for", "p")], s.phone_label)?;
+                let input = el(
+                    "input",
+                    &[
+                        ("id", "p"),
+                        ("type", "tel"),
+                        ("autocomplete", "tel"),
+                        ("inputmode", "tel"),
+                        ("aria-describedby", "e"),
+                    ],
+                )?;
+                append(&group, &[&label, &input])?;
+                Some(cast::<HtmlInputElement>(input)?)
+            }
+        };
+        let error = el("p", &[("id", "e"), ("class", "error"), ("role", "alert")])?;
+        let privacy = text_el(
+            "a",
+            &[
+                ("href", &config.privacy_policy_url),
+                ("target", "_blank"),
+                ("rel", "noopener"),
+            ],
+            s.privacy,
+        )?;
+        append(&group, &[&error, &privacy])?;
+        root.append_child(&group)?;
+        placeholder.append_child(&host)?;
+        placeholder.set_attribute(MOUNTED, "")?;
+
+        let checkout = Rc::new(Checkout {
+            site: config.site.clone(),
+            surface,
+            api: String::from(api),
+            placeholder,
+            locale,
+            notice,
+            default_calling_code: config.default_calling_code,
+            phone_field,
+            own_phone,
+            error,
+            checkboxes,
+            idempotency_key: RefCell::new(api::new_key()),
+            listeners: RefCell::new(Vec::new()),
+        });
+        if let Some(form) = checkout.placeholder.closest("form")? {
+            let weak = Rc::downgrade(&checkout);
+            let l = listen(&form, "submit", move |e| {
+                if let Some(c) = weak.upgrade() {
+                    if !e.default_prevented() {
+                        crate::spawn(Box::pin(async move {
+                            let _ = c.record(true).await;
+                        }));
+                    }
+                }
+            });
+            checkout.listeners.borrow_mut().push(l);
+        }
+        events::emit(&checkout.site, surface, "impression");
+        Ok(checkout)
+    }
+
+    fn phone(&self) -> String {
+        if let Some(input) = &self.own_phone {
+            return input.value();
+        }
+        self.phone_field
+            .as_deref()
+            .and_then(|sel| document().query_selector(sel).ok().flatten())
+            .and_then(|e| e.dyn_into::<HtmlInputElement>().ok())
+            .map(|i| i.value())
+            .unwrap_or_default()
+    }
+
+    /// Checks what was entered, synchronously: `Ok(None)` when no box is ticked,
+    /// the request when it can be sent, `Err` (shown inline, and as an
+    /// `error` event) when the number is impossible.
+    pub fn prepare(&self) -> Result<Option<ConsentRequest>, JsValue> {
+        let categories = dom::chosen(&self.checkboxes);
+        if categories.is_empty() {
+            return Ok(None);
+        }
+        let s = self.locale.strings();
+        let phone = self.phone();
+        if normalize_phone(&phone, self.default_calling_code).is_err() {
+            self.error.set_text_content(Some(s.invalid_phone));
+            events::emit_error(&self.site, self.surface, &s.invalid_phone.into());
+            if let Some(input) = &self.own_phone {
+                let _ = input.focus();
+            }
+            return Err(s.invalid_phone.into());
+        }
+        self.error.set_text_content(None);
+        Ok(Some(api::consent_request(
+            phone,
+            categories,
+            self.locale,
+            &self.notice,
+            self.surface,
+        )))
+    }
+
+    /// Sends a prepared consent; `keepalive` lets it outlive a navigation.
+    pub async fn send(&self, body: ConsentRequest, keepalive: bool) -> Result<String, JsValue> {
+        events::emit(&self.site, self.surface, "submit");
+        let key = self.idempotency_key.borrow().clone();
+        match api::post_consent(&self.api, &self.site, &body, &key, keepalive).await {
+            Ok(id) => {
+                *self.idempotency_key.borrow_mut() = api::new_key();
+                events::emit_consent(&self.site, self.surface, &id);
+                Ok(id)
+            }
+            Err(e) => {
+                let msg: JsValue = match e {
+                    PostError::Refused { detail } => detail.into(),
+                    PostError::Transient => self.locale.strings().network_error.into(),
+                };
+                events::emit_error(&self.site, self.surface, &msg);
+                Err(msg)
+            }
+        }
+    }
+
+    /// Sends the consent if a box is ticked: `Ok(None)` when none is,
+    /// `Ok(Some(id))` once recorded.
+    pub async fn record(&self, keepalive: bool) -> Result<Option<String>, JsValue> {
+        match self.prepare()? {
+            Some(body) => self.send(body, keepalive).await.map(Some),
+            None => Ok(None),
+        }
+    }
+}

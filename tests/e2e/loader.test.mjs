@@ -1,0 +1,46 @@
+// The loader: degrades to the merchant's plain link when a CSP blocks the wasm,
+// and the published TypeScript declaration matches the real global.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { BASE, launch } from "./support.mjs";
+
+let browser;
+before(async () => { browser = await launch(); });
+after(async () => { await browser?.close(); });
+
+test("a CSP without 'wasm-unsafe-eval': an error event, a plain accessible link, API calls reject", async () => {
+  const page = await browser.newPage();
+  await page.addInitScript(() => {
+    window.__errors = [];
+    document.addEventListener("whatsapp-optin:error", (e) => window.__errors.push(e.detail));
+  });
+  await page.goto(`${BASE}/examples/no-wasm.html`);
+  const link = page.getByRole("link", { name: "Chat with us on WhatsApp" });
+  await link.waitFor({ timeout: 15_000 });
+  assert.equal(await link.getAttribute("href"), "https://wa.me/15550100?text=Hi%20Toko%20Acme");
+  const box = await link.boundingBox();
+  assert.ok(box.width >= 48 && box.height >= 48, `fallback link is ${box.width}×${box.height}`);
+  const errors = await page.evaluate(() => window.__errors);
+  assert.equal(errors.length, 1);
+  assert.equal(errors[0].site, "demo");
+  assert.equal(errors[0].surface, "loader");
+  assert.match(errors[0].message, /CompileError|WebAssembly|wasm/i);
+  assert.equal(await page.locator("whatsapp-optin").count(), 0);
+  assert.equal(await page.evaluate(() => window.WhatsAppOptIn.consent().then(() => "resolved", () => "rejected")), "rejected");
+  await page.close();
+});
+
+test("www/widget.d.ts declares exactly the members of window.WhatsAppOptIn", async () => {
+  const dts = readFileSync(new URL("../../www/widget.d.ts", import.meta.url), "utf8");
+  const body = dts.match(/interface WhatsAppOptInApi \{([\s\S]*?)\n  \}/)[1];
+  const declared = [...body.matchAll(/^\s+(?:readonly )?(\w+)[(:]/gm)].map((m) => m[1]).sort();
+  const page = await browser.newPage();
+  await page.goto(`${BASE}/`);
+  await page.getByRole("dialog").waitFor({ timeout: 15_000 });
+  const actual = await page.evaluate(() => Object.keys(window.WhatsAppOptIn).sort());
+  assert.deepEqual(declared, actual);
+  const events = [...dts.matchAll(/"whatsapp-optin:(\w+)"/g)].map((m) => m[1]).sort();
+  assert.deepEqual(events, ["close", "consent", "error", "impression", "open", "submit"]);
+  await page.close();
+});
