@@ -44,19 +44,24 @@ const option = (name, fallback) => {
 };
 const SHORT = flag("--short");
 const FAULTS = flag("--faults");
+// --external: use a stack someone else started (OPTIN_BASE, SIM_BASE, OPTIN_STATE_DIR),
+// as `scripts/dev test` does after the end-to-end tests. Not with --faults.
+const EXTERNAL = flag("--external");
 const LEVELS = option("--levels", SHORT ? "1,16" : "1,16,64,256").split(",").map(Number);
 const REQUESTS = Number(option("--requests", SHORT ? 150 : 2000)); // per level
 const LEVEL_SECONDS = Number(option("--seconds", SHORT ? 40 : 120)); // per level, hard stop
 const PHONES = 1000;
 const PORT = Number(process.env.PORT ?? 8787);
 const SIM_PORT = Number(process.env.SIM_PORT ?? 8789);
-const BASE = `http://127.0.0.1:${PORT}`;
-const SIM = `http://127.0.0.1:${SIM_PORT}`;
+const BASE = EXTERNAL ? process.env.OPTIN_BASE ?? `http://127.0.0.1:${PORT}` : `http://127.0.0.1:${PORT}`;
+const SIM = EXTERNAL ? process.env.SIM_BASE ?? `http://127.0.0.1:${SIM_PORT}` : `http://127.0.0.1:${SIM_PORT}`;
 const ADMIN = { authorization: `Bearer ${process.env.ADMIN_TOKEN ?? "dev-admin-token"}` };
 const NOTICE =
   "I agree to receive the messages I select below from Toko Acme on WhatsApp. I can stop at any time by replying STOP.";
 const RUN = randomBytes(3).toString("hex");
-const SITES = ["a", "b", "c"].map((s, i) => ({ id: `load-${s}`, pnid: `10000000000010${i + 1}` }));
+// Fresh sites and business numbers per run, so a run never meets an earlier one's data.
+const PNID_BASE = 200000000000000 + (parseInt(RUN, 16) % 1_000_000) * 1000;
+const SITES = ["a", "b", "c"].map((s, i) => ({ id: `load-${RUN}-${s}`, pnid: String(PNID_BASE + i + 1) }));
 const phoneOf = (i) => `+62812${70000000 + i}`;
 
 const log = (...a) => console.log(...a);
@@ -107,20 +112,30 @@ function startWrangler() {
   return waitUp(`${BASE}/v1/sites/demo/config`, "wrangler dev");
 }
 
-async function stackUp() {
-  const sim = join(ROOT, "target/release/cloud-api-simulator");
-  if (!existsSync(sim)) throw new Error("target/release/cloud-api-simulator missing: run scripts/dev build");
-  mkdirSync(join(ROOT, "target"), { recursive: true });
-  stack.stateDir = mkdtempSync(join(ROOT, "target/load-state-"));
-  // Webhook routing: each load site has its own business number (KV pnid:{id} → site),
-  // written to the local KV before the Worker starts.
-  const kvFile = join(stack.stateDir, "pnid.json");
+/** Webhook routing: each load site has its own business number (KV pnid:{id} → site). */
+async function routeNumbers() {
+  const kvFile = join(stack.stateDir, `pnid-${RUN}.json`);
   writeFileSync(kvFile, JSON.stringify(SITES.map((s) => ({ key: `pnid:${s.pnid}`, value: s.id }))));
   const kv = startProcess(join(ROOT, "node_modules/.bin/wrangler"), [
     "kv", "bulk", "put", kvFile, "--binding", "SITES", "--local", "--persist-to", stack.stateDir,
   ], "load-wrangler.log");
   const code = await new Promise((r) => kv.on("exit", r));
   if (code !== 0) throw new Error("wrangler kv bulk put failed (target/logs/load-wrangler.log)");
+}
+
+async function stackUp() {
+  if (EXTERNAL) {
+    stack.stateDir = process.env.OPTIN_STATE_DIR;
+    if (!stack.stateDir) throw new Error("--external needs OPTIN_STATE_DIR (the stack's --persist-to)");
+    if (FAULTS) throw new Error("--faults restarts the Worker, so it needs its own stack (drop --external)");
+    await routeNumbers(); // local KV, written while the Worker runs
+    return;
+  }
+  const sim = join(ROOT, "target/release/cloud-api-simulator");
+  if (!existsSync(sim)) throw new Error("target/release/cloud-api-simulator missing: run scripts/dev build");
+  mkdirSync(join(ROOT, "target"), { recursive: true });
+  stack.stateDir = mkdtempSync(join(ROOT, "target/load-state-"));
+  await routeNumbers(); // before the Worker starts
   stack.sim = startProcess(sim, [
     "--port", String(SIM_PORT), "--token", "dev-wa-token",
     "--webhook-url", `${BASE}/webhooks/whatsapp`, "--app-secret", "dev-app-secret",
@@ -130,6 +145,7 @@ async function stackUp() {
 }
 
 function stackDown() {
+  if (EXTERNAL) return;
   killGroup(stack.wrangler);
   killGroup(stack.sim);
 }
