@@ -43,13 +43,14 @@ const option = (name, fallback) => {
   return i >= 0 && args[i + 1] ? args[i + 1] : fallback;
 };
 const SHORT = flag("--short");
-const FAULTS = flag("--faults");
+const RESTART = flag("--faults"); // simulator faults + a Worker crash and restart
+const FAULTS = RESTART || flag("--sim-faults"); // simulator faults only (works with --external)
 // --external: use a stack someone else started (OPTIN_BASE, SIM_BASE, OPTIN_STATE_DIR),
 // as `scripts/dev test` does after the end-to-end tests. Not with --faults.
 const EXTERNAL = flag("--external");
 const LEVELS = option("--levels", SHORT ? "1,16" : "1,16,64,256").split(",").map(Number);
-const REQUESTS = Number(option("--requests", SHORT ? 150 : 2000)); // per level
-const LEVEL_SECONDS = Number(option("--seconds", SHORT ? 40 : 120)); // per level, hard stop
+const REQUESTS = Number(option("--requests", SHORT ? 150 : 1000)); // per level
+const LEVEL_SECONDS = Number(option("--seconds", SHORT ? 40 : 90)); // per level, hard stop (+180 s in the level with the restart)
 const PHONES = 1000;
 const PORT = Number(process.env.PORT ?? 8787);
 const SIM_PORT = Number(process.env.SIM_PORT ?? 8789);
@@ -127,7 +128,7 @@ async function stackUp() {
   if (EXTERNAL) {
     stack.stateDir = process.env.OPTIN_STATE_DIR;
     if (!stack.stateDir) throw new Error("--external needs OPTIN_STATE_DIR (the stack's --persist-to)");
-    if (FAULTS) throw new Error("--faults restarts the Worker, so it needs its own stack (drop --external)");
+    if (RESTART) throw new Error("--faults restarts the Worker, so it needs its own stack (drop --external)");
     await routeNumbers(); // local KV, written while the Worker runs
     return;
   }
@@ -184,7 +185,7 @@ function request(url, { method = "GET", headers = {}, body } = {}) {
 const json = (r) => JSON.parse(r.text);
 
 /** Retries network errors and 5xx (up to `tries`, within `ms`); never 4xx. */
-async function withRetry(fn, { tries = 40, ms = 120_000 } = {}) {
+async function withRetry(fn, { tries = 200, ms = 240_000 } = {}) {
   const end = Date.now() + ms;
   let last;
   for (let i = 0; i < tries && Date.now() < end; i++) {
@@ -265,7 +266,8 @@ async function opStop(seq) {
   const phone = consented[si][pick(consented[si].length)];
   const t0 = Date.now();
   // The simulator delivers the signed webhook before it answers; retry if the Worker did not take it.
-  for (let i = 0; i < 30; i++) {
+  const end = Date.now() + 240_000;
+  for (let i = 0; i < 200 && Date.now() < end; i++) {
     const r = await request(`${SIM}/_sim/inbound`, {
       method: "POST", body: JSON.stringify({ from: phone, text: "STOP", phone_number_id: SITES[si].pnid }),
     });
@@ -300,7 +302,7 @@ async function runLevel(concurrency, { restartAt } = {}) {
   let issued = 0;
   let errors = 0;
   let restartMs = null;
-  const deadline = Date.now() + LEVEL_SECONDS * 1000;
+  const deadline = Date.now() + (LEVEL_SECONDS + (restartAt !== undefined ? 180 : 0)) * 1000;
   const t0 = Date.now();
   let restarting = null;
   async function worker() {
@@ -356,17 +358,35 @@ async function admin(path) {
   return res;
 }
 
+// A crash can leave, per ledger, the one row whose send was in flight in `sending`
+// with nothing at the simulator; the sender releases it to `pending` after its
+// 10-minute grace (it cannot know whether Meta got it). The faults run counts
+// those as "deferred" rather than waiting 10 minutes, at most one per ledger per crash.
+const deferredAllowance = () => stack.restarts; // each load site is one ledger (shards: 1)
+
 async function drain(ms = SHORT ? 60_000 : 180_000) {
   const end = Date.now() + ms;
   let open = {};
+  let stableSince = null;
+  let lastSending = null;
   while (Date.now() < end) {
     open = {};
+    let pending = 0;
+    const sending = {};
     for (const s of SITES) {
       const st = json(await admin(`${s.id}/stats`));
-      for (const c of st.confirmations) if (c.status === "pending" || c.status === "sending") open[s.id] = (open[s.id] ?? 0) + c.n;
+      for (const c of st.confirmations) {
+        if (c.status === "pending") pending += c.n;
+        if (c.status === "sending") sending[s.id] = (sending[s.id] ?? 0) + c.n;
+        if (c.status === "pending" || c.status === "sending") open[s.id] = (open[s.id] ?? 0) + c.n;
+      }
     }
     const faultsLeft = (json(await request(`${SIM}/_sim/faults`)).faults ?? []).length;
-    if (Object.keys(open).length === 0 && faultsLeft === 0) return { drained: true, open };
+    const key = JSON.stringify(sending);
+    if (key !== lastSending) { lastSending = key; stableSince = Date.now(); }
+    const fewSending = Object.values(sending).every((n) => n <= deferredAllowance());
+    if (pending === 0 && faultsLeft === 0 && Object.keys(sending).length === 0) return { drained: true, open };
+    if (pending === 0 && faultsLeft === 0 && fewSending && Date.now() - stableSince > 5000) return { drained: true, open };
     await sleep(500);
   }
   return { drained: false, open };
@@ -418,7 +438,7 @@ async function reconcile() {
       const r = await admin(`${site.id}/subscribers/${encodeURIComponent(p)}`);
       views.set(p, r.status === 200 ? json(r) : null);
     });
-    let once = 0, suppressed = 0, none = 0, multiple = 0, suppressedWithoutStop = 0;
+    let once = 0, suppressed = 0, none = 0, multiple = 0, suppressedWithoutStop = 0, deferred = 0;
     for (const a of mine) {
       const n = templatesById.get(a.id) ?? 0;
       const row = views.get(a.phone)?.confirmations.find((c) => c.consent_id === a.id && c.kind === "template");
@@ -427,6 +447,8 @@ async function reconcile() {
       else if (row?.status === "suppressed") {
         suppressed++;
         if (!withdrawsByPhone.has(a.phone)) { suppressedWithoutStop++; problems.push(`${site.id}: consent ${a.id} suppressed but ${a.phone} never withdrew`); }
+      } else if (row?.status === "sending" && deferred < deferredAllowance()) {
+        deferred++; // in flight when the Worker was killed; resent after the grace
       } else { none++; problems.push(`${site.id}: consent ${a.id} has no template (outbox ${row?.status ?? "row missing"})`); }
     }
     // No template after a withdrawal on this site.
@@ -466,7 +488,7 @@ async function reconcile() {
     if (unacked.length) problems.push(`${site.id}: ${unacked.length} ledger grants nobody was told about`);
     rows.push({
       site: site.id, "2xx consents": mine.length, "ledger grants": grants.length, missing: missing.length,
-      "dup ids": duplicated.length, unacked: unacked.length, "1 template": once, suppressed, "0 templates": none,
+      "dup ids": duplicated.length, unacked: unacked.length, "1 template": once, suppressed, ...(RESTART ? { "deferred (in flight at crash)": deferred } : {}), "0 templates": none,
       ">1 templates": multiple, STOPs: stopsSeen, withdraws: [...withdrawsByPhone.values()].flat().length,
       "STOP not honoured": stopsUnmatched, "template after STOP": after, "state ≠ events": stateMismatch,
       verify: verify.ok ? `ok (${verify.events})` : "BROKEN",
@@ -496,7 +518,7 @@ async function main() {
   for (const [i, c] of LEVELS.entries()) {
     if (FAULTS) faultsQueued += await queueFaults();
     // In the faults run the Worker is killed in the middle of the last level.
-    const restartAt = FAULTS && i === LEVELS.length - 1 ? Math.floor(REQUESTS * 0.4) : undefined;
+    const restartAt = RESTART && i === LEVELS.length - 1 ? Math.floor(REQUESTS * 0.4) : undefined;
     const r = await runLevel(c, { restartAt });
     results.push(r);
     log(`load: c=${c}: ${r.requests} requests in ${r.seconds.toFixed(1)}s${r.restartMs !== null ? ` (Worker killed and back in ${(r.restartMs / 1000).toFixed(1)}s)` : ""}`);
