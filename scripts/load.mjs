@@ -29,7 +29,7 @@
 // capped, the drain wait is capped, and the stack is stopped on every exit path.
 // Exit status: 0 when everything reconciles, 1 on any mismatch, 2 on a harness error.
 import { spawn } from "node:child_process";
-import { mkdtempSync, mkdirSync, writeFileSync, openSync, existsSync } from "node:fs";
+import { mkdtempSync, mkdirSync, writeFileSync, openSync, existsSync, readFileSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import http from "node:http";
@@ -193,8 +193,11 @@ async function withRetry(fn, { tries = 200, ms = 240_000 } = {}) {
       const r = await fn();
       if (r.status < 500) return { res: r, retries: i };
       last = new Error(`HTTP ${r.status}: ${r.text.slice(0, 200)}`);
+      retryCauses[`HTTP ${r.status}`] = (retryCauses[`HTTP ${r.status}`] ?? 0) + 1;
     } catch (e) {
       last = e;
+      const cause = e.code ?? e.message;
+      retryCauses[cause] = (retryCauses[cause] ?? 0) + 1;
     }
     await sleep(Math.min(2000, 100 * 2 ** Math.min(i, 5)));
   }
@@ -221,6 +224,7 @@ async function createSites() {
 const acks = []; // { site, phone, key, id, categories }
 const stops = []; // { site, phone, t0, t1 }
 const consented = SITES.map(() => []); // per site: phones with a 2xx consent
+const retryCauses = {}; // what made clients retry: "HTTP 503", "ECONNRESET", …
 const counters = { replays: 0, replayMismatch: 0, limited: 0, otherStatus: [], retried: 0, stopRetried: 0 };
 const pick = (n) => Math.floor(Math.random() * n);
 
@@ -268,15 +272,22 @@ async function opStop(seq) {
   // The simulator delivers the signed webhook before it answers; retry if the Worker did not take it.
   const end = Date.now() + 240_000;
   for (let i = 0; i < 200 && Date.now() < end; i++) {
-    const r = await request(`${SIM}/_sim/inbound`, {
-      method: "POST", body: JSON.stringify({ from: phone, text: "STOP", phone_number_id: SITES[si].pnid }),
-    });
+    let r;
+    try {
+      r = await request(`${SIM}/_sim/inbound`, {
+        method: "POST", body: JSON.stringify({ from: phone, text: "STOP", phone_number_id: SITES[si].pnid }),
+      });
+    } catch (e) {
+      r = { status: 0, text: String(e.code ?? e.message) };
+    }
     const d = r.status === 200 ? json(r).delivery : null;
     if (d?.http_status === 200) {
       stops.push({ site: SITES[si].id, phone, t0, t1: Date.now() });
       return;
     }
     counters.stopRetried++;
+    const cause = `STOP: ${r.status === 200 ? `Worker answered ${d?.http_status ?? d?.error ?? "nothing"}` : `simulator ${r.status}`}`;
+    retryCauses[cause] = (retryCauses[cause] ?? 0) + 1;
     await sleep(Math.min(2000, 100 * 2 ** Math.min(i, 4)));
   }
   counters.otherStatus.push(`STOP for ${phone} never accepted`);
@@ -413,7 +424,7 @@ async function reconcile() {
     const cb = m.request?.biz_opaque_callback_data;
     templatesById.set(cb, (templatesById.get(cb) ?? 0) + 1);
     const k = `${m.phone_number_id} ${m.to}`;
-    (templatesTo.get(k) ?? templatesTo.set(k, []).get(k)).push(m.received_at_ms);
+    (templatesTo.get(k) ?? templatesTo.set(k, []).get(k)).push({ at: m.received_at_ms, id: cb });
   }
   const rows = [];
   const problems = [];
@@ -452,11 +463,19 @@ async function reconcile() {
       } else { none++; problems.push(`${site.id}: consent ${a.id} has no template (outbox ${row?.status ?? "row missing"})`); }
     }
     // No template after a withdrawal on this site.
-    let after = 0;
+    // Split by when the consent behind the late template was recorded: before the
+    // withdraw (its send was already queued, possibly in flight) or after it (the
+    // cooldown should have suppressed it). Both count as mismatches.
+    let afterQueued = 0, afterNew = 0;
+    const grantTs = new Map(grants.map((g) => [g.id, g.server_ts]));
     for (const [phone, ts] of withdrawsByPhone) {
       const first = Math.min(...ts);
-      const late = (templatesTo.get(`${site.pnid} ${phone}`) ?? []).filter((t) => t > first);
-      if (late.length) { after += late.length; problems.push(`${site.id}: ${late.length} template(s) to ${phone} after its withdraw at ${first}`); }
+      const late = (templatesTo.get(`${site.pnid} ${phone}`) ?? []).filter((m) => m.at > first);
+      for (const m of late) {
+        const queuedBefore = (grantTs.get(m.id) ?? Infinity) < first;
+        if (queuedBefore) afterQueued++; else afterNew++;
+        problems.push(`${site.id}: template for consent ${m.id} (recorded ${grantTs.get(m.id)}) reached ${phone} at ${m.at}, after its withdraw at ${first}${queuedBefore ? " — queued before the STOP" : ""}`);
+      }
     }
     // Every accepted STOP is a withdraw, or there was nothing left to withdraw.
     let stopsSeen = 0, stopsUnmatched = 0;
@@ -490,7 +509,7 @@ async function reconcile() {
       site: site.id, "2xx consents": mine.length, "ledger grants": grants.length, missing: missing.length,
       "dup ids": duplicated.length, unacked: unacked.length, "1 template": once, suppressed, ...(RESTART ? { "deferred (in flight at crash)": deferred } : {}), "0 templates": none,
       ">1 templates": multiple, STOPs: stopsSeen, withdraws: [...withdrawsByPhone.values()].flat().length,
-      "STOP not honoured": stopsUnmatched, "template after STOP": after, "state ≠ events": stateMismatch,
+      "STOP not honoured": stopsUnmatched, "template after STOP (queued before it)": afterQueued, "template after STOP (consent after it)": afterNew, "state ≠ events": stateMismatch,
       verify: verify.ok ? `ok (${verify.events})` : "BROKEN",
     });
     void suppressedWithoutStop;
@@ -538,6 +557,17 @@ async function main() {
   log(`\nReconciliation (${acks.length} acknowledged consents, ${stops.length} STOPs, ${simMessages} simulator send records; outbox ${drained.drained ? "drained" : `NOT drained: ${JSON.stringify(drained.open)}`} after ${drainSeconds.toFixed(1)}s):\n`);
   log(table(rows));
   log(`\nIdempotent replays: ${counters.replays} (${counters.replayMismatch} answered differently); 429s: ${counters.limited}; requests retried after an error: ${counters.retried}; STOP deliveries retried: ${counters.stopRetried}${FAULTS ? `; faults queued: ${faultsQueued}; Worker restarts: ${stack.restarts}` : ""}`);
+  // PII in logs: no phone number of this run may appear in the stack's logs.
+  const logs = (EXTERNAL ? ["wrangler.log", "simulator.log"] : ["load-wrangler.log", "load-simulator.log"])
+    .map((f) => join(ROOT, "target/logs", f)).filter((f) => existsSync(f));
+  const phonesUsed = [...new Set([...acks.map((a) => a.phone), ...stops.map((s) => s.phone)])];
+  for (const f of logs) {
+    const text = readFileSync(f, "utf8");
+    const leaked = phonesUsed.filter((p) => text.includes(p.slice(3))); // national digits, with or without +62
+    if (leaked.length) problems.push(`${leaked.length} phone numbers appear in ${f}, e.g. ${leaked[0]}`);
+  }
+  log(`PII in logs: checked ${phonesUsed.length} numbers against ${logs.length ? logs.map((f) => f.slice(ROOT.length + 1)).join(", ") : "no log files"}`);
+  if (Object.keys(retryCauses).length) log(`Retry causes: ${JSON.stringify(retryCauses)}`);
   if (counters.replayMismatch) problems.push(`${counters.replayMismatch} idempotent replays answered differently`);
   if (counters.limited) problems.push(`${counters.limited} consents were rate-limited (limits are set high for this run)`);
   if (!drained.drained) problems.push(`outbox not drained: ${JSON.stringify(drained.open)}`);
