@@ -1,0 +1,223 @@
+// The product as an attacker meets it: message pumping, merchant strings carrying
+// script, oversized and slow requests, replayed webhooks. Each test uses a fresh
+// site (or fresh numbers), and every loop is bounded in count and time.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { connect } from "node:net";
+import { createHmac, randomBytes, randomInt } from "node:crypto";
+import { BASE, SIM, ADMIN_TOKEN, launch, freshPhone, subscriber, simMessages, eventually, sleep } from "./support.mjs";
+
+const NOTICE =
+  "I agree to receive the messages I select below from Toko Acme on WhatsApp. I can stop at any time by replying STOP.";
+const APP_SECRET = process.env.WHATSAPP_APP_SECRET ?? "dev-app-secret";
+const DEMO_PNID = "100000000000001";
+const admin = (path, init = {}) =>
+  fetch(`${BASE}/admin/sites/${path}`, {
+    ...init,
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json", ...(init.headers ?? {}) },
+  });
+const siteConfig = (id, extra = {}) => ({
+  id, business_name: "Toko Acme", allowed_origins: [BASE], privacy_policy_url: `${BASE}/privacy.html`,
+  default_locale: "en", default_calling_code: 62, categories: ["order_updates", "delivery"], notice_version: 1,
+  whatsapp: { phone_number_id: DEMO_PNID, template_name: "optin_confirmation", template_languages: ["en"], token_secret: "WA_TOKEN_DEMO" },
+  ...extra,
+});
+async function newSite(extra) {
+  const id = `sec-${randomBytes(4).toString("hex")}`;
+  const res = await admin(id, { method: "PUT", body: JSON.stringify(siteConfig(id, extra)) });
+  assert.equal(res.status, 200, await res.clone().text());
+  return id;
+}
+const consent = (site, phone, extra = {}) =>
+  fetch(`${BASE}/v1/sites/${site}/consents`, {
+    method: "POST",
+    headers: { "content-type": "application/json", origin: BASE },
+    body: JSON.stringify({ phone, categories: ["delivery"], locale: "en", notice_version: 1, notice_text: NOTICE, surface: "modal", ...extra }),
+  });
+const randomPhone = () => `+62813${randomInt(10_000_000, 99_999_999)}`;
+
+/** Runs `fn` over `items` with at most `n` in flight. */
+async function pool(items, n, fn) {
+  const out = new Array(items.length);
+  let i = 0;
+  await Promise.all(Array.from({ length: n }, async () => {
+    while (i < items.length) { const k = i++; out[k] = await fn(items[k]); }
+  }));
+  return out;
+}
+
+test("pumping: 1,000 consents for random numbers from one IP are stopped by the per-IP limit", { timeout: 180_000 }, async () => {
+  const limit = 25;
+  const site = await newSite({ limits: { per_ip_per_minute: limit, per_phone_per_hour: 5, daily_confirmations: 5000, resend_cooldown_hours: 24 } });
+  const phones = Array.from({ length: 1000 }, randomPhone);
+  const answers = await pool(phones, 16, async (phone) => {
+    const res = await consent(site, phone);
+    const body = await res.json();
+    return { phone, status: res.status, retryAfter: res.headers.get("retry-after"), body };
+  });
+  const admitted = answers.filter((a) => a.status === 201);
+  const refused = answers.filter((a) => a.status === 429);
+  assert.equal(admitted.length + refused.length, 1000, "every answer is 201 or 429");
+  // Fixed one-minute windows: a run that straddles a minute boundary may see two windows.
+  assert.ok(admitted.length >= limit && admitted.length <= 2 * limit, `admitted ${admitted.length}`);
+  assert.ok(refused.every((a) => Number(a.retryAfter) > 0 && a.body.type === "/problems/rate-limited"));
+
+  const stats = await (await admin(`${site}/stats`)).json();
+  assert.deepEqual(stats.events, [{ kind: "grant", n: admitted.length }], "only admitted consents are in the ledger");
+  const ids = new Set(admitted.map((a) => a.body.id));
+  await eventually(async () => {
+    const st = await (await admin(`${site}/stats`)).json();
+    return !st.confirmations.some((c) => c.status === "pending" || c.status === "sending");
+  }, 30_000);
+  const all = (await (await fetch(`${SIM}/_sim/messages`)).json()).messages;
+  const sent = all.filter((m) => ids.has(m.request?.biz_opaque_callback_data));
+  assert.equal(sent.length, admitted.length, "one template per admitted consent");
+  const refusedPhones = new Set(refused.map((a) => a.phone));
+  assert.equal(all.filter((m) => refusedPhones.has(m.to)).length, 0, "no template reached a refused number");
+});
+
+test("pumping: a site's daily confirmation cap holds across numbers", async () => {
+  const site = await newSite({ limits: { per_ip_per_minute: 1000, per_phone_per_hour: 5, daily_confirmations: 5, resend_cooldown_hours: 24 } });
+  const statuses = [];
+  let last;
+  for (let i = 0; i < 20; i++) {
+    last = await consent(site, randomPhone());
+    statuses.push(last.status);
+  }
+  assert.deepEqual(statuses, [...Array(5).fill(201), ...Array(15).fill(429)]);
+  assert.match((await last.json()).detail, /site-daily-confirmations/);
+  const stats = await (await admin(`${site}/stats`)).json();
+  assert.deepEqual(stats.events, [{ kind: "grant", n: 5 }]);
+});
+
+let browser;
+before(async () => { browser = await launch(); });
+after(async () => { await browser?.close(); });
+
+test("XSS: script in every merchant-configurable string is shown as text by the widget", { timeout: 60_000 }, async () => {
+  const name = `<img src=x onerror="window.__xss=1"><svg onload="window.__xss=2">"'&</b>`;
+  const privacy = `${BASE}/privacy.html?q="><img src=x onerror="window.__xss=3">`;
+  for (const [field, value] of [
+    ["privacy_policy_url", "javascript:window.__xss=4"],
+    ["privacy_policy_url", "data:text/html,<script>alert(1)</script>"],
+  ]) {
+    const id = `sec-${randomBytes(4).toString("hex")}`;
+    const res = await admin(id, { method: "PUT", body: JSON.stringify(siteConfig(id, { [field]: value })) });
+    assert.equal(res.status, 422, `${field}=${value} is refused`);
+    assert.equal((await res.json()).field, field);
+  }
+  const site = await newSite({ business_name: name, privacy_policy_url: privacy });
+  const config = await fetch(`${BASE}/v1/sites/${site}/config`);
+  assert.match(config.headers.get("content-type"), /^application\/json/);
+
+  const page = await browser.newPage();
+  const dialogs = [];
+  page.on("dialog", (d) => { dialogs.push(d.message()); d.dismiss(); });
+  await page.goto(`${BASE}/examples/site.html?site=${site}`);
+  const modal = page.getByRole("dialog");
+  await modal.waitFor({ state: "visible", timeout: 15_000 });
+  const notice = await modal.locator("#wa-notice").textContent();
+  assert.ok(notice.includes(name), `the business name appears literally: ${notice}`);
+  assert.equal(await modal.locator("img, svg[onload], script").count(), 0, "no element came from the payload");
+  assert.equal(await modal.getByRole("link", { name: "Privacy policy" }).getAttribute("href"), privacy);
+  await sleep(500);
+  assert.equal(await page.evaluate(() => window.__xss), undefined, "no payload ran");
+  assert.deepEqual(dialogs, []);
+  await page.close();
+});
+
+test("oversized bodies are refused before they are read: webhook, site config, preferences", async () => {
+  const big = JSON.stringify({ object: "whatsapp_business_account", entry: [], pad: "x".repeat(600 * 1024) });
+  const sig = `sha256=${createHmac("sha256", APP_SECRET).update(big).digest("hex")}`;
+  const hook = await fetch(`${BASE}/webhooks/whatsapp`, {
+    method: "POST", headers: { "content-type": "application/json", "x-hub-signature-256": sig }, body: big,
+  });
+  assert.equal(hook.status, 413);
+  assert.equal((await hook.json()).type, "/problems/payload-too-large");
+
+  const id = `sec-${randomBytes(4).toString("hex")}`;
+  const put = await admin(id, { method: "PUT", body: JSON.stringify({ ...siteConfig(id), business_name: "x".repeat(2 * 1024 * 1024) }) });
+  assert.ok(put.status === 413 || put.status === 422, `site PUT answered ${put.status}`);
+  assert.equal((await admin(id)).status, 404, "no site was stored");
+
+  const { preferences_token: token } = await (await consent("demo", freshPhone().e164)).json();
+  const prefs = await fetch(`${BASE}/v1/preferences/${token}`, {
+    method: "PUT", headers: { "content-type": "application/json", origin: BASE },
+    body: JSON.stringify({ categories: ["delivery"], pad: "x".repeat(2 * 1024 * 1024) }),
+  });
+  assert.ok(prefs.status === 413 || prefs.status === 422, `preferences PUT answered ${prefs.status}`);
+});
+
+test("slow clients: trickled bodies and headers do not hold up other shoppers, and record nothing", { timeout: 60_000 }, async () => {
+  const { port, hostname } = new URL(BASE);
+  const phone = freshPhone().e164;
+  const body = JSON.stringify({ phone, categories: ["delivery"], locale: "en", notice_version: 1, notice_text: NOTICE, surface: "modal" });
+  const sockets = [];
+  const open = (head) => {
+    const s = connect(Number(port), hostname);
+    s.on("error", () => {});
+    s.write(head);
+    sockets.push(s);
+    return s;
+  };
+  // One client sends the headers and then the body a byte at a time; 40 more send headers slowly.
+  const slow = open(`POST /v1/sites/demo/consents HTTP/1.1\r\nHost: ${hostname}:${port}\r\nOrigin: ${BASE}\r\n` +
+    `Content-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`);
+  for (let i = 0; i < 40; i++) open(`GET /v1/sites/demo/config HTTP/1.1\r\nHost: ${hostname}:${port}\r\n`);
+  let sentBytes = 0;
+  const trickle = setInterval(() => {
+    if (sentBytes < body.length - 1) slow.write(body[sentBytes++]); // never the last byte
+    for (const s of sockets.slice(1)) s.write("X-Slow: 1\r\n");
+  }, 100);
+  try {
+    const worst = [];
+    for (let i = 0; i < 10; i++) {
+      const t0 = Date.now();
+      const res = await fetch(`${BASE}/v1/sites/demo/config`, { signal: AbortSignal.timeout(5000) });
+      assert.equal(res.status, 200);
+      await res.text();
+      worst.push(Date.now() - t0);
+      await sleep(300);
+    }
+    assert.ok(Math.max(...worst) < 3000, `config answered within 3 s while slow clients hang on (${worst.join(",")} ms)`);
+  } finally {
+    clearInterval(trickle);
+    for (const s of sockets) s.destroy();
+  }
+  await sleep(300);
+  assert.equal((await subscriber(phone)).status, 404, "the unfinished consent recorded nothing");
+});
+
+test("webhook replay: the same signed STOP delivered twice withdraws once and replies once", async () => {
+  const phone = freshPhone().e164;
+  const res = await consent("demo", phone, { categories: ["delivery", "order_updates"] });
+  assert.equal(res.status, 201);
+  await eventually(async () => (await simMessages(phone)).length > 0);
+  const wamid = `wamid.REPLAY${randomBytes(8).toString("hex")}`;
+  const body = JSON.stringify({
+    object: "whatsapp_business_account",
+    entry: [{ id: "1", changes: [{ field: "messages", value: {
+      messaging_product: "whatsapp",
+      metadata: { display_phone_number: "15550000000", phone_number_id: DEMO_PNID },
+      contacts: [{ profile: { name: "Replay" }, wa_id: phone.slice(1) }],
+      messages: [{ from: phone.slice(1), id: wamid, timestamp: String(Math.floor(Date.now() / 1000)), type: "text", text: { body: "STOP" } }],
+    } }] }],
+  });
+  const sig = `sha256=${createHmac("sha256", APP_SECRET).update(body).digest("hex")}`;
+  for (let i = 0; i < 2; i++) {
+    const r = await fetch(`${BASE}/webhooks/whatsapp`, {
+      method: "POST", headers: { "content-type": "application/json", "x-hub-signature-256": sig }, body,
+    });
+    assert.equal(r.status, 200, `delivery ${i + 1}`);
+  }
+  const view = await eventually(async () => {
+    const s = await subscriber(phone);
+    return s.body.confirmations?.some((c) => c.kind === "text" && c.status !== "pending") && s.body;
+  });
+  assert.ok(view, "the STOP was answered");
+  assert.deepEqual(view.events.map((e) => e.kind), ["grant", "withdraw"], "one withdraw, not two");
+  assert.ok(view.state.every((s) => s.status === "withdrawn"));
+  await sleep(1000);
+  const texts = (await simMessages(phone)).filter((m) => m.text);
+  assert.equal(texts.length, 1, "one reply, not two");
+});
