@@ -322,3 +322,20 @@ test("Graph error 131049: retried much later, and suppressed when the person opt
   const after = await viewUntil(phone, (v) => v.confirmations[0].status === "suppressed", "suppressed");
   assert.equal(after.confirmations[0].attempts, 1);
 });
+
+// scripts/dev sets OUTBOX_PAIR_GAP_MS small (Meta's pair limit is about 6 s; the default).
+const PAIR_GAP_MS = Number(process.env.OUTBOX_PAIR_GAP_MS ?? 1500);
+
+test("pair limit: a STOP right after the confirmation is honoured at once, its reply waits the pair gap", async () => {
+  const phone = freshPhone().e164;
+  await consent(phone, { categories: ["delivery"] });
+  const confirmation = await eventually(async () => (await simMessages(phone)).find((m) => m.template && m.status === "accepted"));
+  assert.ok(confirmation, "the confirmation went out");
+  await say(phone, { text: "STOP" });
+  assert.equal((await subscriber(phone)).body.state[0].status, "withdrawn", "the withdrawal does not wait");
+  const reply = await eventually(async () => (await replies(phone))[0]);
+  assert.ok(reply, "the STOP reply went out");
+  const gap = reply.received_at_ms - confirmation.received_at_ms;
+  assert.ok(gap >= PAIR_GAP_MS, `reply ${gap} ms after the confirmation; the pair gap is ${PAIR_GAP_MS} ms`);
+  assert.equal((await simMessages(phone)).length, 2, "each sent once");
+});

@@ -15,6 +15,7 @@ mod preferences;
 mod public;
 mod schema;
 mod sites;
+mod throughput;
 mod turnstile;
 mod webhooks;
 

@@ -275,6 +275,7 @@ pub async fn deliver_due(state: &State, env: &Env) -> Result<()> {
         )?
         .to_array()?;
     let unit = backoff_unit(env);
+    let pace = crate::throughput::Pace::from_env(env);
     for row in due {
         if is_template(&row) && !has_grant(&sql, &row.phone)? {
             mark(&sql, &row.id, "suppressed")?;
@@ -283,11 +284,23 @@ pub async fn deliver_due(state: &State, env: &Env) -> Result<()> {
         if crate::halt::current(&sql)?.is_some() {
             break;
         }
+        let now = worker::Date::now().as_millis() as i64;
+        if let Some(at) =
+            crate::throughput::wait_until(&sql, &pace, &row.phone, &row.phone_number_id, now)?
+        {
+            // Too soon for this person or this number: later, and not an attempt.
+            sql.exec(
+                "UPDATE outbox SET next_attempt_at = ? WHERE id = ? AND status = 'pending'",
+                vec![at.into(), row.id.as_str().into()],
+            )?;
+            continue;
+        }
         // Durable before the fetch: a crash after Meta accepts cannot resend at once.
         // Claimed only if still pending, so no other run can send it as well.
         if !claim(&sql, &row.id)? {
             continue;
         }
+        crate::throughput::count_call(&sql, &row.phone_number_id, now)?;
         let outcome = send(env, &row).await;
         record_outcome(&sql, &row, outcome, unit)?;
     }
@@ -484,6 +497,9 @@ fn classify(class: RetryClass, error: String) -> Outcome {
 fn record_outcome(sql: &SqlStorage, row: &DueRow, outcome: Outcome, unit: i64) -> Result<()> {
     let now = worker::Date::now().as_millis() as i64;
     let attempts = row.attempts + 1;
+    if matches!(outcome, Outcome::Sent(_) | Outcome::Unknown(_)) {
+        crate::throughput::note_sent(sql, &row.phone, now)?;
+    }
     match outcome {
         Outcome::Sent(wamid) => sql.exec(
             "UPDATE outbox SET status = CASE status WHEN 'sending' THEN 'sent' ELSE status END,

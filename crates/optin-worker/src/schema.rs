@@ -93,6 +93,10 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
            reason TEXT NOT NULL,
            outbox_id TEXT,
            halted_at INTEGER NOT NULL
+         );
+         CREATE TABLE recipient_sends (
+           phone TEXT PRIMARY KEY,
+           last_at INTEGER NOT NULL
          );",
     ),
 ];
