@@ -4,7 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
-import { BASE, SIM, freshPhone, subscriber, simMessages, eventually, sleep } from "./support.mjs";
+import { BASE, SIM, ADMIN_TOKEN, freshPhone, subscriber, simMessages, eventually, sleep } from "./support.mjs";
 
 const APP_SECRET = process.env.WHATSAPP_APP_SECRET ?? "dev-app-secret";
 const VERIFY_TOKEN = process.env.WEBHOOK_VERIFY_TOKEN ?? "dev-verify-token";
@@ -234,8 +234,9 @@ test("after STOP nothing more is sent; a new consent is a fresh opt-in; START re
 const ERROR_TABLE = [
   ...[130429, 131056, 4, 80007, 1, 2, 131000, 131016, 131057].map((c) => [c, 2, "sent"]),
   ...[131050, 131026, 131047, 132000, 132001, 132012, 132018, 100].map((c) => [c, 1, "failed"]),
-  ...[131048, 190, 0, 10, 200, 299, 368, 131031, 131042].map((c) => [c, 1, "failed"]),
 ];
+// PRODUCT.md's "halt, alert" rows: the site's sending is held, not just that row.
+const HALT_CODES = [131048, 190, 0, 10, 200, 299, 368, 131031, 131042];
 
 for (const [code, attempts, final] of ERROR_TABLE) {
   test(`Graph error ${code}: ${attempts} attempt(s), then ${final}`, async () => {
@@ -254,6 +255,58 @@ for (const [code, attempts, final] of ERROR_TABLE) {
   });
 }
 
+const adminFetch = (path, init = {}) =>
+  fetch(`${BASE}/admin/sites/${path}`, { ...init, headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+const stats = async () => (await adminFetch("demo/stats")).json();
+
+for (const code of HALT_CODES) {
+  test(`Graph error ${code}: the site's sending halts, later confirmations wait, resume sends them`, async () => {
+    const [first, second] = [freshPhone().e164, freshPhone().e164];
+    await sim("DELETE", "/_sim/faults");
+    assert.equal((await sim("POST", "/_sim/faults", { code, count: 1 })).status, 200);
+    try {
+      await consent(first);
+      const held = await viewUntil(first, (v) => v.confirmations[0]?.attempts === 1, "first attempt");
+      assert.equal(held.confirmations[0].status, "pending", "held, not failed: it goes out after resume");
+      assert.match(held.confirmations[0].last_error, new RegExp(`^${code} `));
+      const halted = await stats();
+      assert.equal(halted.sending.halted, true, "stats show the halt");
+      assert.match(halted.sending.reason, new RegExp(`^${code} `));
+
+      await consent(second);
+      await sleep(800);
+      assert.equal((await simMessages(second)).length, 0, "no later confirmation is attempted while halted");
+      assert.equal((await subscriber(second)).body.confirmations[0].status, "pending");
+      assert.equal((await simMessages(first)).length, 1, "nor is the held one retried");
+    } finally {
+      const resumed = await adminFetch("demo/resume-sending", { method: "POST" });
+      assert.equal(resumed.status, 200);
+      const body = await resumed.json();
+      assert.equal(body.sending.halted, false);
+      assert.match(body.resumed[0]?.reason ?? "", new RegExp(`^${code} `), "it says what it lifted");
+    }
+    for (const phone of [first, second]) {
+      await viewUntil(phone, (v) => DELIVERED.includes(v.confirmations[0]?.status), "sent after resume");
+      assert.equal((await simMessages(phone)).filter((m) => m.status === "accepted").length, 1, "exactly once");
+    }
+    assert.equal((await stats()).sending.halted, false);
+  });
+}
+
+test("resume-sending: only POST, only with the admin token, and a no-op when not halted", async () => {
+  const noToken = await fetch(`${BASE}/admin/sites/demo/resume-sending`, { method: "POST" });
+  assert.equal(noToken.status, 401);
+  const get = await adminFetch("demo/resume-sending");
+  assert.equal(get.status, 405);
+  assert.equal(get.headers.get("allow"), "POST");
+  assert.match(get.headers.get("content-type"), /problem\+json/);
+  const unknown = await adminFetch("no-such-site-x/resume-sending", { method: "POST" });
+  assert.equal(unknown.status, 404);
+  const idle = await adminFetch("demo/resume-sending", { method: "POST" });
+  assert.equal(idle.status, 200);
+  assert.deepEqual(await idle.json(), { sending: { halted: false }, resumed: [] });
+});
+
 test("Graph error 131049: retried much later, and suppressed when the person opts out first", async () => {
   const phone = freshPhone().e164;
   await sim("DELETE", "/_sim/faults");
@@ -268,4 +321,21 @@ test("Graph error 131049: retried much later, and suppressed when the person opt
   await say(phone, { text: "STOP", phone_number_id: DEMO_PNID });
   const after = await viewUntil(phone, (v) => v.confirmations[0].status === "suppressed", "suppressed");
   assert.equal(after.confirmations[0].attempts, 1);
+});
+
+// scripts/dev sets OUTBOX_PAIR_GAP_MS small (Meta's pair limit is about 6 s; the default).
+const PAIR_GAP_MS = Number(process.env.OUTBOX_PAIR_GAP_MS ?? 1500);
+
+test("pair limit: a STOP right after the confirmation is honoured at once, its reply waits the pair gap", async () => {
+  const phone = freshPhone().e164;
+  await consent(phone, { categories: ["delivery"] });
+  const confirmation = await eventually(async () => (await simMessages(phone)).find((m) => m.template && m.status === "accepted"));
+  assert.ok(confirmation, "the confirmation went out");
+  await say(phone, { text: "STOP" });
+  assert.equal((await subscriber(phone)).body.state[0].status, "withdrawn", "the withdrawal does not wait");
+  const reply = await eventually(async () => (await replies(phone))[0]);
+  assert.ok(reply, "the STOP reply went out");
+  const gap = reply.received_at_ms - confirmation.received_at_ms;
+  assert.ok(gap >= PAIR_GAP_MS, `reply ${gap} ms after the confirmation; the pair gap is ${PAIR_GAP_MS} ms`);
+  assert.equal((await simMessages(phone)).length, 2, "each sent once");
 });

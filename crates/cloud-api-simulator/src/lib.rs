@@ -41,8 +41,11 @@
 //! Anything else answers 404 with Graph's code 2500 "Unknown path components".
 #![deny(missing_docs)]
 
+mod chaos;
 mod server;
 mod webhooks;
+
+pub use chaos::{Chaos, ChaosSpec, DEFAULT_KINDS};
 
 pub use server::{serve, ServerHandle, WORKERS};
 pub use webhooks::{Delivery, InboundSpec, StatusPlan, WebhookTarget, DEFAULT_STATUSES, MAX_PLAN};
@@ -132,6 +135,9 @@ pub struct SimResponse {
     pub delay: Duration,
     /// Webhooks to deliver after answering (status updates of an accepted send).
     pub after: Vec<PendingWebhook>,
+    /// Close the connection instead of answering (a `drop` fault): the send is
+    /// accepted and recorded, but the caller never learns it.
+    pub drop: bool,
 }
 
 /// A webhook waiting to be delivered.
@@ -155,6 +161,7 @@ impl SimResponse {
             body: serde_json::to_vec(value).unwrap_or_default(),
             delay: Duration::ZERO,
             after: Vec::new(),
+            drop: false,
         }
     }
 
@@ -165,6 +172,7 @@ impl SimResponse {
             body: Vec::new(),
             delay: Duration::ZERO,
             after: Vec::new(),
+            drop: false,
         }
     }
 
@@ -179,6 +187,7 @@ impl SimResponse {
             body: body.into_bytes(),
             delay: Duration::ZERO,
             after: Vec::new(),
+            drop: false,
         }
     }
 
@@ -248,7 +257,7 @@ pub struct Record {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FaultSpec {
-    /// `graph` (default), `timeout` or `http_500`.
+    /// `graph` (default), `timeout`, `http_500` or `drop`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
     /// Graph error code (required for `graph`).
@@ -297,6 +306,8 @@ pub enum FaultKind {
         /// HTTP status.
         http_status: u16,
     },
+    /// Accept and record the message, then close the connection without answering.
+    Drop,
 }
 
 impl FaultKind {
@@ -305,6 +316,7 @@ impl FaultKind {
             FaultKind::Graph { .. } => "graph",
             FaultKind::Timeout { .. } => "timeout",
             FaultKind::Http500 { .. } => "http_500",
+            FaultKind::Drop => "drop",
         }
     }
 }
@@ -353,6 +365,7 @@ impl FaultSpec {
                 }
                 FaultKind::Http500 { http_status }
             }
+            "drop" => FaultKind::Drop,
             other => return Err(format!("unknown fault kind {other:?}")),
         };
         Ok(Fault { kind, remaining })
@@ -403,6 +416,8 @@ struct State {
     deliveries: Vec<Delivery>,
     /// wa_id → the business number that last wrote to them.
     conversations: HashMap<String, String>,
+    /// Rate-based faults, consulted when no queued fault is pending.
+    chaos: Option<Chaos>,
 }
 
 impl State {
@@ -440,6 +455,9 @@ impl State {
     }
 
     fn take_fault(&mut self) -> Option<FaultKind> {
+        if self.faults.is_empty() {
+            return self.chaos.as_mut().and_then(Chaos::draw);
+        }
         let front = self.faults.front_mut()?;
         front.remaining -= 1;
         let kind = front.kind.clone();
@@ -513,6 +531,7 @@ impl Simulator {
                 plans: VecDeque::new(),
                 deliveries: Vec::new(),
                 conversations: HashMap::new(),
+                chaos: None,
             }),
         }
     }
@@ -628,6 +647,7 @@ impl Simulator {
         };
 
         let mut delay = Duration::ZERO;
+        let mut drop_connection = false;
         let outcome = (|| {
             if too_large {
                 return Outcome::Error {
@@ -675,6 +695,7 @@ impl Simulator {
                     }
                     FaultKind::Http500 { http_status } => return Outcome::Html(http_status),
                     FaultKind::Timeout { delay_ms } => delay = Duration::from_millis(delay_ms),
+                    FaultKind::Drop => drop_connection = true,
                 }
             }
             let message = match (&parsed, message) {
@@ -732,6 +753,7 @@ impl Simulator {
             Outcome::Html(status) => SimResponse::html(status),
         };
         response.delay = delay;
+        response.drop = drop_connection && record.status == RecordStatus::Accepted;
         record.http_status = response.status;
         if self.config.log {
             println!("{}", log_line(&record));
@@ -854,7 +876,31 @@ impl Simulator {
                 st.records.clear();
                 SimResponse::no_content()
             }
-            ("GET", "/_sim/faults") => SimResponse::json(200, &Faults { faults: &st.faults }),
+            ("GET", "/_sim/faults") => SimResponse::json(
+                200,
+                &Faults {
+                    faults: &st.faults,
+                    chaos: st.chaos.as_ref(),
+                },
+            ),
+            ("POST", "/_sim/faults") if ChaosSpec::is_chaos(&req.body) => {
+                match serde_json::from_slice::<ChaosSpec>(&req.body)
+                    .map_err(|e| format!("Invalid chaos spec: {e}"))
+                    .and_then(ChaosSpec::into_chaos)
+                {
+                    Ok(chaos) => {
+                        st.chaos = Some(chaos);
+                        SimResponse::json(
+                            200,
+                            &Faults {
+                                faults: &st.faults,
+                                chaos: st.chaos.as_ref(),
+                            },
+                        )
+                    }
+                    Err(details) => st.graph_error(400, 100, &meta_message(100), &details),
+                }
+            }
             ("POST", "/_sim/faults") => {
                 let fault = serde_json::from_slice::<FaultSpec>(&req.body)
                     .map_err(|e| format!("Invalid fault: {e}"))
@@ -862,13 +908,20 @@ impl Simulator {
                 match fault {
                     Ok(fault) => {
                         st.faults.push_back(fault);
-                        SimResponse::json(200, &Faults { faults: &st.faults })
+                        SimResponse::json(
+                            200,
+                            &Faults {
+                                faults: &st.faults,
+                                chaos: st.chaos.as_ref(),
+                            },
+                        )
                     }
                     Err(details) => st.graph_error(400, 100, &meta_message(100), &details),
                 }
             }
             ("DELETE", "/_sim/faults") => {
                 st.faults.clear();
+                st.chaos = None;
                 SimResponse::no_content()
             }
             ("GET", "/_sim/statuses") => SimResponse::json(200, &json!({"plans": st.plans})),
@@ -926,6 +979,8 @@ struct Messages<'a> {
 #[derive(Serialize)]
 struct Faults<'a> {
     faults: &'a VecDeque<Fault>,
+    /// The rate-based fault mode, when on.
+    chaos: Option<&'a Chaos>,
 }
 
 /// Query of `GET /_sim/messages`.

@@ -1,6 +1,6 @@
 //! The HTTP server: a few worker threads over one `tiny_http` listener.
 
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -128,6 +128,18 @@ fn answer(simulator: &Arc<Simulator>, mut request: tiny_http::Request) {
         thread::sleep(reply.delay);
     }
     let after = std::mem::take(&mut reply.after);
+    if reply.drop {
+        // Accepted and recorded, but the caller gets a broken answer and a closed
+        // connection: it cannot tell whether the message went out.
+        let mut writer = request.into_writer();
+        let _ = writer.write_all(b"\0dropped by the simulator\r\n\r\n");
+        let _ = writer.flush();
+        drop(writer);
+        if !after.is_empty() {
+            deliver_later(simulator.clone(), after);
+        }
+        return;
+    }
     let mut response = Response::from_data(reply.body).with_status_code(reply.status);
     if let Ok(header) = Header::from_bytes("Content-Type", reply.content_type) {
         response = response.with_header(header);

@@ -185,6 +185,32 @@ pub async fn stats(env: &Env, site: &str) -> Result<Response, AppError> {
     json(&total, 200, no_store()?)
 }
 
+/// `POST /admin/sites/{site}/resume-sending`: lifts a halt on every shard and
+/// wakes the senders; held rows go out. Answers what was halted.
+pub async fn resume_sending(env: &Env, site: &str) -> Result<Response, AppError> {
+    let site = sites::load(env, site).await?;
+    let mut resumed = Vec::new();
+    for ledger in site.shard_names() {
+        let resp = ledger::call(env, &ledger, Method::Post, "/resume-sending", None).await;
+        let mut resp = resp.map_err(|e| AppError::Internal(e.to_string()))?;
+        if resp.status_code() != 200 {
+            return Err(AppError::Internal(format!(
+                "ledger resume-sending answered {}",
+                resp.status_code()
+            )));
+        }
+        let body: serde_json::Value = resp.json().await?;
+        if !body["was"].is_null() {
+            resumed.push(body["was"].clone());
+        }
+    }
+    json(
+        &serde_json::json!({ "sending": { "halted": false }, "resumed": resumed }),
+        200,
+        no_store()?,
+    )
+}
+
 /// `GET /admin/sites/{site}`: the stored configuration.
 pub async fn get_site(env: &Env, site: &str) -> Result<Response, AppError> {
     json(&sites::load(env, site).await?, 200, no_store()?)
@@ -211,6 +237,7 @@ pub async fn put_site(mut req: Request, env: &Env, site: &str) -> Result<Respons
         .check()
         .map_err(|(field, detail)| AppError::InvalidSiteConfig { field, detail })?;
     sites::store(env, &config).await?;
+    sites::claim_phone_number_id(env, &config).await?;
     json(&config, 200, no_store()?)
 }
 

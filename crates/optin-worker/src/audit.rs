@@ -119,6 +119,9 @@ pub struct Stats {
     events: Vec<KindCount>,
     subscriptions: Vec<StatusCount>,
     confirmations: Vec<SendCount>,
+    /// Whether the ledger sends, or is halted by a Graph error of the halt class.
+    #[serde(default)]
+    sending: crate::halt::Sending,
 }
 
 impl Stats {
@@ -140,6 +143,7 @@ impl Stats {
                 None => self.subscriptions.push(o),
             }
         }
+        self.sending.add(other.sending);
         for o in other.confirmations {
             match self.confirmations.iter_mut().find(|c| c.status == o.status) {
                 Some(c) => c.n += o.n,
@@ -230,6 +234,7 @@ impl SiteLedger {
                     None,
                 )?
                 .to_array()?,
+            sending: crate::halt::state(&sql)?,
         })
     }
 

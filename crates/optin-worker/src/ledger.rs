@@ -153,6 +153,11 @@ impl DurableObject for SiteLedger {
             }
             (Method::Get, "/verify") => Response::from_json(&self.verify()?),
             (Method::Get, "/stats") => Response::from_json(&self.stats()?),
+            (Method::Post, "/resume-sending") => {
+                let was = crate::halt::resume(&self.sql())?;
+                self.state.storage().set_alarm(0).await?;
+                Response::from_json(&serde_json::json!({ "was": was }))
+            }
             (Method::Get, "/export") => {
                 let url = req.url()?;
                 let param = |k: &str| {

@@ -5,6 +5,7 @@ mod admin;
 mod audit;
 mod changes;
 mod error;
+mod halt;
 mod http;
 mod inbound;
 mod ledger;
@@ -14,6 +15,7 @@ mod preferences;
 mod public;
 mod schema;
 mod sites;
+mod throughput;
 mod turnstile;
 mod webhooks;
 
@@ -69,6 +71,8 @@ async fn route(req: Request, env: &Env) -> std::result::Result<Response, AppErro
                 (["verify"], Method::Get) => admin::verify(env, site).await,
                 (["stats"], Method::Get) => admin::stats(env, site).await,
                 (["export"], Method::Get) => admin::export(&req, env, site).await,
+                (["resume-sending"], Method::Post) => admin::resume_sending(env, site).await,
+                (["resume-sending"], _) => Err(AppError::MethodNotAllowed { allow: "POST" }),
                 (["verify" | "stats" | "export"], _) => {
                     Err(AppError::MethodNotAllowed { allow: "GET" })
                 }

@@ -2,11 +2,15 @@
 //! with backoff that follows the Graph API error's retry class.
 
 use consent_core::SiteConfig;
+use futures_util::future::Either;
 use serde::{Deserialize, Serialize};
 use whatsapp_cloud_api::{
     messages_path, webhook::Status, ErrorEnvelope, MessageRequest, RetryClass, SendResponse,
 };
-use worker::{Env, Fetch, Headers, Method, Request, RequestInit, Result, SqlStorage, State};
+use worker::{
+    AbortController, AbortSignal, Delay, Env, Fetch, Headers, Method, Request, RequestInit, Result,
+    SqlStorage, State,
+};
 
 /// Attempts before a send is given up as failed.
 const MAX_ATTEMPTS: i64 = 8;
@@ -17,7 +21,11 @@ const BACKOFF_UNIT_MS: i64 = 1_000;
 /// How long a row may sit in 'sending' before it is presumed never accepted.
 /// Meta posts a status webhook for every accepted message, which moves the row
 /// on; only without one is a retry safe from sending twice.
+/// `OUTBOX_SENDING_GRACE_MS` overrides it (tests make it small).
 const SENDING_GRACE_MS: i64 = 10 * 60 * 1_000;
+/// How long one send call may take before it counts as unanswered;
+/// `OUTBOX_SEND_TIMEOUT_MS` overrides it.
+const SEND_TIMEOUT_MS: i64 = 15_000;
 
 /// Queues the confirmation for `consent_id`. Synchronous, so it joins the consent's write.
 pub fn enqueue(
@@ -231,15 +239,34 @@ struct NextRow {
 /// What one send attempt came to.
 enum Outcome {
     Sent(String),
-    Retry { class: RetryClass, error: String },
+    Retry {
+        class: RetryClass,
+        error: String,
+    },
     Failed(String),
+    /// No usable answer (connection lost, timeout, unreadable 2xx): Meta may
+    /// have accepted it. The row stays 'sending' until a status webhook moves
+    /// it on, or the grace period passes without one.
+    Unknown(String),
+    /// The site's sending is broken (token, account, spam limit): hold every row.
+    Halt(String),
 }
 
 /// Sends every due row, then re-arms the alarm for the earliest pending one.
 pub async fn deliver_due(state: &State, env: &Env) -> Result<()> {
     let sql = state.storage().sql();
     let now = worker::Date::now().as_millis() as i64;
-    release_stuck(&sql, now)?;
+    let grace = env_ms(
+        env,
+        "OUTBOX_SENDING_GRACE_MS",
+        1..=86_400_000,
+        SENDING_GRACE_MS,
+    );
+    release_stuck(&sql, now, grace)?;
+    if crate::halt::current(&sql)?.is_some() {
+        // Held: pending rows wait for an admin to resume (which re-arms the alarm).
+        return Ok(());
+    }
     let due: Vec<DueRow> = sql
         .exec(
             "SELECT id, phone, phone_number_id, token_secret, request, attempts FROM outbox
@@ -248,15 +275,37 @@ pub async fn deliver_due(state: &State, env: &Env) -> Result<()> {
         )?
         .to_array()?;
     let unit = backoff_unit(env);
+    let pace = crate::throughput::Pace::from_env(env);
     for row in due {
         if is_template(&row) && !has_grant(&sql, &row.phone)? {
             mark(&sql, &row.id, "suppressed")?;
             continue;
         }
+        if crate::halt::current(&sql)?.is_some() {
+            break;
+        }
+        let now = worker::Date::now().as_millis() as i64;
+        if let Some(at) =
+            crate::throughput::wait_until(&sql, &pace, &row.phone, &row.phone_number_id, now)?
+        {
+            // Too soon for this person or this number: later, and not an attempt.
+            sql.exec(
+                "UPDATE outbox SET next_attempt_at = ? WHERE id = ? AND status = 'pending'",
+                vec![at.into(), row.id.as_str().into()],
+            )?;
+            continue;
+        }
         // Durable before the fetch: a crash after Meta accepts cannot resend at once.
-        mark(&sql, &row.id, "sending")?;
+        // Claimed only if still pending, so no other run can send it as well.
+        if !claim(&sql, &row.id)? {
+            continue;
+        }
+        crate::throughput::count_call(&sql, &row.phone_number_id, now)?;
         let outcome = send(env, &row).await;
         record_outcome(&sql, &row, outcome, unit)?;
+    }
+    if crate::halt::current(&sql)?.is_some() {
+        return Ok(());
     }
     let next = sql
         .exec(
@@ -264,7 +313,7 @@ pub async fn deliver_due(state: &State, env: &Env) -> Result<()> {
                SELECT next_attempt_at AS at FROM outbox WHERE status = 'pending'
                UNION ALL
                SELECT updated_at + ? AS at FROM outbox WHERE status = 'sending')",
-            vec![SENDING_GRACE_MS.into()],
+            vec![grace.into()],
         )?
         .one::<NextRow>()?
         .next;
@@ -277,13 +326,39 @@ pub async fn deliver_due(state: &State, env: &Env) -> Result<()> {
 
 /// A row left in 'sending' (the isolate died mid-send) with no status webhook
 /// after the grace period was most likely never accepted: send it again.
-fn release_stuck(sql: &SqlStorage, now: i64) -> Result<()> {
+fn release_stuck(sql: &SqlStorage, now: i64, grace: i64) -> Result<()> {
     sql.exec(
-        "UPDATE outbox SET status = 'pending', last_error = 'no answer or status webhook; retrying'
+        "UPDATE outbox SET status = CASE WHEN attempts >= ? THEN 'failed' ELSE 'pending' END,
+           next_attempt_at = ?, updated_at = ?,
+           last_error = 'no answer or status webhook within the grace period; retrying'
          WHERE status = 'sending' AND updated_at <= ?",
-        vec![(now - SENDING_GRACE_MS).into()],
+        vec![
+            MAX_ATTEMPTS.into(),
+            now.into(),
+            now.into(),
+            (now - grace).into(),
+        ],
     )?;
     Ok(())
+}
+
+#[derive(Deserialize)]
+struct IdRow {
+    #[allow(dead_code)]
+    id: String,
+}
+
+/// Marks a pending row 'sending'; false when it is no longer pending.
+fn claim(sql: &SqlStorage, id: &str) -> Result<bool> {
+    let now = worker::Date::now().as_millis() as i64;
+    let claimed: Vec<IdRow> = sql
+        .exec(
+            "UPDATE outbox SET status = 'sending', updated_at = ?
+             WHERE id = ? AND status = 'pending' RETURNING id",
+            vec![now.into(), id.into()],
+        )?
+        .to_array()?;
+    Ok(!claimed.is_empty())
 }
 
 fn mark(sql: &SqlStorage, id: &str, status: &str) -> Result<()> {
@@ -319,24 +394,47 @@ fn has_grant(sql: &SqlStorage, phone: &str) -> Result<bool> {
 }
 
 fn backoff_unit(env: &Env) -> i64 {
-    env.var("OUTBOX_BACKOFF_MS")
+    env_ms(env, "OUTBOX_BACKOFF_MS", 1..=60_000, BACKOFF_UNIT_MS)
+}
+
+/// A millisecond setting from a var, when present and in `range`.
+pub(crate) fn env_ms(
+    env: &Env,
+    name: &str,
+    range: std::ops::RangeInclusive<i64>,
+    default: i64,
+) -> i64 {
+    env.var(name)
         .ok()
         .and_then(|v| v.to_string().parse::<i64>().ok())
-        .filter(|ms| (1..=60_000).contains(ms))
-        .unwrap_or(BACKOFF_UNIT_MS)
+        .filter(|ms| range.contains(ms))
+        .unwrap_or(default)
 }
 
 async fn send(env: &Env, row: &DueRow) -> Outcome {
-    match try_send(env, row).await {
-        Ok(outcome) => outcome,
-        Err(e) => Outcome::Retry {
-            class: RetryClass::Backoff,
-            error: format!("network: {e}"),
-        },
+    let timeout = env_ms(
+        env,
+        "OUTBOX_SEND_TIMEOUT_MS",
+        100..=120_000,
+        SEND_TIMEOUT_MS,
+    );
+    let controller = AbortController::default();
+    let signal = controller.signal();
+    let call = try_send(env, row, &signal);
+    let deadline = Delay::from(std::time::Duration::from_millis(timeout as u64));
+    futures_util::pin_mut!(call);
+    match futures_util::future::select(call, deadline).await {
+        Either::Left((Ok(outcome), _)) => outcome,
+        // The request may have reached Meta before the connection failed.
+        Either::Left((Err(e), _)) => Outcome::Unknown(format!("no answer: {e}")),
+        Either::Right(((), _)) => {
+            controller.abort();
+            Outcome::Unknown(format!("no answer within {timeout} ms"))
+        }
     }
 }
 
-async fn try_send(env: &Env, row: &DueRow) -> Result<Outcome> {
+async fn try_send(env: &Env, row: &DueRow, signal: &AbortSignal) -> Result<Outcome> {
     let base = env.var("GRAPH_BASE")?.to_string();
     let version = env.var("GRAPH_VERSION")?.to_string();
     let token = match env.secret(&row.token_secret) {
@@ -361,20 +459,17 @@ async fn try_send(env: &Env, row: &DueRow) -> Result<Outcome> {
         messages_path(&version, &row.phone_number_id)
     );
     let mut resp = Fetch::Request(Request::new_with_init(&url, &init)?)
-        .send()
+        .send_with_signal(signal)
         .await?;
     let status = resp.status_code();
-    let body = resp.text().await.unwrap_or_default();
+    let body = resp.text().await?;
     if (200..300).contains(&status) {
         return Ok(match serde_json::from_str::<SendResponse>(&body) {
             Ok(ok) => match ok.message_id() {
                 Some(id) => Outcome::Sent(id.to_owned()),
-                None => Outcome::Failed("success response without a message id".into()),
+                None => Outcome::Unknown("success response without a message id".into()),
             },
-            Err(e) => Outcome::Retry {
-                class: RetryClass::Backoff,
-                error: format!("unreadable success body: {e}"),
-            },
+            Err(e) => Outcome::Unknown(format!("unreadable success body: {e}")),
         });
     }
     Ok(match serde_json::from_str::<ErrorEnvelope>(&body) {
@@ -390,10 +485,10 @@ async fn try_send(env: &Env, row: &DueRow) -> Result<Outcome> {
 }
 
 fn classify(class: RetryClass, error: String) -> Outcome {
-    if class.retries() {
-        Outcome::Retry { class, error }
-    } else {
-        Outcome::Failed(error)
+    match class {
+        RetryClass::HaltSite => Outcome::Halt(error),
+        c if c.retries() => Outcome::Retry { class, error },
+        _ => Outcome::Failed(error),
     }
 }
 
@@ -402,6 +497,9 @@ fn classify(class: RetryClass, error: String) -> Outcome {
 fn record_outcome(sql: &SqlStorage, row: &DueRow, outcome: Outcome, unit: i64) -> Result<()> {
     let now = worker::Date::now().as_millis() as i64;
     let attempts = row.attempts + 1;
+    if matches!(outcome, Outcome::Sent(_) | Outcome::Unknown(_)) {
+        crate::throughput::note_sent(sql, &row.phone, now)?;
+    }
     match outcome {
         Outcome::Sent(wamid) => sql.exec(
             "UPDATE outbox SET status = CASE status WHEN 'sending' THEN 'sent' ELSE status END,
@@ -424,6 +522,30 @@ fn record_outcome(sql: &SqlStorage, row: &DueRow, outcome: Outcome, unit: i64) -
                 row.id.as_str().into(),
             ],
         )?,
+        Outcome::Unknown(error) => sql.exec(
+            "UPDATE outbox SET attempts = ?, last_error = ?, updated_at = ?
+             WHERE id = ? AND status = 'sending'",
+            vec![
+                attempts.into(),
+                error.into(),
+                now.into(),
+                row.id.as_str().into(),
+            ],
+        )?,
+        Outcome::Halt(error) => {
+            crate::halt::halt(sql, &error, &row.id, now)?;
+            sql.exec(
+                "UPDATE outbox SET status = 'pending', attempts = ?, next_attempt_at = ?,
+                   last_error = ?, updated_at = ? WHERE id = ? AND status = 'sending'",
+                vec![
+                    attempts.into(),
+                    now.into(),
+                    error.into(),
+                    now.into(),
+                    row.id.as_str().into(),
+                ],
+            )?
+        }
         Outcome::Retry { error, .. } | Outcome::Failed(error) => sql.exec(
             "UPDATE outbox SET status = 'failed', attempts = ?, last_error = ?, updated_at = ?
              WHERE id = ? AND status = 'sending'",

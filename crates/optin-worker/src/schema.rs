@@ -86,6 +86,19 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
            received_at INTEGER NOT NULL
          );",
     ),
+    (
+        4,
+        "CREATE TABLE sending_halt (
+           id INTEGER PRIMARY KEY CHECK (id = 1),
+           reason TEXT NOT NULL,
+           outbox_id TEXT,
+           halted_at INTEGER NOT NULL
+         );
+         CREATE TABLE recipient_sends (
+           phone TEXT PRIMARY KEY,
+           last_at INTEGER NOT NULL
+         );",
+    ),
 ];
 
 /// Bookkeeping table, created before any migration runs.

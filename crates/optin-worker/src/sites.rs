@@ -37,6 +37,31 @@ pub async fn store(env: &Env, site: &SiteConfig) -> Result<(), AppError> {
         .map_err(|e| AppError::Internal(e.to_string()))
 }
 
+/// Routes the site's business number's webhooks to it (KV `pnid:{id}`), unless
+/// another site already holds that number or it is the built-in demo's number
+/// (which routes to `demo` without an entry).
+pub async fn claim_phone_number_id(env: &Env, site: &SiteConfig) -> Result<(), AppError> {
+    let pnid = &site.whatsapp.phone_number_id;
+    if *pnid == demo(env)?.whatsapp.phone_number_id {
+        return Ok(());
+    }
+    let kv = env.kv("SITES")?;
+    let key = format!("pnid:{pnid}");
+    let held = kv
+        .get(&key)
+        .text()
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    if held.is_some() {
+        return Ok(());
+    }
+    kv.put(&key, site.id.as_str())
+        .map_err(|e| AppError::Internal(e.to_string()))?
+        .execute()
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))
+}
+
 /// The built-in demo site. `DEMO_ORIGIN` (a `wrangler dev --var`) moves it to
 /// another local origin, so several stacks can run side by side.
 fn demo(env: &Env) -> Result<SiteConfig, AppError> {
