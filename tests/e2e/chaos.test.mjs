@@ -1,6 +1,7 @@
 // Chaos: 200 consents while the simulator fails 30% of send calls transiently
 // (HTML 5xx, 130429, 131000, slow answers past the sender's timeout) and accepts
-// 5% of the rest only to drop the connection unanswered. Every consent must end
+// 5% of the rest only to drop the connection unanswered. Status webhooks come 1 s
+// late (Meta's come seconds late), well after a quick retry would have gone. Every consent must end
 // with exactly one accepted confirmation: nothing lost, nothing sent twice.
 // Loopback only; bounded to 200 consents and about three minutes.
 import { test } from "node:test";
@@ -42,7 +43,7 @@ test("200 consents under 30% transient faults and 5% dropped connections: exactl
   assert.equal(put.status, 200, await put.clone().text());
 
   await sim("DELETE", "/_sim/faults");
-  const chaos = await sim("POST", "/_sim/faults", { rate: 0.3, drop_rate: 0.05, seed: SEED, delay_ms: 3000 });
+  const chaos = await sim("POST", "/_sim/faults", { rate: 0.3, drop_rate: 0.05, seed: SEED, delay_ms: 3000, status_delay_ms: 1000 });
   assert.equal(chaos.status, 200, await chaos.clone().text());
   const started = Date.now();
   try {

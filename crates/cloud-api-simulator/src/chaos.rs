@@ -27,6 +27,10 @@ pub struct ChaosSpec {
     /// Wait of a `timeout` before it answers normally (≤ 30000, default 3000).
     #[serde(default)]
     pub delay_ms: Option<u64>,
+    /// Pause before each status webhook while the mode is on (≤ 30000; default
+    /// the `--status-gap-ms`). Meta's arrive seconds late, after a quick retry.
+    #[serde(default)]
+    pub status_delay_ms: Option<u64>,
 }
 
 impl ChaosSpec {
@@ -56,6 +60,7 @@ impl ChaosSpec {
             .map(|name| kind(name, delay_ms))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Chaos {
+            status_delay_ms: self.status_delay_ms.map(|ms| ms.min(MAX_DELAY_MS)),
             rate: self.rate,
             drop_rate: self.drop_rate,
             seed: self.seed,
@@ -97,6 +102,8 @@ pub struct Chaos {
     drop_rate: f64,
     seed: u64,
     kinds: Vec<String>,
+    /// Pause before each status webhook, overriding `--status-gap-ms`.
+    pub status_delay_ms: Option<u64>,
     /// Send calls seen.
     pub calls: u64,
     /// Calls answered with a transient fault.
@@ -147,6 +154,7 @@ mod tests {
             kinds: None,
             seed,
             delay_ms: None,
+            status_delay_ms: None,
         }
         .into_chaos()
         .unwrap()
@@ -179,6 +187,7 @@ mod tests {
                 kinds,
                 seed: 0,
                 delay_ms: None,
+                status_delay_ms: None,
             }
             .into_chaos()
             .is_err()

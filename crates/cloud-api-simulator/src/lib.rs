@@ -544,7 +544,11 @@ impl Simulator {
 
     /// Pause before each status webhook, in milliseconds.
     pub fn status_gap_ms(&self) -> u64 {
-        self.config.status_gap_ms
+        self.lock()
+            .chaos
+            .as_ref()
+            .and_then(|c| c.status_delay_ms)
+            .unwrap_or(self.config.status_gap_ms)
     }
 
     /// All records, oldest first.
