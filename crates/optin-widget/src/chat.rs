@@ -15,7 +15,7 @@ use web_sys::{Element, HtmlElement, KeyboardEvent};
 
 use crate::{
     checkout::Checkout,
-    dom::{self, append, cast, document, el, listen, text_el, Listener},
+    dom::{self, append, cast, close_button, document, el, listen, text_el, Listener},
     events, style,
 };
 
@@ -52,15 +52,7 @@ impl Chat {
                 ("hidden", ""),
             ],
         )?;
-        let close = text_el(
-            "button",
-            &[
-                ("type", "button"),
-                ("class", "close"),
-                ("aria-label", s.close),
-            ],
-            "×",
-        )?;
+        let close = close_button(s.close)?;
         let greeting = text_el(
             "p",
             &[("id", "greeting"), ("class", "bubble")],

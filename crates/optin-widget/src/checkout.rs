@@ -18,7 +18,7 @@ use web_sys::{Element, HtmlInputElement};
 
 use crate::{
     api::{self, get_str, PostError},
-    dom::{self, append, cast, document, el, listen, text_el, Listener},
+    dom::{self, append, cast, document, el, listen, privacy_link, text_el, Listener},
     events, style,
 };
 
@@ -117,15 +117,7 @@ impl Checkout {
             }
         };
         let error = el("p", &[("id", "e"), ("class", "error"), ("role", "alert")])?;
-        let privacy = text_el(
-            "a",
-            &[
-                ("href", &config.privacy_policy_url),
-                ("target", "_blank"),
-                ("rel", "noopener"),
-            ],
-            s.privacy,
-        )?;
+        let privacy = privacy_link(&config.privacy_policy_url, s.privacy)?;
         append(&group, &[&error, &privacy])?;
         root.append_child(&group)?;
         placeholder.append_child(&host)?;

@@ -147,3 +147,25 @@ pub fn choose_locale(default: Locale) -> Locale {
         default,
     )
 }
+
+/// The close button every surface shows (its label is the accessible name).
+pub fn close_button(label: &str) -> Result<Element, JsValue> {
+    text_el(
+        "button",
+        &[
+            ("type", "button"),
+            ("class", "close"),
+            ("aria-label", label),
+        ],
+        "×",
+    )
+}
+
+/// The privacy-policy link every surface shows, opening in a new tab.
+pub fn privacy_link(url: &str, text: &str) -> Result<Element, JsValue> {
+    text_el(
+        "a",
+        &[("href", url), ("target", "_blank"), ("rel", "noopener")],
+        text,
+    )
+}

@@ -18,7 +18,9 @@ use web_sys::{
 
 use crate::{
     api::{self, PostError},
-    dom::{self, append, cast, document, el, listen, text_el, Listener},
+    dom::{
+        self, append, cast, close_button, document, el, listen, privacy_link, text_el, Listener,
+    },
     events, storage, style,
 };
 
@@ -61,15 +63,7 @@ impl Modal {
                 ("lang", locale.tag()),
             ],
         )?;
-        let close = text_el(
-            "button",
-            &[
-                ("type", "button"),
-                ("class", "close"),
-                ("aria-label", s.close),
-            ],
-            "×",
-        )?;
+        let close = close_button(s.close)?;
         let title = text_el("h2", &[("id", "wa-title")], s.title)?;
         let notice_p = text_el(
             "p",
@@ -110,15 +104,7 @@ impl Modal {
             "p",
             &[("class", "status"), ("role", "status"), ("tabindex", "-1")],
         )?;
-        let privacy = text_el(
-            "a",
-            &[
-                ("href", &config.privacy_policy_url),
-                ("target", "_blank"),
-                ("rel", "noopener"),
-            ],
-            s.privacy,
-        )?;
+        let privacy = privacy_link(&config.privacy_policy_url, s.privacy)?;
         let privacy_p = el("p", &[])?;
         append(&privacy_p, &[&privacy])?;
         append(
