@@ -9,7 +9,7 @@ use whatsapp_cloud_api::{
 };
 use worker::{
     AbortController, AbortSignal, Delay, Env, Fetch, Headers, Method, Request, RequestInit, Result,
-    SqlStorage, State,
+    SqlCursor, SqlStorage, SqlStorageValue, State,
 };
 
 /// Attempts before a send is given up as failed.
@@ -511,53 +511,49 @@ fn record_outcome(sql: &SqlStorage, row: &DueRow, outcome: Outcome, unit: i64) -
                 row.id.as_str().into(),
             ],
         )?,
-        Outcome::Retry { class, error } if attempts < MAX_ATTEMPTS => sql.exec(
-            "UPDATE outbox SET status = 'pending', attempts = ?, next_attempt_at = ?, last_error = ?,
-               updated_at = ? WHERE id = ? AND status = 'sending'",
-            vec![
-                attempts.into(),
-                (now + backoff_ms(class, attempts, unit)).into(),
-                error.into(),
-                now.into(),
-                row.id.as_str().into(),
-            ],
-        )?,
-        Outcome::Unknown(error) => sql.exec(
-            "UPDATE outbox SET attempts = ?, last_error = ?, updated_at = ?
-             WHERE id = ? AND status = 'sending'",
-            vec![
-                attempts.into(),
-                error.into(),
-                now.into(),
-                row.id.as_str().into(),
-            ],
-        )?,
+        Outcome::Retry { class, error } if attempts < MAX_ATTEMPTS => {
+            let next = now + backoff_ms(class, attempts, unit);
+            leave_sending(sql, row, "pending", Some(next), attempts, &error, now)?
+        }
+        // No usable answer: stays `sending` until its status webhook or the grace period.
+        Outcome::Unknown(error) => leave_sending(sql, row, "sending", None, attempts, &error, now)?,
         Outcome::Halt(error) => {
             crate::halt::halt(sql, &error, &row.id, now)?;
-            sql.exec(
-                "UPDATE outbox SET status = 'pending', attempts = ?, next_attempt_at = ?,
-                   last_error = ?, updated_at = ? WHERE id = ? AND status = 'sending'",
-                vec![
-                    attempts.into(),
-                    now.into(),
-                    error.into(),
-                    now.into(),
-                    row.id.as_str().into(),
-                ],
-            )?
+            leave_sending(sql, row, "pending", Some(now), attempts, &error, now)?
         }
-        Outcome::Retry { error, .. } | Outcome::Failed(error) => sql.exec(
-            "UPDATE outbox SET status = 'failed', attempts = ?, last_error = ?, updated_at = ?
-             WHERE id = ? AND status = 'sending'",
-            vec![
-                attempts.into(),
-                error.into(),
-                now.into(),
-                row.id.as_str().into(),
-            ],
-        )?,
+        Outcome::Retry { error, .. } | Outcome::Failed(error) => {
+            leave_sending(sql, row, "failed", None, attempts, &error, now)?
+        }
     };
     Ok(())
+}
+
+/// Records an attempt on a row this run claimed (still `sending`): its new
+/// status, when to try next (kept when `None`), and the error.
+fn leave_sending(
+    sql: &SqlStorage,
+    row: &DueRow,
+    status: &str,
+    next_attempt_at: Option<i64>,
+    attempts: i64,
+    error: &str,
+    now: i64,
+) -> Result<SqlCursor> {
+    sql.exec(
+        "UPDATE outbox SET status = ?, attempts = ?,
+           next_attempt_at = COALESCE(?, next_attempt_at), last_error = ?, updated_at = ?
+         WHERE id = ? AND status = 'sending'",
+        vec![
+            status.into(),
+            attempts.into(),
+            next_attempt_at
+                .map(Into::into)
+                .unwrap_or(SqlStorageValue::Null),
+            error.into(),
+            now.into(),
+            row.id.as_str().into(),
+        ],
+    )
 }
 
 /// Exponential backoff with jitter, in multiples of `unit` (1 s by default);
