@@ -7,7 +7,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes, randomInt } from "node:crypto";
-import { BASE, SIM, ADMIN_TOKEN, sleep } from "./support.mjs";
+import { BASE, SIM, ADMIN_TOKEN, sleep, admin } from "./support.mjs";
 
 const CONSENTS = 200;
 const PARALLEL = 8;
@@ -18,11 +18,6 @@ const SEED = Number(process.env.CHAOS_SEED ?? 20261123);
 const NOTICE =
   "I agree to receive the messages I select below from Toko Acme on WhatsApp. I can stop at any time by replying STOP.";
 
-const admin = (path, init = {}) =>
-  fetch(`${BASE}/admin/sites/${path}`, {
-    ...init,
-    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json", ...(init.headers ?? {}) },
-  });
 const sim = (method, path, body) =>
   fetch(`${SIM}${path}`, { method, body: body === undefined ? undefined : JSON.stringify(body) });
 

@@ -4,15 +4,10 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { BASE, ADMIN_TOKEN, freshPhone, subscriber, simMessages, eventually, sleep } from "./support.mjs";
+import { BASE, ADMIN_TOKEN, freshPhone, subscriber, simMessages, eventually, sleep, admin } from "./support.mjs";
 
 const NOTICE =
   "I agree to receive the messages I select below from Toko Acme on WhatsApp. I can stop at any time by replying STOP.";
-const admin = (path, init = {}) =>
-  fetch(`${BASE}/admin/sites/${path}`, {
-    ...init,
-    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, ...(init.headers ?? {}) },
-  });
 const consent = (site, phone, headers = {}, extra = {}) =>
   fetch(`${BASE}/v1/sites/${site}/consents`, {
     method: "POST",

@@ -5,17 +5,12 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { connect } from "node:net";
 import { createHmac, randomBytes, randomInt } from "node:crypto";
-import { BASE, SIM, ADMIN_TOKEN, launch, freshPhone, subscriber, simMessages, eventually, sleep } from "./support.mjs";
+import { BASE, SIM, ADMIN_TOKEN, launch, freshPhone, subscriber, simMessages, eventually, sleep, admin } from "./support.mjs";
 
 const NOTICE =
   "I agree to receive the messages I select below from Toko Acme on WhatsApp. I can stop at any time by replying STOP.";
 const APP_SECRET = process.env.WHATSAPP_APP_SECRET ?? "dev-app-secret";
 const DEMO_PNID = "100000000000001";
-const admin = (path, init = {}) =>
-  fetch(`${BASE}/admin/sites/${path}`, {
-    ...init,
-    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json", ...(init.headers ?? {}) },
-  });
 const siteConfig = (id, extra = {}) => ({
   id, business_name: "Toko Acme", allowed_origins: [BASE], privacy_policy_url: `${BASE}/privacy.html`,
   default_locale: "en", default_calling_code: 62, categories: ["order_updates", "delivery"], notice_version: 1,

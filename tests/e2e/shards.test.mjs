@@ -2,15 +2,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { BASE, ADMIN_TOKEN, freshPhone } from "./support.mjs";
+import { BASE, ADMIN_TOKEN, freshPhone, admin } from "./support.mjs";
 
 const NOTICE =
   "I agree to receive the messages I select below from Toko Acme on WhatsApp. I can stop at any time by replying STOP.";
-const admin = (path, init = {}) =>
-  fetch(`${BASE}/admin/sites/${path}`, {
-    ...init,
-    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json", ...(init.headers ?? {}) },
-  });
 
 test("with 4 shards: consents, lookups, preferences, export, stats, verify and erasure all work", async () => {
   const id = `shard-${randomBytes(4).toString("hex")}`;

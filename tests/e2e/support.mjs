@@ -67,3 +67,10 @@ export async function axeViolations(page, selector = "whatsapp-optin") {
     return r.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).join(", ")})`);
   }, selector);
 }
+
+/** An admin API call on `/admin/sites/{path}` with the global token. */
+export const admin = (path, init = {}) =>
+  fetch(`${BASE}/admin/sites/${path}`, {
+    ...init,
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json", ...(init.headers ?? {}) },
+  });
