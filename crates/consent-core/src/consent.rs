@@ -239,12 +239,15 @@ mod tests {
                 template_name: "optin_confirmation".into(),
                 template_languages: vec!["id".into()],
                 token_secret: "T".into(),
+                display_phone_number: None,
             },
             limits: Default::default(),
             turnstile_secret: None,
             ip_policy: Default::default(),
             shards: 1,
             chat: None,
+            double_opt_in: None,
+            optin_keyword: None,
         }
     }
 
