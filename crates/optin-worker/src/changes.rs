@@ -107,14 +107,24 @@ impl SiteLedger {
         }))
     }
 
-    fn granted(&self, phone: &str) -> Result<Vec<Category>> {
+    /// The categories `phone` holds granted now, sorted.
+    pub(crate) fn granted(&self, phone: &str) -> Result<Vec<Category>> {
+        self.categories_with(phone, "granted")
+    }
+
+    /// Categories waiting for a double opt-in confirmation.
+    fn pending_categories(&self, phone: &str) -> Result<Vec<Category>> {
+        self.categories_with(phone, "pending")
+    }
+
+    fn categories_with(&self, phone: &str, status: &str) -> Result<Vec<Category>> {
         let rows: Vec<CategoryRow> = self
             .state
             .storage()
             .sql()
             .exec(
-                "SELECT category FROM subscriptions WHERE phone = ? AND status = 'granted'",
-                vec![phone.into()],
+                "SELECT category FROM subscriptions WHERE phone = ? AND status = ?",
+                vec![phone.into(), status.into()],
             )?
             .to_array()?;
         let mut out: Vec<Category> = rows
@@ -146,16 +156,32 @@ impl SiteLedger {
         after.sort();
         after.dedup();
         let now = worker::Date::now().as_millis() as i64;
+        let sql = self.state.storage().sql();
+        // Double opt-in: a category waiting for confirmation is granted only by
+        // the person's own confirmation in WhatsApp; this link is no proof the
+        // number is theirs. Opting out still works.
+        let pending = self.pending_categories(&phone)?;
+        let asked = !after.is_empty();
+        after.retain(|c| !pending.contains(c));
+        if asked && after.is_empty() {
+            return Ok(Some(Preferences {
+                granted: before,
+                locale,
+            }));
+        }
         let kind = if after.is_empty() {
             "withdraw"
         } else {
             "update"
         };
-        let withdrawn: Vec<Category> = before
+        let mut withdrawn: Vec<Category> = before
             .iter()
             .filter(|c| !after.contains(c))
             .copied()
             .collect();
+        if after.is_empty() {
+            withdrawn.extend(&pending);
+        }
         let evidence = serde_json::json!({
             "method": change.method,
             "via_consent": change.consent_id,
@@ -172,7 +198,8 @@ impl SiteLedger {
             self.set_state(&phone, *c, "withdrawn", &id, now)?;
         }
         if after.is_empty() {
-            self.state.storage().sql().exec(
+            crate::double_optin::settle_all(&sql, &phone, "withdrawn", &id, now)?;
+            sql.exec(
                 "UPDATE outbox SET status = 'suppressed', last_error = 'withdrawn', updated_at = ?
                  WHERE phone = ? AND status = 'pending'",
                 vec![now.into(), phone.as_str().into()],

@@ -4,6 +4,7 @@
 mod admin;
 mod audit;
 mod changes;
+mod double_optin;
 mod error;
 mod halt;
 mod http;

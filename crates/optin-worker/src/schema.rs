@@ -99,6 +99,22 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
            last_at INTEGER NOT NULL
          );",
     ),
+    (
+        5,
+        // Double opt-in: one row per consent waiting for the person's confirmation.
+        "CREATE TABLE pending_confirmations (
+           consent_id TEXT PRIMARY KEY,
+           phone TEXT NOT NULL,
+           categories TEXT NOT NULL,
+           status TEXT NOT NULL,
+           expires_at INTEGER NOT NULL,
+           created_at INTEGER NOT NULL,
+           resolved_at INTEGER,
+           resolved_by TEXT
+         );
+         CREATE INDEX pending_confirmations_due ON pending_confirmations(status, expires_at);
+         CREATE INDEX pending_confirmations_by_phone ON pending_confirmations(phone, status);",
+    ),
 ];
 
 /// Bookkeeping table, created before any migration runs.
