@@ -264,6 +264,12 @@ pub fn expire_due(ledger: &SiteLedger, now: i64) -> Result<usize> {
             ledger.set_state(&r.phone, *c, "expired", &id, now)?;
         }
         settle(&sql, &r.consent_id, "expired", &id, now)?;
+        // A request still queued (held back by Graph errors) must never go out now.
+        sql.exec(
+            "UPDATE outbox SET status = 'suppressed', last_error = 'double opt-in expired', updated_at = ?
+             WHERE consent_id = ? AND status = 'pending'",
+            vec![now.into(), r.consent_id.as_str().into()],
+        )?;
     }
     Ok(due.len())
 }
