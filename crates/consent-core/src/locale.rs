@@ -460,7 +460,7 @@ static WA_PT_BR: WhatsAppStrings = WhatsAppStrings {
 };
 
 static WA_TR: WhatsAppStrings = WhatsAppStrings {
-    template_confirmation: "{{1}} tarafından gönderilen WhatsApp mesajlarına abone oldunuz: seçtiğiniz bildirimler. İstediğiniz zaman ayrılmak için DUR yazın veya Dur düğmesine dokunun.",
+    template_confirmation: "Artık {{1}} tarafından gönderilen WhatsApp mesajlarına abonesiniz: seçtiğiniz bildirimler. İstediğiniz zaman ayrılmak için DUR yazın veya Dur düğmesine dokunun.",
     template_double_opt_in: "Lütfen {{1}} tarafından WhatsApp mesajları almak istediğinizi onaylayın: Onayla düğmesine dokunun veya EVET yazın. Bunu siz istemediyseniz bu mesajı yok sayın veya Dur düğmesine dokunun.",
     button_confirm: "Onayla",
     button_stop: "Dur",
@@ -527,6 +527,46 @@ mod tests {
             assert!(s.notice.contains("{business}"), "{l:?}");
             assert!(s.notice.contains("WhatsApp"), "{l:?}");
             assert!(s.title.contains("WhatsApp"), "{l:?}");
+        }
+    }
+
+    #[test]
+    fn templates_are_what_whatsapp_manager_accepts_and_the_readme_lists() {
+        let readme = include_str!("../../../README.md");
+        for l in Locale::ALL {
+            let w = l.whatsapp();
+            for body in [w.template_confirmation, w.template_double_opt_in] {
+                // Meta refuses a body that starts or ends with a variable.
+                assert!(
+                    !body.starts_with("{{") && !body.ends_with("}}"),
+                    "{l:?}: {body}"
+                );
+                assert_eq!(
+                    body.matches("{{").count(),
+                    1,
+                    "{l:?}: one variable, the business name"
+                );
+                assert!(
+                    readme.contains(body),
+                    "README.md lacks the {l:?} template text: {body}"
+                );
+            }
+            for label in [w.button_confirm, w.button_stop] {
+                assert!(
+                    label.chars().count() <= 25,
+                    "quick-reply labels are at most 25 characters"
+                );
+            }
+            let row = format!(
+                "| `{}` | {} | {} |",
+                l.whatsapp_code(),
+                w.button_stop,
+                w.button_confirm
+            );
+            assert!(
+                readme.contains(&row),
+                "README.md lacks the button row {row}"
+            );
         }
     }
 
