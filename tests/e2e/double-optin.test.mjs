@@ -88,6 +88,7 @@ test("a consent stays pending, gets only the Confirm request, and the Confirm bu
   assert.equal(pending.events[0].evidence.notice_text, NOTICES.en);
   assert.deepEqual(pending.events[0].evidence.double_opt_in.categories.sort(), ["delivery", "order_updates"]);
   assert.deepEqual(pending.state.map((s) => s.status), ["pending", "pending"]);
+  assert.equal(pending.status, "pending", "the lookup says so at a glance");
   assert.equal(pending.double_opt_in[0].status, "pending");
   assert.equal(pending.double_opt_in[0].consent_id, recorded.id);
 
@@ -117,6 +118,7 @@ test("a consent stays pending, gets only the Confirm request, and the Confirm bu
   assert.equal(confirm.evidence.inbound_message_id, JSON.parse(tap).entry[0].changes[0].value.messages[0].id);
   assert.deepEqual(confirm.categories.sort(), ["delivery", "order_updates"]);
   assert.deepEqual(confirmed.state.map((s) => s.status), ["granted", "granted"]);
+  assert.equal(confirmed.status, "active");
   assert.equal(confirmed.double_opt_in[0].status, "confirmed");
   assert.equal(confirmed.double_opt_in[0].resolved_by, confirm.id);
 
@@ -177,6 +179,7 @@ test("unconfirmed, the consent expires: the alarm records it, and a late Confirm
 
   const v = await view(site, phone);
   assert.deepEqual(v.state.map((s) => s.status), ["expired", "expired"]);
+  assert.equal(v.status, "expired");
   assert.equal(v.double_opt_in[0].status, "expired");
   assert.equal((await stats(site)).double_opt_in.expired, 1);
 
@@ -227,6 +230,7 @@ test("Confirm for someone else's, an unknown or an opted-out consent does nothin
   assert.equal(out.events[1].kind, "withdraw");
   assert.deepEqual(out.state.map((s) => s.status), ["withdrawn", "withdrawn"]);
   assert.equal(out.double_opt_in[0].status, "withdrawn");
+  assert.equal(out.status, "withdrawn");
   await say(site, alice, { button_payload: `CONFIRM:${a.id}`, button_text: "Confirm" });
   assert.ok(await eventually(async () => (await replies(alice)).some((r) => /^There is nothing to confirm/.test(r.text))));
   assert.equal((await view(site, alice)).events.length, 2);

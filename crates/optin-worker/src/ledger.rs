@@ -542,7 +542,7 @@ impl SiteLedger {
         if events.is_empty() {
             return Ok(None);
         }
-        let state = self
+        let state: Vec<StateRow> = self
             .sql()
             .exec(
                 "SELECT category, status, event_id, updated_at FROM subscriptions
@@ -556,6 +556,7 @@ impl SiteLedger {
             .map(DoubleOptInView::from)
             .collect();
         Ok(Some(SubscriberView {
+            status: summary(&state).to_owned(),
             phone: phone.to_owned(),
             events: events.into_iter().map(EventView::from).collect(),
             state,
@@ -617,6 +618,9 @@ pub struct StateRow {
 /// A person's full history and current state.
 #[derive(Serialize, Deserialize)]
 pub struct SubscriberView {
+    /// At a glance: `active` (a category granted), else `pending` (waiting for a
+    /// double opt-in confirmation), `expired`, `withdrawn`, or `none`.
+    status: String,
     phone: String,
     events: Vec<EventView>,
     state: Vec<StateRow>,
@@ -649,6 +653,20 @@ impl From<crate::double_optin::Request> for DoubleOptInView {
             resolved_by: r.resolved_by,
         }
     }
+}
+
+/// One word for a person's state over all categories, most engaged first.
+fn summary(state: &[StateRow]) -> &'static str {
+    let has = |s: &str| state.iter().any(|r| r.status == s);
+    [
+        ("granted", "active"),
+        ("pending", "pending"),
+        ("expired", "expired"),
+        ("withdrawn", "withdrawn"),
+    ]
+    .into_iter()
+    .find(|(s, _)| has(s))
+    .map_or("none", |(_, word)| word)
 }
 
 /// Ten random bytes for a UUIDv7.

@@ -266,7 +266,7 @@ pub async fn deliver_due(state: &State, env: &Env) -> Result<()> {
     release_stuck(&sql, now, grace)?;
     if crate::halt::current(&sql)?.is_some() {
         // Held: pending rows wait for an admin to resume (which re-arms the alarm).
-        return Ok(());
+        return arm_for_expiry(state, &sql).await;
     }
     let due: Vec<DueRow> = sql
         .exec(
@@ -306,7 +306,7 @@ pub async fn deliver_due(state: &State, env: &Env) -> Result<()> {
         record_outcome(&sql, &row, outcome, unit)?;
     }
     if crate::halt::current(&sql)?.is_some() {
-        return Ok(());
+        return arm_for_expiry(state, &sql).await;
     }
     let next = sql
         .exec(
@@ -324,6 +324,15 @@ pub async fn deliver_due(state: &State, env: &Env) -> Result<()> {
         (a, b) => a.or(b),
     };
     if let Some(at) = next {
+        let now = worker::Date::now().as_millis() as i64;
+        state.storage().set_alarm((at - now).max(0)).await?;
+    }
+    Ok(())
+}
+
+/// While sending is halted the alarm still comes back for double opt-in expiries.
+async fn arm_for_expiry(state: &State, sql: &SqlStorage) -> Result<()> {
+    if let Some(at) = crate::double_optin::next_expiry(sql)? {
         let now = worker::Date::now().as_millis() as i64;
         state.storage().set_alarm((at - now).max(0)).await?;
     }
