@@ -2,15 +2,19 @@
 // both served by the same local Worker and opened in the same headless Chromium.
 // Usage: OPTIN_BASE=http://127.0.0.1:8787 node scripts/bench-widget.mjs [runs]
 // Prints a table; exits 1 if our median time-to-prompt exceeds BUDGET_MS.
-import { copyFileSync, mkdirSync, readFileSync, readdirSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import { launch, BASE } from "../tests/e2e/support.mjs";
 
 const RUNS = Number(process.argv[2] ?? 15);
 const BUDGET_MS = Number(process.env.WIDGET_TTP_BUDGET_MS ?? 1500);
 const peerDir = "node_modules/vanilla-cookieconsent/dist";
-mkdirSync("www/bench/peer", { recursive: true });
-for (const f of ["cookieconsent.umd.js", "cookieconsent.css"]) copyFileSync(`${peerDir}/${f}`, `www/bench/peer/${f}`);
+// `scripts/dev build` stages the peer into www/ before wrangler dev starts (it serves
+// the assets it saw at start), so a copy made here would not be served.
+if (!existsSync("www/bench/peer/cookieconsent.umd.js")) {
+  console.error("www/bench/peer/ is missing: run scripts/dev build (it stages the peer) and restart the stack");
+  process.exit(2);
+}
 
 const gz = (path) => gzipSync(readFileSync(path), { level: 9 }).length;
 const wasm = readdirSync("www/widget").find((f) => f.endsWith(".wasm"));
