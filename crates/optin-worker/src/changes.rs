@@ -74,8 +74,13 @@ pub struct Change {
     #[serde(default)]
     pub frequency: Option<Frequency>,
     /// New pause: `Some(None)` lifts it, `Some(Some(day))` pauses until that day.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     pub paused_until: Option<Option<String>>,
+}
+
+/// Tells an explicit `null` (`Some(None)`: lift the pause) from an absent field (`None`: keep it).
+pub fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
 }
 
 /// Days since 1970-01-01 of a `YYYY-MM-DD` calendar date, or `None`.
@@ -398,6 +403,26 @@ mod tests {
         assert_eq!(check_pause("2026-11-23", now), Err(PauseError::OutOfRange));
         assert_eq!(check_pause("2027-11-25", now), Err(PauseError::OutOfRange));
         assert_eq!(check_pause("tomorrow", now), Err(PauseError::NotADate));
+    }
+
+    #[test]
+    fn a_null_pause_lifts_it_and_an_absent_one_keeps_it() {
+        let base = r#"{"consent_id":"c","granted":[],"method":"m""#;
+        let lift: Change =
+            serde_json::from_str(&format!(r#"{base},"paused_until":null}}"#)).unwrap();
+        assert_eq!(lift.paused_until, Some(None));
+        let keep: Change = serde_json::from_str(&format!("{base}}}")).unwrap();
+        assert_eq!(keep.paused_until, None);
+        let set = Change {
+            paused_until: Some(None),
+            ..keep
+        };
+        let round: Change = serde_json::from_str(&serde_json::to_string(&set).unwrap()).unwrap();
+        assert_eq!(
+            round.paused_until,
+            Some(None),
+            "survives the hop to the ledger"
+        );
     }
 
     #[test]

@@ -370,7 +370,9 @@ fn html(body: String, status: u16) -> Result<Response, AppError> {
     let headers = Headers::new();
     headers.set("Content-Type", "text/html; charset=utf-8")?;
     headers.set("Cache-Control", "no-store")?;
-    headers.set("Referrer-Policy", "no-referrer")?;
+    // Same-origin only: the token never leaves in a Referer, and form posts keep a real Origin
+    // (with `no-referrer` Chromium sends `Origin: null`).
+    headers.set("Referrer-Policy", "same-origin")?;
     headers.set("X-Content-Type-Options", "nosniff")?;
     headers.set(
         "Content-Security-Policy",

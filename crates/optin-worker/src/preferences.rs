@@ -20,13 +20,8 @@ struct PutPreferences {
     #[serde(default)]
     frequency: Option<Frequency>,
     /// `"YYYY-MM-DD"` pauses until that day; `null` or `""` lifts the pause.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::changes::present")]
     paused_until: Option<Option<String>>,
-}
-
-/// Tells an explicit `null` (`Some(None)`) from an absent field (`None`).
-fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
-    Option::<String>::deserialize(d).map(Some)
 }
 
 /// What a person asks for, from the JSON API or the preference centre's form.
