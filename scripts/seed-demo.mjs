@@ -6,7 +6,7 @@
 //
 //   OPTIN_BASE=http://127.0.0.1:8787 SIM_BASE=http://127.0.0.1:8789 node scripts/seed-demo.mjs
 //
-// A demo that already holds 200 or more consents is left as it is.
+// A demo that already holds the seed (its marker number has a history) is left as it is.
 import { readFileSync } from "node:fs";
 
 const BASE = process.env.OPTIN_BASE ?? "http://127.0.0.1:8787";
@@ -14,6 +14,7 @@ const SIM = process.env.SIM_BASE ?? "http://127.0.0.1:8789";
 const ADMIN = { authorization: `Bearer ${process.env.ADMIN_TOKEN ?? "dev-admin-token"}` };
 const CONSENTS = Number(process.env.SEED_CONSENTS ?? 240);
 const PHONE_NUMBER_ID = "100000000000001"; // the demo site's business number
+const MARKER = "+6281299999999"; // the seed's first consent: its history says "already seeded"
 
 // A fixed seed: the same demo every time.
 let state = 0x2545f491;
@@ -70,10 +71,9 @@ async function pool(jobs, n) {
 
 async function main() {
   const started = Date.now();
-  const stats = await json(`${BASE}/admin/sites/demo/stats`, { headers: ADMIN });
-  const grants = stats.body?.events?.find((e) => e.kind === "grant")?.n ?? 0;
-  if (grants >= 200) {
-    console.log(`seed-demo: the demo already holds ${grants} consents; nothing added`);
+  const marker = await fetch(`${BASE}/admin/sites/demo/subscribers/${encodeURIComponent(MARKER)}`, { headers: ADMIN });
+  if (marker.status === 200) {
+    console.log("seed-demo: the demo is already seeded; nothing added");
     return;
   }
   const config = (await json(`${BASE}/v1/sites/demo/config`)).body;
@@ -92,12 +92,12 @@ async function main() {
     await fetch(`${SIM}/_sim/statuses`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(p) });
   }
 
-  const people = Array.from({ length: CONSENTS }, () => {
+  const people = Array.from({ length: CONSENTS }, (_, i) => {
     const locale = pick(Object.entries(MARKETS).map(([k, m]) => [k, m.w]));
     const surface = pick(SURFACES);
     const n = 1 + Math.floor(rand() * 3);
     const categories = [...config.categories].sort(() => rand() - 0.5).slice(0, n);
-    return { locale, surface, categories, phone: MARKETS[locale].phone() };
+    return { locale, surface, categories, phone: i === 0 ? MARKER : MARKETS[locale].phone() };
   });
   const answers = await pool(people.map((p) => async () => {
     const res = await json(`${BASE}/v1/sites/demo/consents`, {
@@ -167,7 +167,7 @@ async function seedFunnel(ok, origin) {
     const [imp, open, submit] = rates[surface];
     const push = (type, k) => {
       for (let i = 0; i < Math.round(n * k); i++) {
-        events.push({ type, surface, variant: i % 2 ? "b" : "default", locale: pick(Object.entries(MARKETS).map(([l, m]) => [l, m.w])) });
+        events.push({ type, surface, variant: "default", locale: pick(Object.entries(MARKETS).map(([l, m]) => [l, m.w])) });
       }
     };
     push("impression", imp);

@@ -152,8 +152,11 @@ function renderKpis(stats, derived) {
   const withdrawn = sum(stats.subscriptions.filter((s) => s.status === "withdrawn"), (s) => s.n);
   const all = sum(stats.subscriptions, (s) => s.n);
   $("kpi-optout").textContent = pct(withdrawn, all);
-  const sent = confirmationCounts(stats);
-  $("kpi-delivered").textContent = pct(sent.delivered + sent.read, sent.sent + sent.delivered + sent.read + sent.failed);
+  const c = confirmationCounts(stats);
+  // The delivery block counts cumulatively (delivered includes read); outbox states are exclusive.
+  $("kpi-delivered").textContent = c.cumulative
+    ? pct(c.delivered, c.sent + c.failed)
+    : pct(c.delivered + c.read, c.sent + c.delivered + c.read + c.failed);
   const halted = stats.sending?.halted;
   $("kpi-sending").textContent = halted ? "Halted" : "Running";
   $("kpi-sending").className = `kpi ${halted ? "bad" : "good"}`;
@@ -164,10 +167,10 @@ function renderKpis(stats, derived) {
 function confirmationCounts(stats) {
   if (stats.delivery) {
     const { sent = 0, delivered = 0, read = 0, failed = 0 } = stats.delivery;
-    return { sent, delivered, read, failed };
+    return { sent, delivered, read, failed, cumulative: true };
   }
   const of = (s) => sum(stats.confirmations.filter((c) => c.status === s), (c) => c.n);
-  return { sent: of("sent"), delivered: of("delivered"), read: of("read"), failed: of("failed") };
+  return { sent: of("sent"), delivered: of("delivered"), read: of("read"), failed: of("failed"), cumulative: false };
 }
 
 function empty(container, text) {
@@ -177,7 +180,8 @@ function empty(container, text) {
 function renderFunnel(stats, derived) {
   const box = $("funnel");
   box.replaceChildren();
-  const consents = part(stats, derived, "consents_by_day") ?? [];
+  // Erased consents keep their count but not their evidence, so not their surface.
+  const consents = (part(stats, derived, "consents_by_day") ?? []).map((r) => ({ ...r, surface: r.surface ?? "erased" }));
   const funnel = stats.funnel ?? [];
   const surfaces = [...new Set([...funnel.map((r) => r.surface), ...consents.map((r) => r.surface)])].sort();
   if (!surfaces.length) return empty(box, "No widget activity in this range yet.");
@@ -266,9 +270,12 @@ function renderDelivery(stats) {
     }
   }
   if (!rows.some((r) => r.value)) return empty(box, "No confirmations sent yet.");
-  box.append(barChart({ title: "Confirmation messages by latest status", id: "delivery-status", rows }));
+  const title = c.cumulative ? "Confirmation messages that reached each status" : "Confirmation messages by latest status";
+  box.append(barChart({ title, id: "delivery-status", rows }));
   const errors = stats.delivery?.errors ?? [];
-  if (errors.length) box.append(table("Failures by Graph error code", ["code", "messages"], errors.map((e) => [e.code, e.n])));
+  if (errors.length) {
+    box.append(table("Failures by Graph error code", ["code", "messages"], errors.map((e) => [e.code ?? "no code", e.n])));
+  }
 }
 
 function renderCategories(stats) {
