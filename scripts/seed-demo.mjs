@@ -142,6 +142,11 @@ async function main() {
     `${narrowed.length} narrowed, ${events} funnel events, in ${((Date.now() - started) / 1000).toFixed(1)} s ` +
     `(consents ${((consentsDone - started) / 1000).toFixed(1)} s)`,
   );
+  const someone = ok.find((p) => !byKeyword.includes(p) && !byButton.includes(p) && !byCentre.includes(p));
+  if (someone) {
+    console.log(`seed-demo: dashboard ${origin}/admin/ (token dev-admin-token); try searching ${someone.phone}, ` +
+      `or open their preference centre: ${origin}/p/${someone.body.preferences_token}`);
+  }
 }
 
 /** Waits (at most 20 s) for the confirmations to leave, then puts the simulator's statuses back to normal. */

@@ -171,6 +171,14 @@ test("subscriber search finds a number and its receipt downloads", async () => {
   assert.equal(receipt.consent_event.id, id);
   assert.equal(receipt.collection.notice_text, NOTICE);
 
+  // Support can send the person a fresh link to their preference centre; it opens it.
+  const centre = page.getByRole("link", { name: "Their preference centre (link to send them)" });
+  assert.match(await centre.getAttribute("href"), /^\/p\/demo\.0\.[0-9a-f-]{36}\.\d+\.[0-9a-f]{32}$/);
+  const [tab] = await Promise.all([context.waitForEvent("page"), centre.click()]);
+  await tab.getByRole("switch", { name: "Shipping and delivery notifications" }).waitFor();
+  assert.equal(await tab.getByRole("switch", { name: "Shipping and delivery notifications" }).isChecked(), true);
+  await tab.close();
+
   await page.getByLabel("Phone number").fill("+62 812 0000 0001");
   await page.getByRole("button", { name: "Search" }).click();
   await page.getByText("No consent history for +62 812 0000 0001.").waitFor();

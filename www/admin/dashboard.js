@@ -196,9 +196,10 @@ function renderFunnel(stats, derived) {
       submit: sum(rows, (r) => r.submit),
       consent: sum(consents.filter((r) => r.surface === surface), (r) => r.n),
     };
-    const steps = stats.funnel ? FUNNEL_STEPS : ["consent"];
+    const tracked = stats.funnel && surface !== "erased";
+    const steps = tracked ? FUNNEL_STEPS : ["consent"];
     box.append(barChart({
-      title: `${surface}: ${stats.funnel ? `${pct(values.consent, values.impression)} of impressions became consents` : `${values.consent} consents`}`,
+      title: `${surface}: ${tracked ? `${pct(values.consent, values.impression)} of impressions became consents` : `${values.consent} consents`}`,
       id: `funnel-${surface}`,
       rows: steps.map((s) => ({ label: s, value: values[s] })),
     }));
@@ -305,9 +306,14 @@ async function search(phone) {
   }
   const download = el("button", { type: "button", id: "download-receipt" }, "Download receipt");
   download.addEventListener("click", () => save(`receipt-${body.phone}.json`, "application/json", JSON.stringify(body.receipt, null, 2)));
+  // A fresh link to the person's own preference centre, for support to send again.
+  const centre = body.preferences_url
+    ? el("a", { href: body.preferences_url, target: "_blank", rel: "noopener" }, "Their preference centre (link to send them)")
+    : "";
   box.replaceChildren(
     el("h3", {}, body.phone),
     el("p", { class: "buttons" }, download),
+    el("p", {}, centre),
     table("Current state", ["category", "status", "since"], body.state.map((s) => [s.category, s.status, time(s.updated_at)])),
     table("History", ["when", "event", "categories", "how", "hash"], body.events.map((e) => [
       time(e.server_ts), e.kind, (e.categories ?? []).join(", "),

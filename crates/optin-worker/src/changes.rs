@@ -8,7 +8,7 @@ use worker::Result;
 use crate::ledger::{random_bytes, SiteLedger};
 
 /// Preference tokens live a year; a new consent issues a new one.
-const TOKEN_TTL_MS: i64 = 365 * 86_400_000;
+pub(crate) const TOKEN_TTL_MS: i64 = 365 * 86_400_000;
 
 /// How often a person wants the business's messages (kept for the merchant's sender).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
