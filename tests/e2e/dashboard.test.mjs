@@ -77,6 +77,7 @@ test("without the token the dashboard shows only sign-in; a wrong token is refus
   await page.goto(`${BASE}/admin/`);
   assert.ok(await page.getByRole("button", { name: "Open dashboard" }).isVisible());
   assert.equal(await page.locator("#app").isVisible(), false, "no data without a token");
+  assert.deepEqual(await axeViolations(page, "body"), [], "the sign-in view");
   const api = await fetch(`${BASE}/admin/sites/demo/stats`);
   assert.equal(api.status, 401, "the API under /admin/sites/ is still the Worker's, not an asset");
   assert.equal((await api.json()).type, "/problems/unauthorized");
