@@ -115,6 +115,7 @@ test("/openapi.json documents every route the Worker serves", async () => {
     "/v1/sites/{site}/consents": ["post", "options"],
     "/v1/preferences/{token}": ["get", "put"],
     "/v1/preferences/{token}/opt-out": ["post"],
+    "/p/{token}": ["get", "post"],
     "/admin/sites/{site}": ["get", "put"],
     "/admin/sites/{site}/subscribers/{phone}": ["get", "delete"],
     "/admin/sites/{site}/verify": ["get"],

@@ -84,11 +84,33 @@ pub async fn subscriber(env: &Env, site: &str, raw_phone: &str) -> Result<Respon
         200 => {
             let mut view: serde_json::Value = resp.json().await?;
             view["receipt"] = receipt(&config, &view);
+            view["preferences_url"] = preferences_url(env, &config, &view)?.into();
             json(&view, 200, no_store()?)
         }
         404 => Err(AppError::NoSubscriber),
         s => Err(AppError::Internal(format!("ledger answered {s}"))),
     }
+}
+
+/// A fresh preference-centre link for the person's latest grant, so support can
+/// send it again (`None` once erased: no grant keeps its phone).
+fn preferences_url(
+    env: &Env,
+    site: &SiteConfig,
+    view: &serde_json::Value,
+) -> Result<Option<String>, AppError> {
+    let grant = view["events"]
+        .as_array()
+        .and_then(|events| events.iter().rev().find(|e| e["kind"] == "grant"))
+        .and_then(|g| g["id"].as_str());
+    let (Some(id), Some(phone)) = (grant, view["phone"].as_str()) else {
+        return Ok(None);
+    };
+    let key = env.secret("PREFS_TOKEN_KEY")?.to_string();
+    let expires = worker::Date::now().as_millis() as i64 + crate::changes::TOKEN_TTL_MS;
+    let token =
+        consent_core::token::issue(key.as_bytes(), &site.id, site.shard_for(phone), id, expires);
+    Ok(Some(format!("/p/{token}")))
 }
 
 /// A consent receipt after the Kantara Consent Receipt / ISO/IEC TS 27560 shape:

@@ -11,6 +11,7 @@ mod inbound;
 mod ledger;
 mod limits;
 mod outbox;
+mod prefcentre;
 mod preferences;
 mod public;
 mod schema;
@@ -56,6 +57,11 @@ async fn route(req: Request, env: &Env) -> std::result::Result<Response, AppErro
         ["v1", "preferences", token, "opt-out"] => match method {
             Method::Post => preferences::opt_out(&req, env, token).await,
             _ => Err(AppError::MethodNotAllowed { allow: "POST" }),
+        },
+        ["p", token] => match method {
+            Method::Get | Method::Head => prefcentre::page(&req, env, token).await,
+            Method::Post => prefcentre::submit(req, env, token).await,
+            _ => Err(AppError::MethodNotAllowed { allow: "GET, POST" }),
         },
         ["admin", "sites", site, rest @ ..] => {
             admin::authorize(&req, env, site)?;
