@@ -201,9 +201,19 @@ mod tests {
 
     #[test]
     fn each_bad_field_is_named_by_index() {
-        let one = |e: &str| batch(&format!(r#"{{"events":[{{"type":"open","surface":"modal"}},{e}]}}"#));
-        assert_eq!(one(r#"{"type":"close","surface":"modal"}"#), Err(FunnelError::Type(1)));
-        assert_eq!(one(r#"{"type":"open","surface":"footer"}"#), Err(FunnelError::Surface(1)));
+        let one = |e: &str| {
+            batch(&format!(
+                r#"{{"events":[{{"type":"open","surface":"modal"}},{e}]}}"#
+            ))
+        };
+        assert_eq!(
+            one(r#"{"type":"close","surface":"modal"}"#),
+            Err(FunnelError::Type(1))
+        );
+        assert_eq!(
+            one(r#"{"type":"open","surface":"footer"}"#),
+            Err(FunnelError::Surface(1))
+        );
         for v in ["", "A", "has space", "x/y", &"a".repeat(33)] {
             let e = format!(r#"{{"type":"open","surface":"modal","variant":"{v}"}}"#);
             assert_eq!(one(&e), Err(FunnelError::Variant(1)), "{v:?}");
@@ -232,9 +242,15 @@ mod tests {
 
     #[test]
     fn personal_data_has_no_field_to_arrive_in() {
-        for extra in [r#""phone":"+6281234567890""#, r#""url":"https://shop.example/?email=a@b""#] {
+        for extra in [
+            r#""phone":"+6281234567890""#,
+            r#""url":"https://shop.example/?email=a@b""#,
+        ] {
             let json = format!(r#"{{"events":[{{"type":"open","surface":"modal",{extra}}}]}}"#);
-            assert!(serde_json::from_str::<EventBatch>(&json).is_err(), "{extra}");
+            assert!(
+                serde_json::from_str::<EventBatch>(&json).is_err(),
+                "{extra}"
+            );
         }
     }
 }

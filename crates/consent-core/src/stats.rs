@@ -199,7 +199,10 @@ mod tests {
         assert_eq!(d.0, 20_780);
         assert_eq!(Day::from_unix_ms(d.start_ms() + 86_399_999), d);
         assert_eq!(Day::parse("2024-02-29").unwrap().format(), "2024-02-29");
-        assert_eq!(Day(Day::parse("2024-02-28").unwrap().0 + 2).format(), "2024-03-01");
+        assert_eq!(
+            Day(Day::parse("2024-02-28").unwrap().0 + 2).format(),
+            "2024-03-01"
+        );
         for bad in [
             "2023-02-29",
             "2026-13-01",

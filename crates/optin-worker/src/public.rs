@@ -153,7 +153,7 @@ fn idempotency_key(req: &Request) -> Result<Option<String>, AppError> {
     }
 }
 
-fn allowed_origin(req: &Request, site: &SiteConfig) -> Result<String, AppError> {
+pub(crate) fn allowed_origin(req: &Request, site: &SiteConfig) -> Result<String, AppError> {
     let origin = req.headers().get("Origin")?.unwrap_or_default();
     if site.allows_origin(&origin) {
         Ok(origin)
