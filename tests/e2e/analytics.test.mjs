@@ -304,3 +304,18 @@ test("consents, opt-outs by source and delivery health match the ledger and the 
   const withdraws = s.events.find((e) => e.kind === "withdraw").n;
   assert.equal(withdraws, 3, "the series agree with the ledger's event counts");
 });
+
+test("a sharded site's series sum over every shard", async () => {
+  const site = await newSite({ shards: 4 });
+  for (let i = 0; i < 6; i++) await consent(site, freshPhone().e164);
+  for (let i = 0; i < 3; i++) {
+    // Beacons land in the shard of their client IP; consents in their phone's.
+    const res = await beacon(site, { events: [{ type: "impression", surface: "checkout" }] }, { "cf-connecting-ip": `192.0.2.${i + 1}` });
+    assert.equal(res.status, 204);
+  }
+  const s = await stats(site);
+  assert.deepEqual(s.consents_by_day, [{ day: today(), surface: "checkout", variant: "default", n: 6 }]);
+  assert.equal(s.funnel.reduce((n, f) => n + f.impression, 0), 3);
+  assert.deepEqual(s.variants.map((v) => [v.surface, v.impressions, v.consents, v.rate]), [["checkout", 3, 6, 1]],
+    "consents from visitors whose impressions were not counted cap the rate at 1");
+});
