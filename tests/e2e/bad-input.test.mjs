@@ -113,6 +113,7 @@ test("/openapi.json documents every route the Worker serves", async () => {
   const routes = {
     "/v1/sites/{site}/config": ["get"],
     "/v1/sites/{site}/consents": ["post", "options"],
+    "/v1/sites/{site}/events": ["post", "options"],
     "/v1/preferences/{token}": ["get", "put"],
     "/v1/preferences/{token}/opt-out": ["post"],
     "/p/{token}": ["get", "post"],

@@ -26,7 +26,7 @@ pub enum Surface {
 }
 
 impl Surface {
-    fn parse(s: &str) -> Option<Surface> {
+    pub(crate) fn parse(s: &str) -> Option<Surface> {
         match s {
             "modal" => Some(Surface::Modal),
             "checkout" => Some(Surface::Checkout),
@@ -245,6 +245,7 @@ mod tests {
             ip_policy: Default::default(),
             shards: 1,
             chat: None,
+            respect_dnt: false,
         }
     }
 

@@ -45,6 +45,10 @@ pub struct SiteConfig {
     /// The chat widget, if the site offers one (absent in older configs).
     #[serde(default)]
     pub chat: Option<ChatConfig>,
+    /// Send no funnel analytics from browsers that ask not to be tracked
+    /// (Do Not Track or Global Privacy Control).
+    #[serde(default)]
+    pub respect_dnt: bool,
 }
 
 /// What the evidence keeps of the client IP.
@@ -284,6 +288,7 @@ mod tests {
             ip_policy: IpPolicy::Truncate,
             shards: 1,
             chat: None,
+            respect_dnt: false,
         }
     }
 

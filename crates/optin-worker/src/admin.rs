@@ -6,6 +6,7 @@ use futures_util::stream;
 use worker::{Env, Headers, Method, Request, Response};
 
 use crate::{
+    analytics::Range,
     audit::{ExportPage, ExportRow, Stats, Verification},
     error::AppError,
     http::{json, read_json},
@@ -197,13 +198,24 @@ async fn read<T: serde::de::DeserializeOwned>(
     Ok(resp.json().await?)
 }
 
-/// `GET /admin/sites/{site}/stats`.
-pub async fn stats(env: &Env, site: &str) -> Result<Response, AppError> {
+/// `GET /admin/sites/{site}/stats?from=&to=`: counts, plus the funnel,
+/// consent, opt-out and delivery series of those days (default: the last 30).
+pub async fn stats(req: &Request, env: &Env, site: &str) -> Result<Response, AppError> {
     let site = sites::load(env, site).await?;
+    let url = req.url()?;
+    let param = |k: &str| {
+        url.query_pairs()
+            .find(|(q, _)| q == k)
+            .map(|(_, v)| v.into_owned())
+    };
+    let now = worker::Date::now().as_millis() as i64;
+    let range = Range::from_query(param("from").as_deref(), param("to").as_deref(), now)?;
+    let path = format!("/stats?{}", range.query());
     let mut total = Stats::default();
     for ledger in site.shard_names() {
-        total.add(read(env, &ledger, "/stats").await?);
+        total.add(read(env, &ledger, &path).await?);
     }
+    total.finish();
     json(&total, 200, no_store()?)
 }
 

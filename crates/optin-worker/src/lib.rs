@@ -2,6 +2,7 @@
 //! ledger Durable Object that records consents and sends confirmations.
 
 mod admin;
+mod analytics;
 mod audit;
 mod changes;
 mod error;
@@ -49,6 +50,13 @@ async fn route(req: Request, env: &Env) -> std::result::Result<Response, AppErro
                 allow: "POST, OPTIONS",
             }),
         },
+        ["v1", "sites", site, "events"] => match method {
+            Method::Post => analytics::post_events(req, env, site).await,
+            Method::Options => analytics::preflight(&req, env, site).await,
+            _ => Err(AppError::MethodNotAllowed {
+                allow: "POST, OPTIONS",
+            }),
+        },
         ["v1", "preferences", token] => match method {
             Method::Get => preferences::get(env, token).await,
             Method::Put => preferences::put(req, env, token).await,
@@ -75,7 +83,7 @@ async fn route(req: Request, env: &Env) -> std::result::Result<Response, AppErro
                     allow: "GET, DELETE",
                 }),
                 (["verify"], Method::Get) => admin::verify(env, site).await,
-                (["stats"], Method::Get) => admin::stats(env, site).await,
+                (["stats"], Method::Get) => admin::stats(&req, env, site).await,
                 (["export"], Method::Get) => admin::export(&req, env, site).await,
                 (["resume-sending"], Method::Post) => admin::resume_sending(env, site).await,
                 (["resume-sending"], _) => Err(AppError::MethodNotAllowed { allow: "POST" }),
