@@ -26,7 +26,7 @@ pub enum Surface {
 }
 
 impl Surface {
-    fn parse(s: &str) -> Option<Surface> {
+    pub(crate) fn parse(s: &str) -> Option<Surface> {
         match s {
             "modal" => Some(Surface::Modal),
             "checkout" => Some(Surface::Checkout),
@@ -248,6 +248,7 @@ mod tests {
             chat: None,
             double_opt_in: None,
             optin_keyword: None,
+            respect_dnt: false,
         }
     }
 

@@ -45,6 +45,10 @@ pub struct SiteConfig {
     /// The chat widget, if the site offers one (absent in older configs).
     #[serde(default)]
     pub chat: Option<ChatConfig>,
+    /// Send no funnel analytics from browsers that ask not to be tracked
+    /// (Do Not Track or Global Privacy Control).
+    #[serde(default)]
+    pub respect_dnt: bool,
     /// Double opt-in: a consent from the web stays pending until the person
     /// confirms in WhatsApp (absent or `enabled: false`: a consent is active at once).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -391,6 +395,7 @@ mod tests {
             chat: None,
             double_opt_in: None,
             optin_keyword: None,
+            respect_dnt: false,
         }
     }
 

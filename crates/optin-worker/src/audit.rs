@@ -125,9 +125,17 @@ pub struct Stats {
     /// Double opt-in requests by state (all zero when the site never used it).
     #[serde(default)]
     double_opt_in: crate::double_optin::Counts,
+    /// Funnel, consents, opt-outs and delivery over the requested days.
+    #[serde(flatten)]
+    series: crate::analytics::Series,
 }
 
 impl Stats {
+    /// Sorts merged rows and computes conversion once every shard is added.
+    pub fn finish(&mut self) {
+        self.series.finish();
+    }
+
     /// Adds another shard's counts.
     pub fn add(&mut self, other: Stats) {
         for o in other.events {
@@ -148,6 +156,7 @@ impl Stats {
         }
         self.sending.add(other.sending);
         self.double_opt_in.add(&other.double_opt_in);
+        self.series.add(other.series);
         for o in other.confirmations {
             match self.confirmations.iter_mut().find(|c| c.status == o.status) {
                 Some(c) => c.n += o.n,
@@ -215,8 +224,9 @@ impl SiteLedger {
         Ok(ExportPage { events, next })
     }
 
-    /// Counts events by kind, state by category, confirmations by status.
-    pub fn stats(&self) -> Result<Stats> {
+    /// Counts events by kind, state by category, confirmations by status,
+    /// and the series of `range`.
+    pub fn stats(&self, range: &crate::analytics::Range) -> Result<Stats> {
         crate::double_optin::expire_due(self, worker::Date::now().as_millis() as i64)?;
         let sql = self.state.storage().sql();
         Ok(Stats {
@@ -241,6 +251,7 @@ impl SiteLedger {
                 .to_array()?,
             sending: crate::halt::state(&sql)?,
             double_opt_in: crate::double_optin::counts(&sql)?,
+            series: self.series(range)?,
         })
     }
 

@@ -100,7 +100,20 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
          );",
     ),
     (
-        5,
+        6,
+        "CREATE TABLE funnel_counts (
+           day TEXT NOT NULL,
+           surface TEXT NOT NULL,
+           variant TEXT NOT NULL,
+           locale TEXT NOT NULL,
+           type TEXT NOT NULL,
+           n INTEGER NOT NULL,
+           PRIMARY KEY (day, surface, variant, locale, type)
+         );
+         CREATE INDEX events_by_kind_ts ON events(kind, server_ts);",
+    ),
+    (
+        7,
         // Double opt-in: one row per consent waiting for the person's confirmation.
         "CREATE TABLE pending_confirmations (
            consent_id TEXT PRIMARY KEY,
