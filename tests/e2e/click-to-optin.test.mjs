@@ -78,6 +78,7 @@ test("the phrase from a new person is an in-thread grant, answered in their numb
     const [grant] = v.events;
     assert.equal(grant.kind, "grant");
     assert.equal(grant.evidence.source, "in_thread_keyword");
+    assert.equal(grant.evidence.surface, "click_to_optin", "counted as a consent from that surface");
     assert.equal(grant.evidence.inbound_message_id, inbound);
     assert.equal(grant.evidence.said, "join  acmé!");
     assert.equal(grant.evidence.phone_number_id, site.pnid);
@@ -120,6 +121,9 @@ test("after STOP the phrase subscribes again with a new grant", async () => {
   assert.ok(texts, "three answers");
   assert.match(texts[2], /^Selamat datang!/);
   assert.deepEqual((await (await admin(`${site.id}/verify`)).json()).ok, true);
+  const consents = (await (await admin(`${site.id}/stats`)).json()).consents_by_day;
+  assert.equal(consents.filter((c) => c.surface === "click_to_optin").reduce((n, c) => n + c.n, 0), 2,
+    "both phrase grants count as consents in the stats");
 });
 
 test("the phrase does nothing at a number whose site has none, and is no keyword inside a sentence", async () => {

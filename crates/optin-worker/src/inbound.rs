@@ -382,6 +382,9 @@ struct InThread<'a> {
     /// The double opt-in consent this confirms.
     #[serde(skip_serializing_if = "Option::is_none")]
     confirms: Option<&'a str>,
+    /// For a click-to-opt-in grant: the surface it came from, as the widget's grants name theirs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    surface: Option<&'static str>,
 }
 
 fn in_thread_evidence(
@@ -403,6 +406,7 @@ fn in_thread_evidence(
         business_name: &site.business_name,
         phone_number_id: &site.whatsapp.phone_number_id,
         confirms,
+        surface: (source == "in_thread_keyword").then_some("click_to_optin"),
     })
     .unwrap_or_default()
 }
