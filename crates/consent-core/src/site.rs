@@ -5,7 +5,14 @@ use crate::prelude::*;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::{category::Category, locale::Locale};
+use alloc::collections::BTreeMap;
+
+use crate::{
+    category::Category,
+    consent::Surface,
+    locale::Locale,
+    notice::{Overrides, PublicVariant, Variant},
+};
 
 /// Everything the Worker knows about one merchant site (kept in KV).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -45,6 +52,12 @@ pub struct SiteConfig {
     /// The chat widget, if the site offers one (absent in older configs).
     #[serde(default)]
     pub chat: Option<ChatConfig>,
+    /// The merchant's wording per locale and string key (see [`Overrides`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub strings: Overrides,
+    /// A/B variants of the wording per surface, at most 4 each.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub variants: BTreeMap<Surface, Vec<Variant>>,
 }
 
 /// What the evidence keeps of the client IP.
@@ -126,6 +139,14 @@ pub struct PublicConfig {
     pub privacy_policy_url: String,
     /// Fallback language.
     pub default_locale: Locale,
+    /// The language `strings` are in (the one asked for, else the default).
+    pub locale: Locale,
+    /// Every widget string in `locale`, the merchant's overrides applied.
+    #[serde(default)]
+    pub strings: BTreeMap<String, String>,
+    /// Per surface, the A/B variants' differing strings.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub variants: BTreeMap<Surface, Vec<PublicVariant>>,
     /// Calling code preselected in the phone input.
     pub default_calling_code: u16,
     /// Categories to offer, in order.
@@ -138,13 +159,21 @@ pub struct PublicConfig {
 }
 
 impl SiteConfig {
-    /// The public projection served to widgets.
+    /// The public projection served to widgets, in the site's default locale.
     pub fn public(&self) -> PublicConfig {
+        self.public_in(self.default_locale)
+    }
+
+    /// The public projection with the widget's strings in `locale`.
+    pub fn public_in(&self, locale: Locale) -> PublicConfig {
         PublicConfig {
             site: self.id.clone(),
             business_name: self.business_name.clone(),
             privacy_policy_url: self.privacy_policy_url.clone(),
             default_locale: self.default_locale,
+            locale,
+            strings: self.widget_strings(locale),
+            variants: self.public_variants(locale),
             default_calling_code: self.default_calling_code,
             categories: self.categories.clone(),
             notice_version: self.notice_version,
@@ -196,7 +225,7 @@ impl SiteConfig {
                 "must name at least one language",
             ));
         }
-        Ok(())
+        self.check_texts()
     }
 
     /// The ledger holding `phone`'s events: one per site, or the phone's hash shard.
@@ -284,6 +313,8 @@ mod tests {
             ip_policy: IpPolicy::Truncate,
             shards: 1,
             chat: None,
+            strings: Default::default(),
+            variants: Default::default(),
         }
     }
 

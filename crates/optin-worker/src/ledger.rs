@@ -94,6 +94,9 @@ struct Evidence<'a> {
     country: Option<&'a str>,
     template_name: &'a str,
     template_language: &'a str,
+    /// The A/B variant shown (`json_extract(evidence, '$.variant')`); absent when none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    variant: Option<&'a str>,
 }
 
 /// One site's ledger.
@@ -327,6 +330,7 @@ impl SiteLedger {
             country: cmd.context.country.as_deref(),
             template_name: &cmd.site.whatsapp.template_name,
             template_language: language,
+            variant: c.variant.as_deref(),
         })
         .map_err(|e| worker::Error::RustError(e.to_string()))?;
         self.append_event(
