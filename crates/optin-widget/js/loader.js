@@ -81,11 +81,28 @@
     console.error(failed.message);
     return;
   }
+  // The visitor's language: the page's lang, then the browser's, among ours
+  // (consent-core's Locale::ALL; the Worker falls back to the site default).
+  // Sent as ?locale= so the config answer caches per URL, without Vary.
+  var langs = [document.documentElement.lang].concat(navigator.languages || []);
+  var locale = "";
+  for (var i = 0; i < langs.length && !locale; i++) {
+    var primary = String(langs[i] || "").toLowerCase().split(/[-_]/)[0];
+    if (/^(en|id|pt|tr|da|es|de)$/.test(primary)) locale = primary === "pt" ? "pt-BR" : primary;
+  }
+  // The config (with the strings in that locale) loads while the wasm does.
+  var config = fetch(
+    api + "/v1/sites/" + encodeURIComponent(site) + "/config" + (locale ? "?locale=" + locale : "")
+  ).then(function (r) {
+    if (!r.ok) throw new Error("site configuration could not be loaded");
+    return r.json();
+  });
+  config.catch(function () {}); // reported by the widget once it runs
   /*__WASM_BINDGEN__*/
   wasm_bindgen({ module_or_path: new URL("__WASM__", src) })
     .then(function () {
       ready = wasm_bindgen;
-      wasm_bindgen.start(site, api, autoOpen, chat);
+      wasm_bindgen.start(site, api, autoOpen, chat, config);
       flush();
     })
     .catch(function (err) {

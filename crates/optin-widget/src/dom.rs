@@ -2,7 +2,7 @@
 
 use alloc::{string::String, vec::Vec};
 
-use consent_core::{Category, Locale};
+use crate::text::Shown;
 use js_sys::{Array, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{
@@ -95,57 +95,37 @@ pub fn shadow_host(css: &str) -> Result<(Element, ShadowRoot), JsValue> {
     Ok((host, root))
 }
 
-/// One unchecked checkbox per category, labelled in `locale`, appended to `parent`.
+/// A category checkbox: its wire name and its input.
+pub type Choice = (String, HtmlInputElement);
+
+/// One unchecked checkbox per category (wire names), labelled with the
+/// config's string for it, appended to `parent`.
 pub fn choices(
     parent: &Element,
-    categories: &[Category],
-    locale: Locale,
-) -> Result<Vec<(Category, HtmlInputElement)>, JsValue> {
+    categories: &[String],
+    shown: &Shown,
+) -> Result<Vec<Choice>, JsValue> {
     let mut out = Vec::new();
     for c in categories {
         let label = el("label", &[("class", "choice")])?;
         let input = el(
             "input",
-            &[
-                ("type", "checkbox"),
-                ("name", "category"),
-                ("value", c.as_str()),
-            ],
+            &[("type", "checkbox"), ("name", "category"), ("value", c)],
         )?;
-        append(&label, &[&input, &text_el("span", &[], c.label(locale))?])?;
+        append(&label, &[&input, &text_el("span", &[], &shown.get(c))?])?;
         append(parent, &[&label])?;
-        out.push((*c, cast::<HtmlInputElement>(input)?));
+        out.push((c.clone(), cast::<HtmlInputElement>(input)?));
     }
     Ok(out)
 }
 
 /// Wire names of the ticked categories, in display order.
-pub fn chosen(boxes: &[(Category, HtmlInputElement)]) -> Vec<String> {
+pub fn chosen(boxes: &[Choice]) -> Vec<String> {
     boxes
         .iter()
         .filter(|(_, i)| i.checked())
-        .map(|(c, _)| String::from(c.as_str()))
+        .map(|(c, _)| c.clone())
         .collect()
-}
-
-/// The language to speak: page `lang`, then the browser's languages, then the site default.
-pub fn choose_locale(default: Locale) -> Locale {
-    let page = document()
-        .document_element()
-        .map(|e| e.get_attribute("lang").unwrap_or_default());
-    let browser: Vec<String> = web_sys::window()
-        .map(|w| {
-            w.navigator()
-                .languages()
-                .iter()
-                .filter_map(|v| v.as_string())
-                .collect()
-        })
-        .unwrap_or_default();
-    Locale::negotiate(
-        page.iter().chain(browser.iter()).map(String::as_str),
-        default,
-    )
 }
 
 /// The close button every surface shows (its label is the accessible name).

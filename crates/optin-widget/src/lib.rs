@@ -3,7 +3,8 @@
 //! Split like wasm-bindgen's todomvc: `api` (the Worker, the store),
 //! `modal` (view + controller of the pop-up), `checkout` (the opt-in embedded
 //! in a merchant form), `dom` (element helpers),
-//! `events` (the `CustomEvent`s merchants listen to).
+//! `events` (the `CustomEvent`s merchants listen to), `text` (the strings a
+//! surface shows: served with the config, none bundled).
 //!
 //! The wasm build links no `std`: only `core` and `alloc`, a small allocator
 //! ([`heap`]) and a panic handler that traps. std's panic and formatting
@@ -25,17 +26,17 @@ pub mod heap;
 mod modal;
 mod storage;
 mod style;
+mod text;
 
 use alloc::{boxed::Box, rc::Rc, string::String, vec::Vec};
 use core::{cell::RefCell, future::Future, pin::Pin};
 
-use consent_core::PublicConfig;
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
 use web_sys::Element;
 
-use crate::{chat::Chat, checkout::Checkout, modal::Modal};
+use crate::{api::Config, chat::Chat, checkout::Checkout, modal::Modal, text::Shown};
 
 #[cfg(target_arch = "wasm32")]
 #[global_allocator]
@@ -51,7 +52,7 @@ fn panic(_: &core::panic::PanicInfo) -> ! {
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Page-global state. Wasm pages run one thread, so a `RefCell` is enough.
-struct Global<T>(RefCell<T>);
+pub(crate) struct Global<T>(pub(crate) RefCell<T>);
 // SAFETY: the widget runs on the page's single thread.
 unsafe impl<T> Sync for Global<T> {}
 
@@ -89,24 +90,21 @@ fn started() -> Result<Rc<Started>, JsValue> {
         .ok_or_else(|| JsValue::from_str("WhatsAppOptIn has not started"))
 }
 
-async fn config(started: &Started) -> Result<PublicConfig, JsValue> {
+async fn config(started: &Started) -> Result<Config, JsValue> {
     api::parse_config(&JsFuture::from(started.config.clone()).await?)
 }
 
-/// Fetches the site's config, mounts the modal (opening it unless the visitor
-/// already closed it or opted in on this browser, or `auto_open` is false) and
-/// a checkout opt-in in every `[data-wa-optin="checkout"]` placeholder, and the
-/// chat widget when `chat` is set and the site has one.
-/// Idempotent: a second call does nothing.
+/// Once `config` (the loader's request for the site's config in the visitor's
+/// locale, started before the wasm so both load at once) resolves, mounts the
+/// modal (opening it unless the visitor already closed it or opted in on this
+/// browser, or `auto_open` is false), a checkout opt-in in every
+/// `[data-wa-optin="checkout"]` placeholder, and the chat widget when `chat`
+/// is set and the site has one. Idempotent: a second call does nothing.
 #[wasm_bindgen]
-pub fn start(site: String, api_base: String, auto_open: bool, chat: bool) {
+pub fn start(site: String, api_base: String, auto_open: bool, chat: bool, config: Promise) {
     if STARTED.0.borrow().is_some() {
         return;
     }
-    let config = promise({
-        let (site, api) = (site.clone(), api_base.clone());
-        Box::pin(async move { api::fetch_config_json(&api, &site).await })
-    });
     let started = Rc::new(Started {
         site,
         api: api_base,
@@ -115,7 +113,7 @@ pub fn start(site: String, api_base: String, auto_open: bool, chat: bool) {
     *STARTED.0.borrow_mut() = Some(started.clone());
     spawn(Box::pin(async move {
         if let Err(e) = mount_all(&started, auto_open, chat).await {
-            events::emit_error(&started.site, "modal", &e);
+            events::emit_error(&Shown::bare(&started.site, "modal"), &e);
         }
     }));
 }
@@ -125,7 +123,7 @@ async fn mount_all(started: &Started, auto_open: bool, chat: bool) -> Result<(),
     if let (true, Some(c)) = (chat, &config.chat) {
         match Chat::mount(&config, c, &started.api) {
             Ok(c) => *CHAT.0.borrow_mut() = Some(c),
-            Err(e) => events::emit_error(&started.site, "chat", &e),
+            Err(e) => events::emit_error(&Shown::bare(&started.site, "chat"), &e),
         }
     }
     let placeholders = dom::document().query_selector_all("[data-wa-optin=checkout]")?;
@@ -136,20 +134,20 @@ async fn mount_all(started: &Started, auto_open: bool, chat: bool) -> Result<(),
     }
     let modal = Modal::mount(config, started.api.clone())?;
     *MODAL.0.borrow_mut() = Some(modal.clone());
-    events::emit(&started.site, "modal", "impression");
+    modal.impression();
     if auto_open && !storage::was_handled(&started.site) {
         modal.open();
     }
     Ok(())
 }
 
-fn mount_checkout(el: Element, config: &PublicConfig, api: &str, opts: &JsValue) {
+fn mount_checkout(el: Element, config: &Config, api: &str, opts: &JsValue) {
     if el.has_attribute(checkout::MOUNTED) {
         return;
     }
     match Checkout::mount(el, config, api, opts) {
         Ok(c) => CHECKOUTS.0.borrow_mut().push(c),
-        Err(e) => events::emit_error(&config.site, "checkout", &e),
+        Err(e) => events::emit_error(&Shown::bare(&config.site, "checkout"), &e),
     }
 }
 
