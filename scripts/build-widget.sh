@@ -2,6 +2,12 @@
 # Builds the widget: Rust → wasm (size profile) → wasm-bindgen (no-modules) →
 # wasm-opt -Oz → one minified loader script www/widget.js + a fingerprinted .wasm.
 #
+# core and alloc are rebuilt for the widget with panics that abort on the spot
+# (`-Cpanic=immediate-abort`, `-Zbuild-std`; needs the rust-src component and,
+# on stable, RUSTC_BOOTSTRAP as the fuzz targets do): no panic messages, file
+# paths or core::fmt in the download. Its own target dir keeps the ordinary
+# wasm32 build (clippy, tests) untouched.
+#
 # Size steps after -Oz: wasm-opt renames every import, export and the import
 # module to one or two letters (wasm-bindgen's hashed names would otherwise be
 # shipped twice, in the wasm and in the JS glue) and prints the mapping, which
@@ -12,9 +18,11 @@ cd "$ROOT"
 OUT=target/widget
 FEATURES=(--enable-bulk-memory --enable-nontrapping-float-to-int --enable-reference-types
   --enable-sign-ext --enable-mutable-globals)
-cargo build -p optin-widget --target wasm32-unknown-unknown --release
+RUSTC_BOOTSTRAP=1 RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort" \
+  cargo build -p optin-widget --target wasm32-unknown-unknown --release \
+  -Zbuild-std=core,alloc --target-dir target/widget-std
 rm -rf "$OUT" && mkdir -p "$OUT" www/widget
-wasm-bindgen target/wasm32-unknown-unknown/release/optin_widget.wasm \
+wasm-bindgen target/widget-std/wasm32-unknown-unknown/release/optin_widget.wasm \
   --out-dir "$OUT" --target no-modules --no-typescript
 wasm-opt -Oz --converge "${FEATURES[@]}" --strip-debug --strip-producers \
   "$OUT/optin_widget_bg.wasm" -o "$OUT/optin_widget.oz.wasm"

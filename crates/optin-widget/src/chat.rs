@@ -43,7 +43,7 @@ impl Chat {
         let shown = Shown::new(config, "chat");
         let s = |key| shown.get(key);
         let (host, root) = dom::shadow_host(style::CHAT_CSS)?;
-        let wrap = el("div", &[("class", "wrap"), ("lang", &shown.locale)])?;
+        let wrap = el("div", &[("class", "wrap"), ("lang", &shown.locale)]);
         let panel = el(
             "div",
             &[
@@ -53,18 +53,18 @@ impl Chat {
                 ("aria-labelledby", "greeting"),
                 ("hidden", ""),
             ],
-        )?;
-        let close = close_button(&s("close"))?;
+        );
+        let close = close_button(&s("close"));
         let greeting = text_el(
             "p",
             &[("id", "greeting"), ("class", "bubble")],
             &chat.greeting.clone().unwrap_or_else(|| s("chat_greeting")),
-        )?;
+        );
         let optin_label = s("chat_optin");
-        let step = el("section", &[("aria-label", &optin_label)])?;
-        let heading = text_el("p", &[("class", "step")], &optin_label)?;
-        let slot = el("div", &[])?;
-        append(&step, &[&heading, &slot])?;
+        let step = el("section", &[("aria-label", &optin_label)]);
+        let heading = text_el("p", &[("class", "step")], &optin_label);
+        let slot = el("div", &[]);
+        append(&step, &[&heading, &slot]);
         let link = text_el(
             "a",
             &[
@@ -83,8 +83,8 @@ impl Chat {
                 ("rel", "noopener"),
             ],
             &s("chat_continue"),
-        )?;
-        append(&panel, &[&close, &greeting, &step, &link])?;
+        );
+        append(&panel, &[&close, &greeting, &step, &link]);
         let fab = text_el(
             "button",
             &[
@@ -94,16 +94,16 @@ impl Chat {
                 ("aria-controls", "panel"),
             ],
             &s("chat_open"),
-        )?;
-        append(&wrap, &[&panel, &fab])?;
+        );
+        append(&wrap, &[&panel, &fab]);
         root.append_child(&wrap)?;
         document().body().ok_or("no body")?.append_child(&host)?;
         let optin = Checkout::mount_as(slot, config, api, &JsValue::UNDEFINED, "chat")?;
 
         let chat = Rc::new(Chat {
             shown,
-            fab: cast(fab)?,
-            panel: cast(panel)?,
+            fab: cast(fab),
+            panel: cast(panel),
             optin,
             listeners: Default::default(),
         });

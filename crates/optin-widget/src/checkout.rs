@@ -89,16 +89,16 @@ impl Checkout {
                 ("aria-labelledby", "n"),
                 ("lang", &shown.locale),
             ],
-        )?;
-        let notice_p = text_el("p", &[("id", "n")], &s("notice"))?;
-        append(&group, &[&notice_p])?;
-        let choices = el("div", &[("class", "choices")])?;
-        let checkboxes = dom::choices(&choices, &categories, &shown)?;
-        append(&group, &[&choices])?;
+        );
+        let notice_p = text_el("p", &[("id", "n")], &s("notice"));
+        append(&group, &[&notice_p]);
+        let choices = el("div", &[("class", "choices")]);
+        let checkboxes = dom::choices(&choices, &categories, &shown);
+        append(&group, &[&choices]);
         let own_phone = match phone_field {
             Some(_) => None,
             None => {
-                let label = text_el("label", &[("for", "p")], &s("phone_label"))?;
+                let label = text_el("label", &[("for", "p")], &s("phone_label"));
                 let input = el(
                     "input",
                     &[
@@ -108,14 +108,14 @@ impl Checkout {
                         ("inputmode", "tel"),
                         ("aria-describedby", "e"),
                     ],
-                )?;
-                append(&group, &[&label, &input])?;
-                Some(cast::<HtmlInputElement>(input)?)
+                );
+                append(&group, &[&label, &input]);
+                Some(cast::<HtmlInputElement>(input))
             }
         };
-        let error = el("p", &[("id", "e"), ("class", "error"), ("role", "alert")])?;
-        let privacy = privacy_link(&config.privacy_policy_url, &s("privacy"))?;
-        append(&group, &[&error, &privacy])?;
+        let error = el("p", &[("id", "e"), ("class", "error"), ("role", "alert")]);
+        let privacy = privacy_link(&config.privacy_policy_url, &s("privacy"));
+        append(&group, &[&error, &privacy]);
         root.append_child(&group)?;
         placeholder.append_child(&host)?;
         placeholder.set_attribute(MOUNTED, "")?;

@@ -62,27 +62,27 @@ impl Modal {
                 ("aria-describedby", "wa-notice"),
                 ("lang", &shown.locale),
             ],
-        )?;
-        let close = close_button(&s("close"))?;
-        let title = text_el("h2", &[("id", "wa-title")], &s("title"))?;
+        );
+        let close = close_button(&s("close"));
+        let title = text_el("h2", &[("id", "wa-title")], &s("title"));
         let notice_p = text_el(
             "p",
             &[("id", "wa-notice"), ("class", "notice")],
             &s("notice"),
-        )?;
-        let form = el("form", &[("novalidate", "")])?;
-        let fieldset = el("fieldset", &[("aria-describedby", "wa-cat-error")])?;
+        );
+        let form = el("form", &[("novalidate", "")]);
+        let fieldset = el("fieldset", &[("aria-describedby", "wa-cat-error")]);
         append(
             &fieldset,
-            &[&text_el("legend", &[], &s("categories_legend"))?],
-        )?;
-        let checkboxes = dom::choices(&fieldset, &config.categories, &shown)?;
-        let category_error = el("p", &[("id", "wa-cat-error"), ("class", "error")])?;
+            &[&text_el("legend", &[], &s("categories_legend"))],
+        );
+        let checkboxes = dom::choices(&fieldset, &config.categories, &shown);
+        let category_error = el("p", &[("id", "wa-cat-error"), ("class", "error")]);
         let phone_label = text_el(
             "label",
             &[("for", "wa-phone"), ("class", "field-label")],
             &s("phone_label"),
-        )?;
+        );
         let placeholder = dom::cat(&["+", &dom::decimal(config.default_calling_code.into()), " …"]);
         let phone = el(
             "input",
@@ -96,20 +96,20 @@ impl Modal {
                 ("aria-describedby", "wa-phone-error"),
                 ("required", ""),
             ],
-        )?;
-        let phone_error = el("p", &[("id", "wa-phone-error"), ("class", "error")])?;
+        );
+        let phone_error = el("p", &[("id", "wa-phone-error"), ("class", "error")]);
         let submit = text_el(
             "button",
             &[("type", "submit"), ("class", "submit")],
             &s("submit"),
-        )?;
+        );
         let status = el(
             "p",
             &[("class", "status"), ("role", "status"), ("tabindex", "-1")],
-        )?;
-        let privacy = privacy_link(&config.privacy_policy_url, &s("privacy"))?;
-        let privacy_p = el("p", &[])?;
-        append(&privacy_p, &[&privacy])?;
+        );
+        let privacy = privacy_link(&config.privacy_policy_url, &s("privacy"));
+        let privacy_p = el("p", &[]);
+        append(&privacy_p, &[&privacy]);
         append(
             &form,
             &[
@@ -121,10 +121,10 @@ impl Modal {
                 &submit,
                 &status,
             ],
-        )?;
-        let body = el("div", &[("class", "box")])?;
-        append(&body, &[&close, &title, &notice_p, &form, &privacy_p])?;
-        append(&dialog, &[&body])?;
+        );
+        let body = el("div", &[("class", "box")]);
+        append(&body, &[&close, &title, &notice_p, &form, &privacy_p]);
+        append(&dialog, &[&body]);
         root.append_child(&dialog)?;
         document().body().ok_or("no body")?.append_child(&host)?;
 
@@ -133,13 +133,13 @@ impl Modal {
             api,
             shown,
             root,
-            dialog: cast(dialog)?,
-            form: cast(form)?,
-            phone: cast(phone)?,
+            dialog: cast(dialog),
+            form: cast(form),
+            phone: cast(phone),
             phone_error,
             category_error,
             status,
-            submit: cast(submit)?,
+            submit: cast(submit),
             checkboxes,
             return_focus: RefCell::new(None),
             idempotency_key: RefCell::new(api::new_key()),
