@@ -5,7 +5,7 @@
 # core and alloc are rebuilt for the widget with panics that abort on the spot
 # (`-Cpanic=immediate-abort`, `-Zbuild-std`; needs the rust-src component and,
 # on stable, RUSTC_BOOTSTRAP as the fuzz targets do): no panic messages, file
-# paths or core::fmt in the download. Its own target dir keeps the ordinary
+# paths or core::fmt in the download (nor source locations or Debug output). Its own target dir keeps the ordinary
 # wasm32 build (clippy, tests) untouched.
 #
 # Size steps after -Oz: wasm-opt renames every import, export and the import
@@ -18,12 +18,12 @@ cd "$ROOT"
 OUT=target/widget
 FEATURES=(--enable-bulk-memory --enable-nontrapping-float-to-int --enable-reference-types
   --enable-sign-ext --enable-mutable-globals)
-RUSTC_BOOTSTRAP=1 RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort" \
+RUSTC_BOOTSTRAP=1 RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none -Zfmt-debug=none" \
   cargo build -p optin-widget --target wasm32-unknown-unknown --release \
   -Zbuild-std=core,alloc --target-dir target/widget-std
 rm -rf "$OUT" && mkdir -p "$OUT" www/widget
 wasm-bindgen target/widget-std/wasm32-unknown-unknown/release/optin_widget.wasm \
-  --out-dir "$OUT" --target no-modules --no-typescript
+  --out-dir "$OUT" --target no-modules --no-typescript --omit-default-module-path --encode-into always
 wasm-opt -Oz --converge "${FEATURES[@]}" --strip-debug --strip-producers \
   "$OUT/optin_widget_bg.wasm" -o "$OUT/optin_widget.oz.wasm"
 wasm-opt --minify-imports-and-exports-and-modules "${FEATURES[@]}" \
