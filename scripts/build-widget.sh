@@ -24,7 +24,8 @@ RUSTC_BOOTSTRAP=1 RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort -Zlocati
 rm -rf "$OUT" && mkdir -p "$OUT" www/widget
 wasm-bindgen target/widget-std/wasm32-unknown-unknown/release/optin_widget.wasm \
   --out-dir "$OUT" --target no-modules --no-typescript --omit-default-module-path --encode-into always
-wasm-opt -Oz --converge "${FEATURES[@]}" --strip-debug --strip-producers \
+# Rust's data starts at 1 MiB and a fresh memory is zeroed: both let -Oz drop more.
+wasm-opt -Oz --converge --low-memory-unused --zero-filled-memory "${FEATURES[@]}" --strip-debug --strip-producers \
   "$OUT/optin_widget_bg.wasm" -o "$OUT/optin_widget.oz.wasm"
 wasm-opt --minify-imports-and-exports-and-modules "${FEATURES[@]}" \
   "$OUT/optin_widget.oz.wasm" -o "$OUT/optin_widget.opt.wasm" >"$OUT/minify-map.json"
