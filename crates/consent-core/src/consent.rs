@@ -26,7 +26,7 @@ pub enum Surface {
 }
 
 impl Surface {
-    fn parse(s: &str) -> Option<Surface> {
+    pub(crate) fn parse(s: &str) -> Option<Surface> {
         match s {
             "modal" => Some(Surface::Modal),
             "checkout" => Some(Surface::Checkout),
@@ -277,6 +277,7 @@ mod tests {
             chat: None,
             strings: Default::default(),
             variants: Default::default(),
+            respect_dnt: false,
         }
     }
 

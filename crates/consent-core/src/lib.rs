@@ -26,6 +26,7 @@ mod prelude {
 pub mod category;
 pub mod chain;
 pub mod consent;
+pub mod funnel;
 pub mod ids;
 pub mod keywords;
 pub mod locale;
@@ -33,6 +34,7 @@ pub mod notice;
 pub mod phone;
 pub mod privacy;
 pub mod site;
+pub mod stats;
 pub mod token;
 
 pub use category::Category;

@@ -307,6 +307,7 @@ mod tests {
             chat: None,
             strings: Default::default(),
             variants: Default::default(),
+            respect_dnt: false,
         }
     }
 

@@ -58,6 +58,10 @@ pub struct SiteConfig {
     /// A/B variants of the wording per surface, at most 4 each.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub variants: BTreeMap<Surface, Vec<Variant>>,
+    /// Send no funnel analytics from browsers that ask not to be tracked
+    /// (Do Not Track or Global Privacy Control).
+    #[serde(default)]
+    pub respect_dnt: bool,
 }
 
 /// What the evidence keeps of the client IP.
@@ -315,6 +319,7 @@ mod tests {
             chat: None,
             strings: Default::default(),
             variants: Default::default(),
+            respect_dnt: false,
         }
     }
 
