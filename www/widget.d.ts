@@ -48,6 +48,10 @@ declare global {
     site: string;
     /** "loader" when the widget itself could not start (e.g. CSP blocked the wasm). */
     surface: WhatsAppOptInSurface | "loader";
+    /** The locale the surface speaks (BCP 47, e.g. "pt-BR"); absent before the config has loaded. */
+    locale?: string;
+    /** The A/B variant of the surface's wording this visitor sees; absent when the site has none. */
+    variant?: string;
     /** On `consent`: the recorded consent id. */
     id?: string;
     /** On `error`: what went wrong, in the visitor's language where it is shown to them. */

@@ -167,9 +167,12 @@ test("under the demo's strict CSP the widget renders and submits without a singl
 test("a business name full of markup is shown as text, never run", async () => {
   const page = await browser.newPage();
   const evil = `<img src=x onerror="window.__pwned=1">`;
-  await page.route("**/v1/sites/demo/config", async (route) => {
+  // The Worker renders the business name into the served strings; swap it there.
+  await page.route("**/v1/sites/demo/config?*", async (route) => {
     const res = await route.fetch();
-    route.fulfill({ response: res, json: { ...(await res.json()), business_name: evil } });
+    const json = await res.json();
+    const strings = { ...json.strings, notice: json.strings.notice.replace(json.business_name, evil) };
+    route.fulfill({ response: res, json: { ...json, business_name: evil, strings } });
   });
   const dialogs = [];
   page.on("dialog", (d) => { dialogs.push(d.message()); d.dismiss(); });

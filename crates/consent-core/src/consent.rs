@@ -8,13 +8,13 @@ use thiserror::Error;
 use crate::{
     category::Category,
     locale::Locale,
-    notice::{notice_hash, render_notice, Notice},
+    notice::{notice_hash, Notice},
     phone::{normalize_phone, PhoneError, E164},
     site::SiteConfig,
 };
 
 /// Where on the merchant's site a consent was given.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Surface {
     /// Modal pop-up.
@@ -32,6 +32,15 @@ impl Surface {
             "checkout" => Some(Surface::Checkout),
             "chat" => Some(Surface::Chat),
             _ => None,
+        }
+    }
+
+    /// The wire name (`modal`, `checkout`, `chat`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Surface::Modal => "modal",
+            Surface::Checkout => "checkout",
+            Surface::Chat => "chat",
         }
     }
 }
@@ -64,6 +73,9 @@ pub struct ConsentRequest {
     /// Cloudflare Turnstile response, for sites that require one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub turnstile_token: Option<String>,
+    /// The A/B variant of the surface's wording that was shown, if the site has variants.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
 }
 
 /// A consent that passed every check, ready for the ledger.
@@ -85,6 +97,9 @@ pub struct ValidConsent {
     pub client_ts: Option<f64>,
     /// Widget version, if given.
     pub widget_version: Option<String>,
+    /// The A/B variant shown, if any (one the site defines for the surface).
+    #[serde(default)]
+    pub variant: Option<String>,
 }
 
 /// Why a consent was refused; each names the offending field.
@@ -113,6 +128,9 @@ pub enum ConsentError {
         /// Version sent.
         got: u32,
     },
+    /// A variant the site does not define for the surface.
+    #[error("variant '{0}' is not one of this surface's variants")]
+    UnknownVariant(String),
     /// The text does not match what the site's notice renders to.
     #[error("notice_text is not the notice this site shows in that locale")]
     NoticeMismatch,
@@ -136,6 +154,7 @@ impl ConsentError {
             ConsentError::UnknownSurface(_) => "surface",
             ConsentError::StaleNotice { .. } => "notice_version",
             ConsentError::NoticeMismatch => "notice_text",
+            ConsentError::UnknownVariant(_) => "variant",
             ConsentError::TooLong { field, .. } => field,
         }
     }
@@ -150,6 +169,7 @@ impl ConsentError {
             ConsentError::UnknownSurface(_) => "unknown-surface",
             ConsentError::StaleNotice { .. } => "stale-notice",
             ConsentError::NoticeMismatch => "notice-mismatch",
+            ConsentError::UnknownVariant(_) => "unknown-variant",
             ConsentError::TooLong { .. } => "field-too-long",
         }
     }
@@ -173,7 +193,16 @@ impl ConsentRequest {
                 got: self.notice_version,
             });
         }
-        let notice = render_notice(locale, &site.business_name, site.notice_version);
+        let variant = match self.variant.as_deref() {
+            None => None,
+            Some(id) => Some(
+                site.variant(surface, id)
+                    .ok_or_else(|| ConsentError::UnknownVariant(id.chars().take(32).collect()))?,
+            ),
+        };
+        // The text the site shows there (overrides and variant applied), so the
+        // hash recorded is of exactly what the widget was told to show.
+        let notice = site.notice(locale, variant);
         if notice.text != self.notice_text {
             return Err(ConsentError::NoticeMismatch);
         }
@@ -192,6 +221,7 @@ impl ConsentRequest {
             page_url: self.page_url.clone(),
             client_ts: self.client_ts.filter(|t| t.is_finite()),
             widget_version: self.widget_version.clone(),
+            variant: variant.map(|v| v.id.clone()),
         })
     }
 
@@ -222,34 +252,13 @@ fn check_len(field: &'static str, value: Option<&str>, max: usize) -> Result<(),
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::site::WhatsAppConfig;
 
     fn site() -> SiteConfig {
-        SiteConfig {
-            id: "acme".into(),
-            business_name: "Toko Acme".into(),
-            allowed_origins: vec![],
-            privacy_policy_url: "https://acme.example/privacy".into(),
-            default_locale: Locale::Id,
-            default_calling_code: 62,
-            categories: vec![Category::OrderUpdates, Category::Delivery],
-            notice_version: 2,
-            whatsapp: WhatsAppConfig {
-                phone_number_id: "1".into(),
-                template_name: "optin_confirmation".into(),
-                template_languages: vec!["id".into()],
-                token_secret: "T".into(),
-                display_phone_number: None,
-            },
-            limits: Default::default(),
-            turnstile_secret: None,
-            ip_policy: Default::default(),
-            shards: 1,
-            chat: None,
-            double_opt_in: None,
-            optin_keyword: None,
-            respect_dnt: false,
-        }
+        let mut s = crate::site::sample::site();
+        s.allowed_origins = vec![];
+        s.notice_version = 2;
+        s.whatsapp.template_languages = vec!["id".into()];
+        s
     }
 
     fn request() -> ConsentRequest {
@@ -258,12 +267,13 @@ mod tests {
             categories: vec!["delivery".into(), "order_updates".into(), "delivery".into()],
             locale: "id".into(),
             notice_version: 2,
-            notice_text: render_notice(Locale::Id, "Toko Acme", 2).text,
+            notice_text: crate::render_notice(Locale::Id, "Toko Acme", 2).text,
             surface: "modal".into(),
             page_url: Some("https://acme.example/".into()),
             client_ts: Some(1.0),
             widget_version: Some("0.1.0".into()),
             turnstile_token: None,
+            variant: None,
         }
     }
 

@@ -41,7 +41,7 @@ pub use category::Category;
 pub use consent::{ConsentError, ConsentRequest, Surface, ValidConsent};
 pub use keywords::Keyword;
 pub use locale::Locale;
-pub use notice::{notice_hash, render_notice, Notice};
+pub use notice::{notice_hash, pick_variant, render_notice, Notice, PublicVariant, Variant};
 pub use phone::{normalize_phone, PhoneError, E164};
 pub use site::{
     ChatConfig, DoubleOptIn, IpPolicy, Limits, PublicConfig, SiteConfig, WhatsAppConfig,

@@ -5,7 +5,7 @@ use crate::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// A supported language. Regional variants fall back to the one we have.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Locale {
     /// English.
     #[serde(rename = "en")]
@@ -275,6 +275,49 @@ impl Locale {
             Locale::Es => &ES,
             Locale::De => &DE,
         }
+    }
+}
+
+/// Reads one string of a locale's [`Strings`].
+pub type Field = fn(&Strings) -> &'static str;
+
+/// The strings the widget shows, by the key the config response serves them
+/// under and a merchant overrides them with (`strings` in the site config).
+/// The widget bundles none of them: it reads each by key from the config.
+///
+/// To add a widget string: add a field to [`Strings`], fill it in every locale
+/// below, and list it here; the widget then reads it as `text.get("<key>")`.
+/// Category labels are served under the category's wire name (`delivery`, …).
+pub const WIDGET_KEYS: &[(&str, Field)] = &[
+    ("notice", |s| s.notice),
+    ("title", |s| s.title),
+    ("categories_legend", |s| s.categories_legend),
+    ("phone_label", |s| s.phone_label),
+    ("submit", |s| s.submit),
+    ("close", |s| s.close),
+    ("privacy", |s| s.privacy),
+    ("sending", |s| s.sending),
+    ("success", |s| s.success),
+    ("invalid_phone", |s| s.invalid_phone),
+    ("no_category", |s| s.no_category),
+    ("network_error", |s| s.network_error),
+    ("chat_open", |s| s.chat_open),
+    ("chat_greeting", |s| s.chat_greeting),
+    ("chat_optin", |s| s.chat_optin),
+    ("chat_continue", |s| s.chat_continue),
+    ("chat_prefilled", |s| s.chat_prefilled),
+];
+
+impl Strings {
+    /// The widget string under `key` ([`WIDGET_KEYS`] or a category's wire name).
+    pub fn get(&self, key: &str) -> Option<&'static str> {
+        if let Some(c) = crate::Category::parse(key) {
+            return Some(self.categories[c as usize]);
+        }
+        WIDGET_KEYS
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, field)| field(self))
     }
 }
 
@@ -788,6 +831,22 @@ mod tests {
             assert!(
                 readme.contains(&row),
                 "README.md lacks the button row {row}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_widget_key_resolves_in_every_locale() {
+        for l in Locale::ALL {
+            let s = l.strings();
+            for (key, _) in WIDGET_KEYS {
+                assert!(!s.get(key).unwrap().is_empty(), "{l:?} {key}");
+            }
+            assert_eq!(s.get("delivery"), Some(s.categories[1]));
+            assert_eq!(
+                s.get("reply_help"),
+                None,
+                "WhatsApp replies are not widget strings"
             );
         }
     }

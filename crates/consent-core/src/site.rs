@@ -5,7 +5,14 @@ use crate::prelude::*;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::{category::Category, locale::Locale};
+use alloc::collections::BTreeMap;
+
+use crate::{
+    category::Category,
+    consent::Surface,
+    locale::Locale,
+    notice::{Overrides, PublicVariant, Variant},
+};
 
 /// Everything the Worker knows about one merchant site (kept in KV).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -45,6 +52,12 @@ pub struct SiteConfig {
     /// The chat widget, if the site offers one (absent in older configs).
     #[serde(default)]
     pub chat: Option<ChatConfig>,
+    /// The merchant's wording per locale and string key (see [`Overrides`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub strings: Overrides,
+    /// A/B variants of the wording per surface, at most 4 each.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub variants: BTreeMap<Surface, Vec<Variant>>,
     /// Send no funnel analytics from browsers that ask not to be tracked
     /// (Do Not Track or Global Privacy Control).
     #[serde(default)]
@@ -165,6 +178,14 @@ pub struct PublicConfig {
     pub privacy_policy_url: String,
     /// Fallback language.
     pub default_locale: Locale,
+    /// The language `strings` are in (the one asked for, else the default).
+    pub locale: Locale,
+    /// Every widget string in `locale`, the merchant's overrides applied.
+    #[serde(default)]
+    pub strings: BTreeMap<String, String>,
+    /// Per surface, the A/B variants' differing strings.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub variants: BTreeMap<Surface, Vec<PublicVariant>>,
     /// Calling code preselected in the phone input.
     pub default_calling_code: u16,
     /// Categories to offer, in order.
@@ -177,13 +198,21 @@ pub struct PublicConfig {
 }
 
 impl SiteConfig {
-    /// The public projection served to widgets.
+    /// The public projection served to widgets, in the site's default locale.
     pub fn public(&self) -> PublicConfig {
+        self.public_in(self.default_locale)
+    }
+
+    /// The public projection with the widget's strings in `locale`.
+    pub fn public_in(&self, locale: Locale) -> PublicConfig {
         PublicConfig {
             site: self.id.clone(),
             business_name: self.business_name.clone(),
             privacy_policy_url: self.privacy_policy_url.clone(),
             default_locale: self.default_locale,
+            locale,
+            strings: self.widget_strings(locale),
+            variants: self.public_variants(locale),
             default_calling_code: self.default_calling_code,
             categories: self.categories.clone(),
             notice_version: self.notice_version,
@@ -261,7 +290,7 @@ impl SiteConfig {
         if let Some(k) = &self.optin_keyword {
             crate::keywords::check_phrase(k).map_err(|detail| ("optin_keyword", detail))?;
         }
-        Ok(())
+        self.check_texts()
     }
 
     /// The double opt-in setting, when it is switched on.
@@ -367,11 +396,13 @@ pub fn is_valid_site_id(id: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
+/// One valid site for the crate's tests: each test changes what it is about,
+/// so a new field is added here once.
 #[cfg(test)]
-mod tests {
+pub(crate) mod sample {
     use super::*;
 
-    fn site() -> SiteConfig {
+    pub fn site() -> SiteConfig {
         SiteConfig {
             id: "acme".into(),
             business_name: "Toko Acme".into(),
@@ -395,9 +426,18 @@ mod tests {
             chat: None,
             double_opt_in: None,
             optin_keyword: None,
+            strings: Default::default(),
+            variants: Default::default(),
             respect_dnt: false,
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use super::sample::site;
 
     #[test]
     fn origin_must_match_exactly() {

@@ -17,15 +17,22 @@
   var failed = null;
   var pending = [];
   // Calls made before the wasm is ready are queued and replayed in order.
+  // The modal-only build has no mount/consent: those load the full build.
   var call = function (name) {
     return function () {
       var args = arguments;
-      if (ready) return ready[name].apply(null, args);
+      var run = function () {
+        if (failed) return Promise.reject(failed);
+        if (!ready[name]) {
+          return loadFull(false).then(function (m) { return m[name].apply(null, args); });
+        }
+        return ready[name].apply(null, args);
+      };
+      if (ready) return run();
       if (failed) return Promise.reject(failed);
       return new Promise(function (resolve, reject) {
         pending.push(function () {
-          if (failed) return reject(failed);
-          Promise.resolve(ready[name].apply(null, args)).then(resolve, reject);
+          Promise.resolve().then(run).then(resolve, reject);
         });
       });
     };
@@ -81,6 +88,34 @@
     console.error(failed.message);
     return;
   }
+  // The visitor's language: the page's lang, then the browser's, among ours
+  // (consent-core's Locale::ALL; the Worker falls back to the site default).
+  // Sent as ?locale= so the config answer caches per URL, without Vary.
+  var langs = [document.documentElement.lang].concat(navigator.languages || []);
+  var locale = "";
+  for (var i = 0; i < langs.length && !locale; i++) {
+    var primary = String(langs[i] || "").toLowerCase().split(/[-_]/)[0];
+    if (/^(en|id|pt|tr|da|es|de)$/.test(primary)) locale = primary === "pt" ? "pt-BR" : primary;
+  }
+  // The config (with the strings in that locale) loads while the wasm does.
+  var config = fetch(
+    api + "/v1/sites/" + encodeURIComponent(site) + "/config" + (locale ? "?locale=" + locale : "")
+  ).then(function (r) {
+    if (!r.ok) throw new Error("site configuration could not be loaded");
+    return r.json();
+  });
+  config.catch(function () {}); // reported by the widget once it runs
+  var fail = function (err) {
+    failed = err;
+    flush();
+    fallback();
+    document.dispatchEvent(
+      new CustomEvent("whatsapp-optin:error", {
+        bubbles: true,
+        detail: { site: site, surface: "loader", message: String(err) },
+      })
+    );
+  };
   // Funnel counts for the merchant (POST /v1/sites/{site}/events): event type,
   // surface, variant and locale only; no phone, no URL. Batched and sent with
   // sendBeacon (text/plain: no preflight) when the page hides or 10 are queued.
@@ -94,9 +129,7 @@
     while (beacons && queue.length) navigator.sendBeacon(events + "/events", JSON.stringify({ events: queue.splice(0, 50) }));
   };
   if (navigator.doNotTrack == 1 || navigator.globalPrivacyControl)
-    fetch(events + "/config")
-      .then((r) => r.json())
-      .then((c) => (beacons = !c.respect_dnt), () => (beacons = false))
+    config.then((c) => (beacons = !c.respect_dnt), () => (beacons = false))
       .then(post);
   else beacons = true;
   "impression open close submit consent".split(" ").forEach((name) =>
@@ -120,21 +153,41 @@
   addEventListener("pagehide", post);
   document.addEventListener("visibilitychange", () => document.hidden && post());
   /*__WASM_BINDGEN__*/
-  wasm_bindgen({ module_or_path: new URL("__WASM__", src) })
-    .then(function () {
-      ready = wasm_bindgen;
-      wasm_bindgen.start(site, api, autoOpen, chat);
+  // The full build (checkout opt-in, chat widget): its glue script, then its wasm.
+  // `withModal` false: it runs next to the modal-only build, for mount()/consent().
+  var full = null;
+  var loadFull = function (withModal) {
+    if (!full) {
+      full = new Promise(function (resolve, reject) {
+        var tag = document.createElement("script");
+        tag.src = new URL("__FULL_JS__", src).href;
+        tag.onload = function () { resolve(whatsappOptInFull); };
+        tag.onerror = function () { reject(new Error("the widget's full build could not be loaded")); };
+        document.head.appendChild(tag);
+      }).then(function (m) {
+        return m({ module_or_path: new URL("__FULL_WASM__", src) }).then(function () {
+          m.start(site, api, autoOpen, chat, config, withModal);
+          return m;
+        });
+      });
+    }
+    return full;
+  };
+  // Only pages that show the checkout opt-in or the chat widget need the full
+  // build; the others download the modal-only one (less before the prompt).
+  var boot = function () {
+    var needsFull = chat || document.querySelector("[data-wa-optin=checkout]");
+    var loaded = needsFull
+      ? loadFull(true)
+      : wasm_bindgen({ module_or_path: new URL("__WASM__", src) }).then(function () {
+          wasm_bindgen.start(site, api, autoOpen, chat, config, true);
+          return wasm_bindgen;
+        });
+    loaded.then(function (m) {
+      ready = m;
       flush();
-    })
-    .catch(function (err) {
-      failed = err;
-      flush();
-      fallback();
-      document.dispatchEvent(
-        new CustomEvent("whatsapp-optin:error", {
-          bubbles: true,
-          detail: { site: site, surface: "loader", message: String(err) },
-        })
-      );
-    });
+    }, fail);
+  };
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", boot);
+  else boot();
 })();

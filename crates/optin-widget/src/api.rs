@@ -4,13 +4,15 @@
 //! serde's generic decoder (and the float formatting its error messages pull
 //! in) would double the widget's size.
 
-use alloc::{borrow::ToOwned, string::String, vec::Vec};
+use alloc::{string::String, vec::Vec};
 
-use consent_core::{Category, ChatConfig, ConsentRequest, Locale, Notice, PublicConfig};
+use consent_core::ChatConfig;
 use js_sys::{Array, Object, Reflect, JSON};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Request, RequestInit, Response};
+
+use crate::text::Shown;
 
 async fn fetch(req: &Request) -> Result<Response, JsValue> {
     let window = web_sys::window().ok_or("no window")?;
@@ -38,21 +40,47 @@ fn bad_config() -> JsValue {
     JsValue::from_str("site configuration is malformed")
 }
 
-/// Reads the Worker's JSON projection of [`PublicConfig`] field by field.
-pub fn parse_config(json: &JsValue) -> Result<PublicConfig, JsValue> {
+/// The site's public config as the Worker serves it (`GET …/config?locale=`):
+/// the fields every surface reads, and the strings in the visitor's locale.
+pub struct Config {
+    /// Site id.
+    pub site: String,
+    /// Privacy-policy URL every surface links.
+    pub privacy_policy_url: String,
+    /// The locale the strings are in, recorded with the consent.
+    pub locale: String,
+    /// Calling code shown in the phone placeholder and assumed when none is typed.
+    pub default_calling_code: u16,
+    /// Category wire names offered, in order (their labels are strings by the same key).
+    pub categories: Vec<String>,
+    /// Notice version to echo back.
+    pub notice_version: u32,
+    /// The chat widget, if the site has one.
+    pub chat: Option<ChatConfig>,
+    /// Every widget string, by key (the merchant's overrides applied).
+    pub strings: JsValue,
+    /// Per surface, the A/B variants (`[{id, weight, strings}]`).
+    pub variants: JsValue,
+}
+
+/// Reads the Worker's JSON projection of `PublicConfig` field by field.
+pub fn parse_config(json: &JsValue) -> Result<Config, JsValue> {
     let string = |k| get_str(json, k).ok_or_else(bad_config);
     let number = |k| get(json, k).as_f64().ok_or_else(bad_config);
+    let strings = get(json, "strings");
+    if !strings.is_object() {
+        return Err(bad_config());
+    }
     let categories = get(json, "categories")
         .dyn_into::<Array>()
         .map_err(|_| bad_config())?
         .iter()
-        .filter_map(|c| Category::parse(&c.as_string()?))
+        .filter_map(|c| c.as_string())
         .collect();
-    Ok(PublicConfig {
+    Ok(Config {
         site: string("site")?,
-        business_name: string("business_name")?,
         privacy_policy_url: string("privacy_policy_url")?,
-        default_locale: Locale::from_tag(&string("default_locale")?).unwrap_or(Locale::En),
+        locale: string("locale")?,
         default_calling_code: number("default_calling_code")? as u16,
         categories,
         notice_version: number("notice_version")? as u32,
@@ -64,47 +92,35 @@ pub fn parse_config(json: &JsValue) -> Result<PublicConfig, JsValue> {
                 prefilled: get_str(&chat, "prefilled"),
             })
         },
+        strings,
+        variants: get(json, "variants"),
     })
 }
 
-/// `GET {api}/v1/sites/{site}/config`, as JSON (read with [`parse_config`]).
-pub async fn fetch_config_json(api: &str, site: &str) -> Result<JsValue, JsValue> {
-    let url = crate::dom::cat(&[api, "/v1/sites/", site, "/config"]);
-    let resp = fetch(&Request::new_with_str(&url)?).await?;
-    if !resp.ok() {
-        return Err(JsValue::from_str("site configuration could not be loaded"));
-    }
-    let json = JsFuture::from(resp.json()?).await?;
-    parse_config(&json)?;
-    Ok(json)
-}
-
-/// The request as the JSON object the Worker decodes (field names as in [`ConsentRequest`]).
-pub fn consent_json(body: &ConsentRequest) -> Result<JsValue, JsValue> {
+/// The consent as `shown` on its surface, as the JSON the Worker decodes
+/// (field names as in `consent_core::ConsentRequest`): the exact notice, this page, now.
+pub fn consent_json(
+    phone: String,
+    categories: Vec<String>,
+    shown: &Shown,
+    notice_version: u32,
+) -> Result<JsValue, JsValue> {
     let o = Object::new();
-    set(&o, "phone", &body.phone.as_str().into());
-    let cats: Array = body
-        .categories
-        .iter()
-        .map(|c| JsValue::from_str(c))
-        .collect();
+    set(&o, "phone", &phone.into());
+    let cats: Array = categories.into_iter().map(JsValue::from).collect();
     set(&o, "categories", &cats);
-    set(&o, "locale", &body.locale.as_str().into());
-    set(&o, "notice_version", &body.notice_version.into());
-    set(&o, "notice_text", &body.notice_text.as_str().into());
-    set(&o, "surface", &body.surface.as_str().into());
-    if let Some(u) = &body.page_url {
-        set(&o, "page_url", &u.as_str().into());
+    set(&o, "locale", &shown.locale.as_str().into());
+    set(&o, "notice_version", &notice_version.into());
+    set(&o, "notice_text", &shown.get("notice").into());
+    set(&o, "surface", &shown.surface.into());
+    if let Some(v) = &shown.variant {
+        set(&o, "variant", &v.as_str().into());
     }
-    if let Some(t) = body.client_ts {
-        set(&o, "client_ts", &t.into());
+    if let Some(u) = web_sys::window().and_then(|w| w.location().href().ok()) {
+        set(&o, "page_url", &u.into());
     }
-    if let Some(t) = &body.turnstile_token {
-        set(&o, "turnstile_token", &t.as_str().into());
-    }
-    if let Some(v) = &body.widget_version {
-        set(&o, "widget_version", &v.as_str().into());
-    }
+    set(&o, "client_ts", &js_sys::Date::now().into());
+    set(&o, "widget_version", &crate::VERSION.into());
     Ok(JSON::stringify(&o)?.into())
 }
 
@@ -125,7 +141,7 @@ pub enum PostError {
 pub async fn post_consent(
     api: &str,
     site: &str,
-    body: &ConsentRequest,
+    body: &JsValue,
     idempotency_key: &str,
     keepalive: bool,
 ) -> Result<String, PostError> {
@@ -133,7 +149,7 @@ pub async fn post_consent(
         let url = crate::dom::cat(&[api, "/v1/sites/", site, "/consents"]);
         let init = RequestInit::new();
         init.set_method("POST");
-        init.set_body(&consent_json(body)?);
+        init.set_body(body);
         if keepalive {
             set(&init, "keepalive", &JsValue::TRUE);
         }
@@ -154,7 +170,7 @@ pub async fn post_consent(
     }
 }
 
-/// A fresh random idempotency key (32 hex digits).
+/// A fresh random key (32 hex digits): idempotency keys, visitor ids.
 pub fn new_key() -> String {
     let mut bytes = [0u8; 16];
     for chunk in bytes.chunks_mut(4) {
@@ -162,26 +178,4 @@ pub fn new_key() -> String {
         chunk.copy_from_slice(&r.to_be_bytes());
     }
     consent_core::notice::hex(&bytes)
-}
-
-/// The consent as shown on `surface`: the exact notice, this page, now.
-pub fn consent_request(
-    phone: String,
-    categories: Vec<String>,
-    locale: Locale,
-    notice: &Notice,
-    surface: &str,
-) -> ConsentRequest {
-    ConsentRequest {
-        phone,
-        categories,
-        locale: locale.tag().to_owned(),
-        notice_version: notice.version,
-        notice_text: notice.text.clone(),
-        surface: surface.to_owned(),
-        page_url: web_sys::window().and_then(|w| w.location().href().ok()),
-        client_ts: Some(js_sys::Date::now()),
-        widget_version: Some(crate::VERSION.to_owned()),
-        turnstile_token: None,
-    }
 }

@@ -9,19 +9,21 @@
 
 use alloc::{boxed::Box, rc::Rc, string::String};
 
-use consent_core::{ChatConfig, PublicConfig};
+use consent_core::ChatConfig;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{Element, HtmlElement, KeyboardEvent};
 
 use crate::{
+    api::Config,
     checkout::Checkout,
     dom::{self, append, cast, close_button, document, el, listen, text_el, Listener},
     events, style,
+    text::Shown,
 };
 
 /// The mounted chat widget.
 pub struct Chat {
-    site: String,
+    shown: Shown,
     fab: HtmlElement,
     panel: HtmlElement,
     optin: Rc<Checkout>,
@@ -37,11 +39,11 @@ pub fn wa_me(chat: &ChatConfig, prefilled: &str) -> String {
 
 impl Chat {
     /// Adds the floating button (panel closed) at the end of `<body>`.
-    pub fn mount(config: &PublicConfig, chat: &ChatConfig, api: &str) -> Result<Rc<Chat>, JsValue> {
-        let locale = dom::choose_locale(config.default_locale);
-        let s = locale.strings();
+    pub fn mount(config: &Config, chat: &ChatConfig, api: &str) -> Result<Rc<Chat>, JsValue> {
+        let shown = Shown::new(config, "chat");
+        let s = |key| shown.get(key);
         let (host, root) = dom::shadow_host(style::CHAT_CSS)?;
-        let wrap = el("div", &[("class", "wrap"), ("lang", locale.tag())])?;
+        let wrap = el("div", &[("class", "wrap"), ("lang", &shown.locale)]);
         let panel = el(
             "div",
             &[
@@ -51,31 +53,38 @@ impl Chat {
                 ("aria-labelledby", "greeting"),
                 ("hidden", ""),
             ],
-        )?;
-        let close = close_button(s.close)?;
+        );
+        let close = close_button(&s("close"));
         let greeting = text_el(
             "p",
             &[("id", "greeting"), ("class", "bubble")],
-            chat.greeting.as_deref().unwrap_or(s.chat_greeting),
-        )?;
-        let step = el("section", &[("aria-label", s.chat_optin)])?;
-        let heading = text_el("p", &[("class", "step")], s.chat_optin)?;
-        let slot = el("div", &[])?;
-        append(&step, &[&heading, &slot])?;
+            &chat.greeting.clone().unwrap_or_else(|| s("chat_greeting")),
+        );
+        let optin_label = s("chat_optin");
+        let step = el("section", &[("aria-label", &optin_label)]);
+        let heading = text_el("p", &[("class", "step")], &optin_label);
+        let slot = el("div", &[]);
+        append(&step, &[&heading, &slot]);
         let link = text_el(
             "a",
             &[
                 ("class", "go"),
                 (
                     "href",
-                    &wa_me(chat, chat.prefilled.as_deref().unwrap_or(s.chat_prefilled)),
+                    &wa_me(
+                        chat,
+                        &chat
+                            .prefilled
+                            .clone()
+                            .unwrap_or_else(|| s("chat_prefilled")),
+                    ),
                 ),
                 ("target", "_blank"),
                 ("rel", "noopener"),
             ],
-            s.chat_continue,
-        )?;
-        append(&panel, &[&close, &greeting, &step, &link])?;
+            &s("chat_continue"),
+        );
+        append(&panel, &[&close, &greeting, &step, &link]);
         let fab = text_el(
             "button",
             &[
@@ -84,17 +93,17 @@ impl Chat {
                 ("aria-expanded", "false"),
                 ("aria-controls", "panel"),
             ],
-            s.chat_open,
-        )?;
-        append(&wrap, &[&panel, &fab])?;
+            &s("chat_open"),
+        );
+        append(&wrap, &[&panel, &fab]);
         root.append_child(&wrap)?;
         document().body().ok_or("no body")?.append_child(&host)?;
         let optin = Checkout::mount_as(slot, config, api, &JsValue::UNDEFINED, "chat")?;
 
         let chat = Rc::new(Chat {
-            site: config.site.clone(),
-            fab: cast(fab)?,
-            panel: cast(panel)?,
+            shown,
+            fab: cast(fab),
+            panel: cast(panel),
             optin,
             listeners: Default::default(),
         });
@@ -130,7 +139,7 @@ impl Chat {
                     let _ = b.focus();
                 }
             }
-            events::emit(&self.site, "chat", "open");
+            events::emit(&self.shown, "open");
         } else {
             self.hide();
         }
@@ -143,7 +152,7 @@ impl Chat {
         self.panel.set_hidden(true);
         let _ = self.fab.set_attribute("aria-expanded", "false");
         let _ = self.fab.focus();
-        events::emit(&self.site, "chat", "close");
+        events::emit(&self.shown, "close");
     }
 
     /// Following the wa.me link: record a ticked opt-in on the way, or stop on a bad number.

@@ -10,16 +10,15 @@
 use alloc::{boxed::Box, rc::Rc, string::String, vec::Vec};
 use core::cell::RefCell;
 
-use consent_core::{
-    normalize_phone, render_notice, Category, ConsentRequest, Locale, Notice, PublicConfig,
-};
+use consent_core::normalize_phone;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{Element, HtmlInputElement};
 
 use crate::{
-    api::{self, get_str, PostError},
-    dom::{self, append, cast, document, el, listen, privacy_link, text_el, Listener},
+    api::{self, get_str, Config, PostError},
+    dom::{self, append, cast, document, el, listen, privacy_link, text_el, Choice, Listener},
     events, style,
+    text::Shown,
 };
 
 /// Attribute on the placeholder once a checkout opt-in is mounted in it.
@@ -27,18 +26,16 @@ pub const MOUNTED: &str = "data-wa-optin-mounted";
 
 /// One mounted checkout opt-in.
 pub struct Checkout {
-    site: String,
-    surface: &'static str,
+    shown: Shown,
     api: String,
     /// The placeholder it was mounted into.
     pub placeholder: Element,
-    locale: Locale,
-    notice: Notice,
+    notice_version: u32,
     default_calling_code: u16,
     phone_field: Option<String>,
     own_phone: Option<HtmlInputElement>,
     error: Element,
-    checkboxes: Vec<(Category, HtmlInputElement)>,
+    checkboxes: Vec<Choice>,
     idempotency_key: RefCell<String>,
     listeners: RefCell<Vec<Listener>>,
 }
@@ -55,7 +52,7 @@ impl Checkout {
     /// every category of the site.
     pub fn mount(
         placeholder: Element,
-        config: &PublicConfig,
+        config: &Config,
         api: &str,
         opts: &JsValue,
     ) -> Result<Rc<Checkout>, JsValue> {
@@ -65,21 +62,21 @@ impl Checkout {
     /// [`Checkout::mount`] as the opt-in step of another surface (`"chat"`).
     pub fn mount_as(
         placeholder: Element,
-        config: &PublicConfig,
+        config: &Config,
         api: &str,
         opts: &JsValue,
         surface: &'static str,
     ) -> Result<Rc<Checkout>, JsValue> {
-        let locale = dom::choose_locale(config.default_locale);
-        let s = locale.strings();
-        let notice = render_notice(locale, &config.business_name, config.notice_version);
+        let shown = Shown::new(config, surface);
+        let s = |key| shown.get(key);
         let phone_field = option(opts, &placeholder, "phoneField", "data-phone-field");
-        let categories: Vec<Category> =
+        let categories: Vec<String> =
             match option(opts, &placeholder, "categories", "data-categories") {
-                Some(list) => list
-                    .split(',')
-                    .filter_map(|c| Category::parse(c.trim()))
-                    .filter(|c| config.categories.contains(c))
+                Some(list) => config
+                    .categories
+                    .iter()
+                    .filter(|c| list.split(',').any(|w| w.trim() == c.as_str()))
+                    .cloned()
                     .collect(),
                 None => config.categories.clone(),
             };
@@ -90,18 +87,18 @@ impl Checkout {
             &[
                 ("role", "group"),
                 ("aria-labelledby", "n"),
-                ("lang", locale.tag()),
+                ("lang", &shown.locale),
             ],
-        )?;
-        let notice_p = text_el("p", &[("id", "n")], &notice.text)?;
-        append(&group, &[&notice_p])?;
-        let choices = el("div", &[("class", "choices")])?;
-        let checkboxes = dom::choices(&choices, &categories, locale)?;
-        append(&group, &[&choices])?;
+        );
+        let notice_p = text_el("p", &[("id", "n")], &s("notice"));
+        append(&group, &[&notice_p]);
+        let choices = el("div", &[("class", "choices")]);
+        let checkboxes = dom::choices(&choices, &categories, &shown);
+        append(&group, &[&choices]);
         let own_phone = match phone_field {
             Some(_) => None,
             None => {
-                let label = text_el("label", &[("for", "p")], s.phone_label)?;
+                let label = text_el("label", &[("for", "p")], &s("phone_label"));
                 let input = el(
                     "input",
                     &[
@@ -111,25 +108,23 @@ impl Checkout {
                         ("inputmode", "tel"),
                         ("aria-describedby", "e"),
                     ],
-                )?;
-                append(&group, &[&label, &input])?;
-                Some(cast::<HtmlInputElement>(input)?)
+                );
+                append(&group, &[&label, &input]);
+                Some(cast::<HtmlInputElement>(input))
             }
         };
-        let error = el("p", &[("id", "e"), ("class", "error"), ("role", "alert")])?;
-        let privacy = privacy_link(&config.privacy_policy_url, s.privacy)?;
-        append(&group, &[&error, &privacy])?;
+        let error = el("p", &[("id", "e"), ("class", "error"), ("role", "alert")]);
+        let privacy = privacy_link(&config.privacy_policy_url, &s("privacy"));
+        append(&group, &[&error, &privacy]);
         root.append_child(&group)?;
         placeholder.append_child(&host)?;
         placeholder.set_attribute(MOUNTED, "")?;
 
         let checkout = Rc::new(Checkout {
-            site: config.site.clone(),
-            surface,
+            shown,
             api: String::from(api),
             placeholder,
-            locale,
-            notice,
+            notice_version: config.notice_version,
             default_calling_code: config.default_calling_code,
             phone_field,
             own_phone,
@@ -151,7 +146,7 @@ impl Checkout {
             });
             checkout.listeners.borrow_mut().push(l);
         }
-        events::emit(&checkout.site, surface, "impression");
+        events::emit(&checkout.shown, "impression");
         Ok(checkout)
     }
 
@@ -170,47 +165,42 @@ impl Checkout {
     /// Checks what was entered, synchronously: `Ok(None)` when no box is ticked,
     /// the request when it can be sent, `Err` (shown inline, and as an
     /// `error` event) when the number is impossible.
-    pub fn prepare(&self) -> Result<Option<ConsentRequest>, JsValue> {
+    pub fn prepare(&self) -> Result<Option<JsValue>, JsValue> {
         let categories = dom::chosen(&self.checkboxes);
         if categories.is_empty() {
             return Ok(None);
         }
-        let s = self.locale.strings();
         let phone = self.phone();
         if normalize_phone(&phone, self.default_calling_code).is_err() {
-            self.error.set_text_content(Some(s.invalid_phone));
-            events::emit_error(&self.site, self.surface, &s.invalid_phone.into());
+            let msg = self.shown.get("invalid_phone");
+            self.error.set_text_content(Some(&msg));
+            let msg: JsValue = msg.into();
+            events::emit_error(&self.shown, &msg);
             if let Some(input) = &self.own_phone {
                 let _ = input.focus();
             }
-            return Err(s.invalid_phone.into());
+            return Err(msg);
         }
         self.error.set_text_content(None);
-        Ok(Some(api::consent_request(
-            phone,
-            categories,
-            self.locale,
-            &self.notice,
-            self.surface,
-        )))
+        api::consent_json(phone, categories, &self.shown, self.notice_version).map(Some)
     }
 
     /// Sends a prepared consent; `keepalive` lets it outlive a navigation.
-    pub async fn send(&self, body: ConsentRequest, keepalive: bool) -> Result<String, JsValue> {
-        events::emit(&self.site, self.surface, "submit");
+    pub async fn send(&self, body: JsValue, keepalive: bool) -> Result<String, JsValue> {
+        events::emit(&self.shown, "submit");
         let key = self.idempotency_key.borrow().clone();
-        match api::post_consent(&self.api, &self.site, &body, &key, keepalive).await {
+        match api::post_consent(&self.api, &self.shown.site, &body, &key, keepalive).await {
             Ok(id) => {
                 *self.idempotency_key.borrow_mut() = api::new_key();
-                events::emit_consent(&self.site, self.surface, &id);
+                events::emit_consent(&self.shown, &id);
                 Ok(id)
             }
             Err(e) => {
                 let msg: JsValue = match e {
                     PostError::Refused { detail } => detail.into(),
-                    PostError::Transient => self.locale.strings().network_error.into(),
+                    PostError::Transient => self.shown.get("network_error").into(),
                 };
-                events::emit_error(&self.site, self.surface, &msg);
+                events::emit_error(&self.shown, &msg);
                 Err(msg)
             }
         }

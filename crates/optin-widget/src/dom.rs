@@ -1,49 +1,68 @@
 //! Tiny element helpers. Merchant strings only ever go in as text, never markup.
+//!
+//! Building elements cannot fail for our constant tags and attribute names, so
+//! these bindings are declared without `catch`: a DOM exception (there is none
+//! in practice) propagates to JS instead of returning a `Result`. That keeps
+//! the error glue and the clean-up code of every `?` out of the wasm.
 
 use alloc::{string::String, vec::Vec};
 
-use consent_core::{Category, Locale};
+use crate::text::Shown;
 use js_sys::{Array, Reflect};
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::{prelude::wasm_bindgen, JsCast, JsValue};
 use web_sys::{
     CssStyleSheet, Document, Element, HtmlInputElement, ShadowRoot, ShadowRootInit, ShadowRootMode,
 };
 
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(thread_local_v2, js_name = document)]
+    static DOCUMENT: Document;
+    /// Any DOM node, for the non-throwing-in-Rust calls below.
+    type Node;
+    #[wasm_bindgen(method, js_name = createElement)]
+    fn create(this: &Node, tag: &str) -> Element;
+    #[wasm_bindgen(method, js_name = setAttribute)]
+    fn set_attr(this: &Node, name: &str, value: &str);
+    #[wasm_bindgen(method, js_name = appendChild)]
+    fn add(this: &Node, child: &Element);
+}
+
+fn node(v: &JsValue) -> &Node {
+    v.unchecked_ref()
+}
+
 /// The page's document.
 pub fn document() -> Document {
-    web_sys::window()
-        .and_then(|w| w.document())
-        .expect("the widget runs in a page")
+    DOCUMENT.with(Document::clone)
 }
 
 /// Creates `<tag>` with attributes.
-pub fn el(tag: &str, attrs: &[(&str, &str)]) -> Result<Element, JsValue> {
-    let e = document().create_element(tag)?;
+pub fn el(tag: &str, attrs: &[(&str, &str)]) -> Element {
+    let e = node(&document()).create(tag);
     for (k, v) in attrs {
-        e.set_attribute(k, v)?;
+        node(&e).set_attr(k, v);
     }
-    Ok(e)
+    e
 }
 
 /// Creates `<tag>` with attributes and text content.
-pub fn text_el(tag: &str, attrs: &[(&str, &str)], text: &str) -> Result<Element, JsValue> {
-    let e = el(tag, attrs)?;
+pub fn text_el(tag: &str, attrs: &[(&str, &str)], text: &str) -> Element {
+    let e = el(tag, attrs);
     e.set_text_content(Some(text));
-    Ok(e)
+    e
 }
 
 /// Appends children in order.
-pub fn append(parent: &Element, children: &[&Element]) -> Result<(), JsValue> {
+pub fn append(parent: &Element, children: &[&Element]) {
     for c in children {
-        parent.append_child(c)?;
+        node(parent).add(c);
     }
-    Ok(())
 }
 
-/// Casts an element to a concrete type.
-pub fn cast<T: JsCast>(e: Element) -> Result<T, JsValue> {
-    e.dyn_into::<T>()
-        .map_err(|_| JsValue::from_str("unexpected element type"))
+/// An element we created as `T` (its tag says it is one: no runtime check).
+pub fn cast<T: JsCast>(e: Element) -> T {
+    e.unchecked_into()
 }
 
 /// `n` in decimal, without pulling in `core::fmt`.
@@ -95,61 +114,37 @@ pub fn shadow_host(css: &str) -> Result<(Element, ShadowRoot), JsValue> {
     Ok((host, root))
 }
 
-/// One unchecked checkbox per category, labelled in `locale`, appended to `parent`.
-pub fn choices(
-    parent: &Element,
-    categories: &[Category],
-    locale: Locale,
-) -> Result<Vec<(Category, HtmlInputElement)>, JsValue> {
+/// A category checkbox: its wire name and its input.
+pub type Choice = (String, HtmlInputElement);
+
+/// One unchecked checkbox per category (wire names), labelled with the
+/// config's string for it, appended to `parent`.
+pub fn choices(parent: &Element, categories: &[String], shown: &Shown) -> Vec<Choice> {
     let mut out = Vec::new();
     for c in categories {
-        let label = el("label", &[("class", "choice")])?;
+        let label = el("label", &[("class", "choice")]);
         let input = el(
             "input",
-            &[
-                ("type", "checkbox"),
-                ("name", "category"),
-                ("value", c.as_str()),
-            ],
-        )?;
-        append(&label, &[&input, &text_el("span", &[], c.label(locale))?])?;
-        append(parent, &[&label])?;
-        out.push((*c, cast::<HtmlInputElement>(input)?));
+            &[("type", "checkbox"), ("name", "category"), ("value", c)],
+        );
+        append(&label, &[&input, &text_el("span", &[], &shown.get(c))]);
+        append(parent, &[&label]);
+        out.push((c.clone(), cast::<HtmlInputElement>(input)));
     }
-    Ok(out)
+    out
 }
 
 /// Wire names of the ticked categories, in display order.
-pub fn chosen(boxes: &[(Category, HtmlInputElement)]) -> Vec<String> {
+pub fn chosen(boxes: &[Choice]) -> Vec<String> {
     boxes
         .iter()
         .filter(|(_, i)| i.checked())
-        .map(|(c, _)| String::from(c.as_str()))
+        .map(|(c, _)| c.clone())
         .collect()
 }
 
-/// The language to speak: page `lang`, then the browser's languages, then the site default.
-pub fn choose_locale(default: Locale) -> Locale {
-    let page = document()
-        .document_element()
-        .map(|e| e.get_attribute("lang").unwrap_or_default());
-    let browser: Vec<String> = web_sys::window()
-        .map(|w| {
-            w.navigator()
-                .languages()
-                .iter()
-                .filter_map(|v| v.as_string())
-                .collect()
-        })
-        .unwrap_or_default();
-    Locale::negotiate(
-        page.iter().chain(browser.iter()).map(String::as_str),
-        default,
-    )
-}
-
 /// The close button every surface shows (its label is the accessible name).
-pub fn close_button(label: &str) -> Result<Element, JsValue> {
+pub fn close_button(label: &str) -> Element {
     text_el(
         "button",
         &[
@@ -162,7 +157,7 @@ pub fn close_button(label: &str) -> Result<Element, JsValue> {
 }
 
 /// The privacy-policy link every surface shows, opening in a new tab.
-pub fn privacy_link(url: &str, text: &str) -> Result<Element, JsValue> {
+pub fn privacy_link(url: &str, text: &str) -> Element {
     text_el(
         "a",
         &[("href", url), ("target", "_blank"), ("rel", "noopener")],

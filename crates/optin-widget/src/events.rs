@@ -1,12 +1,13 @@
 //! `CustomEvent`s on `document` so merchants can wire their analytics:
 //! `whatsapp-optin:impression|open|close|submit|consent|error`, each with
-//! `detail.site` and `detail.surface` (`modal`, `checkout`).
+//! `detail = {site, surface, locale?, variant?, id?, message?}`: `locale` once the
+//! config has loaded, `variant` when the surface has A/B variants.
 
-use js_sys::{Object, Reflect};
+use js_sys::Object;
 use wasm_bindgen::JsValue;
 use web_sys::{CustomEvent, CustomEventInit};
 
-use crate::dom::document;
+use crate::{api::set, dom::document, text::Shown};
 
 fn dispatch(name: &str, detail: &Object) {
     let init = CustomEventInit::new();
@@ -18,34 +19,40 @@ fn dispatch(name: &str, detail: &Object) {
     }
 }
 
-fn detail(site: &str, surface: &str) -> Object {
+fn detail(from: &Shown) -> Object {
     let d = Object::new();
-    let _ = Reflect::set(&d, &"site".into(), &site.into());
-    let _ = Reflect::set(&d, &"surface".into(), &surface.into());
+    set(&d, "site", &from.site.as_str().into());
+    set(&d, "surface", &from.surface.into());
+    if !from.locale.is_empty() {
+        set(&d, "locale", &from.locale.as_str().into());
+    }
+    if let Some(v) = &from.variant {
+        set(&d, "variant", &v.as_str().into());
+    }
     d
 }
 
-/// Emits a lifecycle event with `{site, surface}`.
-pub fn emit(site: &str, surface: &str, name: &str) {
-    dispatch(name, &detail(site, surface));
+/// Emits a lifecycle event.
+pub fn emit(from: &Shown, name: &str) {
+    dispatch(name, &detail(from));
 }
 
 /// Emits `consent` with the recorded consent id.
-pub fn emit_consent(site: &str, surface: &str, id: &str) {
-    let d = detail(site, surface);
-    let _ = Reflect::set(&d, &"id".into(), &id.into());
+pub fn emit_consent(from: &Shown, id: &str) {
+    let d = detail(from);
+    set(&d, "id", &id.into());
     dispatch("consent", &d);
 }
 
 /// Emits `error` with a message.
-pub fn emit_error(site: &str, surface: &str, err: &JsValue) {
-    let d = detail(site, surface);
+pub fn emit_error(from: &Shown, err: &JsValue) {
+    let d = detail(from);
     let msg = err.as_string().unwrap_or_else(|| {
         js_sys::Error::from(err.clone())
             .message()
             .as_string()
             .unwrap_or_default()
     });
-    let _ = Reflect::set(&d, &"message".into(), &msg.into());
+    set(&d, "message", &msg.into());
     dispatch("error", &d);
 }

@@ -3,20 +3,25 @@
 //! Split like wasm-bindgen's todomvc: `api` (the Worker, the store),
 //! `modal` (view + controller of the pop-up), `checkout` (the opt-in embedded
 //! in a merchant form), `dom` (element helpers),
-//! `events` (the `CustomEvent`s merchants listen to).
+//! `events` (the `CustomEvent`s merchants listen to), `text` (the strings a
+//! surface shows: served with the config, none bundled).
 //!
 //! The wasm build links no `std`: only `core` and `alloc`, a small allocator
 //! ([`heap`]) and a panic handler that traps. std's panic and formatting
 //! machinery would otherwise be a third of the download.
 #![deny(missing_docs)]
 #![no_std]
+// The modal-only build leaves the other surfaces' helpers unused.
+#![cfg_attr(not(feature = "surfaces"), allow(dead_code))]
 
 extern crate alloc;
 #[cfg(not(target_arch = "wasm32"))]
 extern crate std;
 
 mod api;
+#[cfg(feature = "surfaces")]
 mod chat;
+#[cfg(feature = "surfaces")]
 mod checkout;
 mod dom;
 mod events;
@@ -25,17 +30,16 @@ pub mod heap;
 mod modal;
 mod storage;
 mod style;
+mod text;
 
-use alloc::{boxed::Box, rc::Rc, string::String, vec::Vec};
+use alloc::{boxed::Box, rc::Rc, string::String};
 use core::{cell::RefCell, future::Future, pin::Pin};
 
-use consent_core::PublicConfig;
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
-use web_sys::Element;
 
-use crate::{chat::Chat, checkout::Checkout, modal::Modal};
+use crate::{api::Config, modal::Modal, text::Shown};
 
 #[cfg(target_arch = "wasm32")]
 #[global_allocator]
@@ -51,7 +55,7 @@ fn panic(_: &core::panic::PanicInfo) -> ! {
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Page-global state. Wasm pages run one thread, so a `RefCell` is enough.
-struct Global<T>(RefCell<T>);
+pub(crate) struct Global<T>(pub(crate) RefCell<T>);
 // SAFETY: the widget runs on the page's single thread.
 unsafe impl<T> Sync for Global<T> {}
 
@@ -64,8 +68,6 @@ struct Started {
 
 static STARTED: Global<Option<Rc<Started>>> = Global(RefCell::new(None));
 static MODAL: Global<Option<Rc<Modal>>> = Global(RefCell::new(None));
-static CHECKOUTS: Global<Vec<Rc<Checkout>>> = Global(RefCell::new(Vec::new()));
-static CHAT: Global<Option<Rc<Chat>>> = Global(RefCell::new(None));
 
 /// One instantiation of `future_to_promise` for every JS-facing async call.
 fn promise(f: Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>>) -> Promise {
@@ -89,24 +91,30 @@ fn started() -> Result<Rc<Started>, JsValue> {
         .ok_or_else(|| JsValue::from_str("WhatsAppOptIn has not started"))
 }
 
-async fn config(started: &Started) -> Result<PublicConfig, JsValue> {
+async fn config(started: &Started) -> Result<Config, JsValue> {
     api::parse_config(&JsFuture::from(started.config.clone()).await?)
 }
 
-/// Fetches the site's config, mounts the modal (opening it unless the visitor
-/// already closed it or opted in on this browser, or `auto_open` is false) and
-/// a checkout opt-in in every `[data-wa-optin="checkout"]` placeholder, and the
-/// chat widget when `chat` is set and the site has one.
+/// Once `config` (the loader's request for the site's config in the visitor's
+/// locale, started before the wasm so both load at once) resolves, mounts the
+/// modal (opening it unless the visitor already closed it or opted in on this
+/// browser, or `auto_open` is false), a checkout opt-in in every
+/// `[data-wa-optin="checkout"]` placeholder, and the chat widget when `chat`
+/// is set and the site has one (full build). `modal` false mounts no modal:
+/// the full build started next to the modal-only one for a later `mount()`.
 /// Idempotent: a second call does nothing.
 #[wasm_bindgen]
-pub fn start(site: String, api_base: String, auto_open: bool, chat: bool) {
+pub fn start(
+    site: String,
+    api_base: String,
+    auto_open: bool,
+    chat: bool,
+    config: Promise,
+    modal: bool,
+) {
     if STARTED.0.borrow().is_some() {
         return;
     }
-    let config = promise({
-        let (site, api) = (site.clone(), api_base.clone());
-        Box::pin(async move { api::fetch_config_json(&api, &site).await })
-    });
     let started = Rc::new(Started {
         site,
         api: api_base,
@@ -114,75 +122,106 @@ pub fn start(site: String, api_base: String, auto_open: bool, chat: bool) {
     });
     *STARTED.0.borrow_mut() = Some(started.clone());
     spawn(Box::pin(async move {
-        if let Err(e) = mount_all(&started, auto_open, chat).await {
-            events::emit_error(&started.site, "modal", &e);
+        if let Err(e) = mount_all(&started, auto_open, chat, modal).await {
+            events::emit_error(&Shown::bare(&started.site, "modal"), &e);
         }
     }));
 }
 
-async fn mount_all(started: &Started, auto_open: bool, chat: bool) -> Result<(), JsValue> {
+async fn mount_all(
+    started: &Started,
+    auto_open: bool,
+    chat: bool,
+    modal: bool,
+) -> Result<(), JsValue> {
     let config = config(started).await?;
-    if let (true, Some(c)) = (chat, &config.chat) {
-        match Chat::mount(&config, c, &started.api) {
-            Ok(c) => *CHAT.0.borrow_mut() = Some(c),
-            Err(e) => events::emit_error(&started.site, "chat", &e),
-        }
-    }
-    let placeholders = dom::document().query_selector_all("[data-wa-optin=checkout]")?;
-    for i in 0..placeholders.length() {
-        if let Some(el) = placeholders.get(i).and_then(|n| n.dyn_into().ok()) {
-            mount_checkout(el, &config, &started.api, &JsValue::UNDEFINED);
-        }
+    #[cfg(feature = "surfaces")]
+    surfaces::mount_page(&config, &started.api, chat)?;
+    let _ = chat;
+    if !modal {
+        return Ok(());
     }
     let modal = Modal::mount(config, started.api.clone())?;
     *MODAL.0.borrow_mut() = Some(modal.clone());
-    events::emit(&started.site, "modal", "impression");
+    modal.impression();
     if auto_open && !storage::was_handled(&started.site) {
         modal.open();
     }
     Ok(())
 }
 
-fn mount_checkout(el: Element, config: &PublicConfig, api: &str, opts: &JsValue) {
-    if el.has_attribute(checkout::MOUNTED) {
-        return;
-    }
-    match Checkout::mount(el, config, api, opts) {
-        Ok(c) => CHECKOUTS.0.borrow_mut().push(c),
-        Err(e) => events::emit_error(&config.site, "checkout", &e),
-    }
-}
+/// The checkout opt-in and the chat widget: only in the full build, which the
+/// loader fetches for pages that show them (or once `mount()` is called), so
+/// a page with only the modal downloads less before its prompt shows.
+#[cfg(feature = "surfaces")]
+mod surfaces {
+    use super::*;
+    use crate::{chat::Chat, checkout::Checkout};
+    use alloc::vec::Vec;
+    use web_sys::Element;
 
-/// Mounts a surface into `el`: today the checkout opt-in
-/// (`opts.surface` = `"checkout"`, optional `opts.phoneField`, `opts.categories`).
-#[wasm_bindgen]
-pub fn mount(el: Element, opts: JsValue) -> Promise {
-    promise(Box::pin(async move {
-        let started = started()?;
-        let config = config(&started).await?;
-        mount_checkout(el, &config, &started.api, &opts);
-        Ok(JsValue::UNDEFINED)
-    }))
-}
+    static CHECKOUTS: Global<Vec<Rc<Checkout>>> = Global(RefCell::new(Vec::new()));
+    static CHAT: Global<Option<Rc<Chat>>> = Global(RefCell::new(None));
 
-/// Records the consent of the checkout opt-in in `opts.element` (or of every
-/// mounted one) now, for checkouts that never submit a form. Resolves to the
-/// consent id, or `null` when no box is ticked.
-#[wasm_bindgen]
-pub fn consent(opts: JsValue) -> Promise {
-    promise(Box::pin(async move {
-        let only = api::get(&opts, "element");
-        let checkouts: Vec<Rc<Checkout>> = CHECKOUTS.0.borrow().clone();
-        let mut id = JsValue::NULL;
-        for c in checkouts {
-            if only.is_undefined() || JsValue::from(c.placeholder.clone()) == only {
-                if let Some(recorded) = c.record(false).await? {
-                    id = recorded.into();
-                }
+    /// The chat widget (when `chat` is set and the site has one) and a checkout
+    /// opt-in in every `[data-wa-optin="checkout"]` placeholder.
+    pub fn mount_page(config: &Config, api: &str, chat: bool) -> Result<(), JsValue> {
+        if let (true, Some(c)) = (chat, &config.chat) {
+            match Chat::mount(config, c, api) {
+                Ok(c) => *CHAT.0.borrow_mut() = Some(c),
+                Err(e) => events::emit_error(&Shown::bare(&config.site, "chat"), &e),
             }
         }
-        Ok(id)
-    }))
+        let placeholders = dom::document().query_selector_all("[data-wa-optin=checkout]")?;
+        for i in 0..placeholders.length() {
+            if let Some(el) = placeholders.get(i).and_then(|n| n.dyn_into().ok()) {
+                mount_checkout(el, config, api, &JsValue::UNDEFINED);
+            }
+        }
+        Ok(())
+    }
+
+    fn mount_checkout(el: Element, config: &Config, api: &str, opts: &JsValue) {
+        if el.has_attribute(crate::checkout::MOUNTED) {
+            return;
+        }
+        match Checkout::mount(el, config, api, opts) {
+            Ok(c) => CHECKOUTS.0.borrow_mut().push(c),
+            Err(e) => events::emit_error(&Shown::bare(&config.site, "checkout"), &e),
+        }
+    }
+
+    /// Mounts a surface into `el`: today the checkout opt-in
+    /// (`opts.surface` = `"checkout"`, optional `opts.phoneField`, `opts.categories`).
+    #[wasm_bindgen]
+    pub fn mount(el: Element, opts: JsValue) -> Promise {
+        promise(Box::pin(async move {
+            let started = started()?;
+            let config = config(&started).await?;
+            mount_checkout(el, &config, &started.api, &opts);
+            Ok(JsValue::UNDEFINED)
+        }))
+    }
+
+    /// Records the consent of the checkout opt-in in `opts.element` (or of every
+    /// mounted one) now, for checkouts that never submit a form. Resolves to the
+    /// consent id, or `null` when no box is ticked.
+    #[wasm_bindgen]
+    pub fn consent(opts: JsValue) -> Promise {
+        promise(Box::pin(async move {
+            let only = api::get(&opts, "element");
+            let checkouts: Vec<Rc<Checkout>> = CHECKOUTS.0.borrow().clone();
+            let mut id = JsValue::NULL;
+            for c in checkouts {
+                if only.is_undefined() || JsValue::from(c.placeholder.clone()) == only {
+                    if let Some(recorded) = c.record(false).await? {
+                        id = recorded.into();
+                    }
+                }
+            }
+            Ok(id)
+        }))
+    }
 }
 
 /// Opens the modal (no-op until the config has loaded).

@@ -9,7 +9,7 @@ use alloc::{
 };
 use core::cell::{Cell, RefCell};
 
-use consent_core::{normalize_phone, render_notice, Category, Locale, Notice, PublicConfig};
+use consent_core::normalize_phone;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{
     Element, HtmlButtonElement, HtmlDialogElement, HtmlElement, HtmlFormElement, HtmlInputElement,
@@ -17,19 +17,20 @@ use web_sys::{
 };
 
 use crate::{
-    api::{self, PostError},
+    api::{self, Config, PostError},
     dom::{
-        self, append, cast, close_button, document, el, listen, privacy_link, text_el, Listener,
+        self, append, cast, close_button, document, el, listen, privacy_link, text_el, Choice,
+        Listener,
     },
     events, storage, style,
+    text::Shown,
 };
 
 /// The mounted modal and its state.
 pub struct Modal {
-    config: PublicConfig,
+    config: Config,
     api: String,
-    locale: Locale,
-    notice: Notice,
+    shown: Shown,
     root: ShadowRoot,
     dialog: HtmlDialogElement,
     form: HtmlFormElement,
@@ -38,7 +39,7 @@ pub struct Modal {
     category_error: Element,
     status: Element,
     submit: HtmlButtonElement,
-    checkboxes: Vec<(Category, HtmlInputElement)>,
+    checkboxes: Vec<Choice>,
     return_focus: RefCell<Option<HtmlElement>>,
     idempotency_key: RefCell<String>,
     busy: Cell<bool>,
@@ -47,11 +48,10 @@ pub struct Modal {
 
 impl Modal {
     /// Builds the modal (hidden) into a `<whatsapp-optin>` host at the end of `<body>`.
-    pub fn mount(config: PublicConfig, api: String) -> Result<Rc<Modal>, JsValue> {
+    pub fn mount(config: Config, api: String) -> Result<Rc<Modal>, JsValue> {
         let (host, root) = dom::shadow_host(style::CSS)?;
-        let locale = dom::choose_locale(config.default_locale);
-        let s = locale.strings();
-        let notice = render_notice(locale, &config.business_name, config.notice_version);
+        let shown = Shown::new(&config, "modal");
+        let s = |key| shown.get(key);
 
         // A native modal <dialog> lives in the top layer: above any z-index the
         // page uses, with the rest of the page inert while it is open.
@@ -60,26 +60,29 @@ impl Modal {
             &[
                 ("aria-labelledby", "wa-title"),
                 ("aria-describedby", "wa-notice"),
-                ("lang", locale.tag()),
+                ("lang", &shown.locale),
             ],
-        )?;
-        let close = close_button(s.close)?;
-        let title = text_el("h2", &[("id", "wa-title")], s.title)?;
+        );
+        let close = close_button(&s("close"));
+        let title = text_el("h2", &[("id", "wa-title")], &s("title"));
         let notice_p = text_el(
             "p",
             &[("id", "wa-notice"), ("class", "notice")],
-            &notice.text,
-        )?;
-        let form = el("form", &[("novalidate", "")])?;
-        let fieldset = el("fieldset", &[("aria-describedby", "wa-cat-error")])?;
-        append(&fieldset, &[&text_el("legend", &[], s.categories_legend)?])?;
-        let checkboxes = dom::choices(&fieldset, &config.categories, locale)?;
-        let category_error = el("p", &[("id", "wa-cat-error"), ("class", "error")])?;
+            &s("notice"),
+        );
+        let form = el("form", &[("novalidate", "")]);
+        let fieldset = el("fieldset", &[("aria-describedby", "wa-cat-error")]);
+        append(
+            &fieldset,
+            &[&text_el("legend", &[], &s("categories_legend"))],
+        );
+        let checkboxes = dom::choices(&fieldset, &config.categories, &shown);
+        let category_error = el("p", &[("id", "wa-cat-error"), ("class", "error")]);
         let phone_label = text_el(
             "label",
             &[("for", "wa-phone"), ("class", "field-label")],
-            s.phone_label,
-        )?;
+            &s("phone_label"),
+        );
         let placeholder = dom::cat(&["+", &dom::decimal(config.default_calling_code.into()), " …"]);
         let phone = el(
             "input",
@@ -93,20 +96,20 @@ impl Modal {
                 ("aria-describedby", "wa-phone-error"),
                 ("required", ""),
             ],
-        )?;
-        let phone_error = el("p", &[("id", "wa-phone-error"), ("class", "error")])?;
+        );
+        let phone_error = el("p", &[("id", "wa-phone-error"), ("class", "error")]);
         let submit = text_el(
             "button",
             &[("type", "submit"), ("class", "submit")],
-            s.submit,
-        )?;
+            &s("submit"),
+        );
         let status = el(
             "p",
             &[("class", "status"), ("role", "status"), ("tabindex", "-1")],
-        )?;
-        let privacy = privacy_link(&config.privacy_policy_url, s.privacy)?;
-        let privacy_p = el("p", &[])?;
-        append(&privacy_p, &[&privacy])?;
+        );
+        let privacy = privacy_link(&config.privacy_policy_url, &s("privacy"));
+        let privacy_p = el("p", &[]);
+        append(&privacy_p, &[&privacy]);
         append(
             &form,
             &[
@@ -118,26 +121,25 @@ impl Modal {
                 &submit,
                 &status,
             ],
-        )?;
-        let body = el("div", &[("class", "box")])?;
-        append(&body, &[&close, &title, &notice_p, &form, &privacy_p])?;
-        append(&dialog, &[&body])?;
+        );
+        let body = el("div", &[("class", "box")]);
+        append(&body, &[&close, &title, &notice_p, &form, &privacy_p]);
+        append(&dialog, &[&body]);
         root.append_child(&dialog)?;
         document().body().ok_or("no body")?.append_child(&host)?;
 
         let modal = Rc::new(Modal {
             config,
             api,
-            locale,
-            notice,
+            shown,
             root,
-            dialog: cast(dialog)?,
-            form: cast(form)?,
-            phone: cast(phone)?,
+            dialog: cast(dialog),
+            form: cast(form),
+            phone: cast(phone),
             phone_error,
             category_error,
             status,
-            submit: cast(submit)?,
+            submit: cast(submit),
             checkboxes,
             return_focus: RefCell::new(None),
             idempotency_key: RefCell::new(api::new_key()),
@@ -186,6 +188,11 @@ impl Modal {
         Ok(())
     }
 
+    /// Emits `impression` (the modal is mounted, open or not).
+    pub fn impression(&self) {
+        events::emit(&self.shown, "impression");
+    }
+
     /// Shows the dialog and moves focus into it.
     pub fn open(&self) {
         if self.dialog.open() {
@@ -201,7 +208,7 @@ impl Modal {
         if let Some((_, first)) = self.checkboxes.first() {
             let _ = first.focus();
         }
-        events::emit(&self.config.site, "modal", "open");
+        events::emit(&self.shown, "open");
     }
 
     /// Hides the dialog and returns focus where it was.
@@ -213,7 +220,7 @@ impl Modal {
         if let Some(prev) = self.return_focus.borrow_mut().take() {
             let _ = prev.focus();
         }
-        events::emit(&self.config.site, "modal", "close");
+        events::emit(&self.shown, "close");
     }
 
     fn dismiss(&self) {
@@ -273,10 +280,10 @@ impl Modal {
         if self.busy.get() {
             return;
         }
-        let s = self.locale.strings();
+        let s = |key| self.shown.get(key);
         let categories = dom::chosen(&self.checkboxes);
-        self.category_error
-            .set_text_content(categories.is_empty().then_some(s.no_category));
+        let missing = categories.is_empty().then(|| s("no_category"));
+        self.category_error.set_text_content(missing.as_deref());
         if categories.is_empty() {
             if let Some((_, first)) = self.checkboxes.first() {
                 let _ = first.focus();
@@ -285,36 +292,42 @@ impl Modal {
         }
         let typed = self.phone.value();
         if normalize_phone(&typed, self.config.default_calling_code).is_err() {
-            self.show_phone_error(Some(s.invalid_phone));
+            self.show_phone_error(Some(&s("invalid_phone")));
             let _ = self.phone.focus();
             return;
         }
         self.busy.set(true);
         self.submit.set_disabled(true);
-        self.set_status(s.sending, "");
-        events::emit(&self.config.site, "modal", "submit");
-        let body = api::consent_request(typed, categories, self.locale, &self.notice, "modal");
-        let key = self.idempotency_key.borrow().clone();
-        let result = api::post_consent(&self.api, &self.config.site, &body, &key, false).await;
+        self.set_status(&s("sending"), "");
+        events::emit(&self.shown, "submit");
+        let result =
+            match api::consent_json(typed, categories, &self.shown, self.config.notice_version) {
+                Ok(body) => {
+                    let key = self.idempotency_key.borrow().clone();
+                    api::post_consent(&self.api, &self.config.site, &body, &key, false).await
+                }
+                Err(_) => Err(PostError::Transient),
+            };
         self.busy.set(false);
         self.submit.set_disabled(false);
         match result {
             Ok(id) => {
-                self.set_status(s.success, "ok");
+                self.set_status(&s("success"), "ok");
                 self.form.reset();
                 *self.idempotency_key.borrow_mut() = api::new_key();
                 storage::mark_handled(&self.config.site, "consented");
-                events::emit_consent(&self.config.site, "modal", &id);
+                events::emit_consent(&self.shown, &id);
             }
             Err(PostError::Refused { detail }) => {
                 self.set_status(&detail, "bad");
                 *self.idempotency_key.borrow_mut() = api::new_key();
-                events::emit_error(&self.config.site, "modal", &detail.into());
+                events::emit_error(&self.shown, &detail.into());
             }
             // Same key on retry: the Worker records a retried consent once.
             Err(PostError::Transient) => {
-                self.set_status(s.network_error, "bad");
-                events::emit_error(&self.config.site, "modal", &s.network_error.into());
+                let msg = s("network_error");
+                self.set_status(&msg, "bad");
+                events::emit_error(&self.shown, &msg.into());
             }
         }
         if let Some(status) = self.status.dyn_ref::<HtmlElement>() {

@@ -1,7 +1,12 @@
-//! Remembers that a visitor closed the modal or opted in, so it does not nag.
-//! Storage can be blocked (privacy modes, sandboxed frames): then nothing is remembered.
+//! What the widget remembers in `localStorage`: that a visitor closed the modal
+//! or opted in (so it does not nag), and a random visitor id that keeps their
+//! A/B variant the same. Storage can be blocked (privacy modes, sandboxed
+//! frames): then nothing is remembered past the page.
 
 use alloc::string::String;
+use core::cell::RefCell;
+
+use crate::Global;
 
 fn key(site: &str) -> String {
     crate::dom::cat(&["whatsapp-optin:", site, ":handled"])
@@ -23,4 +28,25 @@ pub fn mark_handled(site: &str, how: &str) {
     if let Some(s) = local() {
         let _ = s.set_item(&key(site), how);
     }
+}
+
+const VISITOR: &str = "whatsapp-optin:visitor";
+static PAGE_VISITOR: Global<Option<String>> = Global(RefCell::new(None));
+
+/// This browser's random visitor id (no personal data): stored once, or, when
+/// storage is blocked, one per page so every surface on it agrees.
+pub fn visitor_id() -> String {
+    if let Some(id) = PAGE_VISITOR.0.borrow().clone() {
+        return id;
+    }
+    let stored = local().and_then(|s| s.get_item(VISITOR).ok().flatten());
+    let id = stored.unwrap_or_else(|| {
+        let id = crate::api::new_key();
+        if let Some(s) = local() {
+            let _ = s.set_item(VISITOR, &id);
+        }
+        id
+    });
+    *PAGE_VISITOR.0.borrow_mut() = Some(id.clone());
+    id
 }

@@ -98,6 +98,9 @@ struct Evidence<'a> {
     country: Option<&'a str>,
     template_name: &'a str,
     template_language: &'a str,
+    /// The A/B variant shown (`json_extract(evidence, '$.variant')`); absent when none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    variant: Option<&'a str>,
     /// Double opt-in: what waits for confirmation, and until when.
     #[serde(skip_serializing_if = "Option::is_none")]
     double_opt_in: Option<PendingEvidence>,
@@ -376,6 +379,7 @@ impl SiteLedger {
             country: cmd.context.country.as_deref(),
             template_name,
             template_language: language,
+            variant: c.variant.as_deref(),
             double_opt_in: pending.as_ref().map(|p| PendingEvidence {
                 status: p.status.clone(),
                 categories: p.categories.clone(),

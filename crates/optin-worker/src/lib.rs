@@ -41,7 +41,7 @@ async fn route(req: Request, env: &Env) -> std::result::Result<Response, AppErro
     let method = req.method();
     match segments.as_slice() {
         ["v1", "sites", site, "config"] => match method {
-            Method::Get | Method::Head => public::config(env, site).await,
+            Method::Get | Method::Head => public::config(&req, env, site).await,
             _ => Err(AppError::MethodNotAllowed { allow: "GET" }),
         },
         ["v1", "sites", site, "consents"] => match method {

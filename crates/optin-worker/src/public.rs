@@ -3,7 +3,7 @@
 use consent_core::{
     chain::evidence_digest,
     privacy::{subject_hash, truncate_ip},
-    ConsentRequest, IpPolicy, SiteConfig, Surface, ValidConsent,
+    ConsentRequest, IpPolicy, Locale, SiteConfig, ValidConsent,
 };
 use worker::{Env, Headers, Method, Request, Response};
 
@@ -14,14 +14,23 @@ use crate::{
     sites, turnstile,
 };
 
-/// `GET /v1/sites/{site}/config`: what the widget needs, nothing secret.
-pub async fn config(env: &Env, site: &str) -> Result<Response, AppError> {
+/// `GET /v1/sites/{site}/config[?locale=tr]`: what the widget needs, nothing
+/// secret, with every string in the asked locale (the loader picks it from the
+/// page's `lang`, then `navigator.languages`); an unsupported or missing one
+/// gets the site's default. The locale is in the URL, not negotiated from
+/// headers, so each answer caches without `Vary`.
+pub async fn config(req: &Request, env: &Env, site: &str) -> Result<Response, AppError> {
     let site = sites::load(env, site).await?;
+    let asked = req
+        .url()?
+        .query_pairs()
+        .find(|(k, _)| k == "locale")
+        .and_then(|(_, v)| Locale::parse(&v));
     let headers = Headers::new();
     headers.set("Access-Control-Allow-Origin", "*")?;
     headers.set("Cache-Control", "public, max-age=60")?;
-    let mut body =
-        serde_json::to_value(site.public()).map_err(|e| AppError::Internal(e.to_string()))?;
+    let mut body = serde_json::to_value(site.public_in(asked.unwrap_or(site.default_locale)))
+        .map_err(|e| AppError::Internal(e.to_string()))?;
     if site.respect_dnt {
         // Read by the loader only when the browser signals DNT or GPC.
         body["respect_dnt"] = true.into();
@@ -130,21 +139,21 @@ async fn record(req: &mut Request, env: &Env, site: &SiteConfig) -> Result<Respo
 /// consent itself, not the client clock or widget build a retry may change.
 fn consent_digest(c: &ValidConsent) -> String {
     let categories: Vec<&str> = c.categories.iter().map(|c| c.as_str()).collect();
-    let surface = match c.surface {
-        Surface::Modal => "modal",
-        Surface::Checkout => "checkout",
-        Surface::Chat => "chat",
-    };
-    let canonical = [
+    let mut canonical = [
         c.phone.as_str(),
         &categories.join(","),
         c.notice.locale.tag(),
         &c.notice.version.to_string(),
         &c.notice_hash,
-        surface,
+        c.surface.as_str(),
         c.page_url.as_deref().unwrap_or(""),
     ]
     .join("\n");
+    // Only when present, so digests of consents without a variant stay as they were.
+    if let Some(v) = &c.variant {
+        canonical.push_str("\nvariant:");
+        canonical.push_str(v);
+    }
     evidence_digest(&canonical)
 }
 

@@ -1,0 +1,171 @@
+// The widget's wording comes with the config: in the visitor's locale, with the
+// merchant's overrides and A/B variants — and the ledger records exactly the
+// notice that was shown.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { BASE, launch, freshPhone, subscriber, admin, sha256 } from "./support.mjs";
+
+const DEMO_PNID = "100000000000001";
+const siteConfig = (id, extra = {}) => ({
+  id, business_name: "Toko Acme", allowed_origins: [BASE], privacy_policy_url: `${BASE}/privacy.html`,
+  default_locale: "en", default_calling_code: 62, categories: ["order_updates", "delivery"], notice_version: 1,
+  whatsapp: { phone_number_id: DEMO_PNID, template_name: "optin_confirmation", template_languages: ["en"], token_secret: "WA_TOKEN_DEMO" },
+  ...extra,
+});
+async function newSite(extra) {
+  const id = `txt-${randomBytes(4).toString("hex")}`;
+  const res = await admin(id, { method: "PUT", body: JSON.stringify(siteConfig(id, extra)) });
+  assert.equal(res.status, 200, await res.clone().text());
+  return id;
+}
+const lookup = async (site, phone) =>
+  (await admin(`${site}/subscribers/${encodeURIComponent(phone)}`)).json();
+const post = (site, body) =>
+  fetch(`${BASE}/v1/sites/${site}/consents`, {
+    method: "POST", headers: { "content-type": "application/json", origin: BASE }, body: JSON.stringify(body),
+  });
+
+/** A page on the Worker's origin with the widget tag, served by the browser itself (lang as given). */
+async function pageWithLang(context, site, lang) {
+  const page = await context.newPage();
+  const url = `${BASE}/examples/lang-${lang || "none"}.html`;
+  await page.route(url, (route) => route.fulfill({
+    contentType: "text/html",
+    body: `<!doctype html><html${lang ? ` lang="${lang}"` : ""}><head><meta charset="utf-8"><title>t</title></head>` +
+      `<body><script src="/widget.js" data-site="${site}" async></script></body></html>`,
+  }));
+  const configs = [];
+  page.on("request", (r) => r.url().includes("/config") && configs.push(new URL(r.url()).searchParams.get("locale")));
+  await page.goto(url);
+  return { page, configs };
+}
+
+/** Subscribes through the open modal; the labels are whatever the page shows. */
+async function optIn(dialog, category, phone, submit) {
+  await dialog.getByRole("checkbox", { name: category }).check();
+  await dialog.locator("#wa-phone").fill(phone.national);
+  await dialog.getByRole("button", { name: submit }).click();
+  await dialog.locator(".status.ok").waitFor({ timeout: 15_000 });
+}
+
+let browser;
+before(async () => { browser = await launch(); });
+after(async () => { await browser?.close(); });
+
+test("a merchant's wording is shown, and is the notice the ledger records", async () => {
+  const notice = "Yes: {business} may send me the updates I tick on WhatsApp. Reply STOP to stop.";
+  const bad = await admin("txt-bad", {
+    method: "PUT",
+    body: JSON.stringify(siteConfig("txt-bad", { strings: { en: { notice: "Updates on WhatsApp, please." } } })),
+  });
+  assert.equal(bad.status, 422, "an override that drops {business} is refused");
+  assert.equal((await bad.json()).field, "strings");
+
+  const site = await newSite({ strings: { en: { notice, submit: "Send me updates", delivery: "Parcel news" } } });
+  const page = await browser.newPage();
+  await page.goto(`${BASE}/examples/site.html?site=${site}`);
+  const dialog = page.getByRole("dialog", { name: "Get updates on WhatsApp" });
+  await dialog.waitFor({ state: "visible", timeout: 15_000 });
+  const shown = await dialog.locator("#wa-notice").textContent();
+  assert.equal(shown, notice.replace("{business}", "Toko Acme"));
+
+  const phone = freshPhone();
+  await optIn(dialog, "Parcel news", phone, "Send me updates");
+  const { events } = await lookup(site, phone.e164);
+  assert.equal(events.length, 1);
+  assert.equal(events[0].evidence.notice_text, shown, "the ledger holds the merchant's text as shown");
+  assert.equal(events[0].evidence.notice_hash, sha256(shown));
+  assert.deepEqual(events[0].categories, ["delivery"]);
+  assert.equal(events[0].evidence.variant, undefined, "no variant without variants");
+  await page.close();
+});
+
+test("the page's lang picks the language, then the browser's; the consent records it", async () => {
+  const context = await browser.newContext({ locale: "de-DE" });
+  const { page, configs } = await pageWithLang(context, "demo", "tr");
+  const dialog = page.getByRole("dialog", { name: "WhatsApp'tan bildirim alın" });
+  await dialog.waitFor({ state: "visible", timeout: 15_000 });
+  assert.deepEqual(configs, ["tr"], "one config request, for Turkish");
+  assert.equal(await dialog.getAttribute("lang"), "tr");
+  const shown = await dialog.locator("#wa-notice").textContent();
+  assert.match(shown, /^Toko Acme tarafından WhatsApp/);
+
+  const phone = freshPhone();
+  await optIn(dialog, "Sipariş onayları", phone, "WhatsApp'ta abone ol");
+  const { body } = await subscriber(phone.e164);
+  const [grant] = body.events;
+  assert.equal(grant.evidence.locale, "tr");
+  assert.equal(grant.evidence.notice_text, shown);
+  assert.equal(grant.evidence.notice_hash, sha256(shown));
+
+  await context.close();
+
+  // No lang on the page: the browser's language (German here) wins over the site default.
+  const german = await browser.newContext({ locale: "de-DE" });
+  const other = await pageWithLang(german, "demo", "");
+  await other.page.getByRole("dialog", { name: "Updates per WhatsApp erhalten" }).waitFor({ timeout: 15_000 });
+  assert.deepEqual(other.configs, ["de"]);
+  await german.close();
+});
+
+test("A/B variants: each visitor keeps one across reloads, and the consent records it", { timeout: 90_000 }, async () => {
+  const short = "{business} on WhatsApp: the updates I tick. STOP ends them.";
+  const site = await newSite({
+    variants: { modal: [{ id: "plain", weight: 1 }, { id: "short", weight: 1, strings: { en: { notice: short } } }] },
+  });
+  const texts = { plain: null, short: short.replace("{business}", "Toko Acme") };
+  const seen = new Map();
+  let chosen;
+  // Fresh visitors until both arms have shown up (50/50: 12 tries all alike is 1 in 2048).
+  for (let i = 0; i < 12 && seen.size < 2; i++) {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.addInitScript(() => {
+      window.__impressions = [];
+      document.addEventListener("whatsapp-optin:impression", (e) => window.__impressions.push(e.detail));
+    });
+    const visit = async () => {
+      await page.goto(`${BASE}/examples/site.html?site=${site}`);
+      const dialog = page.getByRole("dialog");
+      await dialog.waitFor({ state: "visible", timeout: 15_000 });
+      const [detail] = await page.evaluate(() => window.__impressions);
+      return { variant: detail.variant, locale: detail.locale, notice: await dialog.locator("#wa-notice").textContent() };
+    };
+    const first = await visit();
+    assert.ok(["plain", "short"].includes(first.variant), JSON.stringify(first));
+    assert.equal(first.locale, "en");
+    if (first.variant === "short") assert.equal(first.notice, texts.short);
+    const again = await visit();
+    assert.deepEqual(again, first, "the same visitor sees the same variant after a reload");
+    seen.set(first.variant, first.notice);
+    if (!chosen) chosen = { context, page, ...first };
+    else await context.close();
+  }
+  assert.equal(seen.size, 2, `both variants were shown: ${[...seen.keys()]}`);
+  assert.notEqual(seen.get("plain"), seen.get("short"));
+
+  const dialog = chosen.page.getByRole("dialog");
+  const phone = freshPhone();
+  await optIn(dialog, "Order confirmations", phone, "Subscribe on WhatsApp");
+  const [grant] = (await lookup(site, phone.e164)).events;
+  assert.equal(grant.evidence.variant, chosen.variant);
+  assert.equal(grant.evidence.notice_text, chosen.notice);
+  assert.equal(grant.evidence.notice_hash, sha256(chosen.notice));
+  await chosen.context.close();
+
+  // The Worker checks the variant and the text it renders to.
+  const base = { phone: freshPhone().e164, categories: ["delivery"], locale: "en", notice_version: 1, surface: "modal" };
+  const unknown = await post(site, { ...base, variant: "nope", notice_text: seen.get("plain") });
+  assert.equal(unknown.status, 422);
+  assert.deepEqual(
+    (({ type, field }) => ({ type, field }))(await unknown.json()),
+    { type: "/problems/unknown-variant", field: "variant" },
+  );
+  const swapped = await post(site, { ...base, variant: "short", notice_text: seen.get("plain") });
+  assert.equal(swapped.status, 422, "the plain text sent as the short variant is refused");
+  assert.equal((await swapped.json()).type, "/problems/notice-mismatch");
+  const tampered = await post(site, { ...base, variant: "short", notice_text: `${texts.short} ` });
+  assert.equal(tampered.status, 422);
+  assert.equal((await tampered.json()).field, "notice_text");
+});
