@@ -116,7 +116,7 @@ let browser;
 before(async () => { browser = await launch(); });
 after(async () => { await browser?.close(); });
 
-test("XSS: script in every merchant-configurable string is shown as text by the widget", { timeout: 60_000 }, async () => {
+test("XSS: script in every merchant-configurable string (name, privacy URL, wording) is shown as text by the widget", { timeout: 60_000 }, async () => {
   const name = `<img src=x onerror="window.__xss=1"><svg onload="window.__xss=2">"'&</b>`;
   const privacy = `${BASE}/privacy.html?q="><img src=x onerror="window.__xss=3">`;
   for (const [field, value] of [
@@ -146,6 +146,28 @@ test("XSS: script in every merchant-configurable string is shown as text by the 
   assert.equal(await page.evaluate(() => window.__xss), undefined, "no payload ran");
   assert.deepEqual(dialogs, []);
   await page.close();
+
+  // The merchant's own wording (string overrides) carries script too.
+  const p = `<img src=x onerror="window.__xss=5"><b onmouseover="window.__xss=6">`;
+  const worded = await newSite({ strings: { en: {
+    title: `Hi ${p}`, submit: `Go ${p}`, delivery: `Parcels ${p}`,
+    notice: `Messages from {business} on WhatsApp ${p}`,
+  } } });
+  const page2 = await browser.newPage();
+  page2.on("dialog", (d) => { dialogs.push(d.message()); d.dismiss(); });
+  await page2.goto(`${BASE}/examples/site.html?site=${worded}`);
+  const modal2 = page2.getByRole("dialog");
+  await modal2.waitFor({ state: "visible", timeout: 15_000 });
+  const shown = await modal2.textContent();
+  for (const text of [`Hi ${p}`, `Go ${p}`, `Parcels ${p}`, `Messages from Toko Acme on WhatsApp ${p}`]) {
+    assert.ok(shown.includes(text), `shown literally: ${text}`);
+  }
+  assert.equal(await modal2.locator("img, b[onmouseover]").count(), 0, "no element came from the wording");
+  await modal2.getByRole("checkbox", { name: `Parcels ${p}` }).hover();
+  await sleep(300);
+  assert.equal(await page2.evaluate(() => window.__xss), undefined, "no payload ran");
+  assert.deepEqual(dialogs, []);
+  await page2.close();
 });
 
 test("oversized bodies are refused before they are read: webhook, site config, preferences", async () => {
