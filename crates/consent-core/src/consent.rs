@@ -245,6 +245,7 @@ mod tests {
             ip_policy: Default::default(),
             shards: 1,
             chat: None,
+            targeting: None,
         }
     }
 

@@ -26,6 +26,7 @@ mod prelude {
 pub mod category;
 pub mod chain;
 pub mod consent;
+pub mod hours;
 pub mod ids;
 pub mod keywords;
 pub mod locale;
@@ -33,12 +34,15 @@ pub mod notice;
 pub mod phone;
 pub mod privacy;
 pub mod site;
+pub mod targeting;
 pub mod token;
 
 pub use category::Category;
 pub use consent::{ConsentError, ConsentRequest, Surface, ValidConsent};
+pub use hours::OpeningHours;
 pub use keywords::Keyword;
 pub use locale::Locale;
 pub use notice::{notice_hash, render_notice, Notice};
 pub use phone::{normalize_phone, PhoneError, E164};
 pub use site::{ChatConfig, IpPolicy, Limits, PublicConfig, SiteConfig, WhatsAppConfig};
+pub use targeting::Targeting;

@@ -5,7 +5,7 @@ use crate::prelude::*;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::{category::Category, locale::Locale};
+use crate::{category::Category, hours::OpeningHours, locale::Locale, targeting::Targeting};
 
 /// Everything the Worker knows about one merchant site (kept in KV).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -45,6 +45,9 @@ pub struct SiteConfig {
     /// The chat widget, if the site offers one (absent in older configs).
     #[serde(default)]
     pub chat: Option<ChatConfig>,
+    /// When the modal opens by itself; absent: [`Targeting::default`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub targeting: Option<Targeting>,
 }
 
 /// What the evidence keeps of the client IP.
@@ -99,6 +102,9 @@ pub struct ChatConfig {
     /// Message prefilled in WhatsApp; default: the visitor's locale's.
     #[serde(default)]
     pub prefilled: Option<String>,
+    /// When the business answers; outside them the chat says it replies later.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hours: Option<OpeningHours>,
 }
 
 /// The site's WhatsApp Business sender.
@@ -135,6 +141,9 @@ pub struct PublicConfig {
     /// The chat widget, if the site offers one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chat: Option<ChatConfig>,
+    /// When the modal opens by itself (absent: the defaults).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub targeting: Option<Targeting>,
 }
 
 impl SiteConfig {
@@ -149,6 +158,7 @@ impl SiteConfig {
             categories: self.categories.clone(),
             notice_version: self.notice_version,
             chat: self.chat.clone(),
+            targeting: self.targeting.clone(),
         }
     }
 
@@ -195,6 +205,12 @@ impl SiteConfig {
                 "whatsapp.template_languages",
                 "must name at least one language",
             ));
+        }
+        if let Some(t) = &self.targeting {
+            t.check()?;
+        }
+        if let Some(h) = self.chat.as_ref().and_then(|c| c.hours.as_ref()) {
+            h.check()?;
         }
         Ok(())
     }
@@ -284,6 +300,7 @@ mod tests {
             ip_policy: IpPolicy::Truncate,
             shards: 1,
             chat: None,
+            targeting: None,
         }
     }
 
@@ -366,6 +383,33 @@ mod tests {
         let with_chat: SiteConfig = serde_json::from_value(json).unwrap();
         let public = with_chat.public();
         assert_eq!(public.chat.unwrap().number, "6281234567890");
+    }
+
+    #[test]
+    fn targeting_and_opening_hours_are_validated_and_reach_the_widget() {
+        let mut json = serde_json::to_value(site()).unwrap();
+        json["targeting"] =
+            serde_json::json!({"include": ["/shop/*"], "delay_seconds": 5, "per_session": 2});
+        json["chat"] = serde_json::json!({"number": "62812", "hours": {"utc_offset_minutes": 420, "days": ["mon"], "from": "09:00", "to": "17:00"}});
+        let s: SiteConfig = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(s.check(), Ok(()));
+        let public = serde_json::to_value(s.public()).unwrap();
+        assert_eq!(public["targeting"]["include"][0], "/shop/*");
+        assert_eq!(
+            public["targeting"]["days_after_close"], 30,
+            "defaults are filled in"
+        );
+        assert_eq!(public["chat"]["hours"]["from"], "09:00");
+        json["targeting"]["scroll_percent"] = 150.into();
+        let s: SiteConfig = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(s.check().unwrap_err().0, "targeting.scroll_percent");
+        json["targeting"]["scroll_percent"] = 50.into();
+        json["chat"]["hours"]["to"] = "09:00".into();
+        let s: SiteConfig = serde_json::from_value(json).unwrap();
+        assert_eq!(s.check().unwrap_err().0, "chat.hours.to");
+        assert!(!serde_json::to_string(&site().public())
+            .unwrap()
+            .contains("targeting"));
     }
 
     #[test]
