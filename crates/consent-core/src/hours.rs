@@ -8,14 +8,14 @@ use crate::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// When the business answers chats.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OpeningHours {
     /// The business's clock: minutes east of UTC (420 for Jakarta, -180 for São Paulo).
     pub utc_offset_minutes: i16,
     /// Days it opens (`"mon"` … `"sun"`); default: every day.
     #[serde(default = "every_day")]
-    pub days: Vec<Weekday>,
+    pub days: Days,
     /// Opening time, `"HH:MM"`.
     pub from: ClockTime,
     /// Closing time, `"HH:MM"` (`"24:00"` = midnight). Earlier than `from`: open
@@ -47,8 +47,35 @@ const DAYS: [Weekday; 7] = [
     Weekday::Sun,
 ];
 
-fn every_day() -> Vec<Weekday> {
-    DAYS.to_vec()
+/// A set of weekdays (bit 0 = Monday), written as a list of names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "Vec<Weekday>", into = "Vec<Weekday>")]
+pub struct Days(pub u8);
+
+impl Days {
+    /// Whether day `index` (0 = Monday) is in the set.
+    pub fn has(self, index: usize) -> bool {
+        index < 7 && self.0 & (1 << index) != 0
+    }
+}
+
+impl From<Vec<Weekday>> for Days {
+    fn from(days: Vec<Weekday>) -> Days {
+        Days(days.into_iter().fold(0, |set, d| set | 1 << d as u8))
+    }
+}
+
+impl From<Days> for Vec<Weekday> {
+    fn from(days: Days) -> Vec<Weekday> {
+        (0..7)
+            .filter(|&i| days.has(i))
+            .filter_map(|i| DAYS.get(i).copied())
+            .collect()
+    }
+}
+
+fn every_day() -> Days {
+    Days(0x7f)
 }
 
 impl Weekday {
@@ -112,7 +139,7 @@ impl OpeningHours {
         let minute = local.rem_euclid(1440) as u16;
         // 1 January 1970 was a Thursday (index 3 from Monday).
         let day = (local.div_euclid(1440) + 3).rem_euclid(7) as usize;
-        let open_on = |d: usize| DAYS.get(d).is_some_and(|d| self.days.contains(d));
+        let open_on = |d: usize| self.days.has(d);
         let (from, to) = (self.from.0, self.to.0);
         if from < to {
             open_on(day) && from <= minute && minute < to
@@ -126,7 +153,7 @@ impl OpeningHours {
         if !(-720..=840).contains(&self.utc_offset_minutes) {
             return Err(("chat.hours.utc_offset_minutes", "must be -720 to 840"));
         }
-        if self.days.is_empty() {
+        if self.days.0 == 0 {
             return Err(("chat.hours.days", "must name at least one day"));
         }
         if self.from == self.to {
@@ -169,7 +196,12 @@ mod tests {
     fn negative_offsets_and_default_days() {
         // São Paulo (UTC-3), every day 08:00–20:00: Monday 00:00 UTC is Sunday 21:00 there.
         let h = hours(r#"{"utc_offset_minutes":-180,"from":"08:00","to":"20:00"}"#);
-        assert_eq!(h.days.len(), 7);
+        assert_eq!(h.days, Days(0x7f));
+        let names = serde_json::to_value(h.days).unwrap();
+        assert_eq!(
+            names,
+            serde_json::json!(["mon", "tue", "wed", "thu", "fri", "sat", "sun"])
+        );
         assert!(!h.is_open(MONDAY));
         assert!(h.is_open(MONDAY + 11.0 * H), "08:00 Monday in São Paulo");
     }
@@ -227,14 +259,14 @@ mod tests {
         assert_eq!(
             bad(OpeningHours {
                 utc_offset_minutes: 900,
-                ..ok.clone()
+                ..ok
             }),
             "chat.hours.utc_offset_minutes"
         );
         assert_eq!(
             bad(OpeningHours {
-                days: vec![],
-                ..ok.clone()
+                days: Days(0),
+                ..ok
             }),
             "chat.hours.days"
         );

@@ -141,8 +141,8 @@ pub fn normalize_phone(input: &str, default_calling_code: u16) -> Result<E164, P
 }
 
 /// Appends `n` in decimal. Hand-rolled so the widget links no `core::fmt`.
-pub(crate) fn push_decimal(out: &mut String, n: u64) {
-    let mut digits = [0u8; 20];
+pub(crate) fn push_decimal(out: &mut String, n: u32) {
+    let mut digits = [0u8; 10];
     let mut i = digits.len();
     let mut n = n;
     while i > 0 {
@@ -306,7 +306,7 @@ fn push_grouped(out: &mut String, cc: u16, digits: &str) {
 /// as typed) when it holds anything but digits, separators and a leading `+`,
 /// or starts with `00`.
 pub fn format_typed(typed: &str, default_calling_code: u16) -> Option<String> {
-    let trimmed = typed.trim_start();
+    let trimmed = typed.trim();
     let (plus, rest) = match trimmed.strip_prefix('+') {
         Some(rest) => (true, rest),
         None => (false, trimmed),
@@ -516,11 +516,11 @@ mod tests {
         assert_eq!(ok("(415) 555-0100", 1), "+14155550100");
         assert_eq!(ok("0 98 765 43 21", 380), "+380987654321");
         let mut s = String::new();
-        for n in [0, 7, 10, 100, 1000, 65535, u64::MAX] {
+        for n in [0, 7, 10, 100, 1000, 65535, u32::MAX] {
             push_decimal(&mut s, n);
             s.push(' ');
         }
-        assert_eq!(s, "0 7 10 100 1000 65535 18446744073709551615 ");
+        assert_eq!(s, "0 7 10 100 1000 65535 4294967295 ");
     }
 
     #[test]

@@ -7,7 +7,7 @@
 use crate::prelude::*;
 use serde::{Deserialize, Serialize};
 
-const DAY_MS: f64 = 86_400_000.0;
+const DAY: u64 = 86_400;
 
 /// A site's rules for opening the modal without being asked. `open()` from
 /// the JS API ignores them. Every condition set must hold.
@@ -57,36 +57,44 @@ impl Default for Targeting {
 pub struct Memory {
     /// Page views so far, this one included.
     pub views: u32,
-    /// When the modal was last closed (ms since the epoch; 0: never).
-    pub closed_at: f64,
-    /// When the visitor last opted in (ms since the epoch; 0: never).
-    pub consented_at: f64,
+    /// When the modal was last closed (seconds since the epoch; 0: never).
+    pub closed_at: u32,
+    /// When the visitor last opted in (seconds since the epoch; 0: never).
+    pub consented_at: u32,
+}
+
+/// Up to three space-separated decimals (saturating); all zero when `s` holds
+/// anything else. Hand-rolled: `str::parse` would cost the widget more.
+pub fn decimals(s: &str) -> [u32; 3] {
+    let mut n = [0u32; 3];
+    let mut i = 0;
+    for b in s.bytes() {
+        match (b, n.get_mut(i)) {
+            (b'0'..=b'9', Some(v)) => *v = v.saturating_mul(10).saturating_add(u32::from(b - b'0')),
+            (b'0'..=b'9', None) => {}
+            (b' ', _) => i += 1,
+            _ => return [0; 3],
+        }
+    }
+    n
 }
 
 impl Memory {
     /// Reads [`Memory::encode`]'s form; anything unreadable counts as nothing remembered.
     pub fn parse(s: &str) -> Memory {
-        let mut parts = s.split(' ').map(|p| p.parse::<u64>().unwrap_or(0));
-        let mut next = || parts.next().unwrap_or(0);
+        let [views, closed_at, consented_at] = decimals(s);
         Memory {
-            views: u32::try_from(next()).unwrap_or(u32::MAX),
-            closed_at: next() as f64,
-            consented_at: next() as f64,
+            views,
+            closed_at,
+            consented_at,
         }
     }
 
     /// `"<views> <closed_at> <consented_at>"`, decimal.
     pub fn encode(&self) -> String {
-        let mut out = String::with_capacity(32);
-        for (i, n) in [
-            self.views.into(),
-            self.closed_at as u64,
-            self.consented_at as u64,
-        ]
-        .into_iter()
-        .enumerate()
-        {
-            if i > 0 {
+        let mut out = String::with_capacity(24);
+        for n in [self.views, self.closed_at, self.consented_at] {
+            if !out.is_empty() {
                 out.push(' ');
             }
             crate::phone::push_decimal(&mut out, n);
@@ -104,8 +112,9 @@ impl Targeting {
     }
 
     /// Whether the modal may open by itself now on `path`, given what the
-    /// browser remembers and how often it opened by itself this session.
-    pub fn may_open(&self, path: &str, memory: &Memory, shown_this_session: u32, now: f64) -> bool {
+    /// browser remembers and how often it opened by itself this session
+    /// (`now` in seconds since the epoch).
+    pub fn may_open(&self, path: &str, memory: &Memory, shown_this_session: u32, now: u32) -> bool {
         self.allows_path(path)
             && memory.views >= self.from_page_view
             && !within_days(memory.closed_at, self.days_after_close, now)
@@ -149,8 +158,8 @@ impl Targeting {
 
 /// Whether `at` (0: never) is less than `days` days before `now`. A time in the
 /// future (a clock set back) counts as recent.
-fn within_days(at: f64, days: u32, now: f64) -> bool {
-    at > 0.0 && days > 0 && now < at + f64::from(days) * DAY_MS
+fn within_days(at: u32, days: u32, now: u32) -> bool {
+    at > 0 && u64::from(now) < u64::from(at) + u64::from(days) * DAY
 }
 
 /// `*` matches any run of bytes (slashes too); everything else matches itself.
@@ -189,7 +198,7 @@ pub fn glob(pattern: &[u8], text: &[u8]) -> bool {
 mod tests {
     use super::*;
 
-    const NOW: f64 = 1_800_000_000_000.0;
+    const NOW: u32 = 1_800_000_000;
 
     fn rules() -> Targeting {
         Targeting::default()
@@ -249,7 +258,7 @@ mod tests {
             ..rules()
         };
         let closed = |days_ago: f64| Memory {
-            closed_at: NOW - days_ago * DAY_MS,
+            closed_at: (f64::from(NOW) - days_ago * DAY as f64) as u32,
             ..seen(1)
         };
         assert!(!t.may_open("/", &closed(0.0), 0, NOW));
@@ -260,7 +269,7 @@ mod tests {
             "a clock set back still caps"
         );
         let consented = |days_ago: f64| Memory {
-            consented_at: NOW - days_ago * DAY_MS,
+            consented_at: (f64::from(NOW) - days_ago * DAY as f64) as u32,
             ..seen(1)
         };
         assert!(!t.may_open("/", &consented(89.0), 0, NOW));
@@ -295,13 +304,15 @@ mod tests {
         let m = Memory {
             views: 12,
             closed_at: NOW,
-            consented_at: 0.0,
+            consented_at: 0,
         };
-        assert_eq!(m.encode(), "12 1800000000000 0");
+        assert_eq!(m.encode(), "12 1800000000 0");
         assert_eq!(Memory::parse(&m.encode()), m);
         assert_eq!(Memory::parse(""), Memory::default());
         assert_eq!(Memory::parse("closed"), Memory::default());
-        assert_eq!(Memory::parse("3 x"), seen(3));
+        assert_eq!(Memory::parse("3 x"), Memory::default());
+        assert_eq!(Memory::parse("3"), seen(3));
+        assert_eq!(Memory::parse("1 2 3 4").consented_at, 3);
         assert_eq!(Memory::parse("99999999999").views, u32::MAX);
     }
 

@@ -62,8 +62,10 @@ pub fn parse_config(json: &JsValue) -> Result<PublicConfig, JsValue> {
                 number,
                 greeting: get_str(&chat, "greeting"),
                 prefilled: get_str(&chat, "prefilled"),
+                hours: crate::rules::hours(&get(&chat, "hours")),
             })
         },
+        targeting: crate::rules::targeting(&get(json, "targeting")),
     })
 }
 

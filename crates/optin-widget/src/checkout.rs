@@ -19,7 +19,7 @@ use web_sys::{Element, HtmlInputElement};
 use crate::{
     api::{self, get_str, PostError},
     dom::{self, append, cast, document, el, listen, privacy_link, text_el, Listener},
-    events, style,
+    events, phone_input, storage, style,
 };
 
 /// Attribute on the placeholder once a checkout opt-in is mounted in it.
@@ -138,6 +138,15 @@ impl Checkout {
             idempotency_key: RefCell::new(api::new_key()),
             listeners: RefCell::new(Vec::new()),
         });
+        if let Some(input) = &checkout.own_phone {
+            let l = phone_input::enhance(
+                input,
+                &checkout.error,
+                checkout.default_calling_code,
+                s.invalid_phone,
+            );
+            checkout.listeners.borrow_mut().push(l);
+        }
         if let Some(form) = checkout.placeholder.closest("form")? {
             let weak = Rc::downgrade(&checkout);
             let l = listen(&form, "submit", move |e| {
@@ -181,11 +190,15 @@ impl Checkout {
             self.error.set_text_content(Some(s.invalid_phone));
             events::emit_error(&self.site, self.surface, &s.invalid_phone.into());
             if let Some(input) = &self.own_phone {
+                phone_input::show_error(input, &self.error, Some(s.invalid_phone));
                 let _ = input.focus();
             }
             return Err(s.invalid_phone.into());
         }
         self.error.set_text_content(None);
+        if let Some(input) = &self.own_phone {
+            phone_input::show_error(input, &self.error, None);
+        }
         Ok(Some(api::consent_request(
             phone,
             categories,
@@ -202,6 +215,7 @@ impl Checkout {
         match api::post_consent(&self.api, &self.site, &body, &key, keepalive).await {
             Ok(id) => {
                 *self.idempotency_key.borrow_mut() = api::new_key();
+                storage::mark_handled(&self.site, "consented");
                 events::emit_consent(&self.site, self.surface, &id);
                 Ok(id)
             }

@@ -23,8 +23,11 @@ mod events;
 #[cfg(target_arch = "wasm32")]
 pub mod heap;
 mod modal;
+mod phone_input;
+mod rules;
 mod storage;
 mod style;
+mod targeting;
 
 use alloc::{boxed::Box, rc::Rc, string::String, vec::Vec};
 use core::{cell::RefCell, future::Future, pin::Pin};
@@ -51,7 +54,7 @@ fn panic(_: &core::panic::PanicInfo) -> ! {
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Page-global state. Wasm pages run one thread, so a `RefCell` is enough.
-struct Global<T>(RefCell<T>);
+pub(crate) struct Global<T>(pub(crate) RefCell<T>);
 // SAFETY: the widget runs on the page's single thread.
 unsafe impl<T> Sync for Global<T> {}
 
@@ -93,8 +96,8 @@ async fn config(started: &Started) -> Result<PublicConfig, JsValue> {
     api::parse_config(&JsFuture::from(started.config.clone()).await?)
 }
 
-/// Fetches the site's config, mounts the modal (opening it unless the visitor
-/// already closed it or opted in on this browser, or `auto_open` is false) and
+/// Fetches the site's config, mounts the modal (opening it when the site's
+/// targeting rules and frequency caps allow, unless `auto_open` is false) and
 /// a checkout opt-in in every `[data-wa-optin="checkout"]` placeholder, and the
 /// chat widget when `chat` is set and the site has one.
 /// Idempotent: a second call does nothing.
@@ -121,7 +124,7 @@ pub fn start(site: String, api_base: String, auto_open: bool, chat: bool) {
 }
 
 async fn mount_all(started: &Started, auto_open: bool, chat: bool) -> Result<(), JsValue> {
-    let config = config(started).await?;
+    let mut config = config(started).await?;
     if let (true, Some(c)) = (chat, &config.chat) {
         match Chat::mount(&config, c, &started.api) {
             Ok(c) => *CHAT.0.borrow_mut() = Some(c),
@@ -134,11 +137,12 @@ async fn mount_all(started: &Started, auto_open: bool, chat: bool) -> Result<(),
             mount_checkout(el, &config, &started.api, &JsValue::UNDEFINED);
         }
     }
+    let rules = config.targeting.take();
     let modal = Modal::mount(config, started.api.clone())?;
     *MODAL.0.borrow_mut() = Some(modal.clone());
     events::emit(&started.site, "modal", "impression");
-    if auto_open && !storage::was_handled(&started.site) {
-        modal.open();
+    if auto_open {
+        targeting::start(modal, &started.site, rules);
     }
     Ok(())
 }

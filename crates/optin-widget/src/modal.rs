@@ -21,7 +21,7 @@ use crate::{
     dom::{
         self, append, cast, close_button, document, el, listen, privacy_link, text_el, Listener,
     },
-    events, storage, style,
+    events, phone_input, storage, style,
 };
 
 /// The mounted modal and its state.
@@ -94,7 +94,14 @@ impl Modal {
                 ("required", ""),
             ],
         )?;
-        let phone_error = el("p", &[("id", "wa-phone-error"), ("class", "error")])?;
+        let phone_error = el(
+            "p",
+            &[
+                ("id", "wa-phone-error"),
+                ("class", "error"),
+                ("role", "alert"),
+            ],
+        )?;
         let submit = text_el(
             "button",
             &[("type", "submit"), ("class", "submit")],
@@ -178,6 +185,12 @@ impl Modal {
             }
         }));
         l.push(on(&self.phone, "input", |m, _| m.show_phone_error(None)));
+        l.push(phone_input::enhance(
+            &self.phone,
+            &self.phone_error,
+            self.config.default_calling_code,
+            self.locale.strings().invalid_phone,
+        ));
         l.push(on(&self.form, "submit", |m, e| {
             e.prevent_default();
             let m = m.clone();
@@ -256,10 +269,7 @@ impl Modal {
     }
 
     fn show_phone_error(&self, msg: Option<&str>) {
-        self.phone_error.set_text_content(msg);
-        let _ = self
-            .phone
-            .set_attribute("aria-invalid", if msg.is_some() { "true" } else { "false" });
+        phone_input::show_error(&self.phone, &self.phone_error, msg);
     }
 
     fn set_status(&self, msg: &str, class: &str) {
