@@ -4,7 +4,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { BASE, launch, admin, freshPhone, eventually } from "./support.mjs";
+import { BASE, launch, admin, freshPhone, eventually, axeViolations } from "./support.mjs";
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -61,6 +61,7 @@ test("outside opening hours the chat says it replies later, and still records th
   await page.getByRole("button", { name: "Chat on WhatsApp" }).click({ timeout: 15_000 });
   const panel = page.getByRole("dialog", { name: "Hi! Questions? Chat with us on WhatsApp." });
   await panel.getByText(LATER).waitFor();
+  assert.deepEqual(await axeViolations(page), [], "axe-core on the panel in its later state");
 
   await panel.getByRole("checkbox", { name: "Order confirmations" }).check();
   const phone = freshPhone();
