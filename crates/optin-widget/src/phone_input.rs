@@ -48,6 +48,10 @@ pub fn enhance(
                 show_error(&input, &error, bad.then_some(invalid));
                 return;
             }
+            // Rewriting the value mid-composition would break an input method.
+            if get(&e, "isComposing").as_bool() == Some(true) {
+                return;
+            }
             let caret = get(&input, "selectionStart").as_f64().unwrap_or(0.0) as usize;
             let deleting = match get_str(&e, "inputType").as_deref() {
                 Some("deleteContentBackward") => Some(true),
