@@ -54,7 +54,7 @@ fn panic(_: &core::panic::PanicInfo) -> ! {
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Page-global state. Wasm pages run one thread, so a `RefCell` is enough.
-pub(crate) struct Global<T>(pub(crate) RefCell<T>);
+struct Global<T>(RefCell<T>);
 // SAFETY: the widget runs on the page's single thread.
 unsafe impl<T> Sync for Global<T> {}
 

@@ -5,13 +5,25 @@
 //! so the caps still hold until the page is left, and nothing throws.
 
 use alloc::string::String;
+use core::cell::Cell;
 
 use consent_core::targeting::{decimals, Memory};
 
-use crate::{dom, Global};
+use crate::dom;
 
-/// This page's copy of what it wrote: `[local, session]` (one site per page).
-static PAGE: Global<[Option<String>; 2]> = Global(core::cell::RefCell::new([None, None]));
+/// This page's copy of what it wrote, local and session (one site per page).
+struct PageCopy(Cell<Option<String>>, Cell<Option<String>>);
+// SAFETY: the widget runs on the page's single thread.
+unsafe impl Sync for PageCopy {}
+static PAGE: PageCopy = PageCopy(Cell::new(None), Cell::new(None));
+
+fn copy(session: bool) -> &'static Cell<Option<String>> {
+    if session {
+        &PAGE.1
+    } else {
+        &PAGE.0
+    }
+}
 
 fn key(site: &str, session: bool) -> String {
     dom::cat(&[
@@ -32,7 +44,9 @@ fn area(session: bool) -> Option<web_sys::Storage> {
 }
 
 fn read(site: &str, session: bool) -> String {
-    let mine = PAGE.0.borrow()[usize::from(session)].clone();
+    let held = copy(session).take();
+    let mine = held.clone();
+    copy(session).set(held);
     mine.or_else(|| area(session)?.get_item(&key(site, session)).ok().flatten())
         .unwrap_or_default()
 }
@@ -41,7 +55,7 @@ fn write(site: &str, session: bool, value: String) {
     if let Some(s) = area(session) {
         let _ = s.set_item(&key(site, session), &value);
     }
-    PAGE.0.borrow_mut()[usize::from(session)] = Some(value);
+    copy(session).set(Some(value));
 }
 
 /// Now, in seconds since the epoch.

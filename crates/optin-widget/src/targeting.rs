@@ -9,7 +9,7 @@
 //! closure in the wasm instead of one per trigger.
 
 use alloc::{rc::Rc, string::String, vec::Vec};
-use core::cell::{Cell, RefCell};
+use core::cell::Cell;
 
 use consent_core::Targeting;
 use js_sys::Function;
@@ -50,12 +50,12 @@ struct Auto {
     site: String,
     rules: Targeting,
     /// Path and query last evaluated: a `pushState` to the same page is no new view.
-    page: RefCell<String>,
+    page: Cell<String>,
     /// Triggers still waiting (bits).
     pending: Cell<u8>,
-    hooks: RefCell<Vec<Hook>>,
+    hooks: Cell<Vec<Hook>>,
     /// The one handler every listener and the timer call (set once, at start).
-    handler: RefCell<Option<Function>>,
+    handler: Cell<Option<Function>>,
 }
 
 /// `location.pathname` and `location.search`.
@@ -75,10 +75,10 @@ pub fn start(modal: Rc<Modal>, site: &str, rules: Option<Targeting>) {
         modal,
         site: String::from(site),
         rules: rules.unwrap_or_default(),
-        page: RefCell::new(String::new()),
+        page: Cell::new(String::new()),
         pending: Cell::new(0),
-        hooks: RefCell::new(Vec::new()),
-        handler: RefCell::new(None),
+        hooks: Cell::new(Vec::new()),
+        handler: Cell::new(None),
     });
     let handler: Function = {
         let (a, w) = (auto.clone(), w.clone());
@@ -89,7 +89,7 @@ pub fn start(modal: Rc<Modal>, site: &str, rules: Option<Targeting>) {
     for name in ["popstate", "whatsapp-optin:route"] {
         let _ = w.add_event_listener_with_callback(name, &handler);
     }
-    *auto.handler.borrow_mut() = Some(handler);
+    auto.handler.set(Some(handler));
     auto.route(&w);
 }
 
@@ -120,16 +120,18 @@ impl Auto {
     /// A new page (load or route change): disarm the last one's triggers,
     /// count the view, and arm this one's if the rules allow.
     fn route(&self, w: &Window) {
-        let Some(handler) = self.handler.borrow().clone() else {
+        // Cells, not RefCells: no borrow to fail, no panicking path.
+        let held = self.handler.take();
+        self.handler.set(held.clone());
+        let Some(handler) = held else {
             return;
         };
         let (path, search) = location(w);
         let here = dom::cat(&[&path, &search]);
-        if *self.page.borrow() == here {
+        if self.page.replace(here.clone()) == here {
             return;
         }
-        *self.page.borrow_mut() = here;
-        self.hooks.borrow_mut().clear();
+        drop(self.hooks.take());
         storage::count_view(&self.site);
         if !self.allowed(&path) {
             return;
@@ -156,7 +158,7 @@ impl Auto {
             }
         }
         self.pending.set(pending);
-        *self.hooks.borrow_mut() = hooks;
+        self.hooks.set(hooks);
         if pending == 0 {
             self.show(w);
         }
@@ -173,7 +175,7 @@ impl Auto {
     }
 
     fn show(&self, w: &Window) {
-        self.hooks.borrow_mut().clear();
+        drop(self.hooks.take());
         if self.allowed(&location(w).0) {
             storage::count_shown(&self.site);
             self.modal.open();
