@@ -28,14 +28,12 @@
 // Bounded: each level stops after its request count or its time limit, retries are
 // capped, the drain wait is capped, and the stack is stopped on every exit path.
 // Exit status: 0 when everything reconciles, 1 on any mismatch, 2 on a harness error.
-import { spawn } from "node:child_process";
-import { mkdtempSync, mkdirSync, writeFileSync, openSync, existsSync, readFileSync } from "node:fs";
-import { join, dirname } from "node:path";
-import { fileURLToPath } from "node:url";
+import { ROOT, sleep, startProcess, killGroup, waitUp, request as harnessRequest, percentile } from "./lib/harness.mjs";
+import { mkdtempSync, mkdirSync, writeFileSync, existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import http from "node:http";
 import { randomBytes } from "node:crypto";
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const args = process.argv.slice(2);
 const flag = (name) => args.includes(name);
 const option = (name, fallback) => {
@@ -66,40 +64,9 @@ const SITES = ["a", "b", "c"].map((s, i) => ({ id: `load-${RUN}-${s}`, pnid: Str
 const phoneOf = (i) => `+62812${70000000 + i}`;
 
 const log = (...a) => console.log(...a);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // ---------------------------------------------------------------- the stack
 const stack = { sim: null, wrangler: null, stateDir: null, restarts: 0 };
-
-function startProcess(cmd, argv, logName) {
-  mkdirSync(join(ROOT, "target/logs"), { recursive: true });
-  const out = openSync(join(ROOT, "target/logs", logName), "a");
-  // Own process group, so a kill reaches wrangler's workerd child too.
-  return spawn(cmd, argv, { cwd: ROOT, stdio: ["ignore", out, out], detached: true });
-}
-
-function killGroup(child, signal = "SIGTERM") {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  try {
-    process.kill(-child.pid, signal);
-  } catch {
-    /* already gone */
-  }
-}
-
-async function waitUp(url, what, ms = 90_000) {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    try {
-      const r = await fetch(url);
-      if (r.ok) return;
-    } catch {
-      /* not yet */
-    }
-    await sleep(250);
-  }
-  throw new Error(`${what} did not come up within ${ms / 1000}s (see target/logs/)`);
-}
 
 function startWrangler() {
   const bin = join(ROOT, "node_modules/.bin/wrangler");
@@ -168,20 +135,7 @@ async function crashAndRestart() {
 // ---------------------------------------------------------------- HTTP
 let agent = new http.Agent({ keepAlive: true, maxSockets: 512 });
 
-function request(url, { method = "GET", headers = {}, body } = {}) {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, headers, agent, timeout: 30_000 }, (res) => {
-      const chunks = [];
-      res.on("data", (c) => chunks.push(c));
-      res.on("end", () => resolve({ status: res.statusCode, headers: res.headers, text: Buffer.concat(chunks).toString() }));
-      res.on("error", reject);
-    });
-    req.on("timeout", () => req.destroy(new Error("timeout")));
-    req.on("error", reject);
-    if (body !== undefined) req.end(body);
-    else req.end();
-  });
-}
+const request = (url, opts) => harnessRequest(agent, url, opts);
 const json = (r) => JSON.parse(r.text);
 
 /** Retries network errors and 5xx (up to `tries`, within `ms`); never 4xx. */
@@ -298,11 +252,6 @@ const MIX = [
   [0.90, opConsent],
   [1.0, opStop],
 ];
-
-function percentile(sorted, p) {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
-}
 
 let seqCounter = 0;
 async function runLevel(concurrency, { restartAt } = {}) {

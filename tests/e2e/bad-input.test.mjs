@@ -113,8 +113,10 @@ test("/openapi.json documents every route the Worker serves", async () => {
   const routes = {
     "/v1/sites/{site}/config": ["get"],
     "/v1/sites/{site}/consents": ["post", "options"],
+    "/v1/sites/{site}/events": ["post", "options"],
     "/v1/preferences/{token}": ["get", "put"],
     "/v1/preferences/{token}/opt-out": ["post"],
+    "/p/{token}": ["get", "post"],
     "/admin/sites/{site}": ["get", "put"],
     "/admin/sites/{site}/subscribers/{phone}": ["get", "delete"],
     "/admin/sites/{site}/verify": ["get"],

@@ -23,10 +23,10 @@ async function newSite(extra) {
   assert.equal(res.status, 200, await res.clone().text());
   return id;
 }
-const consent = (site, phone, extra = {}) =>
+const consent = (site, phone, extra = {}, headers = {}) =>
   fetch(`${BASE}/v1/sites/${site}/consents`, {
     method: "POST",
-    headers: { "content-type": "application/json", origin: BASE },
+    headers: { "content-type": "application/json", origin: BASE, ...headers },
     body: JSON.stringify({ phone, categories: ["delivery"], locale: "en", notice_version: 1, notice_text: NOTICE, surface: "modal", ...extra }),
   });
 const randomPhone = () => `+62813${randomInt(10_000_000, 99_999_999)}`;
@@ -69,6 +69,33 @@ test("pumping: 1,000 consents for random numbers from one IP are stopped by the 
   assert.equal(sent.length, admitted.length, "one template per admitted consent");
   const refusedPhones = new Set(refused.map((a) => a.phone));
   assert.equal(all.filter((m) => refusedPhones.has(m.to)).length, 0, "no template reached a refused number");
+});
+
+test("pumping: 1,000 consents for random numbers from 1,000 IPs are stopped by the site's daily cap", { timeout: 180_000 }, async () => {
+  const cap = 40;
+  const site = await newSite({ limits: { per_ip_per_minute: 5, per_phone_per_hour: 5, daily_confirmations: cap, resend_cooldown_hours: 24 } });
+  const day = () => new Date().toISOString().slice(0, 10);
+  const firstDay = day();
+  // A botnet: every request from its own address, so the per-IP limit never trips.
+  const answers = await pool(Array.from({ length: 1000 }, (_, i) => i), 16, async (i) => {
+    const ip = `198.18.${i >> 8}.${i & 255}`;
+    const res = await consent(site, randomPhone(), {}, { "cf-connecting-ip": ip });
+    return { status: res.status, body: await res.json() };
+  });
+  const admitted = answers.filter((a) => a.status === 201);
+  const refused = answers.filter((a) => a.status === 429);
+  assert.equal(admitted.length + refused.length, 1000, "every answer is 201 or 429");
+  // A run that crosses midnight UTC meets two daily windows.
+  const expected = day() === firstDay ? cap : 2 * cap;
+  assert.equal(admitted.length, expected, `admitted ${admitted.length}`);
+  assert.ok(refused.every((a) => /site-daily-confirmations/.test(a.body.detail)), "refused by the daily cap");
+  const stats = await (await admin(`${site}/stats`)).json();
+  assert.deepEqual(stats.events, [{ kind: "grant", n: expected }], "only admitted consents are in the ledger");
+  const ids = new Set(admitted.map((a) => a.body.id));
+  await eventually(async () => {
+    const all = (await (await fetch(`${SIM}/_sim/messages`)).json()).messages;
+    return all.filter((m) => ids.has(m.request?.biz_opaque_callback_data)).length === expected;
+  }, 30_000);
 });
 
 test("pumping: a site's daily confirmation cap holds across numbers", async () => {

@@ -26,7 +26,7 @@ pub enum Surface {
 }
 
 impl Surface {
-    fn parse(s: &str) -> Option<Surface> {
+    pub(crate) fn parse(s: &str) -> Option<Surface> {
         match s {
             "modal" => Some(Surface::Modal),
             "checkout" => Some(Surface::Checkout),
@@ -246,6 +246,7 @@ mod tests {
             shards: 1,
             chat: None,
             targeting: None,
+            respect_dnt: false,
         }
     }
 

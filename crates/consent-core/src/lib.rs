@@ -26,6 +26,7 @@ mod prelude {
 pub mod category;
 pub mod chain;
 pub mod consent;
+pub mod funnel;
 pub mod hours;
 pub mod ids;
 pub mod keywords;
@@ -34,6 +35,7 @@ pub mod notice;
 pub mod phone;
 pub mod privacy;
 pub mod site;
+pub mod stats;
 pub mod targeting;
 pub mod token;
 

@@ -79,6 +79,52 @@ pub struct Strings {
     pub chat_prefilled: &'static str,
 }
 
+/// The preference centre page (`/p/{token}`), in one language. `{business}` is
+/// replaced by the business name, `{date}` by a date.
+#[derive(Debug)]
+pub struct PrefStrings {
+    /// Page heading.
+    pub heading: &'static str,
+    /// One line under the heading.
+    pub intro: &'static str,
+    /// Legend over the frequency choices.
+    pub frequency_legend: &'static str,
+    /// Frequency: every message as it is sent.
+    pub freq_as_sent: &'static str,
+    /// Frequency: one weekly digest.
+    pub freq_weekly: &'static str,
+    /// Frequency: only critical messages.
+    pub freq_critical: &'static str,
+    /// Label of the pause date input.
+    pub pause_label: &'static str,
+    /// Hint under the pause date input.
+    pub pause_hint: &'static str,
+    /// Save button.
+    pub save: &'static str,
+    /// Shown after saving.
+    pub saved: &'static str,
+    /// Shown while paused.
+    pub paused: &'static str,
+    /// Heading of the opt-out section.
+    pub opt_out_heading: &'static str,
+    /// What opting out does.
+    pub opt_out_text: &'static str,
+    /// The opt-out button.
+    pub opt_out_button: &'static str,
+    /// Shown after opting out.
+    pub opted_out: &'static str,
+    /// Error for a pause date in the past or too far ahead.
+    pub bad_date: &'static str,
+    /// Error for an unknown frequency or category (a tampered form).
+    pub bad_form: &'static str,
+    /// Page for a forged or malformed link.
+    pub invalid_link: &'static str,
+    /// Page for an expired link.
+    pub expired_link: &'static str,
+    /// Page when the person's data was erased.
+    pub no_subscriber: &'static str,
+}
+
 impl Locale {
     /// Every supported locale.
     pub const ALL: [Locale; 7] = [
@@ -136,6 +182,19 @@ impl Locale {
             .into_iter()
             .find_map(Locale::parse)
             .unwrap_or(default)
+    }
+
+    /// The preference centre's strings (kept apart from [`Strings`] so the widget never links them).
+    pub fn pref_strings(self) -> &'static PrefStrings {
+        match self {
+            Locale::En => &PREF_EN,
+            Locale::Id => &PREF_ID,
+            Locale::PtBr => &PREF_PT_BR,
+            Locale::Tr => &PREF_TR,
+            Locale::Da => &PREF_DA,
+            Locale::Es => &PREF_ES,
+            Locale::De => &PREF_DE,
+        }
     }
 
     /// The strings for this locale.
@@ -369,6 +428,169 @@ static DE: Strings = Strings {
     chat_prefilled: "Hallo! Ich habe eine Frage.",
 };
 
+static PREF_EN: PrefStrings = PrefStrings {
+    heading: "Your WhatsApp messages from {business}",
+    intro: "Choose what {business} sends you on WhatsApp, how often, or pause it for a while.",
+    frequency_legend: "How often",
+    freq_as_sent: "As they happen",
+    freq_weekly: "Weekly digest",
+    freq_critical: "Only critical messages",
+    pause_label: "Pause all messages until",
+    pause_hint: "Leave empty to keep receiving messages.",
+    save: "Save my choices",
+    saved: "Your choices are saved.",
+    paused: "Messages are paused until {date}.",
+    opt_out_heading: "Stop everything",
+    opt_out_text: "You will get no more WhatsApp messages from {business}.",
+    opt_out_button: "Opt out of everything",
+    opted_out: "You are unsubscribed: {business} will send you no more WhatsApp messages.",
+    bad_date: "Choose a date after today and within one year.",
+    bad_form: "Something in the form was not valid. Please try again.",
+    invalid_link: "This link is not valid. Open the most recent link you received on WhatsApp.",
+    expired_link: "This link has expired. Open the most recent link you received on WhatsApp.",
+    no_subscriber: "There are no WhatsApp messages to manage for this link.",
+};
+
+static PREF_ID: PrefStrings = PrefStrings {
+    heading: "Pesan WhatsApp kamu dari {business}",
+    intro:
+        "Pilih pesan yang dikirim {business} lewat WhatsApp, seberapa sering, atau jeda sementara.",
+    frequency_legend: "Seberapa sering",
+    freq_as_sent: "Setiap ada pesan",
+    freq_weekly: "Ringkasan mingguan",
+    freq_critical: "Hanya pesan penting",
+    pause_label: "Jeda semua pesan sampai",
+    pause_hint: "Kosongkan untuk tetap menerima pesan.",
+    save: "Simpan pilihan saya",
+    saved: "Pilihan kamu sudah disimpan.",
+    paused: "Pesan dijeda sampai {date}.",
+    opt_out_heading: "Berhenti semuanya",
+    opt_out_text: "Kamu tidak akan menerima pesan WhatsApp lagi dari {business}.",
+    opt_out_button: "Berhenti dari semua pesan",
+    opted_out:
+        "Kamu sudah berhenti berlangganan: {business} tidak akan mengirim pesan WhatsApp lagi.",
+    bad_date: "Pilih tanggal setelah hari ini dan dalam satu tahun.",
+    bad_form: "Ada isian yang tidak valid. Silakan coba lagi.",
+    invalid_link: "Tautan ini tidak valid. Buka tautan terbaru yang kamu terima di WhatsApp.",
+    expired_link: "Tautan ini sudah kedaluwarsa. Buka tautan terbaru yang kamu terima di WhatsApp.",
+    no_subscriber: "Tidak ada pesan WhatsApp yang bisa diatur dengan tautan ini.",
+};
+
+static PREF_PT_BR: PrefStrings = PrefStrings {
+    heading: "Suas mensagens de {business} no WhatsApp",
+    intro: "Escolha o que {business} envia para você no WhatsApp, com que frequência, ou pause por um tempo.",
+    frequency_legend: "Com que frequência",
+    freq_as_sent: "Assim que acontecem",
+    freq_weekly: "Resumo semanal",
+    freq_critical: "Somente mensagens críticas",
+    pause_label: "Pausar todas as mensagens até",
+    pause_hint: "Deixe em branco para continuar recebendo mensagens.",
+    save: "Salvar minhas escolhas",
+    saved: "Suas escolhas foram salvas.",
+    paused: "Mensagens pausadas até {date}.",
+    opt_out_heading: "Parar tudo",
+    opt_out_text: "Você não receberá mais mensagens de {business} no WhatsApp.",
+    opt_out_button: "Cancelar todas as mensagens",
+    opted_out: "Inscrição cancelada: {business} não enviará mais mensagens no WhatsApp.",
+    bad_date: "Escolha uma data depois de hoje e dentro de um ano.",
+    bad_form: "Algo no formulário não era válido. Tente novamente.",
+    invalid_link: "Este link não é válido. Abra o link mais recente que você recebeu no WhatsApp.",
+    expired_link: "Este link expirou. Abra o link mais recente que você recebeu no WhatsApp.",
+    no_subscriber: "Não há mensagens do WhatsApp para gerenciar com este link.",
+};
+
+static PREF_TR: PrefStrings = PrefStrings {
+    heading: "{business} WhatsApp mesajlarınız",
+    intro: "{business} tarafından WhatsApp'tan ne gönderileceğini, ne sıklıkla gönderileceğini seçin veya bir süre duraklatın.",
+    frequency_legend: "Ne sıklıkla",
+    freq_as_sent: "Gerçekleştikçe",
+    freq_weekly: "Haftalık özet",
+    freq_critical: "Yalnızca kritik mesajlar",
+    pause_label: "Tüm mesajları şu tarihe kadar duraklat",
+    pause_hint: "Mesaj almaya devam etmek için boş bırakın.",
+    save: "Seçimlerimi kaydet",
+    saved: "Seçimleriniz kaydedildi.",
+    paused: "Mesajlar {date} tarihine kadar duraklatıldı.",
+    opt_out_heading: "Her şeyi durdur",
+    opt_out_text: "{business} size artık WhatsApp mesajı göndermeyecek.",
+    opt_out_button: "Tüm mesajlardan ayrıl",
+    opted_out: "Aboneliğiniz iptal edildi: {business} size artık WhatsApp mesajı göndermeyecek.",
+    bad_date: "Bugünden sonra ve bir yıl içinde bir tarih seçin.",
+    bad_form: "Formdaki bir bilgi geçerli değildi. Lütfen tekrar deneyin.",
+    invalid_link: "Bu bağlantı geçerli değil. WhatsApp'ta aldığınız en son bağlantıyı açın.",
+    expired_link: "Bu bağlantının süresi doldu. WhatsApp'ta aldığınız en son bağlantıyı açın.",
+    no_subscriber: "Bu bağlantıyla yönetilecek WhatsApp mesajı yok.",
+};
+
+static PREF_DA: PrefStrings = PrefStrings {
+    heading: "Dine WhatsApp-beskeder fra {business}",
+    intro: "Vælg, hvad {business} sender dig på WhatsApp, hvor ofte, eller sæt det på pause.",
+    frequency_legend: "Hvor ofte",
+    freq_as_sent: "Når de sker",
+    freq_weekly: "Ugentligt sammendrag",
+    freq_critical: "Kun vigtige beskeder",
+    pause_label: "Sæt alle beskeder på pause indtil",
+    pause_hint: "Lad feltet stå tomt for at blive ved med at modtage beskeder.",
+    save: "Gem mine valg",
+    saved: "Dine valg er gemt.",
+    paused: "Beskeder er sat på pause indtil {date}.",
+    opt_out_heading: "Stop alt",
+    opt_out_text: "Du får ikke flere WhatsApp-beskeder fra {business}.",
+    opt_out_button: "Frameld alle beskeder",
+    opted_out: "Du er afmeldt: {business} sender dig ikke flere beskeder på WhatsApp.",
+    bad_date: "Vælg en dato efter i dag og inden for et år.",
+    bad_form: "Noget i formularen var ikke gyldigt. Prøv igen.",
+    invalid_link: "Dette link er ikke gyldigt. Åbn det seneste link, du har fået på WhatsApp.",
+    expired_link: "Dette link er udløbet. Åbn det seneste link, du har fået på WhatsApp.",
+    no_subscriber: "Der er ingen WhatsApp-beskeder at administrere med dette link.",
+};
+
+static PREF_ES: PrefStrings = PrefStrings {
+    heading: "Tus mensajes de WhatsApp de {business}",
+    intro: "Elige qué te envía {business} por WhatsApp, con qué frecuencia, o pausa los mensajes un tiempo.",
+    frequency_legend: "Con qué frecuencia",
+    freq_as_sent: "En cuanto ocurren",
+    freq_weekly: "Resumen semanal",
+    freq_critical: "Solo mensajes importantes",
+    pause_label: "Pausar todos los mensajes hasta",
+    pause_hint: "Déjalo vacío para seguir recibiendo mensajes.",
+    save: "Guardar mis preferencias",
+    saved: "Tus preferencias se han guardado.",
+    paused: "Mensajes en pausa hasta el {date}.",
+    opt_out_heading: "Detener todo",
+    opt_out_text: "No recibirás más mensajes de {business} por WhatsApp.",
+    opt_out_button: "Darme de baja de todo",
+    opted_out: "Te has dado de baja: {business} no te enviará más mensajes por WhatsApp.",
+    bad_date: "Elige una fecha posterior a hoy y dentro de un año.",
+    bad_form: "Algo del formulario no era válido. Inténtalo de nuevo.",
+    invalid_link: "Este enlace no es válido. Abre el enlace más reciente que recibiste por WhatsApp.",
+    expired_link: "Este enlace ha caducado. Abre el enlace más reciente que recibiste por WhatsApp.",
+    no_subscriber: "No hay mensajes de WhatsApp que gestionar con este enlace.",
+};
+
+static PREF_DE: PrefStrings = PrefStrings {
+    heading: "Ihre WhatsApp-Nachrichten von {business}",
+    intro: "Wählen Sie, was {business} Ihnen per WhatsApp sendet, wie oft, oder pausieren Sie eine Weile.",
+    frequency_legend: "Wie oft",
+    freq_as_sent: "Sofort",
+    freq_weekly: "Wöchentliche Zusammenfassung",
+    freq_critical: "Nur wichtige Nachrichten",
+    pause_label: "Alle Nachrichten pausieren bis",
+    pause_hint: "Leer lassen, um weiter Nachrichten zu erhalten.",
+    save: "Auswahl speichern",
+    saved: "Ihre Auswahl ist gespeichert.",
+    paused: "Nachrichten sind bis {date} pausiert.",
+    opt_out_heading: "Alles beenden",
+    opt_out_text: "Sie erhalten keine WhatsApp-Nachrichten mehr von {business}.",
+    opt_out_button: "Von allem abmelden",
+    opted_out: "Sie sind abgemeldet: {business} sendet Ihnen keine WhatsApp-Nachrichten mehr.",
+    bad_date: "Wählen Sie ein Datum nach heute und innerhalb eines Jahres.",
+    bad_form: "Etwas im Formular war ungültig. Bitte versuchen Sie es erneut.",
+    invalid_link: "Dieser Link ist ungültig. Öffnen Sie den neuesten Link, den Sie per WhatsApp erhalten haben.",
+    expired_link: "Dieser Link ist abgelaufen. Öffnen Sie den neuesten Link, den Sie per WhatsApp erhalten haben.",
+    no_subscriber: "Für diesen Link gibt es keine WhatsApp-Nachrichten zu verwalten.",
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -397,6 +619,19 @@ mod tests {
             assert!(s.notice.contains("{business}"), "{l:?}");
             assert!(s.notice.contains("WhatsApp"), "{l:?}");
             assert!(s.title.contains("WhatsApp"), "{l:?}");
+        }
+    }
+
+    #[test]
+    fn every_preference_page_names_the_business_and_differs_from_english() {
+        for l in Locale::ALL {
+            let p = l.pref_strings();
+            assert!(p.heading.contains("{business}"), "{l:?}");
+            assert!(p.opted_out.contains("{business}"), "{l:?}");
+            assert!(p.paused.contains("{date}"), "{l:?}");
+            if l != Locale::En {
+                assert_ne!(p.save, PREF_EN.save, "{l:?} is translated");
+            }
         }
     }
 

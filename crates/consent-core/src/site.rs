@@ -48,6 +48,10 @@ pub struct SiteConfig {
     /// When the modal opens by itself; absent: [`Targeting::default`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub targeting: Option<Targeting>,
+    /// Send no funnel analytics from browsers that ask not to be tracked
+    /// (Do Not Track or Global Privacy Control).
+    #[serde(default)]
+    pub respect_dnt: bool,
 }
 
 /// What the evidence keeps of the client IP.
@@ -301,6 +305,7 @@ mod tests {
             shards: 1,
             chat: None,
             targeting: None,
+            respect_dnt: false,
         }
     }
 

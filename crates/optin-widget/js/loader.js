@@ -93,6 +93,44 @@
     console.error(failed.message);
     return;
   }
+  // Funnel counts for the merchant (POST /v1/sites/{site}/events): event type,
+  // surface, variant and locale only; no phone, no URL. Batched and sent with
+  // sendBeacon (text/plain: no preflight) when the page hides or 10 are queued.
+  // Nothing is sent from a DNT/GPC browser if the site respects that.
+  var events = api + "/v1/sites/" + site;
+  var queue = [];
+  var won = {};
+  var beacons = null; // null until known whether this browser may be counted
+  var post = () => {
+    if (beacons === false) queue = [];
+    while (beacons && queue.length) navigator.sendBeacon(events + "/events", JSON.stringify({ events: queue.splice(0, 50) }));
+  };
+  if (navigator.doNotTrack == 1 || navigator.globalPrivacyControl)
+    fetch(events + "/config")
+      .then((r) => r.json())
+      .then((c) => (beacons = !c.respect_dnt), () => (beacons = false))
+      .then(post);
+  else beacons = true;
+  "impression open close submit consent".split(" ").forEach((name) =>
+    document.addEventListener("whatsapp-optin:" + name, (e) => {
+      var d = e.detail || {};
+      var s = d.surface;
+      // The locale the widget chose is the `lang` inside its shadow root.
+      var lang = document.querySelector("whatsapp-optin")?.shadowRoot?.querySelector("[lang]")?.lang;
+      // Closing after opting in is not a dismissal.
+      if (name == "consent") return (won[s] = 1);
+      if (name == "close" && won[s]) return (won[s] = 0);
+      queue.push({
+        type: name == "close" ? "dismiss" : name,
+        surface: s,
+        variant: d.variant, // absent: "default"
+        locale: d.locale || lang || undefined, // absent: the site's default
+      });
+      queue.length < 10 || post();
+    })
+  );
+  addEventListener("pagehide", post);
+  document.addEventListener("visibilitychange", () => document.hidden && post());
   /*__WASM_BINDGEN__*/
   wasm_bindgen({ module_or_path: new URL("__WASM__", src) })
     .then(function () {

@@ -6,6 +6,7 @@ use futures_util::stream;
 use worker::{Env, Headers, Method, Request, Response};
 
 use crate::{
+    analytics::Range,
     audit::{ExportPage, ExportRow, Stats, Verification},
     error::AppError,
     http::{json, read_json},
@@ -84,11 +85,33 @@ pub async fn subscriber(env: &Env, site: &str, raw_phone: &str) -> Result<Respon
         200 => {
             let mut view: serde_json::Value = resp.json().await?;
             view["receipt"] = receipt(&config, &view);
+            view["preferences_url"] = preferences_url(env, &config, &view)?.into();
             json(&view, 200, no_store()?)
         }
         404 => Err(AppError::NoSubscriber),
         s => Err(AppError::Internal(format!("ledger answered {s}"))),
     }
+}
+
+/// A fresh preference-centre link for the person's latest grant, so support can
+/// send it again (`None` once erased: no grant keeps its phone).
+fn preferences_url(
+    env: &Env,
+    site: &SiteConfig,
+    view: &serde_json::Value,
+) -> Result<Option<String>, AppError> {
+    let grant = view["events"]
+        .as_array()
+        .and_then(|events| events.iter().rev().find(|e| e["kind"] == "grant"))
+        .and_then(|g| g["id"].as_str());
+    let (Some(id), Some(phone)) = (grant, view["phone"].as_str()) else {
+        return Ok(None);
+    };
+    let key = env.secret("PREFS_TOKEN_KEY")?.to_string();
+    let expires = worker::Date::now().as_millis() as i64 + crate::changes::TOKEN_TTL_MS;
+    let token =
+        consent_core::token::issue(key.as_bytes(), &site.id, site.shard_for(phone), id, expires);
+    Ok(Some(format!("/p/{token}")))
 }
 
 /// A consent receipt after the Kantara Consent Receipt / ISO/IEC TS 27560 shape:
@@ -175,13 +198,24 @@ async fn read<T: serde::de::DeserializeOwned>(
     Ok(resp.json().await?)
 }
 
-/// `GET /admin/sites/{site}/stats`.
-pub async fn stats(env: &Env, site: &str) -> Result<Response, AppError> {
+/// `GET /admin/sites/{site}/stats?from=&to=`: counts, plus the funnel,
+/// consent, opt-out and delivery series of those days (default: the last 30).
+pub async fn stats(req: &Request, env: &Env, site: &str) -> Result<Response, AppError> {
     let site = sites::load(env, site).await?;
+    let url = req.url()?;
+    let param = |k: &str| {
+        url.query_pairs()
+            .find(|(q, _)| q == k)
+            .map(|(_, v)| v.into_owned())
+    };
+    let now = worker::Date::now().as_millis() as i64;
+    let range = Range::from_query(param("from").as_deref(), param("to").as_deref(), now)?;
+    let path = format!("/stats?{}", range.query());
     let mut total = Stats::default();
     for ledger in site.shard_names() {
-        total.add(read(env, &ledger, "/stats").await?);
+        total.add(read(env, &ledger, &path).await?);
     }
+    total.finish();
     json(&total, 200, no_store()?)
 }
 

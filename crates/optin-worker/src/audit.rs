@@ -122,9 +122,17 @@ pub struct Stats {
     /// Whether the ledger sends, or is halted by a Graph error of the halt class.
     #[serde(default)]
     sending: crate::halt::Sending,
+    /// Funnel, consents, opt-outs and delivery over the requested days.
+    #[serde(flatten)]
+    series: crate::analytics::Series,
 }
 
 impl Stats {
+    /// Sorts merged rows and computes conversion once every shard is added.
+    pub fn finish(&mut self) {
+        self.series.finish();
+    }
+
     /// Adds another shard's counts.
     pub fn add(&mut self, other: Stats) {
         for o in other.events {
@@ -144,6 +152,7 @@ impl Stats {
             }
         }
         self.sending.add(other.sending);
+        self.series.add(other.series);
         for o in other.confirmations {
             match self.confirmations.iter_mut().find(|c| c.status == o.status) {
                 Some(c) => c.n += o.n,
@@ -211,8 +220,9 @@ impl SiteLedger {
         Ok(ExportPage { events, next })
     }
 
-    /// Counts events by kind, state by category, confirmations by status.
-    pub fn stats(&self) -> Result<Stats> {
+    /// Counts events by kind, state by category, confirmations by status,
+    /// and the series of `range`.
+    pub fn stats(&self, range: &crate::analytics::Range) -> Result<Stats> {
         let sql = self.state.storage().sql();
         Ok(Stats {
             events: sql
@@ -235,6 +245,7 @@ impl SiteLedger {
                 )?
                 .to_array()?,
             sending: crate::halt::state(&sql)?,
+            series: self.series(range)?,
         })
     }
 

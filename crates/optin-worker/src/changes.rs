@@ -8,7 +8,43 @@ use worker::Result;
 use crate::ledger::{random_bytes, SiteLedger};
 
 /// Preference tokens live a year; a new consent issues a new one.
-const TOKEN_TTL_MS: i64 = 365 * 86_400_000;
+pub(crate) const TOKEN_TTL_MS: i64 = 365 * 86_400_000;
+
+/// How often a person wants the business's messages (kept for the merchant's sender).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Frequency {
+    /// Every message as it is sent.
+    #[default]
+    AsSent,
+    /// One weekly digest.
+    WeeklyDigest,
+    /// Only critical messages.
+    CriticalOnly,
+}
+
+impl Frequency {
+    /// Every choice, in display order.
+    pub const ALL: [Frequency; 3] = [
+        Frequency::AsSent,
+        Frequency::WeeklyDigest,
+        Frequency::CriticalOnly,
+    ];
+
+    /// The wire name (`as_sent`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Frequency::AsSent => "as_sent",
+            Frequency::WeeklyDigest => "weekly_digest",
+            Frequency::CriticalOnly => "critical_only",
+        }
+    }
+
+    /// The choice named `s`.
+    pub fn parse(s: &str) -> Option<Frequency> {
+        Frequency::ALL.into_iter().find(|f| f.as_str() == s)
+    }
+}
 
 /// A person's current choices, as the preference centre shows them.
 #[derive(Serialize, Deserialize)]
@@ -17,9 +53,15 @@ pub struct Preferences {
     pub granted: Vec<Category>,
     /// Locale of the notice they agreed to.
     pub locale: String,
+    /// How often they want messages.
+    #[serde(default)]
+    pub frequency: Frequency,
+    /// `YYYY-MM-DD` (UTC) until which they want no messages, if still ahead.
+    #[serde(default)]
+    pub paused_until: Option<String>,
 }
 
-/// A preference change sent by the edge.
+/// A preference change sent by the edge. `None` fields keep what is recorded.
 #[derive(Serialize, Deserialize)]
 pub struct Change {
     /// Consent id from the verified token.
@@ -28,6 +70,100 @@ pub struct Change {
     pub granted: Vec<Category>,
     /// How the person made the change.
     pub method: String,
+    /// New frequency.
+    #[serde(default)]
+    pub frequency: Option<Frequency>,
+    /// New pause: `Some(None)` lifts it, `Some(Some(day))` pauses until that day.
+    #[serde(default, deserialize_with = "present")]
+    pub paused_until: Option<Option<String>>,
+}
+
+/// Tells an explicit `null` (`Some(None)`: lift the pause) from an absent field (`None`: keep it).
+pub fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+/// Days since 1970-01-01 of a `YYYY-MM-DD` calendar date, or `None`.
+pub fn day_number(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let part = &s[r];
+        part.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| part.parse().ok())
+            .flatten()
+    };
+    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let days_in = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
+    if !(1..=12).contains(&m) || d < 1 || d > days_in[(m - 1) as usize] {
+        return None;
+    }
+    // Howard Hinnant's days_from_civil.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    Some(era * 146_097 + doe - 719_468)
+}
+
+/// The `YYYY-MM-DD` of a day number (inverse of [`day_number`]).
+pub fn day_string(n: i64) -> String {
+    // Howard Hinnant's civil_from_days.
+    let z = n + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// Why a pause date is refused.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PauseError {
+    /// Not a `YYYY-MM-DD` calendar date.
+    #[error("must be a date as YYYY-MM-DD")]
+    NotADate,
+    /// Today or earlier, or more than a year ahead.
+    #[error("must be after today and at most 366 days ahead")]
+    OutOfRange,
+}
+
+/// Checks a pause date against `now_ms`: a real day after today, within a year.
+pub fn check_pause(day: &str, now_ms: i64) -> Result<(), PauseError> {
+    let n = day_number(day).ok_or(PauseError::NotADate)?;
+    let today = now_ms.div_euclid(86_400_000);
+    if n <= today || n > today + 366 {
+        return Err(PauseError::OutOfRange);
+    }
+    Ok(())
+}
+
+#[derive(Deserialize)]
+struct EvidenceRow {
+    evidence: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -130,39 +266,84 @@ impl SiteLedger {
         let Some((phone, locale)) = self.subject_of(consent_id)? else {
             return Ok(None);
         };
+        let (frequency, paused_until) = self.delivery(&phone)?;
+        let today = worker::Date::now().as_millis() as i64 / 86_400_000;
         Ok(Some(Preferences {
             granted: self.granted(&phone)?,
             locale,
+            frequency,
+            paused_until: paused_until.filter(|d| day_number(d).is_some_and(|n| n > today)),
         }))
     }
 
-    /// Applies a change as one `update` (or `withdraw`, when nothing is left) event.
+    /// The frequency and pause last recorded for `phone` (defaults when never set).
+    fn delivery(&self, phone: &str) -> Result<(Frequency, Option<String>)> {
+        let rows: Vec<EvidenceRow> = self
+            .state
+            .storage()
+            .sql()
+            .exec(
+                "SELECT evidence FROM events WHERE phone = ? AND evidence IS NOT NULL
+                   AND json_extract(evidence, '$.frequency') IS NOT NULL
+                 ORDER BY seq DESC LIMIT 1",
+                vec![phone.into()],
+            )?
+            .to_array()?;
+        let Some(v) = rows
+            .into_iter()
+            .next()
+            .and_then(|r| r.evidence)
+            .and_then(|e| serde_json::from_str::<serde_json::Value>(&e).ok())
+        else {
+            return Ok((Frequency::default(), None));
+        };
+        let frequency = v["frequency"]
+            .as_str()
+            .and_then(Frequency::parse)
+            .unwrap_or_default();
+        Ok((frequency, v["paused_until"].as_str().map(str::to_owned)))
+    }
+
+    /// Applies a change as one `update` (or `withdraw`, when nothing is left) event;
+    /// a change that changes nothing records nothing.
     pub fn change(&self, change: &Change) -> Result<Option<Preferences>> {
         let Some((phone, locale)) = self.subject_of(&change.consent_id)? else {
             return Ok(None);
         };
         let before = self.granted(&phone)?;
+        let (old_frequency, old_pause) = self.delivery(&phone)?;
         let mut after = change.granted.clone();
         after.sort();
         after.dedup();
+        let frequency = change.frequency.unwrap_or(old_frequency);
+        let paused_until = change.paused_until.clone().unwrap_or(old_pause.clone());
+        let delivery_changed = frequency != old_frequency || paused_until != old_pause;
+        if after == before && !delivery_changed {
+            return self.preferences(&change.consent_id);
+        }
         let now = worker::Date::now().as_millis() as i64;
-        let kind = if after.is_empty() {
-            "withdraw"
-        } else {
-            "update"
-        };
         let withdrawn: Vec<Category> = before
             .iter()
             .filter(|c| !after.contains(c))
             .copied()
             .collect();
-        let evidence = serde_json::json!({
+        let kind = if after.is_empty() && !withdrawn.is_empty() {
+            "withdraw"
+        } else {
+            "update"
+        };
+        let mut evidence = serde_json::json!({
             "method": change.method,
             "via_consent": change.consent_id,
             "granted": after,
             "withdrawn": withdrawn,
-        })
-        .to_string();
+        });
+        if delivery_changed || change.frequency.is_some() {
+            // Recorded in full, so the latest such event is the current state.
+            evidence["frequency"] = frequency.as_str().into();
+            evidence["paused_until"] = paused_until.clone().into();
+        }
+        let evidence = evidence.to_string();
         let id = consent_core::ids::uuid7(now as u64, random_bytes()?);
         self.append_event(&id, kind, &phone, &after, now, &evidence)?;
         for c in &after {
@@ -181,6 +362,74 @@ impl SiteLedger {
         Ok(Some(Preferences {
             granted: after,
             locale,
+            frequency,
+            paused_until,
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DAY: i64 = 86_400_000;
+
+    #[test]
+    fn calendar_dates_count_days_from_the_epoch() {
+        assert_eq!(day_number("1970-01-01"), Some(0));
+        assert_eq!(day_number("2000-03-01"), Some(11_017));
+        assert_eq!(day_number("2024-02-29"), Some(19_782));
+        for n in [0, 11_017, 19_782, 20_415, 20_781] {
+            assert_eq!(day_number(&day_string(n)), Some(n));
+        }
+        for bad in [
+            "2023-02-29",
+            "2026-13-01",
+            "2026-00-10",
+            "2026-1-01",
+            "26-01-01x",
+            "",
+            "2026-01-+1",
+        ] {
+            assert_eq!(day_number(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_pause_must_end_after_today_and_within_a_year() {
+        let now = day_number("2026-11-23").unwrap() * DAY + 5 * 3_600_000;
+        assert_eq!(check_pause("2026-11-24", now), Ok(()));
+        assert_eq!(check_pause("2027-11-24", now), Ok(()));
+        assert_eq!(check_pause("2026-11-23", now), Err(PauseError::OutOfRange));
+        assert_eq!(check_pause("2027-11-25", now), Err(PauseError::OutOfRange));
+        assert_eq!(check_pause("tomorrow", now), Err(PauseError::NotADate));
+    }
+
+    #[test]
+    fn a_null_pause_lifts_it_and_an_absent_one_keeps_it() {
+        let base = r#"{"consent_id":"c","granted":[],"method":"m""#;
+        let lift: Change =
+            serde_json::from_str(&format!(r#"{base},"paused_until":null}}"#)).unwrap();
+        assert_eq!(lift.paused_until, Some(None));
+        let keep: Change = serde_json::from_str(&format!("{base}}}")).unwrap();
+        assert_eq!(keep.paused_until, None);
+        let set = Change {
+            paused_until: Some(None),
+            ..keep
+        };
+        let round: Change = serde_json::from_str(&serde_json::to_string(&set).unwrap()).unwrap();
+        assert_eq!(
+            round.paused_until,
+            Some(None),
+            "survives the hop to the ledger"
+        );
+    }
+
+    #[test]
+    fn frequencies_round_trip_by_name() {
+        for f in Frequency::ALL {
+            assert_eq!(Frequency::parse(f.as_str()), Some(f));
+        }
+        assert_eq!(Frequency::parse("daily"), None);
     }
 }

@@ -152,7 +152,16 @@ impl DurableObject for SiteLedger {
                 }
             }
             (Method::Get, "/verify") => Response::from_json(&self.verify()?),
-            (Method::Get, "/stats") => Response::from_json(&self.stats()?),
+            (Method::Get, "/stats") => {
+                let now = worker::Date::now().as_millis() as i64;
+                let range = crate::analytics::range_of(&req.url()?, now);
+                Response::from_json(&self.stats(&range)?)
+            }
+            (Method::Post, "/funnel") => {
+                let cmd: crate::analytics::CountEvents = req.json().await?;
+                let now = worker::Date::now().as_millis() as i64;
+                crate::analytics::answer(crate::analytics::record(&self.sql(), &cmd, now)?)
+            }
             (Method::Post, "/resume-sending") => {
                 let was = crate::halt::resume(&self.sql())?;
                 self.state.storage().set_alarm(0).await?;

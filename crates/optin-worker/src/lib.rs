@@ -2,6 +2,7 @@
 //! ledger Durable Object that records consents and sends confirmations.
 
 mod admin;
+mod analytics;
 mod audit;
 mod changes;
 mod error;
@@ -11,6 +12,7 @@ mod inbound;
 mod ledger;
 mod limits;
 mod outbox;
+mod prefcentre;
 mod preferences;
 mod public;
 mod schema;
@@ -48,6 +50,13 @@ async fn route(req: Request, env: &Env) -> std::result::Result<Response, AppErro
                 allow: "POST, OPTIONS",
             }),
         },
+        ["v1", "sites", site, "events"] => match method {
+            Method::Post => analytics::post_events(req, env, site).await,
+            Method::Options => analytics::preflight(&req, env, site).await,
+            _ => Err(AppError::MethodNotAllowed {
+                allow: "POST, OPTIONS",
+            }),
+        },
         ["v1", "preferences", token] => match method {
             Method::Get => preferences::get(env, token).await,
             Method::Put => preferences::put(req, env, token).await,
@@ -56,6 +65,11 @@ async fn route(req: Request, env: &Env) -> std::result::Result<Response, AppErro
         ["v1", "preferences", token, "opt-out"] => match method {
             Method::Post => preferences::opt_out(&req, env, token).await,
             _ => Err(AppError::MethodNotAllowed { allow: "POST" }),
+        },
+        ["p", token] => match method {
+            Method::Get | Method::Head => prefcentre::page(&req, env, token).await,
+            Method::Post => prefcentre::submit(req, env, token).await,
+            _ => Err(AppError::MethodNotAllowed { allow: "GET, POST" }),
         },
         ["admin", "sites", site, rest @ ..] => {
             admin::authorize(&req, env, site)?;
@@ -69,7 +83,7 @@ async fn route(req: Request, env: &Env) -> std::result::Result<Response, AppErro
                     allow: "GET, DELETE",
                 }),
                 (["verify"], Method::Get) => admin::verify(env, site).await,
-                (["stats"], Method::Get) => admin::stats(env, site).await,
+                (["stats"], Method::Get) => admin::stats(&req, env, site).await,
                 (["export"], Method::Get) => admin::export(&req, env, site).await,
                 (["resume-sending"], Method::Post) => admin::resume_sending(env, site).await,
                 (["resume-sending"], _) => Err(AppError::MethodNotAllowed { allow: "POST" }),

@@ -58,6 +58,25 @@ pub fn admit(
     Ok(Ok(()))
 }
 
+/// Counts one request against a single per-minute `bucket` (named `scope` in
+/// the refusal), or refuses it. Used for the widget's analytics beacons.
+pub fn admit_one(
+    sql: &SqlStorage,
+    bucket: &str,
+    scope: &str,
+    max: u32,
+    now: i64,
+) -> Result<std::result::Result<(), Refusal>> {
+    if let Some(retry_after) = exceeded(sql, bucket, MINUTE, max, now)? {
+        return Ok(Err(Refusal::RateLimited {
+            scope: scope.to_owned(),
+            retry_after,
+        }));
+    }
+    bump(sql, bucket, MINUTE, now)?;
+    Ok(Ok(()))
+}
+
 fn window_of(now: i64, window: i64) -> i64 {
     now - now.rem_euclid(window)
 }

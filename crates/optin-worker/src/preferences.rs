@@ -6,17 +6,65 @@ use serde::{Deserialize, Serialize};
 use worker::{Env, Headers, Method, Request, Response};
 
 use crate::{
-    changes::{Change, Preferences},
+    changes::{check_pause, Change, Frequency, Preferences},
     error::AppError,
     http::{json, read_json},
     ledger, sites,
 };
 
-/// Body of `PUT /v1/preferences/{token}`.
+/// Body of `PUT /v1/preferences/{token}`; absent `frequency`/`paused_until` keep what is recorded.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PutPreferences {
     categories: Vec<String>,
+    #[serde(default)]
+    frequency: Option<Frequency>,
+    /// `"YYYY-MM-DD"` pauses until that day; `null` or `""` lifts the pause.
+    #[serde(default, deserialize_with = "crate::changes::present")]
+    paused_until: Option<Option<String>>,
+}
+
+/// What a person asks for, from the JSON API or the preference centre's form.
+pub(crate) struct Wanted {
+    /// Category names as sent.
+    pub categories: Vec<String>,
+    /// New frequency, if given.
+    pub frequency: Option<Frequency>,
+    /// New pause (`Some(None)` lifts it), if given.
+    pub paused_until: Option<Option<String>>,
+}
+
+/// Checks a request against the site: known categories, a pause date in range.
+pub(crate) fn validate(site: &SiteConfig, wanted: Wanted) -> Result<Validated, AppError> {
+    let mut granted = Vec::with_capacity(wanted.categories.len());
+    for name in &wanted.categories {
+        let c = Category::parse(name)
+            .filter(|c| site.categories.contains(c))
+            .ok_or_else(|| {
+                consent_core::ConsentError::UnknownCategory(name.chars().take(64).collect())
+            })?;
+        granted.push(c);
+    }
+    let paused_until = wanted.paused_until.map(|p| p.filter(|d| !d.is_empty()));
+    if let Some(Some(day)) = &paused_until {
+        let now = worker::Date::now().as_millis() as i64;
+        check_pause(day, now).map_err(|e| AppError::InvalidBody {
+            field: Some("paused_until".into()),
+            detail: format!("paused_until: {e}"),
+        })?;
+    }
+    Ok(Validated {
+        granted,
+        frequency: wanted.frequency,
+        paused_until,
+    })
+}
+
+/// A request that passed [`validate`].
+pub(crate) struct Validated {
+    granted: Vec<Category>,
+    frequency: Option<Frequency>,
+    paused_until: Option<Option<String>>,
 }
 
 #[derive(Serialize)]
@@ -33,16 +81,20 @@ struct PreferencesView {
     privacy_policy_url: String,
     locale: &'static str,
     categories: Vec<CategoryView>,
+    frequency: Frequency,
+    paused_until: Option<String>,
 }
 
 /// The site, the ledger shard and the consent id a token opens.
-struct Opened {
-    site: SiteConfig,
+pub(crate) struct Opened {
+    /// The site's configuration.
+    pub site: SiteConfig,
     ledger: String,
     consent_id: String,
 }
 
-async fn claims(env: &Env, raw: &str) -> Result<Opened, AppError> {
+/// Verifies a preference token and loads what it opens.
+pub(crate) async fn claims(env: &Env, raw: &str) -> Result<Opened, AppError> {
     let key = env.secret("PREFS_TOKEN_KEY")?.to_string();
     let now = worker::Date::now().as_millis() as i64;
     let claims = token::verify(key.as_bytes(), raw, now).map_err(AppError::Token)?;
@@ -76,6 +128,8 @@ fn same_site(req: &Request, site: &SiteConfig) -> Result<(), AppError> {
 fn view(site: &SiteConfig, prefs: Preferences) -> PreferencesView {
     let locale = Locale::from_tag(&prefs.locale).unwrap_or(site.default_locale);
     PreferencesView {
+        frequency: prefs.frequency,
+        paused_until: prefs.paused_until,
         site: site.id.clone(),
         business_name: site.business_name.clone(),
         privacy_policy_url: site.privacy_policy_url.clone(),
@@ -92,99 +146,84 @@ fn view(site: &SiteConfig, prefs: Preferences) -> PreferencesView {
     }
 }
 
-async fn answer(site: &SiteConfig, mut resp: Response) -> Result<Response, AppError> {
+/// The ledger's answer as current preferences.
+async fn read_prefs(mut resp: Response) -> Result<Preferences, AppError> {
     match resp.status_code() {
-        200 => {
-            let prefs: Preferences = resp.json().await?;
-            let headers = Headers::new();
-            headers.set("Cache-Control", "no-store")?;
-            json(&view(site, prefs), 200, headers)
-        }
+        200 => Ok(resp.json().await?),
         404 => Err(AppError::NoSubscriber),
         s => Err(AppError::Internal(format!("ledger answered {s}"))),
     }
 }
 
-/// `GET /v1/preferences/{token}`.
-pub async fn get(env: &Env, raw: &str) -> Result<Response, AppError> {
-    let Opened {
-        site,
-        ledger,
-        consent_id,
-    } = claims(env, raw).await?;
-    let resp = ledger::call(
-        env,
-        &ledger,
-        Method::Get,
-        &format!("/preferences/{consent_id}"),
-        None,
-    )
-    .await?;
-    answer(&site, resp).await
+fn answer(site: &SiteConfig, prefs: Preferences) -> Result<Response, AppError> {
+    let headers = Headers::new();
+    headers.set("Cache-Control", "no-store")?;
+    json(&view(site, prefs), 200, headers)
 }
 
-/// `PUT /v1/preferences/{token}`: keep exactly these categories.
+/// The current choices behind an opened token.
+pub(crate) async fn current(env: &Env, opened: &Opened) -> Result<Preferences, AppError> {
+    let path = format!("/preferences/{}", opened.consent_id);
+    read_prefs(ledger::call(env, &opened.ledger, Method::Get, &path, None).await?).await
+}
+
+/// Records a validated change as one ledger event (none if nothing changes).
+pub(crate) async fn apply(
+    env: &Env,
+    opened: &Opened,
+    change: Validated,
+    method: &str,
+) -> Result<Preferences, AppError> {
+    let body = serde_json::to_string(&Change {
+        consent_id: opened.consent_id.clone(),
+        granted: change.granted,
+        method: method.to_owned(),
+        frequency: change.frequency,
+        paused_until: change.paused_until,
+    })
+    .map_err(|e| AppError::Internal(e.to_string()))?;
+    read_prefs(ledger::call(env, &opened.ledger, Method::Post, "/change", Some(body)).await?).await
+}
+
+/// Withdraws every category at once.
+pub(crate) async fn withdraw_all(
+    env: &Env,
+    opened: &Opened,
+    method: &str,
+) -> Result<Preferences, AppError> {
+    let everything = Validated {
+        granted: Vec::new(),
+        frequency: None,
+        paused_until: None,
+    };
+    apply(env, opened, everything, method).await
+}
+
+/// `GET /v1/preferences/{token}`.
+pub async fn get(env: &Env, raw: &str) -> Result<Response, AppError> {
+    let opened = claims(env, raw).await?;
+    answer(&opened.site, current(env, &opened).await?)
+}
+
+/// `PUT /v1/preferences/{token}`: keep exactly these categories (and set frequency or pause).
 pub async fn put(mut req: Request, env: &Env, raw: &str) -> Result<Response, AppError> {
-    let Opened {
-        site,
-        ledger,
-        consent_id,
-    } = claims(env, raw).await?;
-    same_site(&req, &site)?;
+    let opened = claims(env, raw).await?;
+    same_site(&req, &opened.site)?;
     let body: PutPreferences = read_json(&mut req).await?;
-    let mut granted = Vec::with_capacity(body.categories.len());
-    for name in &body.categories {
-        let c = Category::parse(name)
-            .filter(|c| site.categories.contains(c))
-            .ok_or_else(|| {
-                consent_core::ConsentError::UnknownCategory(name.chars().take(64).collect())
-            })?;
-        granted.push(c);
-    }
-    change(
-        env,
-        &site,
-        &ledger,
-        consent_id,
-        granted,
-        "preference_centre",
-    )
-    .await
+    let wanted = Wanted {
+        categories: body.categories,
+        frequency: body.frequency,
+        paused_until: body.paused_until,
+    };
+    let change = validate(&opened.site, wanted)?;
+    let prefs = apply(env, &opened, change, "preference_centre").await?;
+    answer(&opened.site, prefs)
 }
 
 /// `POST /v1/preferences/{token}/opt-out`: withdraw everything at once.
 pub async fn opt_out(req: &Request, env: &Env, raw: &str) -> Result<Response, AppError> {
-    let Opened {
-        site,
-        ledger,
-        consent_id,
-    } = claims(env, raw).await?;
-    same_site(req, &site)?;
-    change(
-        env,
-        &site,
-        &ledger,
-        consent_id,
-        Vec::new(),
-        "preference_centre_opt_out",
-    )
-    .await
-}
-
-async fn change(
-    env: &Env,
-    site: &SiteConfig,
-    ledger: &str,
-    consent_id: String,
-    granted: Vec<Category>,
-    method: &str,
-) -> Result<Response, AppError> {
-    let body = serde_json::to_string(&Change {
-        consent_id,
-        granted,
-        method: method.to_owned(),
-    })
-    .map_err(|e| AppError::Internal(e.to_string()))?;
-    let resp = ledger::call(env, ledger, Method::Post, "/change", Some(body)).await?;
-    answer(site, resp).await
+    let opened = claims(env, raw).await?;
+    same_site(req, &opened.site)?;
+    let prefs = withdraw_all(env, &opened, "preference_centre_opt_out").await?;
+    answer(&opened.site, prefs)
 }

@@ -20,7 +20,13 @@ pub async fn config(env: &Env, site: &str) -> Result<Response, AppError> {
     let headers = Headers::new();
     headers.set("Access-Control-Allow-Origin", "*")?;
     headers.set("Cache-Control", "public, max-age=60")?;
-    json(&site.public(), 200, headers)
+    let mut body =
+        serde_json::to_value(site.public()).map_err(|e| AppError::Internal(e.to_string()))?;
+    if site.respect_dnt {
+        // Read by the loader only when the browser signals DNT or GPC.
+        body["respect_dnt"] = true.into();
+    }
+    json(&body, 200, headers)
 }
 
 /// `OPTIONS /v1/sites/{site}/consents`: CORS preflight for allowed origins only.
@@ -153,7 +159,7 @@ fn idempotency_key(req: &Request) -> Result<Option<String>, AppError> {
     }
 }
 
-fn allowed_origin(req: &Request, site: &SiteConfig) -> Result<String, AppError> {
+pub(crate) fn allowed_origin(req: &Request, site: &SiteConfig) -> Result<String, AppError> {
     let origin = req.headers().get("Origin")?.unwrap_or_default();
     if site.allows_origin(&origin) {
         Ok(origin)

@@ -99,6 +99,19 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
            last_at INTEGER NOT NULL
          );",
     ),
+    (
+        6,
+        "CREATE TABLE funnel_counts (
+           day TEXT NOT NULL,
+           surface TEXT NOT NULL,
+           variant TEXT NOT NULL,
+           locale TEXT NOT NULL,
+           type TEXT NOT NULL,
+           n INTEGER NOT NULL,
+           PRIMARY KEY (day, surface, variant, locale, type)
+         );
+         CREATE INDEX events_by_kind_ts ON events(kind, server_ts);",
+    ),
 ];
 
 /// Bookkeeping table, created before any migration runs.

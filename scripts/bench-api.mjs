@@ -1,0 +1,171 @@
+#!/usr/bin/env node
+// API throughput and export speed against the baseline Worker (issue #7).
+//
+//   OPTIN_BASE=http://127.0.0.1:8787 node scripts/bench-api.mjs [--short]
+//
+// Needs our stack running (scripts/dev demo, or the test stack). Starts the
+// baseline Worker (tests/baseline-worker: a constant config, one SQLite row per
+// consent, no validation, chain or outbox) in its own `wrangler dev` on
+// BASELINE_PORT (default OPTIN port + 20), then, for each concurrency level,
+// sends the same number of config GETs and consent POSTs to both and prints
+// ops/s, p50 and p99 side by side. Then it exports the bench site's ledger as
+// NDJSON and CSV from ours and the baseline's rows as NDJSON, and prints rows/s.
+//
+// Bounded: a fixed request count per level, a time cap per level, loopback only.
+// Budget (exit 1 when exceeded; the numbers are printed either way):
+//   - ours at the highest level: consent p99 ≤ API_CONSENT_P99_BUDGET_MS (3000)
+//   - ours: NDJSON export ≥ EXPORT_ROWS_PER_S_BUDGET rows/s (500)
+//   - every request answered 200/201 (a 4xx/5xx here is a bug, not load).
+import http from "node:http";
+import { mkdtempSync } from "node:fs";
+import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import { ROOT, startProcess, killGroup, waitUp, request, percentile } from "./lib/harness.mjs";
+
+const SHORT = process.argv.includes("--short");
+const LEVELS = SHORT ? [1, 16] : [1, 16, 64];
+const REQUESTS = SHORT ? 200 : 600; // per operation, per level, per Worker
+const LEVEL_SECONDS = 60;
+const OURS = process.env.OPTIN_BASE ?? "http://127.0.0.1:8787";
+const BASELINE_PORT = Number(process.env.BASELINE_PORT ?? Number(new URL(OURS).port) + 20);
+const BASELINE = `http://127.0.0.1:${BASELINE_PORT}`;
+const ADMIN = { authorization: `Bearer ${process.env.ADMIN_TOKEN ?? "dev-admin-token"}` };
+const P99_BUDGET = Number(process.env.API_CONSENT_P99_BUDGET_MS ?? 3000);
+const EXPORT_BUDGET = Number(process.env.EXPORT_ROWS_PER_S_BUDGET ?? 500);
+const RUN = randomBytes(3).toString("hex");
+const SITE = `bench-${RUN}`;
+const NOTICE =
+  "I agree to receive the messages I select below from Toko Acme on WhatsApp. I can stop at any time by replying STOP.";
+
+let baseline = null;
+const stop = () => killGroup(baseline);
+process.on("exit", stop);
+for (const sig of ["SIGINT", "SIGTERM"]) process.on(sig, () => process.exit(130));
+
+async function startBaseline() {
+  const state = mkdtempSync(join(ROOT, "target/baseline-state-"));
+  baseline = startProcess(join(ROOT, "node_modules/.bin/wrangler"), [
+    "dev", "--config", "tests/baseline-worker/wrangler.toml", "--ip", "127.0.0.1", "--port", String(BASELINE_PORT),
+    "--persist-to", state, "--inspector-port", String(BASELINE_PORT + 1442), "--log-level", "warn",
+  ], "baseline-wrangler.log");
+  await waitUp(`${BASELINE}/v1/sites/${SITE}/config`, "baseline wrangler dev");
+}
+
+/** A site of ours with limits out of the way: this measures the API, not the limiter. */
+async function createSite(agent) {
+  const config = {
+    id: SITE, business_name: "Toko Acme", allowed_origins: [OURS], privacy_policy_url: `${OURS}/privacy.html`,
+    default_locale: "en", default_calling_code: 62, categories: ["order_updates", "delivery"], notice_version: 1,
+    whatsapp: { phone_number_id: String(300000000000000 + parseInt(RUN, 16)), template_name: "optin_confirmation", template_languages: ["en"], token_secret: "WA_TOKEN_DEMO" },
+    limits: { per_ip_per_minute: 1_000_000, per_phone_per_hour: 10_000, daily_confirmations: 1_000_000, resend_cooldown_hours: 24 },
+  };
+  const r = await request(agent, `${OURS}/admin/sites/${SITE}`, {
+    method: "PUT", headers: { ...ADMIN, "content-type": "application/json" }, body: JSON.stringify(config),
+  });
+  if (r.status !== 200) throw new Error(`PUT site: ${r.status} ${r.text}`);
+}
+
+let seq = 0;
+const operations = {
+  config: (base) => ({ url: `${base}/v1/sites/${SITE}/config` }),
+  consent: (base) => {
+    const n = seq++;
+    return {
+      url: `${base}/v1/sites/${SITE}/consents`,
+      method: "POST",
+      headers: { "content-type": "application/json", origin: OURS, "idempotency-key": `bench-${RUN}-${n}` },
+      body: JSON.stringify({
+        phone: `+62813${60000000 + n}`, categories: ["order_updates"], locale: "en",
+        notice_version: 1, notice_text: NOTICE, surface: "modal",
+      }),
+    };
+  },
+};
+
+/** `count` requests of one operation at `concurrency`; latencies in ms, failures listed. */
+async function drive(base, op, concurrency, count) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+  const latencies = [];
+  const failures = [];
+  let issued = 0;
+  const deadline = Date.now() + LEVEL_SECONDS * 1000;
+  const t0 = performance.now();
+  async function client() {
+    while (issued < count && Date.now() < deadline) {
+      issued++;
+      const { url, ...opts } = operations[op](base);
+      const start = performance.now();
+      try {
+        const r = await request(agent, url, opts);
+        if (r.status !== 200 && r.status !== 201) failures.push(`${r.status} ${r.text.slice(0, 120)}`);
+      } catch (e) {
+        failures.push(e.code ?? e.message);
+      }
+      latencies.push(performance.now() - start);
+    }
+  }
+  await Promise.all(Array.from({ length: concurrency }, client));
+  const seconds = (performance.now() - t0) / 1000;
+  agent.destroy();
+  latencies.sort((a, b) => a - b);
+  return { n: latencies.length, rps: latencies.length / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99), failures };
+}
+
+async function timeExport(url) {
+  const agent = new http.Agent({ keepAlive: false });
+  const t0 = performance.now();
+  const r = await request(agent, url, { headers: ADMIN });
+  const ms = performance.now() - t0;
+  if (r.status !== 200) throw new Error(`export ${url}: ${r.status} ${r.text.slice(0, 200)}`);
+  const rows = r.text.split("\n").filter((l) => l.trim() !== "").length;
+  return { rows, bytes: Buffer.byteLength(r.text), ms };
+}
+
+const f = (x, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : "–");
+
+async function main() {
+  const agent = new http.Agent({ keepAlive: true });
+  await createSite(agent);
+  await startBaseline();
+  console.log(`Site ${SITE}; ours ${OURS}, baseline ${BASELINE}; ${REQUESTS} requests per operation per level.`);
+  console.log("\n| operation | concurrency | ours ops/s | ours p50 ms | ours p99 ms | baseline ops/s | baseline p50 ms | baseline p99 ms | ours / baseline p50 |");
+  console.log("|---|---|---|---|---|---|---|---|---|");
+  const problems = [];
+  let topConsentP99 = NaN;
+  for (const c of LEVELS) {
+    for (const op of ["config", "consent"]) {
+      const ours = await drive(OURS, op, c, REQUESTS);
+      const base = await drive(BASELINE, op, c, REQUESTS);
+      console.log(`| ${op} | ${c} | ${f(ours.rps)} | ${f(ours.p50)} | ${f(ours.p99)} | ${f(base.rps)} | ${f(base.p50)} | ${f(base.p99)} | ${f(ours.p50 / base.p50)}× |`);
+      for (const [who, r] of [["ours", ours], ["baseline", base]]) {
+        if (r.n < REQUESTS) problems.push(`${who} ${op} at ${c}: only ${r.n} of ${REQUESTS} requests within ${LEVEL_SECONDS}s`);
+        if (r.failures.length) problems.push(`${who} ${op} at ${c}: ${r.failures.length} failed, first: ${r.failures[0]}`);
+      }
+      if (op === "consent") topConsentP99 = ours.p99;
+    }
+  }
+  const nd = await timeExport(`${OURS}/admin/sites/${SITE}/export?format=ndjson`);
+  const csv = await timeExport(`${OURS}/admin/sites/${SITE}/export?format=csv`);
+  const base = await timeExport(`${BASELINE}/admin/sites/${SITE}/export`);
+  console.log("\n| export | rows | bytes | ms | rows/s |");
+  console.log("|---|---|---|---|---|");
+  const ndRate = nd.rows / (nd.ms / 1000);
+  for (const [name, e] of [["ours NDJSON (events with evidence)", nd], ["ours CSV", csv], ["baseline NDJSON (raw rows)", base]]) {
+    console.log(`| ${name} | ${e.rows} | ${e.bytes} | ${f(e.ms)} | ${f(e.rows / (e.ms / 1000), 0)} |`);
+  }
+  const consents = seq / 2; // the same count went to each Worker
+  if (nd.rows < consents) problems.push(`ours exported ${nd.rows} rows for ${consents} consents`);
+  if (topConsentP99 > P99_BUDGET) problems.push(`consent p99 ${f(topConsentP99)} ms at ${LEVELS.at(-1)} > budget ${P99_BUDGET} ms`);
+  if (ndRate < EXPORT_BUDGET) problems.push(`NDJSON export ${f(ndRate, 0)} rows/s < budget ${EXPORT_BUDGET} rows/s`);
+  if (problems.length) {
+    console.log(`\nFAILED:\n- ${problems.join("\n- ")}`);
+    process.exitCode = 1;
+  } else {
+    console.log(`\nWithin budget: consent p99 ≤ ${P99_BUDGET} ms at ${LEVELS.at(-1)}, export ≥ ${EXPORT_BUDGET} rows/s, no failed request.`);
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exitCode = 2;
+}).finally(stop);

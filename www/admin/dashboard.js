@@ -1,0 +1,456 @@
+// The merchant dashboard: reads the admin API with the token kept in
+// sessionStorage and draws its numbers as SVG charts with data tables.
+// Everything from the API is rendered as text (textContent), never as markup.
+import { barChart, columnChart, el, table } from "/admin/charts.js";
+import qrcodegen from "/admin/vendor/qrcodegen.js";
+
+const TOKEN_KEY = "optin-admin-token";
+const SITE_KEY = "optin-admin-site";
+const $ = (id) => document.getElementById(id);
+
+const OPTOUT_SOURCES = { keyword: "Keyword (STOP…)", button: "Opt-out button", preference_centre: "Preference centre", support: "Support" };
+const FUNNEL_STEPS = ["impression", "open", "submit", "consent"];
+
+class Refused extends Error {}
+
+/** An admin API call for the signed-in site; a 401 signs out. */
+async function api(path, init = {}) {
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  const site = sessionStorage.getItem(SITE_KEY);
+  const res = await fetch(`/admin/sites/${encodeURIComponent(site)}${path}`, {
+    ...init,
+    headers: { authorization: `Bearer ${token}`, ...(init.headers ?? {}) },
+  });
+  if (res.status === 401) throw new Refused("The admin token was refused.");
+  return res;
+}
+
+async function apiJson(path) {
+  const res = await api(path);
+  const body = await res.json();
+  if (!res.ok) throw new Error(body.detail ?? `HTTP ${res.status}`);
+  return body;
+}
+
+function showLogin(message = "") {
+  $("app").hidden = true;
+  $("signout").hidden = true;
+  $("login").hidden = false;
+  $("business").textContent = "";
+  $("login-error").textContent = message;
+}
+
+async function start() {
+  if (!sessionStorage.getItem(TOKEN_KEY)) return showLogin();
+  $("login").hidden = true;
+  $("app").hidden = false;
+  $("signout").hidden = false;
+  try {
+    const site = await apiJson("");
+    $("business").textContent = `— ${site.business_name}`;
+    document.title = `Opt-in dashboard — ${site.business_name}`;
+    prefillQr(site);
+    await Promise.all([loadStats(), loadChain()]);
+  } catch (e) {
+    if (e instanceof Refused) {
+      sessionStorage.removeItem(TOKEN_KEY);
+      return showLogin(e.message);
+    }
+    setStatus(`Could not load: ${e.message}`);
+  }
+}
+
+function setStatus(text) {
+  $("status").textContent = text;
+}
+
+const day = (d) => d.toISOString().slice(0, 10);
+
+function range() {
+  const to = $("to").value || day(new Date());
+  const from = $("from").value || day(new Date(Date.now() - 29 * 86_400_000));
+  $("from").value = from;
+  $("to").value = to;
+  return { from, to };
+}
+
+async function loadStats() {
+  const { from, to } = range();
+  setStatus("Loading…");
+  const stats = await apiJson(`/stats?from=${from}&to=${to}`);
+  // Older Workers answer without the per-day parts: derive them from the export.
+  const derived = stats.consents_by_day && stats.optouts_by_source ? null : await deriveFromExport(from, to);
+  renderKpis(stats, derived);
+  renderFunnel(stats, derived);
+  renderOverTime(stats, derived);
+  renderOptOuts(stats, derived);
+  renderDelivery(stats);
+  renderCategories(stats);
+  setStatus(`Showing ${from} to ${to}.`);
+}
+
+async function loadChain() {
+  const v = await apiJson("/verify");
+  $("kpi-chain").textContent = v.ok ? "Verified" : "Broken";
+  $("kpi-chain").className = `kpi ${v.ok ? "good" : "bad"}`;
+  $("chain-detail").textContent = v.ok
+    ? `${v.events} events, every link holds`
+    : `first broken link: event ${v.first_broken?.id} (${v.first_broken?.reason})`;
+}
+
+/** Reads at most 20,000 export lines and counts consents and opt-outs per day, surface and source. */
+async function deriveFromExport(from, to) {
+  const res = await api(`/export?format=ndjson&since=${from}`);
+  if (!res.ok) return null;
+  const end = Date.parse(`${to}T23:59:59.999Z`);
+  const consents = new Map();
+  const optouts = new Map();
+  const optoutDays = new Map();
+  const lines = (await res.text()).split("\n").slice(0, 20_000);
+  for (const line of lines) {
+    if (!line) continue;
+    const e = JSON.parse(line);
+    if (e.server_ts > end) continue;
+    const d = new Date(e.server_ts).toISOString().slice(0, 10);
+    if (e.kind === "grant" && e.evidence?.surface) {
+      const key = `${d}|${e.evidence.surface}|${e.evidence.variant ?? "default"}`;
+      consents.set(key, (consents.get(key) ?? 0) + 1);
+    } else if (e.kind === "withdraw") {
+      const source = optoutSource(e.evidence?.method);
+      optouts.set(source, (optouts.get(source) ?? 0) + 1);
+      optoutDays.set(d, (optoutDays.get(d) ?? 0) + 1);
+    }
+  }
+  return {
+    consents_by_day: [...consents].map(([k, n]) => {
+      const [d, surface, variant] = k.split("|");
+      return { day: d, surface, variant, n };
+    }),
+    optouts_by_source: [...optouts].map(([source, n]) => ({ source, n })),
+    optouts_by_day: [...optoutDays].map(([d, n]) => ({ day: d, n })),
+  };
+}
+
+function optoutSource(method = "") {
+  if (method === "keyword") return "keyword";
+  if (method === "quick_reply") return "button";
+  if (method.startsWith("preference_centre")) return "preference_centre";
+  return "support";
+}
+
+const sum = (rows, f) => rows.reduce((a, r) => a + (f(r) ?? 0), 0);
+const pct = (n, d) => (d > 0 ? `${((100 * n) / d).toFixed(1)}%` : "–");
+
+function part(stats, derived, key) {
+  return stats[key] ?? derived?.[key] ?? null;
+}
+
+function renderKpis(stats, derived) {
+  const consents = part(stats, derived, "consents_by_day");
+  const grants = consents ? sum(consents, (r) => r.n) : sum(stats.events.filter((e) => e.kind === "grant"), (e) => e.n);
+  $("kpi-consents").textContent = String(grants);
+  const withdrawn = sum(stats.subscriptions.filter((s) => s.status === "withdrawn"), (s) => s.n);
+  const all = sum(stats.subscriptions, (s) => s.n);
+  $("kpi-optout").textContent = pct(withdrawn, all);
+  const c = confirmationCounts(stats);
+  // The delivery block counts cumulatively (delivered includes read); outbox states are exclusive.
+  $("kpi-delivered").textContent = c.cumulative
+    ? pct(c.delivered, c.sent + c.failed)
+    : pct(c.delivered + c.read, c.sent + c.delivered + c.read + c.failed);
+  const halted = stats.sending?.halted;
+  $("kpi-sending").textContent = halted ? "Halted" : "Running";
+  $("kpi-sending").className = `kpi ${halted ? "bad" : "good"}`;
+  $("sending-detail").textContent = halted ? `${stats.sending.reason ?? ""}` : "";
+}
+
+/** Confirmation outcomes: the delivery block when present, else the outbox states. */
+function confirmationCounts(stats) {
+  if (stats.delivery) {
+    const { sent = 0, delivered = 0, read = 0, failed = 0 } = stats.delivery;
+    return { sent, delivered, read, failed, cumulative: true };
+  }
+  const of = (s) => sum(stats.confirmations.filter((c) => c.status === s), (c) => c.n);
+  return { sent: of("sent"), delivered: of("delivered"), read: of("read"), failed: of("failed"), cumulative: false };
+}
+
+function empty(container, text) {
+  container.append(el("p", { class: "empty" }, text));
+}
+
+function renderFunnel(stats, derived) {
+  const box = $("funnel");
+  box.replaceChildren();
+  // Erased consents keep their count but not their evidence, so not their surface.
+  const consents = (part(stats, derived, "consents_by_day") ?? []).map((r) => ({ ...r, surface: r.surface ?? "erased" }));
+  const funnel = stats.funnel ?? [];
+  const surfaces = [...new Set([...funnel.map((r) => r.surface), ...consents.map((r) => r.surface)])].sort();
+  if (!surfaces.length) return empty(box, "No widget activity in this range yet.");
+  if (!stats.funnel) {
+    box.append(el("p", { class: "note" }, "Impressions, opens and submits appear once the widget's analytics events reach this Worker; consents are counted from the ledger."));
+  }
+  for (const surface of surfaces) {
+    const rows = funnel.filter((r) => r.surface === surface);
+    const values = {
+      impression: sum(rows, (r) => r.impression),
+      open: sum(rows, (r) => r.open),
+      submit: sum(rows, (r) => r.submit),
+      consent: sum(consents.filter((r) => r.surface === surface), (r) => r.n),
+    };
+    const tracked = stats.funnel && surface !== "erased";
+    const steps = tracked ? FUNNEL_STEPS : ["consent"];
+    box.append(barChart({
+      title: `${surface}: ${tracked ? `${pct(values.consent, values.impression)} of impressions became consents` : `${values.consent} consents`}`,
+      id: `funnel-${surface}`,
+      rows: steps.map((s) => ({ label: s, value: values[s] })),
+    }));
+  }
+  if (stats.variants?.length) {
+    box.append(table("A/B variants", ["surface", "variant", "impressions", "consents", "rate", "95% interval"],
+      stats.variants.map((v) => [v.surface, v.variant, v.impressions, v.consents, pct(v.rate * 100, 100),
+        `${(v.ci_low * 100).toFixed(1)}–${(v.ci_high * 100).toFixed(1)}%`])));
+  }
+}
+
+function days(from, to) {
+  const out = [];
+  for (let t = Date.parse(`${from}T00:00:00Z`); t <= Date.parse(`${to}T00:00:00Z`); t += 86_400_000) {
+    out.push(new Date(t).toISOString().slice(0, 10));
+  }
+  return out;
+}
+
+function renderOverTime(stats, derived) {
+  const box = $("overtime");
+  box.replaceChildren();
+  const consents = part(stats, derived, "consents_by_day");
+  if (!consents?.length) return empty(box, "No consents in this range yet.");
+  const { from, to } = range();
+  const perDay = days(from, to).map((d) => ({ label: d, value: sum(consents.filter((r) => r.day === d), (r) => r.n) }));
+  box.append(columnChart({ title: "Consents per day", id: "consents-per-day", rows: perDay }));
+  if (stats.funnel?.length) {
+    const rate = days(from, to).map((d) => {
+      const imp = sum(stats.funnel.filter((r) => r.day === d), (r) => r.impression);
+      const n = sum(consents.filter((r) => r.day === d), (r) => r.n);
+      return { label: d, value: imp ? Math.round((1000 * n) / imp) / 10 : 0 };
+    });
+    box.append(columnChart({ title: "Conversion per day (consents per 100 impressions)", id: "conversion-per-day", rows: rate, unit: "%" }));
+  }
+}
+
+function renderOptOuts(stats, derived) {
+  const box = $("optouts");
+  box.replaceChildren();
+  const bySource = part(stats, derived, "optouts_by_source");
+  if (!bySource?.length) return empty(box, "No opt-outs in this range.");
+  box.append(barChart({
+    title: `Opt-outs by how people left (${sum(bySource, (r) => r.n)} in all)`,
+    id: "optouts-by-source",
+    rows: Object.keys(OPTOUT_SOURCES).map((k) => ({ label: OPTOUT_SOURCES[k], value: sum(bySource.filter((r) => r.source === k), (r) => r.n) })),
+  }));
+  const byDay = part(stats, derived, "optouts_by_day");
+  if (byDay?.length) {
+    const { from, to } = range();
+    box.append(columnChart({
+      title: "Opt-outs per day", id: "optouts-per-day",
+      rows: days(from, to).map((d) => ({ label: d, value: sum(byDay.filter((r) => r.day === d), (r) => r.n) })),
+    }));
+  }
+}
+
+function renderDelivery(stats) {
+  const box = $("delivery");
+  box.replaceChildren();
+  const c = confirmationCounts(stats);
+  const rows = [
+    { label: "sent", value: c.sent }, { label: "delivered", value: c.delivered },
+    { label: "read", value: c.read }, { label: "failed", value: c.failed },
+  ];
+  if (!stats.delivery) {
+    for (const s of ["pending", "sending", "suppressed"]) {
+      rows.push({ label: s, value: sum(stats.confirmations.filter((x) => x.status === s), (x) => x.n) });
+    }
+  }
+  if (!rows.some((r) => r.value)) return empty(box, "No confirmations sent yet.");
+  const title = c.cumulative ? "Confirmation messages that reached each status" : "Confirmation messages by latest status";
+  box.append(barChart({ title, id: "delivery-status", rows }));
+  const errors = stats.delivery?.errors ?? [];
+  if (errors.length) {
+    box.append(table("Failures by Graph error code", ["code", "messages"], errors.map((e) => [e.code ?? "no code", e.n])));
+  }
+}
+
+function renderCategories(stats) {
+  const box = $("categories");
+  box.replaceChildren();
+  const cats = [...new Set(stats.subscriptions.map((s) => s.category))];
+  if (!cats.length) return empty(box, "No subscriptions yet.");
+  for (const status of ["granted", "withdrawn"]) {
+    box.append(barChart({
+      title: `People ${status === "granted" ? "subscribed" : "who withdrew"}, per category`,
+      id: `categories-${status}`,
+      rows: cats.map((c) => ({ label: c, value: sum(stats.subscriptions.filter((s) => s.category === c && s.status === status), (s) => s.n) })),
+    }));
+  }
+}
+
+// ---- subscriber search ----
+
+async function search(phone) {
+  const box = $("subscriber");
+  box.replaceChildren(el("p", {}, "Searching…"));
+  const res = await api(`/subscribers/${encodeURIComponent(phone)}`);
+  const body = await res.json();
+  if (!res.ok) {
+    box.replaceChildren(el("p", { class: "error", role: "alert" }, res.status === 404 ? `No consent history for ${phone}.` : body.detail ?? `HTTP ${res.status}`));
+    return;
+  }
+  const download = el("button", { type: "button", id: "download-receipt" }, "Download receipt");
+  download.addEventListener("click", () => save(`receipt-${body.phone}.json`, "application/json", JSON.stringify(body.receipt, null, 2)));
+  // A fresh link to the person's own preference centre, for support to send again.
+  const centre = body.preferences_url
+    ? el("a", { href: body.preferences_url, target: "_blank", rel: "noopener" }, "Their preference centre (link to send them)")
+    : "";
+  box.replaceChildren(
+    el("h3", {}, body.phone),
+    el("p", { class: "buttons" }, download),
+    el("p", {}, centre),
+    table("Current state", ["category", "status", "since"], body.state.map((s) => [s.category, s.status, time(s.updated_at)])),
+    table("History", ["when", "event", "categories", "how", "hash"], body.events.map((e) => [
+      time(e.server_ts), e.kind, (e.categories ?? []).join(", "),
+      e.evidence?.surface ?? e.evidence?.method ?? "", (e.hash ?? "").slice(0, 12),
+    ])),
+    table("Messages", ["queued", "kind", "status", "statuses received", "error"], body.confirmations.map((m) => [
+      time(m.created_at), m.kind, m.status, m.statuses.map((s) => s.status + (s.error_code ? ` (${s.error_code})` : "")).join(", "), m.last_error ?? "",
+    ])),
+  );
+}
+
+const time = (ms) => new Date(ms).toISOString().replace("T", " ").slice(0, 19) + " UTC";
+
+function save(name, type, content) {
+  const url = URL.createObjectURL(content instanceof Blob ? content : new Blob([content], { type }));
+  const a = el("a", { href: url, download: name });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+async function exportAs(format) {
+  const res = await api(`/export?format=${format}`);
+  if (!res.ok) return setStatus(`Export failed: HTTP ${res.status}`);
+  save(`consents-${sessionStorage.getItem(SITE_KEY)}.${format}`, res.headers.get("content-type"), await res.blob());
+}
+
+// ---- wa.me link and QR code ----
+
+function prefillQr(site) {
+  if (!$("qr-number").value) $("qr-number").value = site.chat?.number ?? "";
+  // `optin_keyword` is the site's inbound opt-in keyword; START re-subscribes where it is not set.
+  if (!$("qr-keyword").value) $("qr-keyword").value = site.optin_keyword ?? "START";
+}
+
+export function waLink(number, keyword) {
+  return `https://wa.me/${number.replace(/\D/g, "")}?text=${encodeURIComponent(keyword)}`;
+}
+
+let qr = null;
+
+function makeQr() {
+  const link = waLink($("qr-number").value, $("qr-keyword").value.trim());
+  qr = qrcodegen.QrCode.encodeText(link, qrcodegen.QrCode.Ecc.MEDIUM);
+  $("qr-link").textContent = link;
+  $("qr-link").href = link;
+  $("qr-svg").replaceChildren(qrSvg(qr, link));
+  $("qr-out").hidden = false;
+}
+
+const BORDER = 4;
+
+function qrPath(code) {
+  const parts = [];
+  for (let y = 0; y < code.size; y++) {
+    for (let x = 0; x < code.size; x++) {
+      if (code.getModule(x, y)) parts.push(`M${x + BORDER},${y + BORDER}h1v1h-1z`);
+    }
+  }
+  return parts.join("");
+}
+
+function qrSvgText(code) {
+  const n = code.size + BORDER * 2;
+  return `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${n} ${n}" width="${n * 8}" height="${n * 8}" shape-rendering="crispEdges">` +
+    `<rect width="100%" height="100%" fill="#fff"/><path d="${qrPath(code)}" fill="#000"/></svg>`;
+}
+
+function qrSvg(code, link) {
+  const n = code.size + BORDER * 2;
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("viewBox", `0 0 ${n} ${n}`);
+  svg.setAttribute("role", "img");
+  svg.setAttribute("shape-rendering", "crispEdges");
+  const title = document.createElementNS(ns, "title");
+  title.textContent = `QR code for ${link}`;
+  const bg = document.createElementNS(ns, "rect");
+  bg.setAttribute("width", "100%");
+  bg.setAttribute("height", "100%");
+  bg.setAttribute("fill", "#fff");
+  const path = document.createElementNS(ns, "path");
+  path.setAttribute("d", qrPath(code));
+  path.setAttribute("fill", "#000");
+  svg.append(title, bg, path);
+  return svg;
+}
+
+function qrPng(code, scale = 10) {
+  const n = code.size + BORDER * 2;
+  const canvas = el("canvas", { width: String(n * scale), height: String(n * scale) });
+  const ctx = canvas.getContext("2d");
+  ctx.fillStyle = "#fff";
+  ctx.fillRect(0, 0, canvas.width, canvas.height);
+  ctx.fillStyle = "#000";
+  for (let y = 0; y < code.size; y++) {
+    for (let x = 0; x < code.size; x++) {
+      if (code.getModule(x, y)) ctx.fillRect((x + BORDER) * scale, (y + BORDER) * scale, scale, scale);
+    }
+  }
+  return new Promise((resolve) => canvas.toBlob(resolve, "image/png"));
+}
+
+// ---- wiring ----
+
+function wire() {
+  $("login-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    sessionStorage.setItem(TOKEN_KEY, $("token").value);
+    sessionStorage.setItem(SITE_KEY, $("site").value);
+    $("token").value = "";
+    start();
+  });
+  $("signout").addEventListener("click", () => {
+    sessionStorage.removeItem(TOKEN_KEY);
+    showLogin();
+  });
+  $("range").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    loadStats().catch((e) => setStatus(`Could not load: ${e.message}`));
+  });
+  $("search").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    search($("phone").value.trim()).catch((e) => setStatus(`Search failed: ${e.message}`));
+  });
+  $("export-ndjson").addEventListener("click", () => exportAs("ndjson"));
+  $("export-csv").addEventListener("click", () => exportAs("csv"));
+  $("qr-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    makeQr();
+  });
+  $("qr-download-svg").addEventListener("click", () => save("optin-qr.svg", "image/svg+xml", qrSvgText(qr)));
+  $("qr-download-png").addEventListener("click", async () => save("optin-qr.png", "image/png", await qrPng(qr)));
+  const site = sessionStorage.getItem(SITE_KEY);
+  if (site) $("site").value = site;
+}
+
+wire();
+start();
