@@ -1,11 +1,12 @@
 // Click-to-opt-in: the dashboard makes a wa.me link with the prefilled opt-in
 // keyword and its QR code; the downloaded PNG and SVG decode (jsQR) to exactly
-// that link.
+// that link, and the message a scan prefills, sent to the business number, is
+// recorded as an in-thread grant.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { BASE, ADMIN_TOKEN, launch } from "./support.mjs";
+import { BASE, SIM, ADMIN_TOKEN, launch, admin, freshPhone, subscriber, eventually } from "./support.mjs";
 
 const JSQR = readFileSync(createRequire(import.meta.url).resolve("jsqr/dist/jsQR.js"), "utf8");
 
@@ -52,10 +53,12 @@ async function downloaded(page, button) {
 test("the QR code (PNG and SVG download) decodes to the wa.me link with the site's number and keyword", async () => {
   const { page, context } = await dashboard();
   const number = page.getByLabel("Business WhatsApp number, with country code");
-  assert.equal(await number.inputValue(), "6281234500000", "prefilled from the site's chat number");
-  assert.equal(await page.getByLabel("Opt-in keyword").inputValue(), "START");
+  assert.equal(await number.inputValue(), "6281234500000", "prefilled from the site's business number");
+  assert.equal(await page.getByLabel("Opt-in keyword").inputValue(), "JOIN TOKO ACME", "prefilled from the site's opt-in keyword");
   await page.getByRole("button", { name: "Make link and QR" }).click();
-  const expected = "https://wa.me/6281234500000?text=START";
+  const expected = "https://wa.me/6281234500000?text=JOIN%20TOKO%20ACME";
+  const site = await (await admin("demo")).json();
+  assert.equal(site.click_to_optin.wa_me_url, expected, "the same link the admin API gives");
   assert.equal(await page.locator("#qr-link").textContent(), expected);
   assert.equal(await page.locator("#qr-link").getAttribute("href"), expected);
   assert.equal(await page.getByRole("img", { name: `QR code for ${expected}` }).count(), 1);
@@ -84,4 +87,28 @@ test("a keyword with spaces, accents and symbols is URL-encoded and survives the
   assert.equal(text, expected);
   assert.equal(new URL(text).searchParams.get("text"), "QUERO receber & promoções");
   await context.close();
+});
+
+test("scanning the QR and sending its message records an in-thread grant for that person", async () => {
+  const { page, context } = await dashboard();
+  await page.getByRole("button", { name: "Make link and QR" }).click();
+  const png = await downloaded(page, "Download PNG");
+  await context.close();
+  const link = new URL(await decode(png.bytes, "image/png"));
+  const phone = freshPhone().e164;
+  // What the person's WhatsApp sends after the scan: the prefilled text, to the business number.
+  const sent = await fetch(`${SIM}/_sim/inbound`, {
+    method: "POST",
+    body: JSON.stringify({ from: phone, text: link.searchParams.get("text"), phone_number_id: "100000000000001" }),
+  });
+  assert.equal(sent.status, 200, await sent.clone().text());
+  assert.equal((await sent.json()).delivery.http_status, 200, "the Worker took the signed webhook");
+  const view = await eventually(async () => {
+    const res = await subscriber(phone);
+    return res.status === 200 && res.body;
+  });
+  assert.ok(view, "the person is a subscriber");
+  const grant = view.events.find((e) => e.kind === "grant");
+  assert.equal(grant?.evidence?.source, "in_thread_keyword", JSON.stringify(view.events));
+  assert.equal(grant.evidence.said, link.searchParams.get("text"), "the evidence keeps what the person sent");
 });

@@ -1,7 +1,7 @@
 // Shared helpers for the end-to-end tests: the stack (wrangler dev + simulator)
 // is started by `scripts/dev test`; these talk to it over HTTP and drive Chromium.
 import { chromium } from "playwright-core";
-import { createHash, randomInt } from "node:crypto";
+import { createHash, createHmac, randomInt } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 
@@ -73,4 +73,27 @@ export const admin = (path, init = {}) =>
   fetch(`${BASE}/admin/sites/${path}`, {
     ...init,
     headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json", ...(init.headers ?? {}) },
+  });
+
+/** `X-Hub-Signature-256` of a webhook body, as Meta signs it with the app secret. */
+export const signWebhook = (body, secret = process.env.WHATSAPP_APP_SECRET ?? "dev-app-secret") =>
+  `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`;
+
+/** Posts a webhook body to the Worker with that `X-Hub-Signature-256` (none when not given). */
+export const postWebhook = (body, signature) =>
+  fetch(`${BASE}/webhooks/whatsapp`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...(signature ? { "x-hub-signature-256": signature } : {}) },
+    body,
+  });
+
+/** The JSON of Meta's webhook for one inbound `message` to business number `pnid`. */
+export const inboundWebhook = (pnid, message) =>
+  JSON.stringify({
+    object: "whatsapp_business_account",
+    entry: [{ id: "1", changes: [{ field: "messages", value: {
+      messaging_product: "whatsapp",
+      metadata: { display_phone_number: "15550000000", phone_number_id: pnid },
+      messages: [{ timestamp: String(Math.floor(Date.now() / 1000)), ...message }],
+    } }] }],
   });

@@ -3,10 +3,10 @@
 // outbox does with each Graph error of PRODUCT.md's table.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createHmac } from "node:crypto";
-import { BASE, SIM, ADMIN_TOKEN, freshPhone, subscriber, simMessages, eventually, sleep } from "./support.mjs";
+import {
+  BASE, SIM, ADMIN_TOKEN, freshPhone, subscriber, simMessages, eventually, sleep, signWebhook as sign, postWebhook,
+} from "./support.mjs";
 
-const APP_SECRET = process.env.WHATSAPP_APP_SECRET ?? "dev-app-secret";
 const VERIFY_TOKEN = process.env.WEBHOOK_VERIFY_TOKEN ?? "dev-verify-token";
 const DEMO_PNID = "100000000000001";
 const NOTICES = {
@@ -63,13 +63,6 @@ function statusWebhook(wamid, status, callback) {
   });
 }
 
-const postWebhook = (body, signature) =>
-  fetch(`${BASE}/webhooks/whatsapp`, {
-    method: "POST",
-    headers: { "content-type": "application/json", ...(signature ? { "x-hub-signature-256": signature } : {}) },
-    body,
-  });
-const sign = (body, secret = APP_SECRET) => `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`;
 
 test("GET verification echoes the challenge only for the right token", async () => {
   const verify = (q) => fetch(`${BASE}/webhooks/whatsapp?${new URLSearchParams(q)}`);

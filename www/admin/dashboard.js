@@ -345,8 +345,8 @@ async function exportAs(format) {
 // ---- wa.me link and QR code ----
 
 function prefillQr(site) {
-  if (!$("qr-number").value) $("qr-number").value = site.chat?.number ?? "";
-  // `optin_keyword` is the site's inbound opt-in keyword; START re-subscribes where it is not set.
+  if (!$("qr-number").value) $("qr-number").value = site.whatsapp?.display_phone_number ?? site.chat?.number ?? "";
+  // `optin_keyword` is the site's click-to-opt-in phrase; START re-subscribes where it is not set.
   if (!$("qr-keyword").value) $("qr-keyword").value = site.optin_keyword ?? "START";
 }
 

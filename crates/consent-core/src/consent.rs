@@ -239,6 +239,7 @@ mod tests {
                 template_name: "optin_confirmation".into(),
                 template_languages: vec!["id".into()],
                 token_secret: "T".into(),
+                display_phone_number: None,
             },
             limits: Default::default(),
             turnstile_secret: None,
@@ -246,6 +247,8 @@ mod tests {
             shards: 1,
             chat: None,
             targeting: None,
+            double_opt_in: None,
+            optin_keyword: None,
             respect_dnt: false,
         }
     }

@@ -72,13 +72,94 @@ const HELP: &[&str] = &[
     "help", "info", "bantuan", "ajuda", "yardim", "hjaelp", "ayuda", "hilfe",
 ];
 
+/// Words that confirm a pending (double opt-in) subscription, folded: YES and
+/// CONFIRM in every locale. YES-like words are also opt-in words: with nothing
+/// pending they re-subscribe as before.
+const CONFIRM: &[&str] = &[
+    // en
+    "yes",
+    "confirm",
+    // id
+    "ya",
+    "konfirmasi",
+    // pt
+    "sim",
+    "confirmar",
+    "confirmo",
+    // tr
+    "evet",
+    "onay",
+    "onayla",
+    // da
+    "ja",
+    "bekraeft",
+    // es
+    "si",
+    // de
+    "bestatigen",
+];
+
+/// The single word of `text`, trimmed of spaces and punctuation, if it is one.
+fn single_word(text: &str) -> Option<&str> {
+    let word = text.trim().trim_matches(|c: char| !c.is_alphanumeric());
+    let ok =
+        !word.is_empty() && !word.chars().any(char::is_whitespace) && word.chars().count() <= 20;
+    ok.then_some(word)
+}
+
+/// Whether `text` confirms a pending double opt-in (YES, CONFIRM, YA, SIM, EVET,
+/// JA, BEKRÆFT, SÍ, BESTÄTIGEN, …; case and accents ignored).
+pub fn is_confirmation(text: &str) -> bool {
+    single_word(text).is_some_and(|w| CONFIRM.contains(&fold(w).as_str()))
+}
+
+/// A site's click-to-opt-in phrase (or an inbound text) reduced to what is
+/// compared: folded, punctuation around it dropped, inner spaces collapsed.
+pub fn normalize_phrase(text: &str) -> String {
+    let trimmed = text.trim().trim_matches(|c: char| !c.is_alphanumeric());
+    let mut out = String::with_capacity(trimmed.len());
+    for word in fold(trimmed).split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
+}
+
+/// Whether an inbound text is exactly the site's opt-in phrase (as a wa.me link
+/// or QR code prefills it), ignoring case, accents, spacing and end punctuation.
+pub fn matches_phrase(text: &str, phrase: &str) -> bool {
+    text.chars().count() <= 200 && {
+        let want = normalize_phrase(phrase);
+        !want.is_empty() && normalize_phrase(text) == want
+    }
+}
+
+/// Checks a site's opt-in phrase: 2–40 letters, digits, spaces or `-`, with a
+/// letter, and not a keyword that already means something (STOP, START, YES, HELP…).
+pub fn check_phrase(phrase: &str) -> Result<(), &'static str> {
+    let p = phrase.trim();
+    let len = p.chars().count();
+    if !(2..=40).contains(&len) {
+        return Err("must be 2 to 40 characters");
+    }
+    if !p
+        .chars()
+        .all(|c| c.is_alphanumeric() || c == ' ' || c == '-')
+        || !p.chars().any(char::is_alphabetic)
+    {
+        return Err("must be letters, digits, spaces or '-', with at least one letter");
+    }
+    if classify(p).is_some() || is_confirmation(p) {
+        return Err("must not be an opt-out, opt-in, confirm or help keyword");
+    }
+    Ok(())
+}
+
 /// Classifies an inbound text; `None` when it is not a single keyword.
 pub fn classify(text: &str) -> Option<Keyword> {
-    let word = text.trim().trim_matches(|c: char| !c.is_alphanumeric());
-    if word.is_empty() || word.chars().any(char::is_whitespace) || word.chars().count() > 20 {
-        return None;
-    }
-    let folded = fold(word);
+    let folded = fold(single_word(text)?);
     let is = |list: &[&str]| list.contains(&folded.as_str());
     if is(OPT_OUT) {
         Some(Keyword::OptOut)
@@ -192,6 +273,113 @@ mod tests {
         }
         for w in ["HELP", "info", "Bantuan", "AJUDA", "ayuda", "Hilfe"] {
             assert_eq!(classify(w), Some(Keyword::Help), "{w}");
+        }
+    }
+
+    #[test]
+    fn yes_and_confirm_confirm_in_every_locale() {
+        for w in [
+            "YES",
+            "Confirm",
+            "ya",
+            "KONFIRMASI",
+            "Sim",
+            "confirmar",
+            "EVET",
+            "Onayla",
+            "ja",
+            "Bekræft",
+            "BEKRÆFT",
+            "Sí",
+            "si!",
+            "Bestätigen",
+            "bestatigen",
+        ] {
+            assert!(is_confirmation(w), "{w}");
+        }
+        for w in ["STOP", "yes please", "", "start", "confirmed?", "ok"] {
+            assert!(!is_confirmation(w), "{w:?}");
+        }
+        // YES still re-subscribes when nothing is pending.
+        assert_eq!(classify("yes"), Some(Keyword::OptIn));
+    }
+
+    #[test]
+    fn the_opt_in_phrase_matches_whatever_the_case_accents_and_spacing() {
+        for text in [
+            "JOIN ACME",
+            "join acme",
+            "  Join   Acme! ",
+            "jóin acmé",
+            "JOIN\tACME.",
+        ] {
+            assert!(matches_phrase(text, "Join Acme"), "{text:?}");
+        }
+        for text in ["JOIN", "join acme please", "joinacme", "", "STOP"] {
+            assert!(!matches_phrase(text, "Join Acme"), "{text:?}");
+        }
+        assert!(!matches_phrase("", ""));
+    }
+
+    #[test]
+    fn opt_in_phrases_are_checked() {
+        assert_eq!(check_phrase("JOIN ACME"), Ok(()));
+        assert_eq!(check_phrase("Toko-Acme 2"), Ok(()));
+        for bad in [
+            "",
+            "x",
+            "STOP",
+            "start",
+            "Yes",
+            "Bekræft",
+            "HELP",
+            "join <acme>",
+            "12345",
+            &"a".repeat(41),
+        ] {
+            assert!(check_phrase(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn every_whatsapp_text_names_keywords_that_work() {
+        for l in Locale::ALL {
+            let w = l.whatsapp();
+            assert!(
+                w.template_double_opt_in
+                    .split_whitespace()
+                    .any(|t| t.chars().count() > 1
+                        && t.chars()
+                            .filter(|c| c.is_alphabetic())
+                            .all(char::is_uppercase)
+                        && is_confirmation(t)),
+                "{l:?}: the request names a confirm word"
+            );
+            for text in [
+                w.reply_confirmed,
+                w.reply_subscribed,
+                w.template_confirmation,
+            ] {
+                assert!(
+                    text.split_whitespace().any(|t| t.chars().count() > 1
+                        && t.chars()
+                            .filter(|c| c.is_alphabetic())
+                            .all(char::is_uppercase)
+                        && classify(t) == Some(Keyword::OptOut)),
+                    "{l:?}: {text}"
+                );
+            }
+            for text in [w.reply_confirmed, w.reply_subscribed, w.reply_not_pending] {
+                assert!(text.contains("{business}"), "{l:?}: {text}");
+            }
+            for text in [w.template_confirmation, w.template_double_opt_in] {
+                assert!(
+                    text.contains("{{1}}") && text.contains("WhatsApp"),
+                    "{l:?}: {text}"
+                );
+            }
+            assert!(w.template_double_opt_in.contains(w.button_confirm), "{l:?}");
+            assert!(w.template_double_opt_in.contains(w.button_stop), "{l:?}");
         }
     }
 

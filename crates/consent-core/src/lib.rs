@@ -46,5 +46,7 @@ pub use keywords::Keyword;
 pub use locale::Locale;
 pub use notice::{notice_hash, render_notice, Notice};
 pub use phone::{normalize_phone, PhoneError, E164};
-pub use site::{ChatConfig, IpPolicy, Limits, PublicConfig, SiteConfig, WhatsAppConfig};
+pub use site::{
+    ChatConfig, DoubleOptIn, IpPolicy, Limits, PublicConfig, SiteConfig, WhatsAppConfig,
+};
 pub use targeting::Targeting;

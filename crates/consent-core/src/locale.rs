@@ -79,6 +79,29 @@ pub struct Strings {
     pub chat_prefilled: &'static str,
 }
 
+/// What the business says in the WhatsApp thread, in one language: the bodies
+/// of the templates to create in WhatsApp Manager (`{{1}}` is the business
+/// name), their button labels, and in-thread replies (`{business}` as in
+/// [`Strings::notice`]). Kept apart from [`Strings`] so the widget links none of it.
+#[derive(Debug)]
+pub struct WhatsAppStrings {
+    /// Body of the confirmation template (`optin_confirmation`); one quick-reply button, [`Self::button_stop`].
+    pub template_confirmation: &'static str,
+    /// Body of the double opt-in request (`optin_double_confirmation`); quick replies
+    /// [`Self::button_confirm`] (index 0) and [`Self::button_stop`] (index 1).
+    pub template_double_opt_in: &'static str,
+    /// Label of the Confirm quick-reply button.
+    pub button_confirm: &'static str,
+    /// Label of the opt-out quick-reply button.
+    pub button_stop: &'static str,
+    /// Reply once a pending subscription is confirmed.
+    pub reply_confirmed: &'static str,
+    /// Reply to a Confirm for a request that is unknown, expired or someone else's.
+    pub reply_not_pending: &'static str,
+    /// Reply to the site's click-to-opt-in phrase.
+    pub reply_subscribed: &'static str,
+}
+
 /// The preference centre page (`/p/{token}`), in one language. `{business}` is
 /// replaced by the business name, `{date}` by a date.
 #[derive(Debug)]
@@ -182,6 +205,52 @@ impl Locale {
             .into_iter()
             .find_map(Locale::parse)
             .unwrap_or(default)
+    }
+
+    /// The locale most people with this number speak, by calling code, if we have it.
+    pub fn for_phone(e164: &str) -> Option<Locale> {
+        let digits = e164.strip_prefix('+').unwrap_or(e164);
+        const BY_PREFIX: &[(&str, Locale)] = &[
+            ("62", Locale::Id),
+            ("55", Locale::PtBr),
+            ("351", Locale::PtBr),
+            ("90", Locale::Tr),
+            ("45", Locale::Da),
+            ("49", Locale::De),
+            ("43", Locale::De),
+            ("41", Locale::De),
+            ("34", Locale::Es),
+            ("52", Locale::Es),
+            ("54", Locale::Es),
+            ("56", Locale::Es),
+            ("57", Locale::Es),
+            ("51", Locale::Es),
+            ("58", Locale::Es),
+            ("593", Locale::Es),
+            ("1", Locale::En),
+            ("44", Locale::En),
+            ("61", Locale::En),
+            ("64", Locale::En),
+            ("353", Locale::En),
+        ];
+        BY_PREFIX
+            .iter()
+            .filter(|(p, _)| digits.starts_with(p))
+            .max_by_key(|(p, _)| p.len())
+            .map(|(_, l)| *l)
+    }
+
+    /// What the business says in the WhatsApp thread in this locale.
+    pub fn whatsapp(self) -> &'static WhatsAppStrings {
+        match self {
+            Locale::En => &WA_EN,
+            Locale::Id => &WA_ID,
+            Locale::PtBr => &WA_PT_BR,
+            Locale::Tr => &WA_TR,
+            Locale::Da => &WA_DA,
+            Locale::Es => &WA_ES,
+            Locale::De => &WA_DE,
+        }
     }
 
     /// The preference centre's strings (kept apart from [`Strings`] so the widget never links them).
@@ -428,6 +497,76 @@ static DE: Strings = Strings {
     chat_prefilled: "Hallo! Ich habe eine Frage.",
 };
 
+static WA_EN: WhatsAppStrings = WhatsAppStrings {
+    template_confirmation: "You are subscribed to WhatsApp messages from {{1}}: the updates you chose. Reply STOP or tap Stop to unsubscribe at any time.",
+    template_double_opt_in: "Please confirm that you want to receive WhatsApp messages from {{1}}: tap Confirm or reply YES. If you did not ask for this, ignore this message or tap Stop.",
+    button_confirm: "Confirm",
+    button_stop: "Stop",
+    reply_confirmed: "Thank you, confirmed! {business} will send you the WhatsApp updates you chose. Reply STOP to unsubscribe.",
+    reply_not_pending: "There is nothing to confirm: this request has expired or is not yours. To subscribe to {business}, sign up again on their website.",
+    reply_subscribed: "Welcome! You are subscribed to WhatsApp messages from {business}. Reply STOP to unsubscribe.",
+};
+
+static WA_ID: WhatsAppStrings = WhatsAppStrings {
+    template_confirmation: "Kamu berlangganan pesan WhatsApp dari {{1}}: info yang kamu pilih. Balas BERHENTI atau ketuk Berhenti untuk berhenti kapan saja.",
+    template_double_opt_in: "Mohon konfirmasi bahwa kamu ingin menerima pesan WhatsApp dari {{1}}: ketuk Konfirmasi atau balas YA. Jika kamu tidak memintanya, abaikan pesan ini atau ketuk Berhenti.",
+    button_confirm: "Konfirmasi",
+    button_stop: "Berhenti",
+    reply_confirmed: "Terima kasih, sudah dikonfirmasi! {business} akan mengirim info WhatsApp yang kamu pilih. Balas BERHENTI untuk berhenti berlangganan.",
+    reply_not_pending: "Tidak ada yang perlu dikonfirmasi: permintaan ini sudah kedaluwarsa atau bukan milikmu. Untuk berlangganan {business}, daftar lagi di situs mereka.",
+    reply_subscribed: "Selamat datang! Kamu berlangganan pesan WhatsApp dari {business}. Balas BERHENTI untuk berhenti berlangganan.",
+};
+
+static WA_PT_BR: WhatsAppStrings = WhatsAppStrings {
+    template_confirmation: "Você está inscrito para receber mensagens de {{1}} no WhatsApp: as atualizações que escolheu. Responda PARAR ou toque em Parar para cancelar a qualquer momento.",
+    template_double_opt_in: "Confirme que deseja receber mensagens de {{1}} no WhatsApp: toque em Confirmar ou responda SIM. Se você não pediu isso, ignore esta mensagem ou toque em Parar.",
+    button_confirm: "Confirmar",
+    button_stop: "Parar",
+    reply_confirmed: "Obrigado, confirmado! {business} enviará as mensagens do WhatsApp que você escolheu. Responda PARAR para cancelar.",
+    reply_not_pending: "Não há nada para confirmar: este pedido expirou ou não é seu. Para se inscrever em {business}, cadastre-se novamente no site.",
+    reply_subscribed: "Boas-vindas! Você está inscrito para receber mensagens de {business} no WhatsApp. Responda PARAR para cancelar.",
+};
+
+static WA_TR: WhatsAppStrings = WhatsAppStrings {
+    template_confirmation: "Artık {{1}} tarafından gönderilen WhatsApp mesajlarına abonesiniz: seçtiğiniz bildirimler. İstediğiniz zaman ayrılmak için DUR yazın veya Dur düğmesine dokunun.",
+    template_double_opt_in: "Lütfen {{1}} tarafından WhatsApp mesajları almak istediğinizi onaylayın: Onayla düğmesine dokunun veya EVET yazın. Bunu siz istemediyseniz bu mesajı yok sayın veya Dur düğmesine dokunun.",
+    button_confirm: "Onayla",
+    button_stop: "Dur",
+    reply_confirmed: "Teşekkürler, onaylandı! {business} size seçtiğiniz WhatsApp bildirimlerini gönderecek. Ayrılmak için DUR yazın.",
+    reply_not_pending: "Onaylanacak bir şey yok: bu isteğin süresi dolmuş ya da size ait değil. {business} abonesi olmak için web sitesinden yeniden kaydolun.",
+    reply_subscribed: "Hoş geldiniz! {business} tarafından gönderilen WhatsApp mesajlarına abone oldunuz. Ayrılmak için DUR yazın.",
+};
+
+static WA_DA: WhatsAppStrings = WhatsAppStrings {
+    template_confirmation: "Du er tilmeldt WhatsApp-beskeder fra {{1}}: de opdateringer, du har valgt. Svar AFMELD eller tryk på Afmeld for at framelde dig når som helst.",
+    template_double_opt_in: "Bekræft venligst, at du vil modtage WhatsApp-beskeder fra {{1}}: tryk på Bekræft eller svar JA. Hvis du ikke har bedt om det, kan du ignorere denne besked eller trykke på Afmeld.",
+    button_confirm: "Bekræft",
+    button_stop: "Afmeld",
+    reply_confirmed: "Tak, bekræftet! {business} sender dig de WhatsApp-beskeder, du har valgt. Svar AFMELD for at framelde dig.",
+    reply_not_pending: "Der er intet at bekræfte: anmodningen er udløbet eller ikke din. Tilmeld dig igen på hjemmesiden for at få beskeder fra {business}.",
+    reply_subscribed: "Velkommen! Du er tilmeldt WhatsApp-beskeder fra {business}. Svar AFMELD for at framelde dig.",
+};
+
+static WA_ES: WhatsAppStrings = WhatsAppStrings {
+    template_confirmation: "Estás suscrito a los mensajes de WhatsApp de {{1}}: los avisos que elegiste. Responde BAJA o toca Baja para darte de baja cuando quieras.",
+    template_double_opt_in: "Confirma que quieres recibir mensajes de WhatsApp de {{1}}: toca Confirmar o responde SÍ. Si no lo pediste, ignora este mensaje o toca Baja.",
+    button_confirm: "Confirmar",
+    button_stop: "Baja",
+    reply_confirmed: "¡Gracias, confirmado! {business} te enviará los avisos de WhatsApp que elegiste. Responde BAJA para darte de baja.",
+    reply_not_pending: "No hay nada que confirmar: esta solicitud caducó o no es tuya. Para suscribirte a {business}, regístrate de nuevo en su sitio web.",
+    reply_subscribed: "¡Bienvenido! Estás suscrito a los mensajes de WhatsApp de {business}. Responde BAJA para darte de baja.",
+};
+
+static WA_DE: WhatsAppStrings = WhatsAppStrings {
+    template_confirmation: "Sie haben WhatsApp-Nachrichten von {{1}} abonniert: die Updates, die Sie gewählt haben. Antworten Sie STOPP oder tippen Sie auf Stopp, um sich jederzeit abzumelden.",
+    template_double_opt_in: "Bitte bestätigen Sie, dass Sie WhatsApp-Nachrichten von {{1}} erhalten möchten: Tippen Sie auf Bestätigen oder antworten Sie JA. Wenn Sie das nicht angefordert haben, ignorieren Sie diese Nachricht oder tippen Sie auf Stopp.",
+    button_confirm: "Bestätigen",
+    button_stop: "Stopp",
+    reply_confirmed: "Danke, bestätigt! {business} sendet Ihnen die WhatsApp-Nachrichten, die Sie gewählt haben. Antworten Sie STOPP, um sich abzumelden.",
+    reply_not_pending: "Es gibt nichts zu bestätigen: Diese Anfrage ist abgelaufen oder nicht Ihre. Um Nachrichten von {business} zu erhalten, melden Sie sich erneut auf der Website an.",
+    reply_subscribed: "Willkommen! Sie haben WhatsApp-Nachrichten von {business} abonniert. Antworten Sie STOPP, um sich abzumelden.",
+};
+
 static PREF_EN: PrefStrings = PrefStrings {
     heading: "Your WhatsApp messages from {business}",
     intro: "Choose what {business} sends you on WhatsApp, how often, or pause it for a while.",
@@ -623,6 +762,46 @@ mod tests {
     }
 
     #[test]
+    fn templates_are_what_whatsapp_manager_accepts_and_the_readme_lists() {
+        let readme = include_str!("../../../README.md");
+        for l in Locale::ALL {
+            let w = l.whatsapp();
+            for body in [w.template_confirmation, w.template_double_opt_in] {
+                // Meta refuses a body that starts or ends with a variable.
+                assert!(
+                    !body.starts_with("{{") && !body.ends_with("}}"),
+                    "{l:?}: {body}"
+                );
+                assert_eq!(
+                    body.matches("{{").count(),
+                    1,
+                    "{l:?}: one variable, the business name"
+                );
+                assert!(
+                    readme.contains(body),
+                    "README.md lacks the {l:?} template text: {body}"
+                );
+            }
+            for label in [w.button_confirm, w.button_stop] {
+                assert!(
+                    label.chars().count() <= 25,
+                    "quick-reply labels are at most 25 characters"
+                );
+            }
+            let row = format!(
+                "| `{}` | {} | {} |",
+                l.whatsapp_code(),
+                w.button_stop,
+                w.button_confirm
+            );
+            assert!(
+                readme.contains(&row),
+                "README.md lacks the button row {row}"
+            );
+        }
+    }
+
+    #[test]
     fn every_preference_page_names_the_business_and_differs_from_english() {
         for l in Locale::ALL {
             let p = l.pref_strings();
@@ -633,6 +812,17 @@ mod tests {
                 assert_ne!(p.save, PREF_EN.save, "{l:?} is translated");
             }
         }
+    }
+
+    #[test]
+    fn a_number_suggests_its_language() {
+        assert_eq!(Locale::for_phone("+6281234567890"), Some(Locale::Id));
+        assert_eq!(Locale::for_phone("+5511987654321"), Some(Locale::PtBr));
+        assert_eq!(Locale::for_phone("+4520123456"), Some(Locale::Da));
+        assert_eq!(Locale::for_phone("+905321234567"), Some(Locale::Tr));
+        assert_eq!(Locale::for_phone("+593991234567"), Some(Locale::Es));
+        assert_eq!(Locale::for_phone("+4915112345678"), Some(Locale::De));
+        assert_eq!(Locale::for_phone("+33612345678"), None);
     }
 
     #[test]

@@ -52,6 +52,37 @@ pub struct SiteConfig {
     /// (Do Not Track or Global Privacy Control).
     #[serde(default)]
     pub respect_dnt: bool,
+    /// Double opt-in: a consent from the web stays pending until the person
+    /// confirms in WhatsApp (absent or `enabled: false`: a consent is active at once).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub double_opt_in: Option<DoubleOptIn>,
+    /// Click-to-opt-in phrase (e.g. `JOIN ACME`): an inbound WhatsApp message that is
+    /// exactly this (case, accents and spacing ignored) subscribes its sender to
+    /// every category of the site. A wa.me link or QR code prefills it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub optin_keyword: Option<String>,
+}
+
+/// The double opt-in setting.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DoubleOptIn {
+    /// Whether new consents wait for a confirmation.
+    pub enabled: bool,
+    /// Hours a pending consent waits for the confirmation before it expires (1–720).
+    #[serde(default = "default_expiry_hours")]
+    pub expiry_hours: u32,
+    /// Approved template asking to confirm, with Confirm and Stop quick replies.
+    #[serde(default = "default_double_opt_in_template")]
+    pub template_name: String,
+}
+
+fn default_expiry_hours() -> u32 {
+    48
+}
+
+fn default_double_opt_in_template() -> String {
+    "optin_double_confirmation".into()
 }
 
 /// What the evidence keeps of the client IP.
@@ -123,6 +154,10 @@ pub struct WhatsAppConfig {
     pub template_languages: Vec<String>,
     /// Name of the Worker secret holding the access token.
     pub token_secret: String,
+    /// The business number as people dial it (digits with country code), for
+    /// wa.me links; the chat widget's `number` is used when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_phone_number: Option<String>,
 }
 
 /// What the widget is told about a site: nothing secret.
@@ -216,7 +251,60 @@ impl SiteConfig {
         if let Some(h) = self.chat.as_ref().and_then(|c| c.hours.as_ref()) {
             h.check()?;
         }
+        if let Some(n) = &self.whatsapp.display_phone_number {
+            if !(8..=15).contains(&n.len()) || !n.bytes().all(|b| b.is_ascii_digit()) {
+                return Err((
+                    "whatsapp.display_phone_number",
+                    "must be 8 to 15 digits with the country code",
+                ));
+            }
+        }
+        if let Some(d) = &self.double_opt_in {
+            if !(1..=720).contains(&d.expiry_hours) {
+                return Err(("double_opt_in.expiry_hours", "must be 1 to 720"));
+            }
+            let name_ok = (1..=512).contains(&d.template_name.len())
+                && d.template_name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+            if !name_ok {
+                return Err((
+                    "double_opt_in.template_name",
+                    "must be a template name: a-z, 0-9 and _",
+                ));
+            }
+        }
+        if let Some(k) = &self.optin_keyword {
+            crate::keywords::check_phrase(k).map_err(|detail| ("optin_keyword", detail))?;
+        }
         Ok(())
+    }
+
+    /// The double opt-in setting, when it is switched on.
+    pub fn double_opt_in(&self) -> Option<&DoubleOptIn> {
+        self.double_opt_in.as_ref().filter(|d| d.enabled)
+    }
+
+    /// Whether an inbound text is the site's click-to-opt-in phrase.
+    pub fn is_optin_keyword(&self, text: &str) -> bool {
+        self.optin_keyword
+            .as_deref()
+            .is_some_and(|k| crate::keywords::matches_phrase(text, k))
+    }
+
+    /// `https://wa.me/<number>?text=<phrase>`: the click-to-opt-in link (and QR
+    /// code content), when the site has a phrase and a number to dial.
+    pub fn wa_me_url(&self) -> Option<String> {
+        let phrase = self.optin_keyword.as_deref()?.trim();
+        let number = self
+            .whatsapp
+            .display_phone_number
+            .as_deref()
+            .or(self.chat.as_ref().map(|c| c.number.as_str()))?;
+        Some(format!(
+            "https://wa.me/{number}?text={}",
+            percent_encode(phrase)
+        ))
     }
 
     /// The ledger holding `phone`'s events: one per site, or the phone's hash shard.
@@ -263,6 +351,22 @@ impl SiteConfig {
     }
 }
 
+/// Percent-encodes everything but unreserved characters (RFC 3986), as a query value.
+fn percent_encode(s: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut out = String::with_capacity(s.len() * 3);
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push('%');
+            out.push(HEX[usize::from(b >> 4)] as char);
+            out.push(HEX[usize::from(b & 15)] as char);
+        }
+    }
+    out
+}
+
 /// `scheme://host[:port]` with nothing after it.
 fn is_origin(o: &str) -> bool {
     let rest = o
@@ -298,6 +402,7 @@ mod tests {
                 template_name: "optin_confirmation".into(),
                 template_languages: vec!["id".into(), "en".into()],
                 token_secret: "WA_TOKEN_ACME".into(),
+                display_phone_number: None,
             },
             limits: Limits::default(),
             turnstile_secret: None,
@@ -305,6 +410,8 @@ mod tests {
             shards: 1,
             chat: None,
             targeting: None,
+            double_opt_in: None,
+            optin_keyword: None,
             respect_dnt: false,
         }
     }
@@ -415,6 +522,82 @@ mod tests {
         assert!(!serde_json::to_string(&site().public())
             .unwrap()
             .contains("targeting"));
+    }
+
+    #[test]
+    fn double_opt_in_is_off_by_default_and_checked() {
+        let mut json = serde_json::to_value(site()).unwrap();
+        assert!(json.get("double_opt_in").is_none(), "absent when off");
+        json["double_opt_in"] = serde_json::json!({"enabled": true});
+        let on: SiteConfig = serde_json::from_value(json.clone()).unwrap();
+        let d = on.double_opt_in().unwrap();
+        assert_eq!(
+            (d.expiry_hours, d.template_name.as_str()),
+            (48, "optin_double_confirmation")
+        );
+        assert_eq!(on.check(), Ok(()));
+        json["double_opt_in"] = serde_json::json!({"enabled": false, "expiry_hours": 2});
+        let off: SiteConfig = serde_json::from_value(json.clone()).unwrap();
+        assert!(off.double_opt_in().is_none());
+        for (bad, field) in [
+            (
+                serde_json::json!({"enabled": true, "expiry_hours": 0}),
+                "double_opt_in.expiry_hours",
+            ),
+            (
+                serde_json::json!({"enabled": true, "expiry_hours": 721}),
+                "double_opt_in.expiry_hours",
+            ),
+            (
+                serde_json::json!({"enabled": true, "template_name": "Bad Name"}),
+                "double_opt_in.template_name",
+            ),
+        ] {
+            json["double_opt_in"] = bad;
+            let s: SiteConfig = serde_json::from_value(json.clone()).unwrap();
+            assert_eq!(s.check().unwrap_err().0, field);
+        }
+        json["double_opt_in"] = serde_json::json!({"enabled": true, "expiry": 3});
+        assert!(
+            serde_json::from_value::<SiteConfig>(json).is_err(),
+            "unknown fields are refused"
+        );
+    }
+
+    #[test]
+    fn the_opt_in_keyword_is_checked_matched_and_linked() {
+        let mut s = site();
+        assert_eq!(s.wa_me_url(), None);
+        assert!(!s.is_optin_keyword("JOIN ACME"));
+        s.optin_keyword = Some("JOIN ACME".into());
+        assert_eq!(s.check(), Ok(()));
+        assert!(s.is_optin_keyword("join  acmé!"));
+        assert!(!s.is_optin_keyword("join"));
+        assert_eq!(s.wa_me_url(), None, "no number to dial yet");
+        s.chat = Some(ChatConfig {
+            number: "6281234500000".into(),
+            greeting: None,
+            prefilled: None,
+            hours: None,
+        });
+        assert_eq!(
+            s.wa_me_url().unwrap(),
+            "https://wa.me/6281234500000?text=JOIN%20ACME"
+        );
+        s.whatsapp.display_phone_number = Some("4520123456".into());
+        s.optin_keyword = Some("Tilmeld Æble".into());
+        assert_eq!(s.check(), Ok(()));
+        assert_eq!(
+            s.wa_me_url().unwrap(),
+            "https://wa.me/4520123456?text=Tilmeld%20%C3%86ble"
+        );
+        s.whatsapp.display_phone_number = Some("+45 20".into());
+        assert_eq!(s.check().unwrap_err().0, "whatsapp.display_phone_number");
+        s.whatsapp.display_phone_number = None;
+        for bad in ["STOP", "x", "join <acme>"] {
+            s.optin_keyword = Some(bad.into());
+            assert_eq!(s.check().unwrap_err().0, "optin_keyword", "{bad}");
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@ use worker::{Env, Headers, Method, Request, Response};
 use crate::{
     analytics::Range,
     audit::{ExportPage, ExportRow, Stats, Verification},
-    error::AppError,
+    error::{from_json_error, AppError},
     http::{json, read_json},
     ledger, sites,
 };
@@ -247,12 +247,34 @@ pub async fn resume_sending(env: &Env, site: &str) -> Result<Response, AppError>
 
 /// `GET /admin/sites/{site}`: the stored configuration.
 pub async fn get_site(env: &Env, site: &str) -> Result<Response, AppError> {
-    json(&sites::load(env, site).await?, 200, no_store()?)
+    json(
+        &with_click_to_optin(&sites::load(env, site).await?)?,
+        200,
+        no_store()?,
+    )
+}
+
+/// The configuration plus the derived, read-only `click_to_optin` object: the
+/// opt-in phrase and the wa.me link (the QR code's content) that prefills it.
+fn with_click_to_optin(config: &SiteConfig) -> Result<serde_json::Value, AppError> {
+    let mut body = serde_json::to_value(config).map_err(|e| AppError::Internal(e.to_string()))?;
+    if let Some(keyword) = &config.optin_keyword {
+        body["click_to_optin"] = serde_json::json!({
+            "keyword": keyword,
+            "wa_me_url": config.wa_me_url(),
+        });
+    }
+    Ok(body)
 }
 
 /// `PUT /admin/sites/{site}`: validate and store a configuration.
 pub async fn put_site(mut req: Request, env: &Env, site: &str) -> Result<Response, AppError> {
-    let config: SiteConfig = read_json(&mut req).await?;
+    let mut body: serde_json::Value = read_json(&mut req).await?;
+    // What GET adds is derived: a config read, edited and written back is accepted.
+    if let Some(fields) = body.as_object_mut() {
+        fields.remove("click_to_optin");
+    }
+    let config: SiteConfig = serde_json::from_value(body).map_err(from_json_error)?;
     if let Ok(existing) = sites::load(env, site).await {
         if existing.shards != config.shards {
             return Err(AppError::InvalidSiteConfig {
@@ -272,7 +294,7 @@ pub async fn put_site(mut req: Request, env: &Env, site: &str) -> Result<Respons
         .map_err(|(field, detail)| AppError::InvalidSiteConfig { field, detail })?;
     sites::store(env, &config).await?;
     sites::claim_phone_number_id(env, &config).await?;
-    json(&config, 200, no_store()?)
+    json(&with_click_to_optin(&config)?, 200, no_store()?)
 }
 
 #[derive(Clone, Copy, PartialEq)]

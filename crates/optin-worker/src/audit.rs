@@ -122,6 +122,9 @@ pub struct Stats {
     /// Whether the ledger sends, or is halted by a Graph error of the halt class.
     #[serde(default)]
     sending: crate::halt::Sending,
+    /// Double opt-in requests by state (all zero when the site never used it).
+    #[serde(default)]
+    double_opt_in: crate::double_optin::Counts,
     /// Funnel, consents, opt-outs and delivery over the requested days.
     #[serde(flatten)]
     series: crate::analytics::Series,
@@ -152,6 +155,7 @@ impl Stats {
             }
         }
         self.sending.add(other.sending);
+        self.double_opt_in.add(&other.double_opt_in);
         self.series.add(other.series);
         for o in other.confirmations {
             match self.confirmations.iter_mut().find(|c| c.status == o.status) {
@@ -223,6 +227,7 @@ impl SiteLedger {
     /// Counts events by kind, state by category, confirmations by status,
     /// and the series of `range`.
     pub fn stats(&self, range: &crate::analytics::Range) -> Result<Stats> {
+        crate::double_optin::expire_due(self, worker::Date::now().as_millis() as i64)?;
         let sql = self.state.storage().sql();
         Ok(Stats {
             events: sql
@@ -245,6 +250,7 @@ impl SiteLedger {
                 )?
                 .to_array()?,
             sending: crate::halt::state(&sql)?,
+            double_opt_in: crate::double_optin::counts(&sql)?,
             series: self.series(range)?,
         })
     }
@@ -272,6 +278,12 @@ impl SiteLedger {
         )?;
         sql.exec(
             "DELETE FROM subscriptions WHERE phone = ?",
+            vec![phone.into()],
+        )?;
+        sql.exec(
+            "UPDATE pending_confirmations SET phone = '',
+               status = CASE WHEN status = 'pending' THEN 'withdrawn' ELSE status END
+             WHERE phone = ?",
             vec![phone.into()],
         )?;
         sql.exec(

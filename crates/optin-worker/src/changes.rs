@@ -243,14 +243,24 @@ impl SiteLedger {
         }))
     }
 
-    fn granted(&self, phone: &str) -> Result<Vec<Category>> {
+    /// The categories `phone` holds granted now, sorted.
+    pub(crate) fn granted(&self, phone: &str) -> Result<Vec<Category>> {
+        self.categories_with(phone, "granted")
+    }
+
+    /// Categories waiting for a double opt-in confirmation.
+    fn pending_categories(&self, phone: &str) -> Result<Vec<Category>> {
+        self.categories_with(phone, "pending")
+    }
+
+    fn categories_with(&self, phone: &str, status: &str) -> Result<Vec<Category>> {
         let rows: Vec<CategoryRow> = self
             .state
             .storage()
             .sql()
             .exec(
-                "SELECT category FROM subscriptions WHERE phone = ? AND status = 'granted'",
-                vec![phone.into()],
+                "SELECT category FROM subscriptions WHERE phone = ? AND status = ?",
+                vec![phone.into(), status.into()],
             )?
             .to_array()?;
         let mut out: Vec<Category> = rows
@@ -318,15 +328,28 @@ impl SiteLedger {
         let frequency = change.frequency.unwrap_or(old_frequency);
         let paused_until = change.paused_until.clone().unwrap_or(old_pause.clone());
         let delivery_changed = frequency != old_frequency || paused_until != old_pause;
-        if after == before && !delivery_changed {
+        // Double opt-in: a category waiting for confirmation is granted only by
+        // the person's own confirmation in WhatsApp; this link is no proof the
+        // number is theirs. Opting out still works (and ends what was waiting).
+        let pending = self.pending_categories(&phone)?;
+        let asked = !after.is_empty();
+        after.retain(|c| !pending.contains(c));
+        // Nothing ticked and nothing else changed: an opt-out, of what waits too.
+        let cancels_pending = after.is_empty() && !pending.is_empty() && !delivery_changed;
+        if (asked && after.is_empty()) || (after == before && !delivery_changed && !cancels_pending)
+        {
             return self.preferences(&change.consent_id);
         }
         let now = worker::Date::now().as_millis() as i64;
-        let withdrawn: Vec<Category> = before
+        let sql = self.state.storage().sql();
+        let mut withdrawn: Vec<Category> = before
             .iter()
             .filter(|c| !after.contains(c))
             .copied()
             .collect();
+        if cancels_pending {
+            withdrawn.extend(&pending);
+        }
         let kind = if after.is_empty() && !withdrawn.is_empty() {
             "withdraw"
         } else {
@@ -352,8 +375,9 @@ impl SiteLedger {
         for c in &withdrawn {
             self.set_state(&phone, *c, "withdrawn", &id, now)?;
         }
-        if after.is_empty() {
-            self.state.storage().sql().exec(
+        if kind == "withdraw" {
+            crate::double_optin::settle_all(&sql, &phone, "withdrawn", &id, now)?;
+            sql.exec(
                 "UPDATE outbox SET status = 'suppressed', last_error = 'withdrawn', updated_at = ?
                  WHERE phone = ? AND status = 'pending'",
                 vec![now.into(), phone.as_str().into()],

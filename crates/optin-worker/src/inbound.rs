@@ -1,7 +1,9 @@
 //! What a site's ledger does with a verified webhook: status updates for the
 //! outbox, and the person's own messages — opt-out keywords and the template's
 //! `OPTOUT:<consent id>` button withdraw everything, START re-subscribes, HELP
-//! explains — each confirmed by a text reply in their language.
+//! explains, the `CONFIRM:<consent id>` button or YES confirms a double opt-in,
+//! the site's click-to-opt-in phrase subscribes — each answered by a text reply
+//! in their language.
 
 use consent_core::{ids::uuid7, keywords, normalize_phone, Category, Keyword, Locale, SiteConfig};
 use serde::{Deserialize, Serialize};
@@ -47,12 +49,21 @@ enum Action {
     OptIn { said: String },
     /// Explain.
     Help,
+    /// Confirm a double opt-in: the button names the consent, a word confirms all pending.
+    Confirm {
+        method: &'static str,
+        said: String,
+        consent_id: Option<String>,
+    },
+    /// The site's click-to-opt-in phrase.
+    JoinPhrase { said: String },
 }
 
 /// Applies a batch; redelivered messages and statuses change nothing.
 pub fn apply(ledger: &SiteLedger, batch: &WebhookBatch) -> Result<Applied> {
     let sql = ledger.sql();
     let now = worker::Date::now().as_millis() as i64;
+    crate::double_optin::expire_due(ledger, now)?;
     let mut applied = Applied::default();
     for value in &batch.changes {
         for status in &value.statuses {
@@ -63,7 +74,7 @@ pub fn apply(ledger: &SiteLedger, batch: &WebhookBatch) -> Result<Applied> {
             }
         }
         for message in &value.messages {
-            let action = action_for(message);
+            let action = action_for(message, &batch.site);
             if !first_delivery(&sql, message, action.as_ref(), now)? {
                 applied.ignored += 1;
                 continue;
@@ -78,15 +89,35 @@ pub fn apply(ledger: &SiteLedger, batch: &WebhookBatch) -> Result<Applied> {
     Ok(applied)
 }
 
-fn action_for(m: &InboundMessage) -> Option<Action> {
+fn action_for(m: &InboundMessage, site: &SiteConfig) -> Option<Action> {
     if let Some(payload) = m.reply_payload() {
-        return payload.starts_with("OPTOUT:").then(|| Action::OptOut {
+        let said: String = payload.chars().take(100).collect();
+        if let Some(id) = payload.strip_prefix("CONFIRM:") {
+            return Some(Action::Confirm {
+                method: "quick_reply",
+                consent_id: Some(id.chars().take(64).collect()),
+                said,
+            });
+        }
+        return payload.starts_with("OPTOUT:").then_some(Action::OptOut {
             method: "quick_reply",
-            said: payload.chars().take(100).collect(),
+            said,
         });
     }
     let text = m.text_body()?;
+    if site.is_optin_keyword(text) {
+        return Some(Action::JoinPhrase {
+            said: text.trim().chars().take(200).collect(),
+        });
+    }
     let said: String = text.trim().chars().take(40).collect();
+    if keywords::is_confirmation(text) {
+        return Some(Action::Confirm {
+            method: "keyword",
+            said,
+            consent_id: None,
+        });
+    }
     match keywords::classify(text)? {
         Keyword::OptOut => Some(Action::OptOut {
             method: "keyword",
@@ -108,6 +139,8 @@ fn first_delivery(
         Action::OptOut { .. } => "opt_out",
         Action::OptIn { .. } => "opt_in",
         Action::Help => "help",
+        Action::Confirm { .. } => "confirm",
+        Action::JoinPhrase { .. } => "join_phrase",
     });
     let fresh: Vec<serde_json::Value> = sql
         .exec(
@@ -125,7 +158,7 @@ fn first_delivery(
     Ok(!fresh.is_empty())
 }
 
-/// Acts on one message from a person the ledger knows; true when a reply was queued.
+/// Acts on one message; true when a reply was queued.
 fn handle(
     ledger: &SiteLedger,
     site: &SiteConfig,
@@ -138,42 +171,183 @@ fn handle(
     };
     let phone = phone.as_str();
     let sql = ledger.sql();
-    let Some(locale) = last_grant_locale(&sql, phone)? else {
-        return Ok(false); // never opted in here: nothing to withdraw or confirm
+    let known = last_grant_locale(&sql, phone)?;
+    // Someone new writes in their number's language, else the site's.
+    let locale = known
+        .or_else(|| Locale::for_phone(phone))
+        .unwrap_or(site.default_locale);
+    let ctx = Thread {
+        ledger,
+        site,
+        m,
+        phone,
+        locale,
+        now,
     };
-    let strings = locale.strings();
     let reply = match action {
-        Action::OptOut { method, said } => {
-            let granted = categories_in(&sql, phone, "granted")?;
-            if !granted.is_empty() {
-                let evidence = in_thread_evidence(m, method, &said, locale, site);
-                change_all(
-                    ledger,
-                    phone,
-                    &granted,
-                    "withdraw",
-                    "withdrawn",
-                    &evidence,
-                    now,
-                )?;
+        Action::JoinPhrase { said } => ctx.join(&said)?,
+        Action::Confirm {
+            method,
+            said,
+            consent_id: Some(id),
+        } => ctx.confirm_one(&id, method, &said)?,
+        Action::Confirm {
+            method,
+            said,
+            consent_id: None,
+        } => match ctx.confirm_all(method, &said)? {
+            Some(reply) => reply,
+            // Nothing pending: YES is also START. A bare "yes" or "confirm" in
+            // a conversation with nothing to confirm gets no automatic answer.
+            None if keywords::classify(&said) == Some(Keyword::OptIn) && known.is_some() => {
+                ctx.opt_in(&said)?
             }
-            outbox::suppress_pending(&sql, phone, now)?;
-            strings.reply_opted_out
-        }
-        Action::OptIn { said } => {
-            let withdrawn = categories_in(&sql, phone, "withdrawn")?;
-            if !withdrawn.is_empty() {
-                let evidence = in_thread_evidence(m, "keyword", &said, locale, site);
-                change_all(
-                    ledger, phone, &withdrawn, "grant", "granted", &evidence, now,
-                )?;
-            }
-            strings.reply_opted_in
-        }
-        Action::Help => strings.reply_help,
+            None => return Ok(false),
+        },
+        _ if known.is_none() => return Ok(false), // never opted in here: nothing to withdraw
+        Action::OptOut { method, said } => ctx.opt_out(method, &said)?,
+        Action::OptIn { said } => match ctx.confirm_all("keyword", &said)? {
+            Some(reply) => reply,
+            None => ctx.opt_in(&said)?,
+        },
+        Action::Help => locale.strings().reply_help,
     };
     queue_reply(&sql, site, phone, &m.id, reply, now)?;
     Ok(true)
+}
+
+/// One inbound message and who sent it, for the actions below.
+struct Thread<'a> {
+    ledger: &'a SiteLedger,
+    site: &'a SiteConfig,
+    m: &'a InboundMessage,
+    phone: &'a str,
+    locale: Locale,
+    now: i64,
+}
+
+impl Thread<'_> {
+    fn evidence(
+        &self,
+        source: &'static str,
+        method: &str,
+        said: &str,
+        confirms: Option<&str>,
+    ) -> String {
+        in_thread_evidence(
+            self.m,
+            source,
+            method,
+            said,
+            self.locale,
+            self.site,
+            confirms,
+        )
+    }
+
+    /// Withdraws everything granted or waiting for confirmation.
+    fn opt_out(&self, method: &'static str, said: &str) -> Result<&'static str> {
+        let sql = self.ledger.sql();
+        let mut held = categories_in(&sql, self.phone, "granted")?;
+        held.extend(categories_in(&sql, self.phone, "pending")?);
+        held.sort();
+        if !held.is_empty() {
+            let evidence = self.evidence("in_thread", method, said, None);
+            let id = change_all(
+                self.ledger,
+                self.phone,
+                &held,
+                "withdraw",
+                "withdrawn",
+                &evidence,
+                self.now,
+            )?;
+            crate::double_optin::settle_all(&sql, self.phone, "withdrawn", &id, self.now)?;
+        }
+        outbox::suppress_pending(&sql, self.phone, self.now)?;
+        Ok(self.locale.strings().reply_opted_out)
+    }
+
+    /// START: re-grants what was withdrawn, or lapsed unconfirmed (they ask for it now, in their own thread).
+    fn opt_in(&self, said: &str) -> Result<&'static str> {
+        let sql = self.ledger.sql();
+        let mut back = categories_in(&sql, self.phone, "withdrawn")?;
+        back.extend(categories_in(&sql, self.phone, "expired")?);
+        back.sort();
+        if !back.is_empty() {
+            let evidence = self.evidence("in_thread", "keyword", said, None);
+            change_all(
+                self.ledger,
+                self.phone,
+                &back,
+                "grant",
+                "granted",
+                &evidence,
+                self.now,
+            )?;
+        }
+        Ok(self.locale.strings().reply_opted_in)
+    }
+
+    /// The Confirm button of one request: only the person it was sent to can confirm it.
+    fn confirm_one(&self, consent_id: &str, method: &str, said: &str) -> Result<&'static str> {
+        let texts = self.locale.whatsapp();
+        let request = crate::double_optin::find(&self.ledger.sql(), consent_id)?
+            .filter(|r| r.phone == self.phone);
+        Ok(match request {
+            Some(r) if r.status == "pending" => {
+                let evidence = self.evidence("in_thread", method, said, Some(&r.consent_id));
+                crate::double_optin::confirm(self.ledger, &r, &evidence, self.now)?;
+                texts.reply_confirmed
+            }
+            // Tapped again after confirming: nothing more to record.
+            Some(r) if r.status == "confirmed" => texts.reply_confirmed,
+            _ => texts.reply_not_pending,
+        })
+    }
+
+    /// YES (or START): confirms every request still waiting; `None` when none is.
+    fn confirm_all(&self, method: &str, said: &str) -> Result<Option<&'static str>> {
+        let waiting = crate::double_optin::pending_for(&self.ledger.sql(), self.phone)?;
+        for r in &waiting {
+            let evidence = self.evidence("in_thread", method, said, Some(&r.consent_id));
+            crate::double_optin::confirm(self.ledger, r, &evidence, self.now)?;
+        }
+        Ok((!waiting.is_empty()).then_some(self.locale.whatsapp().reply_confirmed))
+    }
+
+    /// The click-to-opt-in phrase: grants every category of the site they do not
+    /// hold (their own message proves the number is theirs: no confirmation needed).
+    fn join(&self, said: &str) -> Result<&'static str> {
+        let sql = self.ledger.sql();
+        let held = categories_in(&sql, self.phone, "granted")?;
+        let new: Vec<Category> = self
+            .site
+            .categories
+            .iter()
+            .filter(|c| !held.contains(c))
+            .copied()
+            .collect();
+        if !new.is_empty() {
+            let evidence = self.evidence("in_thread_keyword", "keyword", said, None);
+            let id = change_all(
+                self.ledger,
+                self.phone,
+                &new,
+                "grant",
+                "granted",
+                &evidence,
+                self.now,
+            )?;
+            // Requests it overtakes are settled by it; a fresh opt-in lifts an erasure's suppression.
+            crate::double_optin::settle_all(&sql, self.phone, "confirmed", &id, self.now)?;
+            sql.exec(
+                "DELETE FROM suppressions WHERE subject_hash = ? AND reason = 'erased'",
+                vec![self.ledger.subject(self.phone)?.into()],
+            )?;
+        }
+        Ok(self.locale.whatsapp().reply_subscribed)
+    }
 }
 
 /// One event for all `categories`, and their state, in one synchronous write.
@@ -185,13 +359,13 @@ fn change_all(
     state: &str,
     evidence: &str,
     now: i64,
-) -> Result<()> {
+) -> Result<String> {
     let id = uuid7(now as u64, random_bytes()?);
     ledger.append_event(&id, kind, phone, categories, now, evidence)?;
     for category in categories {
         ledger.set_state(phone, *category, state, &id, now)?;
     }
-    Ok(())
+    Ok(id)
 }
 
 /// Evidence of a change made in the WhatsApp thread.
@@ -205,17 +379,25 @@ struct InThread<'a> {
     locale: &'static str,
     business_name: &'a str,
     phone_number_id: &'a str,
+    /// The double opt-in consent this confirms.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    confirms: Option<&'a str>,
+    /// For a click-to-opt-in grant: the surface it came from, as the widget's grants name theirs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    surface: Option<&'static str>,
 }
 
 fn in_thread_evidence(
     m: &InboundMessage,
+    source: &'static str,
     method: &str,
     said: &str,
     locale: Locale,
     site: &SiteConfig,
+    confirms: Option<&str>,
 ) -> String {
     serde_json::to_string(&InThread {
-        source: "in_thread",
+        source,
         method,
         said,
         inbound_message_id: &m.id,
@@ -223,6 +405,8 @@ fn in_thread_evidence(
         locale: locale.tag(),
         business_name: &site.business_name,
         phone_number_id: &site.whatsapp.phone_number_id,
+        confirms,
+        surface: (source == "in_thread_keyword").then_some("click_to_optin"),
     })
     .unwrap_or_default()
 }
@@ -296,6 +480,61 @@ mod tests {
             button: None,
             interactive: None,
         }
+    }
+
+    fn site() -> SiteConfig {
+        let mut site: SiteConfig =
+            serde_json::from_str(include_str!("../sites/demo.json")).unwrap();
+        site.optin_keyword = Some("JOIN ACME".into());
+        site
+    }
+
+    fn action_for(m: &InboundMessage) -> Option<Action> {
+        super::action_for(m, &site())
+    }
+
+    #[test]
+    fn confirm_buttons_yes_and_the_opt_in_phrase_become_actions() {
+        let mut tap = text("");
+        tap.kind = "button".into();
+        tap.text = None;
+        tap.button = Some(InboundButton {
+            payload: "CONFIRM:0190abc".into(),
+            text: "Confirm".into(),
+        });
+        assert_eq!(
+            action_for(&tap),
+            Some(Action::Confirm {
+                method: "quick_reply",
+                said: "CONFIRM:0190abc".into(),
+                consent_id: Some("0190abc".into()),
+            })
+        );
+        for yes in ["YES", "Evet", "bekræft", "Sí"] {
+            assert!(
+                matches!(
+                    action_for(&text(yes)),
+                    Some(Action::Confirm {
+                        method: "keyword",
+                        consent_id: None,
+                        ..
+                    })
+                ),
+                "{yes}"
+            );
+        }
+        assert_eq!(
+            action_for(&text(" join  acme! ")),
+            Some(Action::JoinPhrase {
+                said: "join  acme!".into()
+            })
+        );
+        assert_eq!(action_for(&text("join acme now")), None);
+        let plain = super::action_for(
+            &text("JOIN ACME"),
+            &serde_json::from_str(include_str!("../sites/demo.json")).unwrap(),
+        );
+        assert_eq!(plain, None, "no phrase configured: an ordinary message");
     }
 
     #[test]

@@ -72,6 +72,10 @@ pub struct Recorded {
     pub categories: Vec<Category>,
     /// Signed link token for the preference centre (no login).
     pub preferences_token: String,
+    /// With double opt-in: the categories wait for the person's confirmation in
+    /// WhatsApp until this time (Unix ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_until: Option<i64>,
 }
 
 /// Evidence stored with a grant: everything a regulator asks for.
@@ -94,6 +98,17 @@ struct Evidence<'a> {
     country: Option<&'a str>,
     template_name: &'a str,
     template_language: &'a str,
+    /// Double opt-in: what waits for confirmation, and until when.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    double_opt_in: Option<PendingEvidence>,
+}
+
+/// A grant's categories that wait for the person's confirmation.
+#[derive(Debug, Serialize, Deserialize)]
+struct PendingEvidence {
+    status: String,
+    categories: Vec<Category>,
+    expires_at: i64,
 }
 
 /// One site's ledger.
@@ -205,6 +220,7 @@ impl DurableObject for SiteLedger {
     }
 
     async fn alarm(&self) -> Result<Response> {
+        crate::double_optin::expire_due(self, worker::Date::now().as_millis() as i64)?;
         outbox::deliver_due(&self.state, &self.env).await?;
         Response::ok("delivered")
     }
@@ -269,6 +285,7 @@ impl SiteLedger {
                 return Ok(previous);
             }
         }
+        crate::double_optin::expire_due(self, now)?;
         if let Err(refusal) = limits::admit(&self.sql(), cmd, now)? {
             return Ok(Err(refusal));
         }
@@ -318,6 +335,29 @@ impl SiteLedger {
         let id = uuid7(now as u64, random_bytes()?);
         let c = &cmd.consent;
         let language = cmd.site.template_language(c.notice.locale);
+        let phone = c.phone.as_str();
+        // Double opt-in: what the person does not hold yet waits for their confirmation.
+        let pending = match cmd.site.double_opt_in() {
+            Some(doi) => {
+                let granted = self.granted(phone)?;
+                let waiting: Vec<Category> = c
+                    .categories
+                    .iter()
+                    .filter(|cat| !granted.contains(cat))
+                    .copied()
+                    .collect();
+                (!waiting.is_empty()).then(|| PendingEvidence {
+                    status: "pending".into(),
+                    categories: waiting,
+                    expires_at: crate::double_optin::expires_at(&self.env, doi.expiry_hours, now),
+                })
+            }
+            None => None,
+        };
+        let template_name = match (&pending, cmd.site.double_opt_in()) {
+            (Some(_), Some(doi)) => doi.template_name.as_str(),
+            _ => cmd.site.whatsapp.template_name.as_str(),
+        };
         let evidence = serde_json::to_string(&Evidence {
             site: &cmd.site.id,
             notice_text: &c.notice.text,
@@ -334,8 +374,13 @@ impl SiteLedger {
             user_agent: cmd.context.user_agent.as_deref(),
             ip: cmd.context.ip.as_deref(),
             country: cmd.context.country.as_deref(),
-            template_name: &cmd.site.whatsapp.template_name,
+            template_name,
             template_language: language,
+            double_opt_in: pending.as_ref().map(|p| PendingEvidence {
+                status: p.status.clone(),
+                categories: p.categories.clone(),
+                expires_at: p.expires_at,
+            }),
         })
         .map_err(|e| worker::Error::RustError(e.to_string()))?;
         self.append_event(
@@ -346,17 +391,40 @@ impl SiteLedger {
             now,
             &evidence,
         )?;
+        let waiting = pending
+            .as_ref()
+            .map(|p| p.categories.as_slice())
+            .unwrap_or(&[]);
         for category in &c.categories {
-            self.set_state(c.phone.as_str(), *category, "granted", &id, now)?;
+            let status = if waiting.contains(category) {
+                "pending"
+            } else {
+                "granted"
+            };
+            self.set_state(phone, *category, status, &id, now)?;
         }
-        let message = MessageRequest::confirmation(
-            c.phone.as_str(),
-            &cmd.site.whatsapp.template_name,
-            language,
-            &cmd.site.business_name,
-            &format!("OPTOUT:{id}"),
-            &id,
-        );
+        let message = match &pending {
+            Some(p) => {
+                crate::double_optin::open(&self.sql(), &id, phone, waiting, p.expires_at, now)?;
+                MessageRequest::double_opt_in_request(
+                    phone,
+                    template_name,
+                    language,
+                    &cmd.site.business_name,
+                    &format!("CONFIRM:{id}"),
+                    &format!("OPTOUT:{id}"),
+                    &id,
+                )
+            }
+            None => MessageRequest::confirmation(
+                phone,
+                template_name,
+                language,
+                &cmd.site.business_name,
+                &format!("OPTOUT:{id}"),
+                &id,
+            ),
+        };
         outbox::enqueue(&self.sql(), &id, c.phone.as_str(), &cmd.site, &message, now)?;
         if self.withdrew_recently(c.phone.as_str(), &cmd.site, now)? {
             // Someone who just said stop gets no template, however often their number is typed in.
@@ -376,6 +444,7 @@ impl SiteLedger {
             id,
             recorded_at: now,
             categories: c.categories.clone(),
+            pending_until: pending.map(|p| p.expires_at),
         })
     }
 
@@ -470,6 +539,7 @@ impl SiteLedger {
     }
 
     fn subscriber(&self, phone: &str) -> Result<Option<SubscriberView>> {
+        crate::double_optin::expire_due(self, worker::Date::now().as_millis() as i64)?;
         let events: Vec<EventRow> = self
             .sql()
             .exec(
@@ -481,7 +551,7 @@ impl SiteLedger {
         if events.is_empty() {
             return Ok(None);
         }
-        let state = self
+        let state: Vec<StateRow> = self
             .sql()
             .exec(
                 "SELECT category, status, event_id, updated_at FROM subscriptions
@@ -490,11 +560,17 @@ impl SiteLedger {
             )?
             .to_array()?;
         let confirmations = outbox::for_phone(&self.sql(), phone)?;
+        let double_opt_in = crate::double_optin::history(&self.sql(), phone)?
+            .into_iter()
+            .map(DoubleOptInView::from)
+            .collect();
         Ok(Some(SubscriberView {
+            status: summary(&state).to_owned(),
             phone: phone.to_owned(),
             events: events.into_iter().map(EventView::from).collect(),
             state,
             confirmations,
+            double_opt_in,
         }))
     }
 }
@@ -551,10 +627,55 @@ pub struct StateRow {
 /// A person's full history and current state.
 #[derive(Serialize, Deserialize)]
 pub struct SubscriberView {
+    /// At a glance: `active` (a category granted), else `pending` (waiting for a
+    /// double opt-in confirmation), `expired`, `withdrawn`, or `none`.
+    status: String,
     phone: String,
     events: Vec<EventView>,
     state: Vec<StateRow>,
     confirmations: Vec<outbox::OutboxView>,
+    /// Double opt-in requests: `pending`, `confirmed`, `expired` or `withdrawn`.
+    double_opt_in: Vec<DoubleOptInView>,
+}
+
+/// One double opt-in request as the admin API shows it.
+#[derive(Serialize, Deserialize)]
+pub struct DoubleOptInView {
+    consent_id: String,
+    status: String,
+    categories: serde_json::Value,
+    requested_at: i64,
+    expires_at: i64,
+    resolved_at: Option<i64>,
+    resolved_by: Option<String>,
+}
+
+impl From<crate::double_optin::Request> for DoubleOptInView {
+    fn from(r: crate::double_optin::Request) -> Self {
+        DoubleOptInView {
+            categories: serde_json::from_str(&r.categories).unwrap_or_default(),
+            consent_id: r.consent_id,
+            status: r.status,
+            requested_at: r.created_at,
+            expires_at: r.expires_at,
+            resolved_at: r.resolved_at,
+            resolved_by: r.resolved_by,
+        }
+    }
+}
+
+/// One word for a person's state over all categories, most engaged first.
+fn summary(state: &[StateRow]) -> &'static str {
+    let has = |s: &str| state.iter().any(|r| r.status == s);
+    [
+        ("granted", "active"),
+        ("pending", "pending"),
+        ("expired", "expired"),
+        ("withdrawn", "withdrawn"),
+    ]
+    .into_iter()
+    .find(|(s, _)| has(s))
+    .map_or("none", |(_, word)| word)
 }
 
 /// Ten random bytes for a UUIDv7.

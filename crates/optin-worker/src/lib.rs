@@ -5,6 +5,7 @@ mod admin;
 mod analytics;
 mod audit;
 mod changes;
+mod double_optin;
 mod error;
 mod halt;
 mod http;

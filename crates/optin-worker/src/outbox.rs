@@ -224,6 +224,7 @@ pub fn suppress_pending(sql: &SqlStorage, phone: &str, now: i64) -> Result<()> {
 #[derive(Deserialize)]
 struct DueRow {
     id: String,
+    consent_id: String,
     phone: String,
     phone_number_id: String,
     token_secret: String,
@@ -265,11 +266,11 @@ pub async fn deliver_due(state: &State, env: &Env) -> Result<()> {
     release_stuck(&sql, now, grace)?;
     if crate::halt::current(&sql)?.is_some() {
         // Held: pending rows wait for an admin to resume (which re-arms the alarm).
-        return Ok(());
+        return arm_for_expiry(state, &sql).await;
     }
     let due: Vec<DueRow> = sql
         .exec(
-            "SELECT id, phone, phone_number_id, token_secret, request, attempts FROM outbox
+            "SELECT id, consent_id, phone, phone_number_id, token_secret, request, attempts FROM outbox
              WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?",
             vec![now.into(), BATCH.into()],
         )?
@@ -277,7 +278,7 @@ pub async fn deliver_due(state: &State, env: &Env) -> Result<()> {
     let unit = backoff_unit(env);
     let pace = crate::throughput::Pace::from_env(env);
     for row in due {
-        if is_template(&row) && !has_grant(&sql, &row.phone)? {
+        if is_template(&row) && !may_send_template(&sql, &row, now)? {
             mark(&sql, &row.id, "suppressed")?;
             continue;
         }
@@ -305,7 +306,7 @@ pub async fn deliver_due(state: &State, env: &Env) -> Result<()> {
         record_outcome(&sql, &row, outcome, unit)?;
     }
     if crate::halt::current(&sql)?.is_some() {
-        return Ok(());
+        return arm_for_expiry(state, &sql).await;
     }
     let next = sql
         .exec(
@@ -317,7 +318,21 @@ pub async fn deliver_due(state: &State, env: &Env) -> Result<()> {
         )?
         .one::<NextRow>()?
         .next;
+    // Wake up for the next double opt-in expiry too (the alarm applies it).
+    let next = match (next, crate::double_optin::next_expiry(&sql)?) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
     if let Some(at) = next {
+        let now = worker::Date::now().as_millis() as i64;
+        state.storage().set_alarm((at - now).max(0)).await?;
+    }
+    Ok(())
+}
+
+/// While sending is halted the alarm still comes back for double opt-in expiries.
+async fn arm_for_expiry(state: &State, sql: &SqlStorage) -> Result<()> {
+    if let Some(at) = crate::double_optin::next_expiry(sql)? {
         let now = worker::Date::now().as_millis() as i64;
         state.storage().set_alarm((at - now).max(0)).await?;
     }
@@ -381,6 +396,16 @@ fn is_template(row: &DueRow) -> bool {
 #[derive(Deserialize)]
 struct CountRow {
     n: i64,
+}
+
+/// A double opt-in request goes out only while its consent still waits (not
+/// confirmed, expired or withdrawn); any other template needs a granted
+/// category: nothing is sent to someone who has not confirmed.
+fn may_send_template(sql: &SqlStorage, row: &DueRow, now: i64) -> Result<bool> {
+    match crate::double_optin::request_open(sql, &row.consent_id, now)? {
+        Some(open) => Ok(open),
+        None => has_grant(sql, &row.phone),
+    }
 }
 
 fn has_grant(sql: &SqlStorage, phone: &str) -> Result<bool> {

@@ -112,6 +112,22 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
          );
          CREATE INDEX events_by_kind_ts ON events(kind, server_ts);",
     ),
+    (
+        7,
+        // Double opt-in: one row per consent waiting for the person's confirmation.
+        "CREATE TABLE pending_confirmations (
+           consent_id TEXT PRIMARY KEY,
+           phone TEXT NOT NULL,
+           categories TEXT NOT NULL,
+           status TEXT NOT NULL,
+           expires_at INTEGER NOT NULL,
+           created_at INTEGER NOT NULL,
+           resolved_at INTEGER,
+           resolved_by TEXT
+         );
+         CREATE INDEX pending_confirmations_due ON pending_confirmations(status, expires_at);
+         CREATE INDEX pending_confirmations_by_phone ON pending_confirmations(phone, status);",
+    ),
 ];
 
 /// Bookkeeping table, created before any migration runs.

@@ -145,6 +145,37 @@ impl MessageRequest {
         }
     }
 
+    /// The double opt-in request: body `{{1}}` = business name, quick-reply 0 =
+    /// Confirm (`confirm_payload`), quick-reply 1 = opt-out (`opt_out_payload`).
+    pub fn double_opt_in_request(
+        to: &str,
+        template_name: &str,
+        language: &str,
+        business_name: &str,
+        confirm_payload: &str,
+        opt_out_payload: &str,
+        callback_data: &str,
+    ) -> MessageRequest {
+        let mut m = MessageRequest::confirmation(
+            to,
+            template_name,
+            language,
+            business_name,
+            confirm_payload,
+            callback_data,
+        );
+        if let MessageBody::Template { template } = &mut m.body {
+            template.components.push(Component::Button {
+                sub_type: "quick_reply".into(),
+                index: "1".into(),
+                parameters: vec![Parameter::Payload {
+                    payload: opt_out_payload.into(),
+                }],
+            });
+        }
+        m
+    }
+
     /// A free-form text reply (allowed inside the 24-hour window after their message).
     pub fn text(to: &str, body: &str, callback_data: &str) -> MessageRequest {
         MessageRequest {
@@ -253,6 +284,26 @@ mod tests {
         let back: MessageRequest = serde_json::from_value(v).unwrap();
         assert_eq!(back, m);
         assert_eq!(back.template().unwrap().body_texts(), vec!["Toko Acme"]);
+    }
+
+    #[test]
+    fn double_opt_in_request_has_confirm_then_stop() {
+        let m = MessageRequest::double_opt_in_request(
+            "+4520123456",
+            "optin_double_confirmation",
+            "da",
+            "Toko Acme",
+            "CONFIRM:c1",
+            "OPTOUT:c1",
+            "c1",
+        );
+        let v = serde_json::to_value(&m).unwrap();
+        let buttons = &v["template"]["components"];
+        assert_eq!(buttons[1]["index"], "0");
+        assert_eq!(buttons[1]["parameters"][0]["payload"], "CONFIRM:c1");
+        assert_eq!(buttons[2]["index"], "1");
+        assert_eq!(buttons[2]["parameters"][0]["payload"], "OPTOUT:c1");
+        assert_eq!(v["template"]["name"], "optin_double_confirmation");
     }
 
     #[test]
