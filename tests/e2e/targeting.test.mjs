@@ -83,13 +83,20 @@ test("delay: the modal waits the configured seconds after load", async () => {
   const context = await shopContext(site);
   const page = await newPage(context);
   await page.addInitScript(() => {
-    window.__t = {};
-    for (const n of ["impression", "open"]) document.addEventListener(`whatsapp-optin:${n}`, () => { window.__t[n] = performance.now(); });
+    window.__t = { impressions: 0 };
+    // Mounted: the modal's <whatsapp-optin> host is added to the page.
+    new MutationObserver(() => {
+      window.__t.mounted ??= document.querySelector("whatsapp-optin") ? performance.now() : undefined;
+    }).observe(document, { childList: true, subtree: true });
+    document.addEventListener("whatsapp-optin:open", () => { window.__t.open = performance.now(); });
+    document.addEventListener("whatsapp-optin:impression", () => { window.__t.impressions++; });
   });
   assert.equal(await visit(page, "/shop/home"), false, "not at once");
+  assert.equal(await page.evaluate(() => window.__t.impressions), 0, "no impression while it waits");
   await dialog(page).waitFor({ state: "visible", timeout: 6_000 });
   const t = await page.evaluate(() => window.__t);
-  const waited = t.open - t.impression;
+  assert.equal(t.impressions, 1, "the impression comes with the showing");
+  const waited = t.open - t.mounted;
   console.log(`opened ${Math.round(waited)} ms after the widget mounted`);
   assert.ok(waited >= 1_900 && waited < 4_000, `waited ${waited} ms`);
   await context.close();

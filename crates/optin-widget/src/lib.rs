@@ -149,7 +149,8 @@ async fn mount_all(
     let rules = config.targeting.take();
     let modal = Modal::mount(config, started.api.clone())?;
     *MODAL.0.borrow_mut() = Some(modal.clone());
-    modal.impression();
+    // No impression here: it is counted when the modal is shown, so a page
+    // whose targeting or caps keep it closed counts none.
     if auto_open {
         targeting::start(modal, &started.site, rules);
     }

@@ -43,6 +43,8 @@ pub struct Modal {
     return_focus: RefCell<Option<HtmlElement>>,
     idempotency_key: RefCell<String>,
     busy: Cell<bool>,
+    /// Whether this page has counted the modal's `impression` (its first showing).
+    seen: Cell<bool>,
     listeners: RefCell<Vec<Listener>>,
 }
 
@@ -151,6 +153,7 @@ impl Modal {
             return_focus: RefCell::new(None),
             idempotency_key: RefCell::new(api::new_key()),
             busy: Cell::new(false),
+            seen: Cell::new(false),
             listeners: RefCell::new(Vec::new()),
         });
         modal.wire(&close)?;
@@ -200,15 +203,14 @@ impl Modal {
         Ok(())
     }
 
-    /// Emits `impression` (the modal is mounted, open or not).
-    pub fn impression(&self) {
-        events::emit(&self.shown, "impression");
-    }
-
-    /// Shows the dialog and moves focus into it.
+    /// Shows the dialog and moves focus into it. The first showing on this
+    /// page emits `impression`: the funnel counts modals seen, not mounted.
     pub fn open(&self) {
         if self.dialog.open() {
             return;
+        }
+        if !self.seen.replace(true) {
+            events::emit(&self.shown, "impression");
         }
         let active = document()
             .active_element()
