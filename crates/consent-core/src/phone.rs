@@ -141,7 +141,7 @@ pub fn normalize_phone(input: &str, default_calling_code: u16) -> Result<E164, P
 }
 
 /// Appends `n` in decimal. Hand-rolled so the widget links no `core::fmt`.
-pub(crate) fn push_decimal(out: &mut String, n: u32) {
+pub fn push_decimal(out: &mut String, n: u32) {
     let mut digits = [0u8; 10];
     let mut i = digits.len();
     let mut n = n;

@@ -3,12 +3,14 @@
 //! which the loader announces as `whatsapp-optin:route`, and `popstate`). The
 //! frequency caps stop a route change from showing it again.
 //!
-//! Triggers (delay, scroll depth, exit intent) are armed as [`Hook`]s, a
-//! listener or a timer removed when dropped (as gloo's are), so a route change
-//! or an opening leaves nothing behind. One handler serves every event: one
-//! closure in the wasm instead of one per trigger.
+//! Triggers (delay, scroll depth, exit intent) are bits of `pending`: a route
+//! change clears them and the timer, so a trigger armed for the last route
+//! never fires for this one. The scroll and exit-intent listeners are added
+//! the first time a route needs them and then stay, idle while their bit is
+//! not pending (less code than adding and removing them). One handler serves
+//! every event and the timer: one closure in the wasm instead of one per trigger.
 
-use alloc::{rc::Rc, string::String, vec::Vec};
+use alloc::{rc::Rc, string::String};
 use core::cell::Cell;
 
 use consent_core::Targeting;
@@ -27,35 +29,22 @@ const DELAY: u8 = 1;
 const SCROLL: u8 = 2;
 const EXIT: u8 = 4;
 
-/// An armed trigger: removed from the page when dropped.
-enum Hook {
-    Listener(EventTarget, &'static str, Function),
-    Timeout(Window, i32),
-}
-
-impl Drop for Hook {
-    fn drop(&mut self) {
-        match self {
-            Hook::Listener(target, name, f) => {
-                let _ = target.remove_event_listener_with_callback(name, f);
-            }
-            Hook::Timeout(w, id) => w.clear_timeout_with_handle(*id),
-        }
-    }
-}
-
 /// The modal's automatic opening on this page.
 struct Auto {
     modal: Rc<Modal>,
     site: String,
     rules: Targeting,
+    window: Window,
+    /// The one handler every listener and the timer call.
+    handler: Function,
     /// Path and query last evaluated: a `pushState` to the same page is no new view.
     page: Cell<String>,
     /// Triggers still waiting (bits).
     pending: Cell<u8>,
-    hooks: Cell<Vec<Hook>>,
-    /// The one handler every listener and the timer call (set once, at start).
-    handler: Cell<Option<Function>>,
+    /// Listeners already added (bits).
+    added: Cell<u8>,
+    /// The delay's timer (0: none).
+    timer: Cell<i32>,
 }
 
 /// `location.pathname` and `location.search`.
@@ -68,100 +57,105 @@ fn location(w: &Window) -> (String, String) {
 /// Arms the modal's automatic opening for this page load and every later route
 /// change. Lives as long as the page.
 pub fn start(modal: Rc<Modal>, site: &str, rules: Option<Targeting>) {
-    let Some(w) = web_sys::window() else {
+    let Some(window) = web_sys::window() else {
         return;
     };
-    let auto = Rc::new(Auto {
-        modal,
-        site: String::from(site),
-        rules: rules.unwrap_or_default(),
-        page: Cell::new(String::new()),
-        pending: Cell::new(0),
-        hooks: Cell::new(Vec::new()),
-        handler: Cell::new(None),
+    let auto = Rc::new_cyclic(|me: &alloc::rc::Weak<Auto>| {
+        let me = me.clone();
+        // The listeners' closure type, so no new closure shim is linked (the
+        // timer calls it without an event: `undefined`).
+        let handler = Listener::new(move |e: web_sys::Event| {
+            if let Some(a) = me.upgrade() {
+                a.on(&e)
+            }
+        });
+        Auto {
+            modal,
+            site: String::from(site),
+            rules: rules.unwrap_or_default(),
+            window,
+            handler: handler.into_js_value().unchecked_into(),
+            page: Cell::new(String::new()),
+            pending: Cell::new(0),
+            added: Cell::new(0),
+            timer: Cell::new(0),
+        }
     });
-    let handler: Function = {
-        let (a, w) = (auto.clone(), w.clone());
-        Listener::new(move |e: web_sys::Event| a.on(&w, &e))
-            .into_js_value()
-            .unchecked_into()
-    };
     for name in ["popstate", "whatsapp-optin:route"] {
-        let _ = w.add_event_listener_with_callback(name, &handler);
+        let _ = auto
+            .window
+            .add_event_listener_with_callback(name, &auto.handler);
     }
-    auto.handler.set(Some(handler));
-    auto.route(&w);
+    auto.route();
+    // The handler holds only a weak reference: the page keeps this alive.
+    core::mem::forget(auto);
 }
 
 impl Auto {
     /// Every event: a route change, a trigger's, or the timer (no event).
-    fn on(&self, w: &Window, e: &JsValue) {
+    fn on(&self, e: &JsValue) {
+        let pending = self.pending.get();
+        // Leaving the window through its top edge: towards the tabs, the address bar, close.
         let exit = || get(e, "relatedTarget").is_null() && get(e, "clientY").as_f64() <= Some(0.0);
         let done = match get_str(e, "type").as_deref() {
-            // Leaving the window through its top edge: towards the tabs, the address bar, close.
-            Some("mouseout") if exit() => EXIT,
-            Some("scroll") if self.scrolled_enough() => SCROLL,
-            Some("mouseout" | "scroll") => 0,
-            Some(_) => {
-                self.route(w);
-                0
-            }
+            Some("mouseout") if pending & EXIT != 0 && exit() => EXIT,
+            Some("scroll") if pending & SCROLL != 0 && self.scrolled_enough() => SCROLL,
+            Some("mouseout" | "scroll") => return,
+            Some(_) => return self.route(),
             None => DELAY,
         };
-        if done != 0 {
-            let left = self.pending.get() & !done;
-            self.pending.set(left);
-            if left == 0 {
-                self.show(w);
-            }
+        let left = pending & !done;
+        self.pending.set(left);
+        if left == 0 && pending != 0 {
+            self.show();
         }
     }
 
     /// A new page (load or route change): disarm the last one's triggers,
     /// count the view, and arm this one's if the rules allow.
-    fn route(&self, w: &Window) {
-        // Cells, not RefCells: no borrow to fail, no panicking path.
-        let held = self.handler.take();
-        self.handler.set(held.clone());
-        let Some(handler) = held else {
-            return;
-        };
+    fn route(&self) {
+        let w = &self.window;
         let (path, search) = location(w);
         let here = dom::cat(&[&path, &search]);
         if self.page.replace(here.clone()) == here {
             return;
         }
-        drop(self.hooks.take());
+        self.pending.set(0);
+        w.clear_timeout_with_handle(self.timer.take());
         storage::count_view(&self.site);
         if !self.allowed(&path) {
             return;
         }
         let r = &self.rules;
         let mut pending = 0;
-        let mut hooks = Vec::new();
-        let mut listen = |bit: u8, target: EventTarget, name: &'static str| {
-            let _ = target.add_event_listener_with_callback(name, &handler);
-            pending |= bit;
-            hooks.push(Hook::Listener(target, name, handler.clone()));
-        };
         if r.scroll_percent > 0 && !self.scrolled_enough() {
-            listen(SCROLL, w.clone().into(), "scroll");
+            pending |= self.listen(w, SCROLL, "scroll");
         }
         if r.exit_intent && desktop(w) {
-            listen(EXIT, dom::document().into(), "mouseout");
+            pending |= self.listen(&dom::document(), EXIT, "mouseout");
         }
         if r.delay_seconds > 0 {
             let ms = r.delay_seconds.saturating_mul(1000).min(i32::MAX as u32) as i32;
-            if let Ok(id) = w.set_timeout_with_callback_and_timeout_and_arguments_0(&handler, ms) {
+            if let Ok(id) =
+                w.set_timeout_with_callback_and_timeout_and_arguments_0(&self.handler, ms)
+            {
                 pending |= DELAY;
-                hooks.push(Hook::Timeout(w.clone(), id));
+                self.timer.set(id);
             }
         }
         self.pending.set(pending);
-        self.hooks.set(hooks);
         if pending == 0 {
-            self.show(w);
+            self.show();
         }
+    }
+
+    /// Adds the listener for trigger `bit` once; returns `bit`.
+    fn listen(&self, target: &EventTarget, bit: u8, name: &str) -> u8 {
+        if self.added.get() & bit == 0 {
+            let _ = target.add_event_listener_with_callback(name, &self.handler);
+            self.added.set(self.added.get() | bit);
+        }
+        bit
     }
 
     /// The page and caps allow an automatic opening (checked again when the triggers fire).
@@ -174,9 +168,8 @@ impl Auto {
         )
     }
 
-    fn show(&self, w: &Window) {
-        drop(self.hooks.take());
-        if self.allowed(&location(w).0) {
+    fn show(&self) {
+        if self.allowed(&location(&self.window).0) {
             storage::count_shown(&self.site);
             self.modal.open();
         }
