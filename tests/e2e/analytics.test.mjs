@@ -89,6 +89,50 @@ test("impression, open and dismiss in Chromium are counted once the page is left
   await context.close();
 });
 
+test("a modal kept closed is no impression: after a close, reloads count none until open() shows it", async () => {
+  const site = await newSite();
+  const context = await browser.newContext();
+  await context.addInitScript(() => {
+    window.__impressions = 0;
+    document.addEventListener("whatsapp-optin:impression", () => window.__impressions++);
+  });
+  const page = await shopPage(context, site);
+  const dialog = page.getByRole("dialog");
+  await dialog.waitFor({ state: "visible", timeout: 15_000 });
+  assert.equal(await page.evaluate(() => window.__impressions), 1);
+  await page.keyboard.press("Escape");
+  await dialog.waitFor({ state: "hidden" });
+  const capped = async () => {
+    await page.reload(); // the default cap: not again for 30 days after a close
+    await page.locator("whatsapp-optin").waitFor({ state: "attached", timeout: 15_000 });
+    await sleep(500);
+    assert.equal(await dialog.isVisible(), false, "the cap keeps it closed");
+    assert.equal(await page.evaluate(() => window.__impressions), 0, "a mounted but unseen modal is no impression");
+  };
+  await capped();
+  await capped();
+  for (let i = 0; i < 2; i++) {
+    await page.evaluate(() => window.WhatsAppOptIn.open());
+    await dialog.waitFor({ state: "visible" });
+    await page.keyboard.press("Escape");
+    await dialog.waitFor({ state: "hidden" });
+  }
+  assert.equal(await page.evaluate(() => window.__impressions), 1, "shown twice by open(): one impression for the page");
+  await page.goto(`${BASE}/privacy.html`);
+  const s = await eventually(async () => {
+    const s = await stats(site);
+    return s.funnel.length && s.funnel[0].open === 3 && s;
+  });
+  assert.ok(s, "the pages' beacons were counted");
+  await sleep(500);
+  assert.deepEqual(
+    (await stats(site)).funnel.map((f) => [f.impression, f.open, f.dismiss]),
+    [[2, 3, 3]],
+    "two of the three page loads showed the modal",
+  );
+  await context.close();
+});
+
 test("a consent in the browser: submit counted, no dismissal after it, conversion per variant", async () => {
   const site = await newSite();
   const context = await browser.newContext();

@@ -113,6 +113,7 @@ test("A/B variants: each visitor keeps one across reloads, and the consent recor
   const short = "{business} on WhatsApp: the updates I tick. STOP ends them.";
   const site = await newSite({
     variants: { modal: [{ id: "plain", weight: 1 }, { id: "short", weight: 1, strings: { en: { notice: short } } }] },
+    targeting: { per_session: 0 }, // shown on the reload too (the default: once per session)
   });
   const texts = { plain: null, short: short.replace("{business}", "Toko Acme") };
   const seen = new Map();

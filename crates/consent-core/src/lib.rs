@@ -27,6 +27,7 @@ pub mod category;
 pub mod chain;
 pub mod consent;
 pub mod funnel;
+pub mod hours;
 pub mod ids;
 pub mod keywords;
 pub mod locale;
@@ -35,10 +36,12 @@ pub mod phone;
 pub mod privacy;
 pub mod site;
 pub mod stats;
+pub mod targeting;
 pub mod token;
 
 pub use category::Category;
 pub use consent::{ConsentError, ConsentRequest, Surface, ValidConsent};
+pub use hours::OpeningHours;
 pub use keywords::Keyword;
 pub use locale::Locale;
 pub use notice::{notice_hash, pick_variant, render_notice, Notice, PublicVariant, Variant};
@@ -46,3 +49,4 @@ pub use phone::{normalize_phone, PhoneError, E164};
 pub use site::{
     ChatConfig, DoubleOptIn, IpPolicy, Limits, PublicConfig, SiteConfig, WhatsAppConfig,
 };
+pub use targeting::Targeting;

@@ -73,6 +73,8 @@ pub struct Strings {
     pub chat_optin: &'static str,
     /// Chat widget: the link that hands over to WhatsApp.
     pub chat_continue: &'static str,
+    /// Chat widget, outside opening hours: the business replies later.
+    pub chat_later: &'static str,
     /// Chat widget: the default message prefilled in WhatsApp.
     pub chat_prefilled: &'static str,
 }
@@ -305,6 +307,7 @@ pub const WIDGET_KEYS: &[(&str, Field)] = &[
     ("chat_greeting", |s| s.chat_greeting),
     ("chat_optin", |s| s.chat_optin),
     ("chat_continue", |s| s.chat_continue),
+    ("chat_later", |s| s.chat_later),
     ("chat_prefilled", |s| s.chat_prefilled),
 ];
 
@@ -348,6 +351,7 @@ static EN: Strings = Strings {
     chat_greeting: "Hi! Questions? Chat with us on WhatsApp.",
     chat_optin: "Optional: also get these updates on WhatsApp",
     chat_continue: "Continue to WhatsApp",
+    chat_later: "We're away right now. Leave us a message on WhatsApp and we'll reply when we're back.",
     chat_prefilled: "Hello! I have a question.",
 };
 
@@ -378,6 +382,7 @@ static ID: Strings = Strings {
     chat_greeting: "Halo! Ada pertanyaan? Chat dengan kami di WhatsApp.",
     chat_optin: "Opsional: dapatkan juga info ini lewat WhatsApp",
     chat_continue: "Lanjut ke WhatsApp",
+    chat_later: "Kami sedang tidak online. Tinggalkan pesan di WhatsApp, kami akan membalas saat kembali.",
     chat_prefilled: "Halo! Saya punya pertanyaan.",
 };
 
@@ -408,6 +413,7 @@ static PT_BR: Strings = Strings {
     chat_greeting: "Olá! Dúvidas? Fale com a gente no WhatsApp.",
     chat_optin: "Opcional: receba também estas atualizações no WhatsApp",
     chat_continue: "Continuar no WhatsApp",
+    chat_later: "Estamos fora do horário de atendimento. Deixe sua mensagem no WhatsApp e responderemos quando voltarmos.",
     chat_prefilled: "Olá! Tenho uma dúvida.",
 };
 
@@ -438,6 +444,7 @@ static TR: Strings = Strings {
     chat_greeting: "Merhaba! Sorunuz mu var? Bize WhatsApp'tan yazın.",
     chat_optin: "İsteğe bağlı: bu bildirimleri WhatsApp'tan da alın",
     chat_continue: "WhatsApp'a devam et",
+    chat_later: "Şu anda çevrim dışıyız. WhatsApp'tan mesajınızı bırakın, döndüğümüzde yanıtlayacağız.",
     chat_prefilled: "Merhaba! Bir sorum var.",
 };
 
@@ -468,6 +475,7 @@ static DA: Strings = Strings {
     chat_greeting: "Hej! Spørgsmål? Skriv til os på WhatsApp.",
     chat_optin: "Valgfrit: få også disse beskeder på WhatsApp",
     chat_continue: "Fortsæt til WhatsApp",
+    chat_later: "Vi er ikke til stede lige nu. Skriv til os på WhatsApp, så svarer vi, når vi er tilbage.",
     chat_prefilled: "Hej! Jeg har et spørgsmål.",
 };
 
@@ -498,6 +506,7 @@ static ES: Strings = Strings {
     chat_greeting: "¡Hola! ¿Tienes preguntas? Escríbenos por WhatsApp.",
     chat_optin: "Opcional: recibe también estos avisos por WhatsApp",
     chat_continue: "Continuar a WhatsApp",
+    chat_later: "Ahora no estamos disponibles. Déjanos tu mensaje por WhatsApp y te responderemos cuando volvamos.",
     chat_prefilled: "¡Hola! Tengo una pregunta.",
 };
 
@@ -528,6 +537,7 @@ static DE: Strings = Strings {
     chat_greeting: "Hallo! Fragen? Schreib uns auf WhatsApp.",
     chat_optin: "Optional: diese Updates auch per WhatsApp erhalten",
     chat_continue: "Weiter zu WhatsApp",
+    chat_later: "Wir sind gerade nicht erreichbar. Schreib uns auf WhatsApp – wir antworten, sobald wir zurück sind.",
     chat_prefilled: "Hallo! Ich habe eine Frage.",
 };
 

@@ -85,12 +85,15 @@ impl SiteConfig {
 
     /// Every widget string in `locale`, overrides applied: the config response's
     /// `strings` (category labels only for the categories offered, chat strings
-    /// only when the site has a chat widget).
+    /// only when the site has a chat widget, `chat_later` only when it has
+    /// opening hours).
     pub fn widget_strings(&self, locale: Locale) -> BTreeMap<String, String> {
+        let hours = self.chat.as_ref().is_some_and(|c| c.hours.is_some());
         let keys = WIDGET_KEYS
             .iter()
             .map(|(k, _)| *k)
             .filter(|k| self.chat.is_some() || !k.starts_with("chat_"))
+            .filter(|k| hours || *k != "chat_later")
             .chain(self.categories.iter().map(|c| c.as_str()));
         keys.filter_map(|k| Some((k.to_owned(), self.text(locale, None, k)?)))
             .collect()

@@ -111,7 +111,7 @@ pub fn normalize_phone(input: &str, default_calling_code: u16) -> Result<E164, P
         }
         let national = digits.strip_prefix('0').unwrap_or(&digits);
         let mut full = String::with_capacity(3 + national.len());
-        push_decimal(&mut full, default_calling_code);
+        push_decimal(&mut full, default_calling_code.into());
         full.push_str(national);
         full
     };
@@ -135,21 +135,25 @@ pub fn normalize_phone(input: &str, default_calling_code: u16) -> Result<E164, P
     }
     let mut e164 = String::with_capacity(16);
     e164.push('+');
-    push_decimal(&mut e164, cc);
+    push_decimal(&mut e164, cc.into());
     e164.push_str(national);
     Ok(E164(e164))
 }
 
 /// Appends `n` in decimal. Hand-rolled so the widget links no `core::fmt`.
-fn push_decimal(out: &mut String, n: u16) {
-    let mut started = false;
-    for div in [10_000, 1_000, 100, 10, 1] {
-        let d = (n / div % 10) as u8;
-        if d != 0 || started || div == 1 {
-            started = true;
-            out.push(char::from(b'0' + d));
+pub fn push_decimal(out: &mut String, n: u32) {
+    let mut digits = [0u8; 10];
+    let mut i = digits.len();
+    let mut n = n;
+    while i > 0 {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
         }
     }
+    out.extend(digits.iter().skip(i).map(|&d| char::from(d)));
 }
 
 fn cc_len(cc: u16) -> usize {
@@ -248,6 +252,160 @@ fn national_length(cc: u16) -> (usize, usize) {
         82 => (8, 10),
         _ => (4, 14),
     }
+}
+
+/// How a country groups the digits of a national number while it is typed
+/// (spaces between groups; digits past the last group stay in it).
+fn groups(cc: u16, len: usize) -> &'static [u8] {
+    match cc {
+        1 | 39 | 63 => &[3, 3, 4],
+        7 | 90 => &[3, 3, 2, 2],
+        33 => &[1, 2, 2, 2, 2],
+        34 => &[3, 2, 2, 2],
+        44 => &[4, 6],
+        45 | 47 => &[2, 2, 2, 2],
+        46 => &[2, 3, 2, 2],
+        49 | 62 => &[3, 4, 4],
+        52 | 54 => &[2, 4, 4],
+        55 if len < 11 => &[2, 4, 4],
+        55 => &[2, 5, 4],
+        60 => &[2, 3, 4],
+        65 => &[4, 4],
+        91 => &[5, 5],
+        _ => &[3, 3, 3, 3],
+    }
+}
+
+/// Appends `digits` grouped for `cc`; a leading trunk `0` (kept except in
+/// Italy, where it belongs to the number) stands before the first group.
+fn push_grouped(out: &mut String, cc: u16, digits: &str) {
+    let digits = match digits.strip_prefix('0') {
+        Some(rest) if cc != 39 => {
+            out.push('0');
+            rest
+        }
+        _ => digits,
+    };
+    let mut sizes = groups(cc, digits.len()).iter();
+    let mut left = sizes.next().map_or(usize::MAX, |&g| usize::from(g));
+    for d in digits.chars() {
+        if left == 0 {
+            if let Some(&g) = sizes.next() {
+                out.push(' ');
+                left = usize::from(g);
+            }
+        }
+        out.push(d);
+        left = left.saturating_sub(1);
+    }
+}
+
+/// What a person typed, with its digits grouped the way their country writes
+/// them (`"+62 812 3456 7890"`, `"0812 3456 7890"`, `"+55 11 98765 4321"`).
+/// National numbers are grouped for `default_calling_code`. `None` (leave it
+/// as typed) when it holds anything but digits, separators and a leading `+`,
+/// or starts with `00`.
+pub fn format_typed(typed: &str, default_calling_code: u16) -> Option<String> {
+    let trimmed = typed.trim();
+    let (plus, rest) = match trimmed.strip_prefix('+') {
+        Some(rest) => (true, rest),
+        None => (false, trimmed),
+    };
+    let mut digits = String::with_capacity(rest.len());
+    for ch in rest.chars() {
+        match ch {
+            '0'..='9' => digits.push(ch),
+            ' ' | '-' | '.' | '(' | ')' | '\u{a0}' => {}
+            _ => return None,
+        }
+    }
+    let mut out = String::with_capacity(digits.len() + 8);
+    if !plus {
+        if digits.starts_with("00") {
+            return None;
+        }
+        push_grouped(&mut out, default_calling_code, &digits);
+        return Some(out);
+    }
+    out.push('+');
+    match split_calling_code(&digits) {
+        Some((cc, national)) => {
+            push_decimal(&mut out, cc.into());
+            if !national.is_empty() {
+                out.push(' ');
+                push_grouped(&mut out, cc, national);
+            }
+        }
+        None => out.push_str(&digits),
+    }
+    Some(out)
+}
+
+/// Digits and `+` in `s` before UTF-16 offset `caret`: the caret's place that
+/// survives regrouping.
+pub fn significant_before(s: &str, caret: usize) -> usize {
+    let mut at = 0;
+    let mut n = 0;
+    for ch in s.chars() {
+        if at >= caret {
+            break;
+        }
+        at += ch.len_utf16();
+        if ch == '+' || ch.is_ascii_digit() {
+            n += 1;
+        }
+    }
+    n
+}
+
+/// The UTF-16 offset in `s` just after its `n`th digit or `+` (0 for none).
+pub fn offset_after(s: &str, n: usize) -> usize {
+    let mut seen = 0;
+    let mut at = 0;
+    for ch in s.chars() {
+        if seen == n {
+            break;
+        }
+        at += ch.len_utf16();
+        if ch == '+' || ch.is_ascii_digit() {
+            seen += 1;
+        }
+    }
+    at
+}
+
+/// An edit of the phone input, regrouped: the new value and caret, or `None`
+/// to leave it as typed. `before` is the value before the edit; `deleting` is
+/// `Some(true)` for a backspace, `Some(false)` for a forward delete. Deleting
+/// only a separator deletes the digit beside it too, or regrouping would put
+/// the separator straight back.
+pub fn retype(
+    before: &str,
+    typed: &str,
+    caret: usize,
+    deleting: Option<bool>,
+    default_calling_code: u16,
+) -> Option<(String, usize)> {
+    let count = |s: &str| significant_before(s, usize::MAX);
+    let mut n = significant_before(typed, caret);
+    let mut edited = String::new();
+    let mut typed = typed;
+    if let (Some(back), true) = (deleting, count(typed) == count(before)) {
+        let drop = if back { n.checked_sub(1)? } else { n };
+        let mut seen = 0;
+        for ch in typed.chars() {
+            let significant = ch == '+' || ch.is_ascii_digit();
+            if !(significant && seen == drop) {
+                edited.push(ch);
+            }
+            seen += usize::from(significant);
+        }
+        n = drop;
+        typed = &edited;
+    }
+    let formatted = format_typed(typed, default_calling_code)?;
+    let caret = offset_after(&formatted, n);
+    Some((formatted, caret))
 }
 
 #[cfg(test)]
@@ -358,11 +516,75 @@ mod tests {
         assert_eq!(ok("(415) 555-0100", 1), "+14155550100");
         assert_eq!(ok("0 98 765 43 21", 380), "+380987654321");
         let mut s = String::new();
-        for n in [0, 7, 10, 100, 1000, 65535] {
+        for n in [0, 7, 10, 100, 1000, 65535, u32::MAX] {
             push_decimal(&mut s, n);
             s.push(' ');
         }
-        assert_eq!(s, "0 7 10 100 1000 65535 ");
+        assert_eq!(s, "0 7 10 100 1000 65535 4294967295 ");
+    }
+
+    #[test]
+    fn typed_numbers_are_grouped_the_way_their_country_writes_them() {
+        let f = |s: &str, cc: u16| format_typed(s, cc);
+        assert_eq!(f("081234567890", 62).as_deref(), Some("0812 3456 7890"));
+        assert_eq!(
+            f("0812 1234 5678", 62).as_deref(),
+            Some("0812 1234 5678"),
+            "the demo's own spacing stays"
+        );
+        assert_eq!(f("+6281234567890", 0).as_deref(), Some("+62 812 3456 7890"));
+        assert_eq!(f("+62 0812-3456", 0).as_deref(), Some("+62 0812 3456"));
+        assert_eq!(f("+5511987654321", 0).as_deref(), Some("+55 11 98765 4321"));
+        assert_eq!(f("+551134567890", 0).as_deref(), Some("+55 11 3456 7890"));
+        assert_eq!(f("+905321234567", 0).as_deref(), Some("+90 532 123 45 67"));
+        assert_eq!(f("20123456", 45).as_deref(), Some("20 12 34 56"));
+        assert_eq!(f("(415) 555-0100", 1).as_deref(), Some("415 555 0100"));
+        assert_eq!(f("+39 0612345678", 0).as_deref(), Some("+39 061 234 5678"));
+        assert_eq!(f("+6", 0).as_deref(), Some("+6"));
+        assert_eq!(f("+62", 0).as_deref(), Some("+62"));
+        assert_eq!(f("+", 0).as_deref(), Some("+"));
+        assert_eq!(f("", 62).as_deref(), Some(""));
+        assert_eq!(
+            f("0812abc", 62),
+            None,
+            "letters stay as typed (and get the inline error)"
+        );
+        assert_eq!(f("0062 812", 62), None);
+        assert_eq!(f("+62 81 2+3", 62), None);
+    }
+
+    #[test]
+    fn the_caret_stays_after_the_same_digit() {
+        // Typing "5" in the middle of "0812 3456|7890" (caret 9 → after the 5).
+        let (v, c) = retype("0812 3456 7890", "0812 34565 7890", 10, None, 62).unwrap();
+        assert_eq!(v, "0812 3456 57890");
+        assert_eq!(&v[..c], "0812 3456 5");
+        // Typing at the end opens a new group.
+        let (v, c) = retype("0812", "08121", 5, None, 62).unwrap();
+        assert_eq!((v.as_str(), c), ("0812 1", 6));
+        // A pasted international number.
+        let (v, c) = retype("", "+6281234567890", 14, None, 0).unwrap();
+        assert_eq!((v.as_str(), c), ("+62 812 3456 7890", 17));
+    }
+
+    #[test]
+    fn deleting_a_separator_deletes_the_digit_beside_it() {
+        // Backspace just after the space in "0812 |3456": the 2 goes.
+        let (v, c) = retype("0812 3456", "08123456", 4, Some(true), 62).unwrap();
+        assert_eq!(v, "0813 456");
+        assert_eq!(&v[..c], "081");
+        // Delete just before the space in "0812| 3456": the 3 goes.
+        let (v, c) = retype("0812 3456", "08123456", 4, Some(false), 62).unwrap();
+        assert_eq!(v, "0812 456");
+        assert_eq!(&v[..c], "0812");
+        // A plain backspace over a digit is just regrouped.
+        let (v, _) = retype("0812 3456", "0812 356", 7, Some(true), 62).unwrap();
+        assert_eq!(v, "0812 356");
+        assert_eq!(
+            retype("", " ", 0, Some(true), 62),
+            None,
+            "nothing to delete before the caret"
+        );
     }
 
     #[test]

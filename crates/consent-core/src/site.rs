@@ -10,8 +10,10 @@ use alloc::collections::BTreeMap;
 use crate::{
     category::Category,
     consent::Surface,
+    hours::OpeningHours,
     locale::Locale,
     notice::{Overrides, PublicVariant, Variant},
+    targeting::Targeting,
 };
 
 /// Everything the Worker knows about one merchant site (kept in KV).
@@ -58,6 +60,9 @@ pub struct SiteConfig {
     /// A/B variants of the wording per surface, at most 4 each.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub variants: BTreeMap<Surface, Vec<Variant>>,
+    /// When the modal opens by itself; absent: [`Targeting::default`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub targeting: Option<Targeting>,
     /// Send no funnel analytics from browsers that ask not to be tracked
     /// (Do Not Track or Global Privacy Control).
     #[serde(default)]
@@ -147,6 +152,9 @@ pub struct ChatConfig {
     /// Message prefilled in WhatsApp; default: the visitor's locale's.
     #[serde(default)]
     pub prefilled: Option<String>,
+    /// When the business answers; outside them the chat says it replies later.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hours: Option<OpeningHours>,
 }
 
 /// The site's WhatsApp Business sender.
@@ -195,6 +203,9 @@ pub struct PublicConfig {
     /// The chat widget, if the site offers one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chat: Option<ChatConfig>,
+    /// When the modal opens by itself (absent: the defaults).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub targeting: Option<Targeting>,
 }
 
 impl SiteConfig {
@@ -217,6 +228,7 @@ impl SiteConfig {
             categories: self.categories.clone(),
             notice_version: self.notice_version,
             chat: self.chat.clone(),
+            targeting: self.targeting.clone(),
         }
     }
 
@@ -263,6 +275,12 @@ impl SiteConfig {
                 "whatsapp.template_languages",
                 "must name at least one language",
             ));
+        }
+        if let Some(t) = &self.targeting {
+            t.check()?;
+        }
+        if let Some(h) = self.chat.as_ref().and_then(|c| c.hours.as_ref()) {
+            h.check()?;
         }
         if let Some(n) = &self.whatsapp.display_phone_number {
             if !(8..=15).contains(&n.len()) || !n.bytes().all(|b| b.is_ascii_digit()) {
@@ -424,6 +442,7 @@ pub(crate) mod sample {
             ip_policy: IpPolicy::Truncate,
             shards: 1,
             chat: None,
+            targeting: None,
             double_opt_in: None,
             optin_keyword: None,
             strings: Default::default(),
@@ -521,6 +540,44 @@ mod tests {
     }
 
     #[test]
+    fn targeting_and_opening_hours_are_validated_and_reach_the_widget() {
+        let mut json = serde_json::to_value(site()).unwrap();
+        json["targeting"] =
+            serde_json::json!({"include": ["/shop/*"], "delay_seconds": 5, "per_session": 2});
+        json["chat"] = serde_json::json!({"number": "62812", "hours": {"utc_offset_minutes": 420, "days": ["mon"], "from": "09:00", "to": "17:00"}});
+        let s: SiteConfig = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(s.check(), Ok(()));
+        let public = serde_json::to_value(s.public()).unwrap();
+        assert_eq!(public["targeting"]["include"][0], "/shop/*");
+        assert_eq!(
+            public["targeting"]["days_after_close"], 30,
+            "defaults are filled in"
+        );
+        assert_eq!(public["chat"]["hours"]["from"], "09:00");
+        assert_eq!(
+            public["strings"]["chat_later"],
+            Locale::Id.strings().chat_later,
+            "the reply-later text comes with opening hours"
+        );
+        let mut no_hours = s.clone();
+        no_hours.chat.as_mut().unwrap().hours = None;
+        assert!(
+            !no_hours.public().strings.contains_key("chat_later"),
+            "and only with them"
+        );
+        json["targeting"]["scroll_percent"] = 150.into();
+        let s: SiteConfig = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(s.check().unwrap_err().0, "targeting.scroll_percent");
+        json["targeting"]["scroll_percent"] = 50.into();
+        json["chat"]["hours"]["to"] = "09:00".into();
+        let s: SiteConfig = serde_json::from_value(json).unwrap();
+        assert_eq!(s.check().unwrap_err().0, "chat.hours.to");
+        assert!(!serde_json::to_string(&site().public())
+            .unwrap()
+            .contains("targeting"));
+    }
+
+    #[test]
     fn double_opt_in_is_off_by_default_and_checked() {
         let mut json = serde_json::to_value(site()).unwrap();
         assert!(json.get("double_opt_in").is_none(), "absent when off");
@@ -574,6 +631,7 @@ mod tests {
             number: "6281234500000".into(),
             greeting: None,
             prefilled: None,
+            hours: None,
         });
         assert_eq!(
             s.wa_me_url().unwrap(),

@@ -55,6 +55,18 @@
   } catch (e) {
     /* old browser: the space is not reserved */
   }
+  // Single-page apps change route with history.pushState, which fires no event:
+  // announce it, so the modal's targeting is evaluated again (popstate covers back/forward).
+  try {
+    var push = history.pushState;
+    history.pushState = function () {
+      var r = push.apply(this, arguments);
+      window.dispatchEvent(new Event("whatsapp-optin:route"));
+      return r;
+    };
+  } catch (e) {
+    /* a frozen history: route changes are not seen */
+  }
   var flush = function () {
     var queued = pending;
     pending = [];

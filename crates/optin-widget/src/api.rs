@@ -6,7 +6,9 @@
 
 use alloc::{string::String, vec::Vec};
 
+#[cfg(feature = "surfaces")]
 use consent_core::ChatConfig;
+use consent_core::Targeting;
 use js_sys::{Array, Object, Reflect, JSON};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -36,6 +38,12 @@ pub fn set(obj: &JsValue, key: &str, value: &JsValue) {
     let _ = Reflect::set(obj, &JsValue::from_str(key), value);
 }
 
+/// `obj[key]`'s strings, if it is an array.
+pub fn strings_at(obj: &JsValue, key: &str) -> Option<Vec<String>> {
+    let list = get(obj, key).dyn_into::<Array>().ok()?;
+    Some(list.iter().filter_map(|v| v.as_string()).collect())
+}
+
 fn bad_config() -> JsValue {
     JsValue::from_str("site configuration is malformed")
 }
@@ -55,8 +63,11 @@ pub struct Config {
     pub categories: Vec<String>,
     /// Notice version to echo back.
     pub notice_version: u32,
-    /// The chat widget, if the site has one.
+    /// The chat widget, if the site has one (full build).
+    #[cfg(feature = "surfaces")]
     pub chat: Option<ChatConfig>,
+    /// When the modal opens by itself (absent: the defaults).
+    pub targeting: Option<Targeting>,
     /// Every widget string, by key (the merchant's overrides applied).
     pub strings: JsValue,
     /// Per surface, the A/B variants (`[{id, weight, strings}]`).
@@ -71,12 +82,7 @@ pub fn parse_config(json: &JsValue) -> Result<Config, JsValue> {
     if !strings.is_object() {
         return Err(bad_config());
     }
-    let categories = get(json, "categories")
-        .dyn_into::<Array>()
-        .map_err(|_| bad_config())?
-        .iter()
-        .filter_map(|c| c.as_string())
-        .collect();
+    let categories = strings_at(json, "categories").ok_or_else(bad_config)?;
     Ok(Config {
         site: string("site")?,
         privacy_policy_url: string("privacy_policy_url")?,
@@ -84,14 +90,17 @@ pub fn parse_config(json: &JsValue) -> Result<Config, JsValue> {
         default_calling_code: number("default_calling_code")? as u16,
         categories,
         notice_version: number("notice_version")? as u32,
+        #[cfg(feature = "surfaces")]
         chat: {
             let chat = get(json, "chat");
             get_str(&chat, "number").map(|number| ChatConfig {
                 number,
                 greeting: get_str(&chat, "greeting"),
                 prefilled: get_str(&chat, "prefilled"),
+                hours: crate::rules::hours(&get(&chat, "hours")),
             })
         },
+        targeting: crate::rules::targeting(&get(json, "targeting")),
         strings,
         variants: get(json, "variants"),
     })

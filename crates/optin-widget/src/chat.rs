@@ -9,7 +9,7 @@
 
 use alloc::{boxed::Box, rc::Rc, string::String};
 
-use consent_core::ChatConfig;
+use consent_core::{ChatConfig, OpeningHours};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{Element, HtmlElement, KeyboardEvent};
 
@@ -27,6 +27,9 @@ pub struct Chat {
     fab: HtmlElement,
     panel: HtmlElement,
     optin: Rc<Checkout>,
+    /// "We reply later", shown outside the opening hours.
+    later: HtmlElement,
+    hours: Option<OpeningHours>,
     listeners: core::cell::RefCell<alloc::vec::Vec<Listener>>,
 }
 
@@ -60,6 +63,11 @@ impl Chat {
             &[("id", "greeting"), ("class", "bubble")],
             &chat.greeting.clone().unwrap_or_else(|| s("chat_greeting")),
         );
+        let later = text_el(
+            "p",
+            &[("class", "bubble later"), ("hidden", "")],
+            &s("chat_later"),
+        );
         let optin_label = s("chat_optin");
         let step = el("section", &[("aria-label", &optin_label)]);
         let heading = text_el("p", &[("class", "step")], &optin_label);
@@ -84,7 +92,7 @@ impl Chat {
             ],
             &s("chat_continue"),
         );
-        append(&panel, &[&close, &greeting, &step, &link]);
+        append(&panel, &[&close, &greeting, &later, &step, &link]);
         let fab = text_el(
             "button",
             &[
@@ -105,6 +113,8 @@ impl Chat {
             fab: cast(fab),
             panel: cast(panel),
             optin,
+            later: cast(later),
+            hours: chat.hours,
             listeners: Default::default(),
         });
         let on = |target: &Element, name: &'static str, f: fn(&Chat, &web_sys::Event)| {
@@ -131,6 +141,12 @@ impl Chat {
 
     fn toggle(&self) {
         if self.panel.hidden() {
+            // Outside opening hours: say so, and still hand over (they reply later).
+            let open = self
+                .hours
+                .as_ref()
+                .is_none_or(|h| h.is_open(js_sys::Date::now()));
+            self.later.set_hidden(open);
             self.panel.set_hidden(false);
             let _ = self.fab.set_attribute("aria-expanded", "true");
             let _ = self.panel.focus();

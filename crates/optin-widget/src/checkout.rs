@@ -17,7 +17,7 @@ use web_sys::{Element, HtmlInputElement};
 use crate::{
     api::{self, get_str, Config, PostError},
     dom::{self, append, cast, document, el, listen, privacy_link, text_el, Choice, Listener},
-    events, style,
+    events, phone_input, storage, style,
     text::Shown,
 };
 
@@ -133,6 +133,15 @@ impl Checkout {
             idempotency_key: RefCell::new(api::new_key()),
             listeners: RefCell::new(Vec::new()),
         });
+        if let Some(input) = &checkout.own_phone {
+            let l = phone_input::enhance(
+                input,
+                &checkout.error,
+                checkout.default_calling_code,
+                checkout.shown.get("invalid_phone"),
+            );
+            checkout.listeners.borrow_mut().push(l);
+        }
         if let Some(form) = checkout.placeholder.closest("form")? {
             let weak = Rc::downgrade(&checkout);
             let l = listen(&form, "submit", move |e| {
@@ -148,6 +157,14 @@ impl Checkout {
         }
         events::emit(&checkout.shown, "impression");
         Ok(checkout)
+    }
+
+    /// The inline error (and, on its own input, `aria-invalid`).
+    fn show_error(&self, msg: Option<&str>) {
+        match &self.own_phone {
+            Some(input) => phone_input::show_error(input, &self.error, msg),
+            None => self.error.set_text_content(msg),
+        }
     }
 
     fn phone(&self) -> String {
@@ -173,15 +190,15 @@ impl Checkout {
         let phone = self.phone();
         if normalize_phone(&phone, self.default_calling_code).is_err() {
             let msg = self.shown.get("invalid_phone");
-            self.error.set_text_content(Some(&msg));
-            let msg: JsValue = msg.into();
-            events::emit_error(&self.shown, &msg);
+            self.show_error(Some(&msg));
             if let Some(input) = &self.own_phone {
                 let _ = input.focus();
             }
+            let msg: JsValue = msg.into();
+            events::emit_error(&self.shown, &msg);
             return Err(msg);
         }
-        self.error.set_text_content(None);
+        self.show_error(None);
         api::consent_json(phone, categories, &self.shown, self.notice_version).map(Some)
     }
 
@@ -192,6 +209,7 @@ impl Checkout {
         match api::post_consent(&self.api, &self.shown.site, &body, &key, keepalive).await {
             Ok(id) => {
                 *self.idempotency_key.borrow_mut() = api::new_key();
+                storage::mark_consented(&self.shown.site);
                 events::emit_consent(&self.shown, &id);
                 Ok(id)
             }

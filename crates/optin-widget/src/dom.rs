@@ -65,19 +65,11 @@ pub fn cast<T: JsCast>(e: Element) -> T {
     e.unchecked_into()
 }
 
-/// `n` in decimal, without pulling in `core::fmt`.
-pub fn decimal(mut n: u32) -> String {
-    let mut digits = [0u8; 10];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    digits[i..].iter().map(|&d| d as char).collect()
+/// `n` in decimal, without pulling in `core::fmt` (consent-core's routine, shared).
+pub fn decimal(n: u32) -> String {
+    let mut out = String::new();
+    consent_core::phone::push_decimal(&mut out, n);
+    out
 }
 
 /// A DOM event handler kept alive by its owner (dropping it makes later events no-ops).

@@ -4,7 +4,9 @@
 //! `modal` (view + controller of the pop-up), `checkout` (the opt-in embedded
 //! in a merchant form), `dom` (element helpers),
 //! `events` (the `CustomEvent`s merchants listen to), `text` (the strings a
-//! surface shows: served with the config, none bundled).
+//! surface shows: served with the config, none bundled), `targeting` (when the
+//! modal opens by itself; `rules` reads its config, `storage` the caps),
+//! `phone_input` (calling code, grouping and inline error of our phone inputs).
 //!
 //! The wasm build links no `std`: only `core` and `alloc`, a small allocator
 //! ([`heap`]) and a panic handler that traps. std's panic and formatting
@@ -28,8 +30,11 @@ mod events;
 #[cfg(target_arch = "wasm32")]
 pub mod heap;
 mod modal;
+mod phone_input;
+mod rules;
 mod storage;
 mod style;
+mod targeting;
 mod text;
 
 use alloc::{boxed::Box, rc::Rc, string::String};
@@ -97,8 +102,8 @@ async fn config(started: &Started) -> Result<Config, JsValue> {
 
 /// Once `config` (the loader's request for the site's config in the visitor's
 /// locale, started before the wasm so both load at once) resolves, mounts the
-/// modal (opening it unless the visitor already closed it or opted in on this
-/// browser, or `auto_open` is false), a checkout opt-in in every
+/// modal (opening it when the site's targeting rules and frequency caps allow,
+/// unless `auto_open` is false), a checkout opt-in in every
 /// `[data-wa-optin="checkout"]` placeholder, and the chat widget when `chat`
 /// is set and the site has one (full build). `modal` false mounts no modal:
 /// the full build started next to the modal-only one for a later `mount()`.
@@ -134,18 +139,20 @@ async fn mount_all(
     chat: bool,
     modal: bool,
 ) -> Result<(), JsValue> {
-    let config = config(started).await?;
+    let mut config = config(started).await?;
     #[cfg(feature = "surfaces")]
     surfaces::mount_page(&config, &started.api, chat)?;
     let _ = chat;
     if !modal {
         return Ok(());
     }
+    let rules = config.targeting.take();
     let modal = Modal::mount(config, started.api.clone())?;
     *MODAL.0.borrow_mut() = Some(modal.clone());
-    modal.impression();
-    if auto_open && !storage::was_handled(&started.site) {
-        modal.open();
+    // No impression here: it is counted when the modal is shown, so a page
+    // whose targeting or caps keep it closed counts none.
+    if auto_open {
+        targeting::start(modal, &started.site, rules);
     }
     Ok(())
 }

@@ -22,7 +22,7 @@ use crate::{
         self, append, cast, close_button, document, el, listen, privacy_link, text_el, Choice,
         Listener,
     },
-    events, storage, style,
+    events, phone_input, storage, style,
     text::Shown,
 };
 
@@ -43,6 +43,8 @@ pub struct Modal {
     return_focus: RefCell<Option<HtmlElement>>,
     idempotency_key: RefCell<String>,
     busy: Cell<bool>,
+    /// Whether this page has counted the modal's `impression` (its first showing).
+    seen: Cell<bool>,
     listeners: RefCell<Vec<Listener>>,
 }
 
@@ -97,7 +99,14 @@ impl Modal {
                 ("required", ""),
             ],
         );
-        let phone_error = el("p", &[("id", "wa-phone-error"), ("class", "error")]);
+        let phone_error = el(
+            "p",
+            &[
+                ("id", "wa-phone-error"),
+                ("class", "error"),
+                ("role", "alert"),
+            ],
+        );
         let submit = text_el(
             "button",
             &[("type", "submit"), ("class", "submit")],
@@ -144,6 +153,7 @@ impl Modal {
             return_focus: RefCell::new(None),
             idempotency_key: RefCell::new(api::new_key()),
             busy: Cell::new(false),
+            seen: Cell::new(false),
             listeners: RefCell::new(Vec::new()),
         });
         modal.wire(&close)?;
@@ -179,7 +189,12 @@ impl Modal {
                 m.on_key(k);
             }
         }));
-        l.push(on(&self.phone, "input", |m, _| m.show_phone_error(None)));
+        l.push(phone_input::enhance(
+            &self.phone,
+            &self.phone_error,
+            self.config.default_calling_code,
+            self.shown.get("invalid_phone"),
+        ));
         l.push(on(&self.form, "submit", |m, e| {
             e.prevent_default();
             let m = m.clone();
@@ -188,15 +203,14 @@ impl Modal {
         Ok(())
     }
 
-    /// Emits `impression` (the modal is mounted, open or not).
-    pub fn impression(&self) {
-        events::emit(&self.shown, "impression");
-    }
-
-    /// Shows the dialog and moves focus into it.
+    /// Shows the dialog and moves focus into it. The first showing on this
+    /// page emits `impression`: the funnel counts modals seen, not mounted.
     pub fn open(&self) {
         if self.dialog.open() {
             return;
+        }
+        if !self.seen.replace(true) {
+            events::emit(&self.shown, "impression");
         }
         let active = document()
             .active_element()
@@ -224,7 +238,7 @@ impl Modal {
     }
 
     fn dismiss(&self) {
-        storage::mark_handled(&self.config.site, "closed");
+        storage::mark_closed(&self.config.site);
         self.close();
     }
 
@@ -262,13 +276,6 @@ impl Modal {
         }
     }
 
-    fn show_phone_error(&self, msg: Option<&str>) {
-        self.phone_error.set_text_content(msg);
-        let _ = self
-            .phone
-            .set_attribute("aria-invalid", if msg.is_some() { "true" } else { "false" });
-    }
-
     fn set_status(&self, msg: &str, class: &str) {
         self.status.set_text_content(Some(msg));
         let _ = self
@@ -292,7 +299,7 @@ impl Modal {
         }
         let typed = self.phone.value();
         if normalize_phone(&typed, self.config.default_calling_code).is_err() {
-            self.show_phone_error(Some(&s("invalid_phone")));
+            phone_input::show_error(&self.phone, &self.phone_error, Some(&s("invalid_phone")));
             let _ = self.phone.focus();
             return;
         }
@@ -315,7 +322,7 @@ impl Modal {
                 self.set_status(&s("success"), "ok");
                 self.form.reset();
                 *self.idempotency_key.borrow_mut() = api::new_key();
-                storage::mark_handled(&self.config.site, "consented");
+                storage::mark_consented(&self.config.site);
                 events::emit_consent(&self.shown, &id);
             }
             Err(PostError::Refused { detail }) => {

@@ -66,6 +66,8 @@ cursor:pointer;box-shadow:0 4px 16px rgba(0,0,0,.25)}
 background:#fff;border-radius:16px;padding:1rem;box-shadow:0 12px 40px rgba(0,0,0,.3)}
 .panel[hidden]{display:none}
 .bubble{margin:0 2.5rem .75rem 0;padding:.6rem .8rem;background:#e7f8ef;border-radius:12px 12px 12px 0}
+.later{background:#fff4d6}
+.bubble[hidden]{display:none}
 .step{font-weight:600;margin:.25rem 0}
 .close{position:absolute;top:.5rem;right:.5rem;width:44px;height:44px;border:0;border-radius:50%;background:transparent;
 color:inherit;font:1.5rem/1 inherit;cursor:pointer}
