@@ -35,7 +35,8 @@ fn key(site: &str, slot: Slot) -> String {
     match slot {
         Slot::Memory => dom::cat(&["whatsapp-optin:", site]),
         Slot::Session => dom::cat(&["whatsapp-optin:", site, ":session"]),
-        Slot::Visitor => String::from("whatsapp-optin:visitor"),
+        // `#` never appears in a site id, so no site's key can be this one.
+        Slot::Visitor => String::from("whatsapp-optin:#visitor"),
     }
 }
 
