@@ -79,6 +79,13 @@ impl Day {
 
     /// Parses exactly `YYYY-MM-DD` (a real date, years 2000–2999).
     pub fn parse(s: &str) -> Option<Day> {
+        let day = Day::parse_any_year(s)?;
+        let (y, _, _) = civil_from_days(day.0);
+        (2000..=2999).contains(&y).then_some(day)
+    }
+
+    /// Parses exactly `YYYY-MM-DD`, any real date of a four-digit year.
+    pub fn parse_any_year(s: &str) -> Option<Day> {
         let b = s.as_bytes();
         if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
             return None;
@@ -89,7 +96,7 @@ impl Day {
             })
         };
         let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-        if !(2000..=2999).contains(&y) || !(1..=12).contains(&m) || d < 1 || d > days_in(y, m) {
+        if !(1..=12).contains(&m) || d < 1 || d > days_in(y, m) {
             return None;
         }
         Some(Day(days_from_civil(y, m, d)))

@@ -1,7 +1,7 @@
 //! Changes a person makes after opting in (preference centre): updates and
 //! withdrawals, each a ledger event written with the derived state.
 
-use consent_core::{token, Category, SiteConfig};
+use consent_core::{stats::Day, token, Category, SiteConfig};
 use serde::{Deserialize, Serialize};
 use worker::Result;
 
@@ -85,59 +85,12 @@ pub fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<S
 
 /// Days since 1970-01-01 of a `YYYY-MM-DD` calendar date, or `None`.
 pub fn day_number(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| -> Option<i64> {
-        let part = &s[r];
-        part.bytes()
-            .all(|c| c.is_ascii_digit())
-            .then(|| part.parse().ok())
-            .flatten()
-    };
-    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let days_in = [
-        31,
-        if leap { 29 } else { 28 },
-        31,
-        30,
-        31,
-        30,
-        31,
-        31,
-        30,
-        31,
-        30,
-        31,
-    ];
-    if !(1..=12).contains(&m) || d < 1 || d > days_in[(m - 1) as usize] {
-        return None;
-    }
-    // Howard Hinnant's days_from_civil.
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    Some(era * 146_097 + doe - 719_468)
+    Day::parse_any_year(s).map(|d| d.0)
 }
 
 /// The `YYYY-MM-DD` of a day number (inverse of [`day_number`]).
 pub fn day_string(n: i64) -> String {
-    // Howard Hinnant's civil_from_days.
-    let z = n + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
+    Day(n).format()
 }
 
 /// Why a pause date is refused.
