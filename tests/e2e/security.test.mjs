@@ -5,24 +5,13 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { connect } from "node:net";
 import { createHmac, randomBytes, randomInt } from "node:crypto";
-import { BASE, SIM, ADMIN_TOKEN, launch, freshPhone, subscriber, simMessages, eventually, sleep, admin } from "./support.mjs";
+import { BASE, SIM, ADMIN_TOKEN, launch, freshPhone, subscriber, simMessages, eventually, sleep, admin, siteConfig, newSite as sharedNewSite } from "./support.mjs";
 
 const NOTICE =
   "I agree to receive the messages I select below from Toko Acme on WhatsApp. I can stop at any time by replying STOP.";
 const APP_SECRET = process.env.WHATSAPP_APP_SECRET ?? "dev-app-secret";
 const DEMO_PNID = "100000000000001";
-const siteConfig = (id, extra = {}) => ({
-  id, business_name: "Toko Acme", allowed_origins: [BASE], privacy_policy_url: `${BASE}/privacy.html`,
-  default_locale: "en", default_calling_code: 62, categories: ["order_updates", "delivery"], notice_version: 1,
-  whatsapp: { phone_number_id: DEMO_PNID, template_name: "optin_confirmation", template_languages: ["en"], token_secret: "WA_TOKEN_DEMO" },
-  ...extra,
-});
-async function newSite(extra) {
-  const id = `sec-${randomBytes(4).toString("hex")}`;
-  const res = await admin(id, { method: "PUT", body: JSON.stringify(siteConfig(id, extra)) });
-  assert.equal(res.status, 200, await res.clone().text());
-  return id;
-}
+const newSite = (extra) => sharedNewSite("sec", extra);
 const consent = (site, phone, extra = {}, headers = {}) =>
   fetch(`${BASE}/v1/sites/${site}/consents`, {
     method: "POST",

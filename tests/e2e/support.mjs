@@ -1,7 +1,8 @@
 // Shared helpers for the end-to-end tests: the stack (wrangler dev + simulator)
 // is started by `scripts/dev test`; these talk to it over HTTP and drive Chromium.
 import { chromium } from "playwright-core";
-import { createHash, createHmac, randomInt } from "node:crypto";
+import assert from "node:assert/strict";
+import { createHash, createHmac, randomBytes, randomInt } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 
@@ -74,6 +75,22 @@ export const admin = (path, init = {}) =>
     ...init,
     headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json", ...(init.headers ?? {}) },
   });
+
+/** A valid site configuration on the demo business number, with `extra` on top. */
+export const siteConfig = (id, extra = {}) => ({
+  id, business_name: "Toko Acme", allowed_origins: [BASE], privacy_policy_url: `${BASE}/privacy.html`,
+  default_locale: "en", default_calling_code: 62, categories: ["order_updates", "delivery"], notice_version: 1,
+  whatsapp: { phone_number_id: "100000000000001", template_name: "optin_confirmation", template_languages: ["en"], token_secret: "WA_TOKEN_DEMO" },
+  ...extra,
+});
+
+/** Stores a fresh site `{prefix}-{random}` (see `siteConfig`) and answers its id. */
+export async function newSite(prefix, extra) {
+  const id = `${prefix}-${randomBytes(4).toString("hex")}`;
+  const res = await admin(id, { method: "PUT", body: JSON.stringify(siteConfig(id, extra)) });
+  assert.equal(res.status, 200, await res.clone().text());
+  return id;
+}
 
 /** `X-Hub-Signature-256` of a webhook body, as Meta signs it with the app secret. */
 export const signWebhook = (body, secret = process.env.WHATSAPP_APP_SECRET ?? "dev-app-secret") =>

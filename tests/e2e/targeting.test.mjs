@@ -6,25 +6,14 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { BASE, launch, admin, freshPhone, eventually, sleep } from "./support.mjs";
+import { BASE, launch, admin, freshPhone, eventually, sleep, siteConfig, newSite as sharedNewSite } from "./support.mjs";
 
 let browser;
 before(async () => { browser = await launch(); });
 after(async () => { await browser?.close(); });
 
-const siteConfig = (id, extra = {}) => ({
-  id, business_name: "Toko Acme", allowed_origins: [BASE], privacy_policy_url: `${BASE}/privacy.html`,
-  default_locale: "en", default_calling_code: 62, categories: ["order_updates", "delivery"], notice_version: 1,
-  whatsapp: { phone_number_id: "100000000000001", template_name: "optin_confirmation", template_languages: ["en"], token_secret: "WA_TOKEN_DEMO" },
-  ...extra,
-});
 
-async function newSite(targeting) {
-  const id = `tgt-${randomBytes(4).toString("hex")}`;
-  const res = await admin(id, { method: "PUT", body: JSON.stringify(siteConfig(id, { targeting })) });
-  assert.equal(res.status, 200, await res.clone().text());
-  return id;
-}
+const newSite = (targeting) => sharedNewSite("tgt", { targeting });
 
 /** A browser context whose `${BASE}/shop/…` pages are a merchant page carrying the widget for `site`. */
 async function shopContext(site, options = {}) {

@@ -3,22 +3,9 @@
 // notice that was shown.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
-import { BASE, launch, freshPhone, subscriber, admin, sha256 } from "./support.mjs";
+import { BASE, launch, freshPhone, subscriber, admin, sha256, siteConfig, newSite as sharedNewSite } from "./support.mjs";
 
-const DEMO_PNID = "100000000000001";
-const siteConfig = (id, extra = {}) => ({
-  id, business_name: "Toko Acme", allowed_origins: [BASE], privacy_policy_url: `${BASE}/privacy.html`,
-  default_locale: "en", default_calling_code: 62, categories: ["order_updates", "delivery"], notice_version: 1,
-  whatsapp: { phone_number_id: DEMO_PNID, template_name: "optin_confirmation", template_languages: ["en"], token_secret: "WA_TOKEN_DEMO" },
-  ...extra,
-});
-async function newSite(extra) {
-  const id = `txt-${randomBytes(4).toString("hex")}`;
-  const res = await admin(id, { method: "PUT", body: JSON.stringify(siteConfig(id, extra)) });
-  assert.equal(res.status, 200, await res.clone().text());
-  return id;
-}
+const newSite = (extra) => sharedNewSite("txt", extra);
 const lookup = async (site, phone) =>
   (await admin(`${site}/subscribers/${encodeURIComponent(phone)}`)).json();
 const post = (site, body) =>
