@@ -79,24 +79,6 @@ impl From<E164> for String {
     }
 }
 
-/// Whether `typed` starts with `+`, and its digits with the usual separators
-/// (space, `-`, `.`, parentheses, no-break space) dropped; `None` for anything else.
-fn split_typed(typed: &str) -> Option<(bool, String)> {
-    let (plus, rest) = match typed.strip_prefix('+') {
-        Some(rest) => (true, rest),
-        None => (false, typed),
-    };
-    let mut digits = String::with_capacity(rest.len());
-    for ch in rest.chars() {
-        match ch {
-            '0'..='9' => digits.push(ch),
-            ' ' | '-' | '.' | '(' | ')' | '\u{a0}' => {}
-            _ => return None,
-        }
-    }
-    Some((plus, digits))
-}
-
 /// Normalises what a person typed. `+` or `00` starts an international number;
 /// anything else is national and gets `default_calling_code` (its trunk `0` dropped).
 pub fn normalize_phone(input: &str, default_calling_code: u16) -> Result<E164, PhoneError> {
@@ -104,7 +86,18 @@ pub fn normalize_phone(input: &str, default_calling_code: u16) -> Result<E164, P
     if trimmed.is_empty() {
         return Err(PhoneError::Empty);
     }
-    let (international, digits) = split_typed(trimmed).ok_or(PhoneError::InvalidCharacters)?;
+    let (international, rest) = match trimmed.strip_prefix('+') {
+        Some(rest) => (true, rest),
+        None => (false, trimmed),
+    };
+    let mut digits = String::with_capacity(rest.len());
+    for ch in rest.chars() {
+        match ch {
+            '0'..='9' => digits.push(ch),
+            ' ' | '-' | '.' | '(' | ')' | '\u{a0}' => {}
+            _ => return Err(PhoneError::InvalidCharacters),
+        }
+    }
     if digits.is_empty() {
         return Err(PhoneError::Empty);
     }
@@ -314,7 +307,18 @@ fn push_grouped(out: &mut String, cc: u16, digits: &str) {
 /// or starts with `00`.
 pub fn format_typed(typed: &str, default_calling_code: u16) -> Option<String> {
     let trimmed = typed.trim();
-    let (plus, digits) = split_typed(trimmed)?;
+    let (plus, rest) = match trimmed.strip_prefix('+') {
+        Some(rest) => (true, rest),
+        None => (false, trimmed),
+    };
+    let mut digits = String::with_capacity(rest.len());
+    for ch in rest.chars() {
+        match ch {
+            '0'..='9' => digits.push(ch),
+            ' ' | '-' | '.' | '(' | ')' | '\u{a0}' => {}
+            _ => return None,
+        }
+    }
     let mut out = String::with_capacity(digits.len() + 8);
     if !plus {
         if digits.starts_with("00") {
