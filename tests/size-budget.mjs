@@ -7,10 +7,8 @@
 import { readFileSync, readdirSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 
-// 28,672 B, not the 25 KB (25,600 B): modal targeting (rules, caps,
-// triggers, SPA routes) and the phone input's grouping are in the modal-only
-// build and cost +3,846 B over 24,804 B (merged wfeat2, 28,650 B, rounded up to 256 B).
-const BUDGET_BYTES = Number(process.env.WIDGET_BUDGET_BYTES ?? 112 * 256);
+// The CI ceiling, 25 KB (25,600 B); lowered as bytes are won.
+const BUDGET_BYTES = Number(process.env.WIDGET_BUDGET_BYTES ?? 25 * 1024);
 const BASE = process.env.OPTIN_BASE ?? "http://127.0.0.1:8787";
 const LOCALES = ["en", "id", "pt-BR", "tr", "da", "es", "de"];
 const gzip = (bytes) => gzipSync(bytes, { level: 9 }).length;

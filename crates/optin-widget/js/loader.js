@@ -116,7 +116,8 @@
     if (!r.ok) throw new Error("site configuration could not be loaded");
     return r.json();
   });
-  config.catch(function () {}); // reported by the widget once it runs
+  // The config, or the error its request ended in (the widget reports it).
+  var settled = config.catch(function (e) { return e; });
   var fail = function (err) {
     failed = err;
     flush();
@@ -165,6 +166,29 @@
   addEventListener("pagehide", post);
   document.addEventListener("visibilitychange", () => document.hidden && post());
   /*__WASM_BINDGEN__*/
+  // The widget's consents go out through here (api::Poster in the wasm): fetch,
+  // then the module's posted(ticket, status, json), status 0 when nothing came
+  // back. Keeping the network in JS keeps a futures executor out of the wasm.
+  var poster = function (m) {
+    return function (ticket, url, body, key, keepalive) {
+      fetch(url, {
+        method: "POST",
+        body: body,
+        keepalive: keepalive,
+        headers: { "Content-Type": "application/json", "Idempotency-Key": key },
+      })
+        .then(
+          function (r) {
+            return r.json().then(
+              function (j) { return [r.status, j]; },
+              function () { return [r.status, null]; }
+            );
+          },
+          function () { return [0, null]; }
+        )
+        .then(function (a) { m.posted(ticket, a[0], a[1]); });
+    };
+  };
   // The full build (checkout opt-in, chat widget): its glue script, then its wasm.
   // `withModal` false: it runs next to the modal-only build, for mount()/consent().
   var full = null;
@@ -177,22 +201,35 @@
         tag.onerror = function () { reject(new Error("the widget's full build could not be loaded")); };
         document.head.appendChild(tag);
       }).then(function (m) {
-        return m({ module_or_path: new URL("__FULL_WASM__", src) }).then(function () {
-          m.start(site, api, autoOpen, chat, config, withModal);
-          return m;
-        });
+        return Promise.all([m({ module_or_path: new URL("__FULL_WASM__", src) }), settled])
+          .then(function (r) {
+            m.start(site, api, autoOpen, chat, r[1], withModal, poster(m));
+            return m;
+          });
       });
     }
     return full;
   };
   // Only pages that show the checkout opt-in or the chat widget need the full
   // build; the others download the modal-only one (less before the prompt).
+  var lite = null;
+  var loadLite = function () {
+    if (!lite) {
+      lite = wasm_bindgen({ module_or_path: new URL("__WASM__", src) });
+      lite.catch(function () {}); // reported by boot, if boot uses it
+    }
+    return lite;
+  };
+  // A page whose modal opens by itself starts on the modal-only wasm at once,
+  // not when the document has been parsed; it is wasted only if a checkout
+  // placeholder appears after this script (then boot loads the full build).
+  if (autoOpen && !chat && !document.querySelector("[data-wa-optin=checkout]")) loadLite();
   var boot = function () {
     var needsFull = chat || document.querySelector("[data-wa-optin=checkout]");
     var loaded = needsFull
       ? loadFull(true)
-      : wasm_bindgen({ module_or_path: new URL("__WASM__", src) }).then(function () {
-          wasm_bindgen.start(site, api, autoOpen, chat, config, true);
+      : Promise.all([loadLite(), settled]).then(function (r) {
+          wasm_bindgen.start(site, api, autoOpen, chat, r[1], true, poster(wasm_bindgen));
           return wasm_bindgen;
         });
     loaded.then(function (m) {

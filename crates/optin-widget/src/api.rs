@@ -4,24 +4,16 @@
 //! serde's generic decoder (and the float formatting its error messages pull
 //! in) would double the widget's size.
 
-use alloc::{string::String, vec::Vec};
+use alloc::{boxed::Box, string::String, vec::Vec};
+use core::cell::RefCell;
 
 #[cfg(feature = "surfaces")]
 use consent_core::ChatConfig;
 use consent_core::Targeting;
 use js_sys::{Array, Object, Reflect, JSON};
-use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
-use web_sys::{Request, RequestInit, Response};
+use wasm_bindgen::{prelude::wasm_bindgen, JsCast, JsValue};
 
-use crate::text::Shown;
-
-async fn fetch(req: &Request) -> Result<Response, JsValue> {
-    let window = web_sys::window().ok_or("no window")?;
-    JsFuture::from(window.fetch_with_request(req))
-        .await?
-        .dyn_into()
-}
+use crate::{text::Shown, Global};
 
 /// `obj[key]`, or `undefined`.
 pub fn get(obj: &JsValue, key: &str) -> JsValue {
@@ -125,7 +117,7 @@ pub fn consent_json(
     if let Some(v) = &shown.variant {
         set(&o, "variant", &v.as_str().into());
     }
-    if let Some(u) = web_sys::window().and_then(|w| w.location().href().ok()) {
+    if let Ok(u) = crate::dom::window().location().href() {
         set(&o, "page_url", &u.into());
     }
     set(&o, "client_ts", &js_sys::Date::now().into());
@@ -144,39 +136,133 @@ pub enum PostError {
     Transient,
 }
 
-/// `POST {api}/v1/sites/{site}/consents` with an `Idempotency-Key`, so a retry
-/// records once. `keepalive` lets the request outlive the page (checkout submit).
-/// Returns the recorded consent id.
-pub async fn post_consent(
-    api: &str,
+/// What a `POST …/consents` came to: the recorded consent id, or why not.
+pub type Posted = Result<String, PostError>;
+
+#[wasm_bindgen]
+extern "C" {
+    /// The loader's `post(ticket, url, body, key, keepalive)`: it sends the
+    /// request with `fetch` and answers through [`posted`]. The network lives in
+    /// JS so the wasm carries no futures executor and no `Request` bindings.
+    #[derive(Clone)]
+    pub type Poster;
+    #[wasm_bindgen(method, js_name = call)]
+    fn send(
+        this: &Poster,
+        this_arg: &JsValue,
+        ticket: u32,
+        url: &str,
+        body: &JsValue,
+        key: &str,
+        keepalive: bool,
+    );
+}
+
+/// The Worker the widget talks to: its base URL and the loader's sender.
+#[derive(Clone)]
+pub struct Endpoint {
+    /// Base URL of the Worker (`data-api`, else the script's origin).
+    pub base: String,
+    post: Poster,
+}
+
+impl Endpoint {
+    /// The Worker at `base`, reached through the loader's `post`.
+    pub fn new(base: String, post: Poster) -> Endpoint {
+        Endpoint { base, post }
+    }
+
+    /// `POST {base}/v1/sites/{site}/consents` with an `Idempotency-Key`, so a
+    /// retry records once; `keepalive` lets the request outlive the page
+    /// (checkout submit). `done` gets the outcome.
+    pub fn post_consent(
+        &self,
+        site: &str,
+        body: &JsValue,
+        idempotency_key: &str,
+        keepalive: bool,
+        done: impl FnOnce(Posted) + 'static,
+    ) {
+        let url = crate::dom::cat(&[&self.base, "/v1/sites/", site, "/consents"]);
+        let ticket = {
+            let mut waiting = WAITING.0.borrow_mut();
+            waiting.0 = waiting.0.wrapping_add(1);
+            let ticket = waiting.0;
+            waiting.1.push((ticket, Box::new(done)));
+            ticket
+        };
+        self.post.send(
+            &JsValue::UNDEFINED,
+            ticket,
+            &url,
+            body,
+            idempotency_key,
+            keepalive,
+        );
+    }
+}
+
+/// Requests in flight: the last ticket given out, and who waits on which.
+#[allow(clippy::type_complexity)]
+static WAITING: Global<(u32, Vec<(u32, Box<dyn FnOnce(Posted)>)>)> =
+    Global(RefCell::new((0, Vec::new())));
+
+/// Called by the loader when request `ticket` is answered: the HTTP status
+/// (0: no answer) and the response's JSON (`null` when it had none).
+#[wasm_bindgen]
+pub fn posted(ticket: u32, status: u16, json: JsValue) {
+    let done = {
+        let mut waiting = WAITING.0.borrow_mut();
+        let at = waiting.1.iter().position(|(t, _)| *t == ticket);
+        at.map(|i| waiting.1.swap_remove(i).1)
+    };
+    if let Some(done) = done {
+        done(outcome(status, &json));
+    }
+}
+
+fn outcome(status: u16, json: &JsValue) -> Posted {
+    match status {
+        200 | 201 => get_str(json, "id").ok_or(PostError::Transient),
+        400..=499 if json.is_object() => Err(PostError::Refused {
+            detail: get_str(json, "detail").unwrap_or_default(),
+        }),
+        _ => Err(PostError::Transient),
+    }
+}
+
+/// [`Endpoint::post_consent`] as a future, for the full build's async API
+/// (`consent()` resolves once the Worker has answered).
+#[cfg(feature = "surfaces")]
+pub async fn post_consent_async(
+    endpoint: &Endpoint,
     site: &str,
     body: &JsValue,
     idempotency_key: &str,
     keepalive: bool,
-) -> Result<String, PostError> {
-    let send = async {
-        let url = crate::dom::cat(&[api, "/v1/sites/", site, "/consents"]);
-        let init = RequestInit::new();
-        init.set_method("POST");
-        init.set_body(body);
-        if keepalive {
-            set(&init, "keepalive", &JsValue::TRUE);
+) -> Posted {
+    use alloc::rc::Rc;
+    use core::{future::poll_fn, task::Poll, task::Waker};
+    let slot: Rc<RefCell<(Option<Posted>, Option<Waker>)>> = Rc::default();
+    let answer = slot.clone();
+    endpoint.post_consent(site, body, idempotency_key, keepalive, move |p| {
+        let mut a = answer.borrow_mut();
+        a.0 = Some(p);
+        if let Some(w) = a.1.take() {
+            w.wake();
         }
-        let req = Request::new_with_str_and_init(&url, &init)?;
-        req.headers().set("Content-Type", "application/json")?;
-        req.headers().set("Idempotency-Key", idempotency_key)?;
-        let resp = fetch(&req).await?;
-        let status = resp.status();
-        let value = JsFuture::from(resp.json()?).await?;
-        Ok::<_, JsValue>((status, value))
-    };
-    match send.await {
-        Ok((200 | 201, value)) => get_str(&value, "id").ok_or(PostError::Transient),
-        Ok((400..=499, value)) if value.is_object() => Err(PostError::Refused {
-            detail: get_str(&value, "detail").unwrap_or_default(),
-        }),
-        _ => Err(PostError::Transient),
-    }
+    });
+    poll_fn(|cx| {
+        let mut s = slot.borrow_mut();
+        match s.0.take() {
+            Some(p) => Poll::Ready(p),
+            None => {
+                s.1 = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    })
+    .await
 }
 
 /// A fresh random key (32 hex digits): idempotency keys, visitor ids.

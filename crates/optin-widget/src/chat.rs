@@ -14,7 +14,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{Element, HtmlElement, KeyboardEvent};
 
 use crate::{
-    api::Config,
+    api::{Config, Endpoint},
     checkout::Checkout,
     dom::{self, append, cast, close_button, document, el, listen, text_el, Listener},
     events, style,
@@ -42,7 +42,7 @@ pub fn wa_me(chat: &ChatConfig, prefilled: &str) -> String {
 
 impl Chat {
     /// Adds the floating button (panel closed) at the end of `<body>`.
-    pub fn mount(config: &Config, chat: &ChatConfig, api: &str) -> Result<Rc<Chat>, JsValue> {
+    pub fn mount(config: &Config, chat: &ChatConfig, api: &Endpoint) -> Result<Rc<Chat>, JsValue> {
         let shown = Shown::new(config, "chat");
         let s = |key| shown.get(key);
         let (host, root) = dom::shadow_host(style::CHAT_CSS)?;
@@ -104,8 +104,9 @@ impl Chat {
             &s("chat_open"),
         );
         append(&wrap, &[&panel, &fab]);
-        root.append_child(&wrap)?;
-        document().body().ok_or("no body")?.append_child(&host)?;
+        dom::add(&root, &wrap);
+        let body = document().body().ok_or("no body")?;
+        dom::add(&body, &host);
         let optin = Checkout::mount_as(slot, config, api, &JsValue::UNDEFINED, "chat")?;
 
         let chat = Rc::new(Chat {
@@ -148,7 +149,7 @@ impl Chat {
                 .is_none_or(|h| h.is_open(js_sys::Date::now()));
             self.later.set_hidden(open);
             self.panel.set_hidden(false);
-            let _ = self.fab.set_attribute("aria-expanded", "true");
+            dom::set_attr(&self.fab, "aria-expanded", "true");
             let _ = self.panel.focus();
             if let Ok(Some(first)) = self.panel.query_selector("button") {
                 if let Some(b) = first.dyn_ref::<HtmlElement>() {
@@ -166,7 +167,7 @@ impl Chat {
             return;
         }
         self.panel.set_hidden(true);
-        let _ = self.fab.set_attribute("aria-expanded", "false");
+        dom::set_attr(&self.fab, "aria-expanded", "false");
         let _ = self.fab.focus();
         events::emit(&self.shown, "close");
     }
@@ -178,7 +179,7 @@ impl Chat {
             Ok(None) => {}
             Ok(Some(body)) => {
                 let optin = self.optin.clone();
-                crate::spawn(Box::pin(async move {
+                crate::surfaces::spawn(Box::pin(async move {
                     let _ = optin.send(body, true).await;
                 }));
             }

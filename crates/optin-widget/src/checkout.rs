@@ -15,7 +15,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{Element, HtmlInputElement};
 
 use crate::{
-    api::{self, get_str, Config, PostError},
+    api::{self, get_str, Config, Endpoint, PostError},
     dom::{self, append, cast, document, el, listen, privacy_link, text_el, Choice, Listener},
     events, phone_input, storage, style,
     text::Shown,
@@ -27,7 +27,7 @@ pub const MOUNTED: &str = "data-wa-optin-mounted";
 /// One mounted checkout opt-in.
 pub struct Checkout {
     shown: Shown,
-    api: String,
+    api: Endpoint,
     /// The placeholder it was mounted into.
     pub placeholder: Element,
     notice_version: u32,
@@ -53,7 +53,7 @@ impl Checkout {
     pub fn mount(
         placeholder: Element,
         config: &Config,
-        api: &str,
+        api: &Endpoint,
         opts: &JsValue,
     ) -> Result<Rc<Checkout>, JsValue> {
         Checkout::mount_as(placeholder, config, api, opts, "checkout")
@@ -63,7 +63,7 @@ impl Checkout {
     pub fn mount_as(
         placeholder: Element,
         config: &Config,
-        api: &str,
+        api: &Endpoint,
         opts: &JsValue,
         surface: &'static str,
     ) -> Result<Rc<Checkout>, JsValue> {
@@ -116,13 +116,13 @@ impl Checkout {
         let error = el("p", &[("id", "e"), ("class", "error"), ("role", "alert")]);
         let privacy = privacy_link(&config.privacy_policy_url, &s("privacy"));
         append(&group, &[&error, &privacy]);
-        root.append_child(&group)?;
-        placeholder.append_child(&host)?;
-        placeholder.set_attribute(MOUNTED, "")?;
+        dom::add(&root, &group);
+        dom::add(&placeholder, &host);
+        dom::set_attr(&placeholder, MOUNTED, "");
 
         let checkout = Rc::new(Checkout {
             shown,
-            api: String::from(api),
+            api: api.clone(),
             placeholder,
             notice_version: config.notice_version,
             default_calling_code: config.default_calling_code,
@@ -147,7 +147,7 @@ impl Checkout {
             let l = listen(&form, "submit", move |e| {
                 if let Some(c) = weak.upgrade() {
                     if !e.default_prevented() {
-                        crate::spawn(Box::pin(async move {
+                        crate::surfaces::spawn(Box::pin(async move {
                             let _ = c.record(true).await;
                         }));
                     }
@@ -206,7 +206,7 @@ impl Checkout {
     pub async fn send(&self, body: JsValue, keepalive: bool) -> Result<String, JsValue> {
         events::emit(&self.shown, "submit");
         let key = self.idempotency_key.borrow().clone();
-        match api::post_consent(&self.api, &self.shown.site, &body, &key, keepalive).await {
+        match api::post_consent_async(&self.api, &self.shown.site, &body, &key, keepalive).await {
             Ok(id) => {
                 *self.idempotency_key.borrow_mut() = api::new_key();
                 storage::mark_consented(&self.shown.site);

@@ -12,12 +12,17 @@ use js_sys::{Array, Reflect};
 use wasm_bindgen::{prelude::wasm_bindgen, JsCast, JsValue};
 use web_sys::{
     CssStyleSheet, Document, Element, HtmlInputElement, ShadowRoot, ShadowRootInit, ShadowRootMode,
+    Window,
 };
 
 #[wasm_bindgen]
 extern "C" {
     #[wasm_bindgen(thread_local_v2, js_name = document)]
     static DOCUMENT: Document;
+    // The page's `window` as a plain global: `web_sys::window()` would look it
+    // up through `globalThis`/`self`/`global` (four more imports).
+    #[wasm_bindgen(thread_local_v2, js_name = window)]
+    static WINDOW: Window;
     /// Any DOM node, for the non-throwing-in-Rust calls below.
     type Node;
     #[wasm_bindgen(method, js_name = createElement)]
@@ -26,6 +31,10 @@ extern "C" {
     fn set_attr(this: &Node, name: &str, value: &str);
     #[wasm_bindgen(method, js_name = appendChild)]
     fn add(this: &Node, child: &Element);
+    #[wasm_bindgen(method, getter, js_name = activeElement)]
+    fn active_element(this: &Node) -> Option<Element>;
+    #[wasm_bindgen(method, js_name = focus)]
+    fn focus_it(this: &Node);
 }
 
 fn node(v: &JsValue) -> &Node {
@@ -35,6 +44,31 @@ fn node(v: &JsValue) -> &Node {
 /// The page's document.
 pub fn document() -> Document {
     DOCUMENT.with(Document::clone)
+}
+
+/// The page's window.
+pub fn window() -> Window {
+    WINDOW.with(Window::clone)
+}
+
+/// `e.setAttribute(name, value)` (cannot fail for our names).
+pub fn set_attr(e: &Element, name: &str, value: &str) {
+    node(e).set_attr(name, value);
+}
+
+/// `parent.appendChild(child)`, for an element or a shadow root.
+pub fn add(parent: &JsValue, child: &Element) {
+    node(parent).add(child);
+}
+
+/// Moves focus to `e` (any element that can take it; no instance check).
+pub fn focus(e: &JsValue) {
+    node(e).focus_it();
+}
+
+/// The focused element of a document or a shadow root.
+pub fn active(of: &JsValue) -> Option<Element> {
+    node(of).active_element()
 }
 
 /// Creates `<tag>` with attributes.
@@ -98,7 +132,7 @@ pub fn cat(parts: &[&str]) -> String {
 /// A `<whatsapp-optin>` host (not yet attached) with an open shadow root that
 /// adopts `css` as a constructed stylesheet (no inline style: CSP-safe).
 pub fn shadow_host(css: &str) -> Result<(Element, ShadowRoot), JsValue> {
-    let host = document().create_element("whatsapp-optin")?;
+    let host = node(&document()).create("whatsapp-optin");
     let root = host.attach_shadow(&ShadowRootInit::new(ShadowRootMode::Open))?;
     let sheet = CssStyleSheet::new()?;
     sheet.replace_sync(css)?;

@@ -37,14 +37,16 @@ mod style;
 mod targeting;
 mod text;
 
-use alloc::{boxed::Box, rc::Rc, string::String};
-use core::{cell::RefCell, future::Future, pin::Pin};
+use alloc::{rc::Rc, string::String};
+use core::cell::RefCell;
 
-use js_sys::Promise;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::{future_to_promise, JsFuture};
 
-use crate::{api::Config, modal::Modal, text::Shown};
+use crate::{
+    api::{Endpoint, Poster},
+    modal::Modal,
+    text::Shown,
+};
 
 #[cfg(target_arch = "wasm32")]
 #[global_allocator]
@@ -64,25 +66,15 @@ pub(crate) struct Global<T>(pub(crate) RefCell<T>);
 // SAFETY: the widget runs on the page's single thread.
 unsafe impl<T> Sync for Global<T> {}
 
-/// What `start` learnt: the site, the Worker, and the config request every surface awaits.
+/// What `start` learnt: the site, the Worker, and the site's config (JSON).
 struct Started {
     site: String,
-    api: String,
-    config: Promise,
+    api: Endpoint,
+    config: JsValue,
 }
 
 static STARTED: Global<Option<Rc<Started>>> = Global(RefCell::new(None));
 static MODAL: Global<Option<Rc<Modal>>> = Global(RefCell::new(None));
-
-/// One instantiation of `future_to_promise` for every JS-facing async call.
-fn promise(f: Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>>) -> Promise {
-    future_to_promise(f)
-}
-
-/// One instantiation of `spawn_local` for every background task.
-pub(crate) fn spawn(f: Pin<Box<dyn Future<Output = ()>>>) {
-    wasm_bindgen_futures::spawn_local(f)
-}
 
 fn modal() -> Option<Rc<Modal>> {
     MODAL.0.borrow().clone()
@@ -96,17 +88,14 @@ fn started() -> Result<Rc<Started>, JsValue> {
         .ok_or_else(|| JsValue::from_str("WhatsAppOptIn has not started"))
 }
 
-async fn config(started: &Started) -> Result<Config, JsValue> {
-    api::parse_config(&JsFuture::from(started.config.clone()).await?)
-}
-
-/// Once `config` (the loader's request for the site's config in the visitor's
-/// locale, started before the wasm so both load at once) resolves, mounts the
+/// With `config` (the site's config in the visitor's locale, which the loader
+/// fetched while the wasm loaded, or the error that fetch ended in) mounts the
 /// modal (opening it when the site's targeting rules and frequency caps allow,
 /// unless `auto_open` is false), a checkout opt-in in every
 /// `[data-wa-optin="checkout"]` placeholder, and the chat widget when `chat`
 /// is set and the site has one (full build). `modal` false mounts no modal:
 /// the full build started next to the modal-only one for a later `mount()`.
+/// `post` is the loader's sender (see [`api::Poster`]).
 /// Idempotent: a second call does nothing.
 #[wasm_bindgen]
 pub fn start(
@@ -114,32 +103,29 @@ pub fn start(
     api_base: String,
     auto_open: bool,
     chat: bool,
-    config: Promise,
+    config: JsValue,
     modal: bool,
+    post: Poster,
 ) {
     if STARTED.0.borrow().is_some() {
         return;
     }
     let started = Rc::new(Started {
         site,
-        api: api_base,
+        api: Endpoint::new(api_base, post),
         config,
     });
     *STARTED.0.borrow_mut() = Some(started.clone());
-    spawn(Box::pin(async move {
-        if let Err(e) = mount_all(&started, auto_open, chat, modal).await {
-            events::emit_error(&Shown::bare(&started.site, "modal"), &e);
-        }
-    }));
+    if let Err(e) = mount_all(&started, auto_open, chat, modal) {
+        events::emit_error(&Shown::bare(&started.site, "modal"), &e);
+    }
 }
 
-async fn mount_all(
-    started: &Started,
-    auto_open: bool,
-    chat: bool,
-    modal: bool,
-) -> Result<(), JsValue> {
-    let mut config = config(started).await?;
+fn mount_all(started: &Started, auto_open: bool, chat: bool, modal: bool) -> Result<(), JsValue> {
+    if started.config.is_instance_of::<js_sys::Error>() {
+        return Err(started.config.clone());
+    }
+    let mut config = api::parse_config(&started.config)?;
     #[cfg(feature = "surfaces")]
     surfaces::mount_page(&config, &started.api, chat)?;
     let _ = chat;
@@ -163,8 +149,10 @@ async fn mount_all(
 #[cfg(feature = "surfaces")]
 mod surfaces {
     use super::*;
-    use crate::{chat::Chat, checkout::Checkout};
-    use alloc::vec::Vec;
+    use crate::{api::Config, chat::Chat, checkout::Checkout};
+    use alloc::{boxed::Box, vec::Vec};
+    use core::{future::Future, pin::Pin};
+    use js_sys::Promise;
     use web_sys::Element;
 
     static CHECKOUTS: Global<Vec<Rc<Checkout>>> = Global(RefCell::new(Vec::new()));
@@ -172,7 +160,7 @@ mod surfaces {
 
     /// The chat widget (when `chat` is set and the site has one) and a checkout
     /// opt-in in every `[data-wa-optin="checkout"]` placeholder.
-    pub fn mount_page(config: &Config, api: &str, chat: bool) -> Result<(), JsValue> {
+    pub fn mount_page(config: &Config, api: &Endpoint, chat: bool) -> Result<(), JsValue> {
         if let (true, Some(c)) = (chat, &config.chat) {
             match Chat::mount(config, c, api) {
                 Ok(c) => *CHAT.0.borrow_mut() = Some(c),
@@ -188,7 +176,17 @@ mod surfaces {
         Ok(())
     }
 
-    fn mount_checkout(el: Element, config: &Config, api: &str, opts: &JsValue) {
+    /// One instantiation of `future_to_promise` for every JS-facing async call.
+    fn promise(f: Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>>) -> Promise {
+        wasm_bindgen_futures::future_to_promise(f)
+    }
+
+    /// One instantiation of `spawn_local` for every background task.
+    pub(crate) fn spawn(f: Pin<Box<dyn Future<Output = ()>>>) {
+        wasm_bindgen_futures::spawn_local(f)
+    }
+
+    fn mount_checkout(el: Element, config: &Config, api: &Endpoint, opts: &JsValue) {
         if el.has_attribute(crate::checkout::MOUNTED) {
             return;
         }
@@ -204,7 +202,7 @@ mod surfaces {
     pub fn mount(el: Element, opts: JsValue) -> Promise {
         promise(Box::pin(async move {
             let started = started()?;
-            let config = config(&started).await?;
+            let config = api::parse_config(&started.config)?;
             mount_checkout(el, &config, &started.api, &opts);
             Ok(JsValue::UNDEFINED)
         }))

@@ -2,7 +2,6 @@
 //! (open, close, focus trap, submit).
 
 use alloc::{
-    boxed::Box,
     rc::{Rc, Weak},
     string::String,
     vec::Vec,
@@ -12,12 +11,12 @@ use core::cell::{Cell, RefCell};
 use consent_core::normalize_phone;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{
-    Element, HtmlButtonElement, HtmlDialogElement, HtmlElement, HtmlFormElement, HtmlInputElement,
+    Element, HtmlButtonElement, HtmlDialogElement, HtmlFormElement, HtmlInputElement,
     KeyboardEvent, ShadowRoot,
 };
 
 use crate::{
-    api::{self, Config, PostError},
+    api::{self, Config, Endpoint, PostError, Posted},
     dom::{
         self, append, cast, close_button, document, el, listen, privacy_link, text_el, Choice,
         Listener,
@@ -29,7 +28,7 @@ use crate::{
 /// The mounted modal and its state.
 pub struct Modal {
     config: Config,
-    api: String,
+    api: Endpoint,
     shown: Shown,
     root: ShadowRoot,
     dialog: HtmlDialogElement,
@@ -40,7 +39,7 @@ pub struct Modal {
     status: Element,
     submit: HtmlButtonElement,
     checkboxes: Vec<Choice>,
-    return_focus: RefCell<Option<HtmlElement>>,
+    return_focus: RefCell<Option<Element>>,
     idempotency_key: RefCell<String>,
     busy: Cell<bool>,
     /// Whether this page has counted the modal's `impression` (its first showing).
@@ -50,7 +49,7 @@ pub struct Modal {
 
 impl Modal {
     /// Builds the modal (hidden) into a `<whatsapp-optin>` host at the end of `<body>`.
-    pub fn mount(config: Config, api: String) -> Result<Rc<Modal>, JsValue> {
+    pub fn mount(config: Config, api: Endpoint) -> Result<Rc<Modal>, JsValue> {
         let (host, root) = dom::shadow_host(style::CSS)?;
         let shown = Shown::new(&config, "modal");
         let s = |key| shown.get(key);
@@ -134,8 +133,9 @@ impl Modal {
         let body = el("div", &[("class", "box")]);
         append(&body, &[&close, &title, &notice_p, &form, &privacy_p]);
         append(&dialog, &[&body]);
-        root.append_child(&dialog)?;
-        document().body().ok_or("no body")?.append_child(&host)?;
+        dom::add(&root, &dialog);
+        let body = document().body().ok_or("no body")?;
+        dom::add(&body, &host);
 
         let modal = Rc::new(Modal {
             config,
@@ -185,9 +185,7 @@ impl Modal {
             m.dismiss();
         }));
         l.push(on(&self.dialog, "keydown", |m, e| {
-            if let Some(k) = e.dyn_ref::<KeyboardEvent>() {
-                m.on_key(k);
-            }
+            m.on_key(e.unchecked_ref::<KeyboardEvent>());
         }));
         l.push(phone_input::enhance(
             &self.phone,
@@ -197,8 +195,7 @@ impl Modal {
         ));
         l.push(on(&self.form, "submit", |m, e| {
             e.prevent_default();
-            let m = m.clone();
-            crate::spawn(Box::pin(async move { m.submit().await }));
+            m.submit();
         }));
         Ok(())
     }
@@ -212,15 +209,12 @@ impl Modal {
         if !self.seen.replace(true) {
             events::emit(&self.shown, "impression");
         }
-        let active = document()
-            .active_element()
-            .and_then(|e| e.dyn_into::<HtmlElement>().ok());
-        *self.return_focus.borrow_mut() = active;
+        *self.return_focus.borrow_mut() = dom::active(&document());
         if self.dialog.show_modal().is_err() {
             self.dialog.set_open(true);
         }
         if let Some((_, first)) = self.checkboxes.first() {
-            let _ = first.focus();
+            dom::focus(first);
         }
         events::emit(&self.shown, "open");
     }
@@ -232,7 +226,7 @@ impl Modal {
         }
         self.dialog.close();
         if let Some(prev) = self.return_focus.borrow_mut().take() {
-            let _ = prev.focus();
+            dom::focus(&prev);
         }
         events::emit(&self.shown, "close");
     }
@@ -265,25 +259,22 @@ impl Modal {
         else {
             return;
         };
-        let active = self.root.active_element().map(JsValue::from);
+        let active = dom::active(&self.root).map(JsValue::from);
         let edge = if k.shift_key() { &first } else { &last };
         let wrap_to = if k.shift_key() { &last } else { &first };
         if active.as_ref() == Some(edge.as_ref()) || active.is_none() {
             k.prevent_default();
-            if let Some(el) = wrap_to.dyn_ref::<HtmlElement>() {
-                let _ = el.focus();
-            }
+            dom::focus(wrap_to);
         }
     }
 
     fn set_status(&self, msg: &str, class: &str) {
         self.status.set_text_content(Some(msg));
-        let _ = self
-            .status
-            .set_attribute("class", &dom::cat(&["status ", class]));
+        dom::set_attr(&self.status, "class", &dom::cat(&["status ", class]));
     }
 
-    async fn submit(self: Rc<Self>) {
+    /// Checks what was entered, then sends it; [`Modal::answered`] shows the outcome.
+    fn submit(self: &Rc<Self>) {
         if self.busy.get() {
             return;
         }
@@ -293,31 +284,40 @@ impl Modal {
         self.category_error.set_text_content(missing.as_deref());
         if categories.is_empty() {
             if let Some((_, first)) = self.checkboxes.first() {
-                let _ = first.focus();
+                dom::focus(first);
             }
             return;
         }
         let typed = self.phone.value();
         if normalize_phone(&typed, self.config.default_calling_code).is_err() {
             phone_input::show_error(&self.phone, &self.phone_error, Some(&s("invalid_phone")));
-            let _ = self.phone.focus();
+            dom::focus(&self.phone);
             return;
         }
+        let Ok(body) =
+            api::consent_json(typed, categories, &self.shown, self.config.notice_version)
+        else {
+            return self.answered(Err(PostError::Transient));
+        };
         self.busy.set(true);
         self.submit.set_disabled(true);
         self.set_status(&s("sending"), "");
         events::emit(&self.shown, "submit");
-        let result =
-            match api::consent_json(typed, categories, &self.shown, self.config.notice_version) {
-                Ok(body) => {
-                    let key = self.idempotency_key.borrow().clone();
-                    api::post_consent(&self.api, &self.config.site, &body, &key, false).await
+        let key = self.idempotency_key.borrow().clone();
+        let weak = Rc::downgrade(self);
+        self.api
+            .post_consent(&self.config.site, &body, &key, false, move |posted| {
+                if let Some(m) = weak.upgrade() {
+                    m.answered(posted);
                 }
-                Err(_) => Err(PostError::Transient),
-            };
+            });
+    }
+
+    fn answered(&self, posted: Posted) {
+        let s = |key| self.shown.get(key);
         self.busy.set(false);
         self.submit.set_disabled(false);
-        match result {
+        match posted {
             Ok(id) => {
                 self.set_status(&s("success"), "ok");
                 self.form.reset();
@@ -337,8 +337,6 @@ impl Modal {
                 events::emit_error(&self.shown, &msg.into());
             }
         }
-        if let Some(status) = self.status.dyn_ref::<HtmlElement>() {
-            let _ = status.focus();
-        }
+        dom::focus(&self.status);
     }
 }

@@ -19,7 +19,11 @@ use crate::{
 /// Shows (or clears, with `None`) the inline error of `input`.
 pub fn show_error(input: &HtmlInputElement, error: &Element, msg: Option<&str>) {
     error.set_text_content(msg);
-    let _ = input.set_attribute("aria-invalid", if msg.is_some() { "true" } else { "false" });
+    crate::dom::set_attr(
+        input,
+        "aria-invalid",
+        if msg.is_some() { "true" } else { "false" },
+    );
 }
 
 /// Preselects `+<calling_code> ` in `input` and wires formatting, clearing the

@@ -41,7 +41,7 @@ fn key(site: &str, slot: Slot) -> String {
 }
 
 fn area(slot: Slot) -> Option<web_sys::Storage> {
-    let w = web_sys::window()?;
+    let w = crate::dom::window();
     let s = match slot {
         Slot::Session => w.session_storage(),
         _ => w.local_storage(),

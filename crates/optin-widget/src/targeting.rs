@@ -57,9 +57,7 @@ fn location(w: &Window) -> (String, String) {
 /// Arms the modal's automatic opening for this page load and every later route
 /// change. Lives as long as the page.
 pub fn start(modal: Rc<Modal>, site: &str, rules: Option<Targeting>) {
-    let Some(window) = web_sys::window() else {
-        return;
-    };
+    let window = crate::dom::window();
     let auto = Rc::new_cyclic(|me: &alloc::rc::Weak<Auto>| {
         let me = me.clone();
         // The listeners' closure type, so no new closure shim is linked (the
