@@ -82,7 +82,7 @@ node -e '
   const [loader, glue, wasm, fullJs, fullWasm, version, out] = process.argv.slice(1);
   const js = fs.readFileSync(loader, "utf8")
     .replace("/*__WASM_BINDGEN__*/", () => fs.readFileSync(glue, "utf8"))
-    .replace("__WASM__", "widget/" + wasm)
+    .replaceAll("__WASM__", "widget/" + wasm)
     .replace("__FULL_JS__", "widget/" + fullJs)
     .replace("__FULL_WASM__", "widget/" + fullWasm)
     .replace("__VERSION__", version);

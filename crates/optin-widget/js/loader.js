@@ -109,6 +109,15 @@
     var primary = String(langs[i] || "").toLowerCase().split(/[-_]/)[0];
     if (/^(en|id|pt|tr|da|es|de)$/.test(primary)) locale = primary === "pt" ? "pt-BR" : primary;
   }
+  // A page whose modal opens by itself requests the modal-only wasm at once,
+  // before the config and before the document has been parsed. It is wasted
+  // only if a checkout placeholder appears after this script (boot then loads
+  // the full build instead).
+  var early =
+    autoOpen && !chat && !document.querySelector("[data-wa-optin=checkout]")
+      ? fetch(new URL("__WASM__", src))
+      : null;
+  if (early) early.catch(function () {}); // reported by boot, if boot uses it
   // The config (with the strings in that locale) loads while the wasm does.
   var config = fetch(
     api + "/v1/sites/" + encodeURIComponent(site) + "/config" + (locale ? "?locale=" + locale : "")
@@ -215,15 +224,13 @@
   var lite = null;
   var loadLite = function () {
     if (!lite) {
-      lite = wasm_bindgen({ module_or_path: new URL("__WASM__", src) });
+      lite = wasm_bindgen({ module_or_path: early || new URL("__WASM__", src) });
       lite.catch(function () {}); // reported by boot, if boot uses it
     }
     return lite;
   };
-  // A page whose modal opens by itself starts on the modal-only wasm at once,
-  // not when the document has been parsed; it is wasted only if a checkout
-  // placeholder appears after this script (then boot loads the full build).
-  if (autoOpen && !chat && !document.querySelector("[data-wa-optin=checkout]")) loadLite();
+  // Compiling starts as soon as the glue is defined, streaming from `early`.
+  if (early) loadLite();
   var boot = function () {
     var needsFull = chat || document.querySelector("[data-wa-optin=checkout]");
     var loaded = needsFull

@@ -34,7 +34,7 @@ extern "C" {
     #[wasm_bindgen(method, getter, js_name = activeElement)]
     fn active_element(this: &Node) -> Option<Element>;
     #[wasm_bindgen(method, js_name = focus)]
-    fn focus_it(this: &Node);
+    fn focus_it(this: &Node, options: &JsValue);
 }
 
 fn node(v: &JsValue) -> &Node {
@@ -61,9 +61,13 @@ pub fn add(parent: &JsValue, child: &Element) {
     node(parent).add(child);
 }
 
-/// Moves focus to `e` (any element that can take it; no instance check).
+/// Moves focus to `e` (any element that can take it; no instance check)
+/// without scrolling: our controls are on screen, and scrolling them into
+/// view would force a synchronous layout of the page.
 pub fn focus(e: &JsValue) {
-    node(e).focus_it();
+    let options = js_sys::Object::new();
+    crate::api::set(&options, "preventScroll", &JsValue::TRUE);
+    node(e).focus_it(&options);
 }
 
 /// The focused element of a document or a shadow root.

@@ -132,14 +132,13 @@ impl Auto {
         if r.exit_intent && desktop(w) {
             pending |= self.listen(&dom::document(), EXIT, "mouseout");
         }
-        if r.delay_seconds > 0 {
-            let ms = r.delay_seconds.saturating_mul(1000).min(i32::MAX as u32) as i32;
-            if let Ok(id) =
-                w.set_timeout_with_callback_and_timeout_and_arguments_0(&self.handler, ms)
-            {
-                pending |= DELAY;
-                self.timer.set(id);
-            }
+        // Always through the timer, even with no delay: the opening (whose
+        // layout the browser does at once) runs as a task of its own, not in
+        // the one that instantiated the wasm and built the modal.
+        let ms = r.delay_seconds.saturating_mul(1000).min(i32::MAX as u32) as i32;
+        if let Ok(id) = w.set_timeout_with_callback_and_timeout_and_arguments_0(&self.handler, ms) {
+            pending |= DELAY;
+            self.timer.set(id);
         }
         self.pending.set(pending);
         if pending == 0 {
