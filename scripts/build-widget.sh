@@ -64,6 +64,20 @@ rename_glue() {
     // Export uses: `wasm.name`.
     g = g.replace(/\bwasm\.([A-Za-z_$][\w$]*)/g, (m, name) =>
       exp.has(name) ? "wasm." + exp.get(name) : m);
+    // The loader always passes a URL or a fetch of our application/wasm file:
+    // wasm-bindgen'"'"'s other ways in (initSync, ArrayBuffer, the non-streaming
+    // fallback, deprecation warnings) are dead weight in the download.
+    const from = g.indexOf("    async function __wbg_load(");
+    const to = g.indexOf("    return Object.assign(__wbg_init, { initSync }, exports);");
+    if (from < 0 || to < 0) throw new Error("wasm-bindgen glue changed: __wbg_load/__wbg_init not found");
+    g = g.slice(0, from) + `    async function __wbg_init({ module_or_path: m }) {
+        if (wasm !== undefined) return wasm;
+        const { instance, module } = await WebAssembly.instantiateStreaming(
+            m instanceof URL ? fetch(m) : m, __wbg_get_imports());
+        return __wbg_finalize_init(instance, module);
+    }
+    return Object.assign(__wbg_init, exports);
+` + g.slice(to + "    return Object.assign(__wbg_init, { initSync }, exports);\n".length);
     fs.writeFileSync(out, g);
   ' "$1" "$2" "$3"
 }
