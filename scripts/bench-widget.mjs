@@ -39,7 +39,13 @@ async function measure(browser, path) {
     await page.goto(`${BASE}${path}`);
     await page.waitForFunction(() => window.__shownAt !== undefined, null, { timeout: 15_000 });
     await page.waitForTimeout(300); // let the observers see the tasks and shifts that rendering caused
-    const seen = await page.evaluate(() => ({ ms: window.__shownAt, task: window.__longestTask, cls: window.__cls }));
+    const seen = await page.evaluate(() => {
+      // The issue times from the script's start; an async script starts when its
+      // bytes are in, so that is when ours (widget.js) or the peer's library arrived.
+      const script = performance.getEntriesByType("resource")
+        .find((e) => /\/(widget\.js|cookieconsent\.umd\.js)$/.test(new URL(e.name).pathname));
+      return { ms: window.__shownAt, fromScript: window.__shownAt - script.responseEnd, task: window.__longestTask, cls: window.__cls };
+    });
     runs.push({ ...seen, bytes: await widgetBytes(responses) });
     await context.close();
   }
@@ -58,10 +64,10 @@ const row = (name, runs) => {
   const bytes = Math.max(...runs.map((r) => r.bytes));
   const t = runs.map((r) => r.ms);
   const task = max(runs, "task");
-  return `| ${name} | ${bytes} | ${median(t).toFixed(0)} | ${Math.min(...t).toFixed(0)} | ${Math.max(...t).toFixed(0)} | ${task ? task.toFixed(0) : "none ≥ 50"} | ${max(runs, "cls").toFixed(4)} |`;
+  return `| ${name} | ${bytes} | ${median(t).toFixed(0)} | ${Math.min(...t).toFixed(0)} | ${Math.max(...t).toFixed(0)} | ${median(runs.map((r) => r.fromScript)).toFixed(0)} | ${task ? task.toFixed(0) : "none ≥ 50"} | ${max(runs, "cls").toFixed(4)} |`;
 };
-console.log(`\nCold page loads, ${RUNS} each: ms from navigation to the prompt on screen, the longest main-thread task over all runs, the worst cumulative layout shift; gzip -9 bytes:\n`);
-console.log("| widget | downloaded for it, gz -9 (B) | median ms | min ms | max ms | longest task ms | CLS |\n|---|---|---|---|---|---|---|");
+console.log(`\nCold page loads, ${RUNS} each: ms from navigation (and, median, from the widget script's arrival) to the prompt on screen, the longest main-thread task over all runs, the worst cumulative layout shift; gzip -9 bytes:\n`);
+console.log("| widget | downloaded for it, gz -9 (B) | median ms | min ms | max ms | median ms from the script's arrival | longest task ms | CLS |\n|---|---|---|---|---|---|---|---|");
 console.log(row("ours: modal", ours));
 console.log(row("ours: checkout embed in a form", embed));
 console.log(row("vanilla-cookieconsent 3.1.0 (banner + preferences)", peer));
