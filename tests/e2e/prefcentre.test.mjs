@@ -6,7 +6,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { createHmac } from "node:crypto";
-import { BASE, launch, freshPhone, subscriber, simMessages, eventually, sleep, axeViolations } from "./support.mjs";
+import { BASE, launch, freshPhone, subscriber, simMessages, eventually, sleep, axeViolations, newSite } from "./support.mjs";
 
 const PREFS_KEY = "dev-prefs-token-key"; // the local-only key scripts/dev writes to .dev.vars
 const SHOTS = new URL("../../docs/screenshots/", import.meta.url);
@@ -168,6 +168,27 @@ test("the page speaks the person's language, fits a phone, and axe finds nothing
   await p.emulateMedia({ colorScheme: "dark" });
   assert.deepEqual(await axeViolations(p, "html"), [], "dark");
   await ctx.close();
+});
+
+test("the page words the categories as the merchant's opt-in did (their overrides)", async () => {
+  const wording = { delivery: "Parcel news", categories_legend: "What we send you", privacy: "How we use your data" };
+  const site = await newSite("pc-words", { strings: { en: wording } });
+  const config = await (await fetch(`${BASE}/v1/sites/${site}/config?locale=en`)).json();
+  const res = await fetch(`${BASE}/v1/sites/${site}/consents`, {
+    method: "POST",
+    headers: { "content-type": "application/json", origin: BASE },
+    body: JSON.stringify({
+      phone: freshPhone().e164, categories: ["delivery"], locale: "en", notice_version: 1,
+      notice_text: config.strings.notice, surface: "modal",
+    }),
+  });
+  assert.equal(res.status, 201, await res.clone().text());
+  const { page, context } = await open((await res.json()).preferences_token);
+  assert.equal(await page.getByRole("switch", { name: "Parcel news" }).isChecked(), true);
+  assert.equal(await page.getByRole("switch", { name: "Order confirmations" }).isChecked(), false, "not overridden: ours");
+  assert.equal((await page.locator("legend").first().textContent()).trim(), "What we send you");
+  await page.getByRole("link", { name: "How we use your data" }).waitFor();
+  await context.close();
 });
 
 test("a pause date in the past is refused by the browser and, if posted anyway, by the Worker; nothing recorded", async () => {

@@ -4,7 +4,7 @@
 //! is the capability; cross-site posts are refused. Every change goes through
 //! the same code as the JSON API (`preferences`), one ledger event each.
 
-use consent_core::{locale::PrefStrings, Category, Locale};
+use consent_core::{locale::PrefStrings, Locale, SiteConfig};
 use worker::{Env, Headers, Request, Response, Url};
 
 use crate::{
@@ -259,7 +259,7 @@ fn render(
     out.push_str(&format!(
         "<form method=\"post\" action=\"{action}\"><input type=\"hidden\" name=\"action\" value=\"save\">"
     ));
-    out.push_str(&categories(site.categories.as_slice(), prefs, locale));
+    out.push_str(&categories(site, prefs, locale));
     out.push_str(&frequencies(s, prefs.frequency));
     out.push_str(&pause(s, prefs, error == FormError::BadDate));
     out.push_str(&format!(
@@ -277,17 +277,23 @@ fn render(
     out.push_str(&format!(
         "<footer><a href=\"{}\" rel=\"noreferrer\">{}</a></footer></main></body></html>",
         esc(&site.privacy_policy_url),
-        esc(locale.strings().privacy)
+        esc(&widget_text(site, locale, "privacy"))
     ));
     out
 }
 
-fn categories(offered: &[Category], prefs: &Preferences, locale: Locale) -> String {
+/// A widget string as this site words it (the merchant's override, if any):
+/// the page names the categories as the opt-in did.
+fn widget_text(site: &SiteConfig, locale: Locale, key: &str) -> String {
+    site.text(locale, None, key).unwrap_or_default()
+}
+
+fn categories(site: &SiteConfig, prefs: &Preferences, locale: Locale) -> String {
     let mut out = format!(
         "<fieldset><legend>{}</legend>",
-        esc(locale.strings().categories_legend)
+        esc(&widget_text(site, locale, "categories_legend"))
     );
-    for c in offered {
+    for c in &site.categories {
         let checked = if prefs.granted.contains(c) {
             " checked"
         } else {
@@ -296,7 +302,7 @@ fn categories(offered: &[Category], prefs: &Preferences, locale: Locale) -> Stri
         out.push_str(&format!(
             "<label class=\"toggle\"><input type=\"checkbox\" role=\"switch\" name=\"category\" value=\"{}\"{checked}><span>{}</span></label>",
             c.as_str(),
-            esc(c.label(locale))
+            esc(&widget_text(site, locale, c.as_str()))
         ));
     }
     out.push_str("</fieldset>");
