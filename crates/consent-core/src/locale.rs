@@ -806,6 +806,25 @@ mod tests {
     }
 
     #[test]
+    fn the_widget_loader_asks_for_exactly_these_locales() {
+        // The loader picks the visitor's locale before any wasm has loaded, from
+        // its own list of primary subtags: it must not drift from ours.
+        let loader = include_str!("../../optin-widget/js/loader.js");
+        let list = loader
+            .split("/^(")
+            .nth(1)
+            .and_then(|rest| rest.split(")$/").next())
+            .expect("loader.js picks the locale with /^(en|id|…)$/");
+        let theirs: Vec<&str> = list.split('|').collect();
+        let ours: Vec<&str> = Locale::ALL.iter().map(|l| &l.tag()[..2]).collect();
+        assert_eq!(theirs, ours);
+        assert!(
+            loader.contains(r#"primary === "pt" ? "pt-BR""#),
+            "pt is sent as pt-BR"
+        );
+    }
+
+    #[test]
     fn templates_are_what_whatsapp_manager_accepts_and_the_readme_lists() {
         let readme = include_str!("../../../README.md");
         for l in Locale::ALL {

@@ -101,7 +101,8 @@
     return;
   }
   // The visitor's language: the page's lang, then the browser's, among ours
-  // (consent-core's Locale::ALL; the Worker falls back to the site default).
+  // (consent-core's Locale::ALL, which a test there holds this list to; the Worker
+  // falls back to the site default).
   // Sent as ?locale= so the config answer caches per URL, without Vary.
   var langs = [document.documentElement.lang].concat(navigator.languages || []);
   var locale = "";
