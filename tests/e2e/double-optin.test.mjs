@@ -194,7 +194,7 @@ test("a request held back by Graph errors until its consent expires is never sen
   const site = await doiSite(1);
   const phone = freshPhone().e164;
   await fetch(`${SIM}/_sim/faults`, { method: "DELETE" });
-  await fetch(`${SIM}/_sim/faults`, { method: "POST", body: JSON.stringify({ code: 131049, count: 1 }) });
+  await fetch(`${SIM}/_sim/faults`, { method: "POST", body: JSON.stringify({ code: 131049, count: 1, to: phone }) });
   await consent(site, phone);
   const held = await viewUntil(site, phone, (v) => v.confirmations[0]?.attempts === 1, "first attempt refused");
   assert.equal(held.confirmations[0].status, "pending", "held back: Meta asks to retry much later");

@@ -235,7 +235,8 @@ for (const [code, attempts, final] of ERROR_TABLE) {
   test(`Graph error ${code}: ${attempts} attempt(s), then ${final}`, async () => {
     const phone = freshPhone().e164;
     await sim("DELETE", "/_sim/faults");
-    assert.equal((await sim("POST", "/_sim/faults", { code, count: 1 })).status, 200);
+    // For this phone only: a retry of an earlier test's send must not take it.
+    assert.equal((await sim("POST", "/_sim/faults", { code, count: 1, to: phone })).status, 200);
     await consent(phone);
     const ok = (s) => (final === "sent" ? DELIVERED.includes(s) : s === final);
     const view = await viewUntil(phone, (v) => ok(v.confirmations[0]?.status), `status ${final}`);
@@ -256,7 +257,7 @@ for (const code of HALT_CODES) {
   test(`Graph error ${code}: the site's sending halts, later confirmations wait, resume sends them`, async () => {
     const [first, second] = [freshPhone().e164, freshPhone().e164];
     await sim("DELETE", "/_sim/faults");
-    assert.equal((await sim("POST", "/_sim/faults", { code, count: 1 })).status, 200);
+    assert.equal((await sim("POST", "/_sim/faults", { code, count: 1, to: first })).status, 200);
     try {
       await consent(first);
       const held = await viewUntil(first, (v) => v.confirmations[0]?.attempts === 1, "first attempt");
@@ -303,7 +304,7 @@ test("resume-sending: only POST, only with the admin token, and a no-op when not
 test("Graph error 131049: retried much later, and suppressed when the person opts out first", async () => {
   const phone = freshPhone().e164;
   await sim("DELETE", "/_sim/faults");
-  await sim("POST", "/_sim/faults", { code: 131049, count: 1 });
+  await sim("POST", "/_sim/faults", { code: 131049, count: 1, to: phone });
   await consent(phone);
   const waiting = await viewUntil(phone, (v) => v.confirmations[0]?.attempts === 1, "first attempt");
   assert.equal(waiting.confirmations[0].status, "pending", "held back, not given up");

@@ -28,6 +28,9 @@
 //!     (status defaults to 500).
 //!
 //!   `count` defaults to 1. Faults are used in FIFO order, one per send call.
+//!   `"to":"+62…"` on any of them limits it to sends to that recipient (the
+//!   others pass it by), so a test faults its own message even while other
+//!   sends are still in flight.
 //! - `GET /_sim/faults` → `{"faults":[Fault…]}`; `DELETE /_sim/faults` → 204.
 //!
 //! - `GET|POST|DELETE /_sim/statuses`: plans for the status webhooks of the next
@@ -278,6 +281,10 @@ pub struct FaultSpec {
     /// Delay of a `timeout` fault.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delay_ms: Option<u64>,
+    /// Only sends to this recipient (E.164, with or without `+`); absent: any send.
+    /// Lets a test fault its own message while other sends are still in flight.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
 }
 
 /// What a fault does to a send call.
@@ -329,6 +336,9 @@ pub struct Fault {
     pub kind: FaultKind,
     /// Send calls it still applies to.
     pub remaining: u32,
+    /// Only sends to this recipient (digits, no `+`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
 }
 
 impl FaultSpec {
@@ -368,7 +378,18 @@ impl FaultSpec {
             "drop" => FaultKind::Drop,
             other => return Err(format!("unknown fault kind {other:?}")),
         };
-        Ok(Fault { kind, remaining })
+        let to = self.to.map(|t| t.trim_start_matches('+').to_owned());
+        if to
+            .as_deref()
+            .is_some_and(|t| t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err("to must be a phone number in E.164".into());
+        }
+        Ok(Fault {
+            kind,
+            remaining,
+            to,
+        })
     }
 }
 
@@ -454,15 +475,22 @@ impl State {
         taken
     }
 
-    fn take_fault(&mut self) -> Option<FaultKind> {
+    /// The first queued fault for a send to `to` (one without a recipient
+    /// applies to every send), else chaos mode's draw when nothing is queued.
+    fn take_fault(&mut self, to: Option<&str>) -> Option<FaultKind> {
         if self.faults.is_empty() {
             return self.chaos.as_mut().and_then(Chaos::draw);
         }
-        let front = self.faults.front_mut()?;
-        front.remaining -= 1;
-        let kind = front.kind.clone();
-        if front.remaining == 0 {
-            self.faults.pop_front();
+        let to = to.map(|t| t.trim_start_matches('+'));
+        let at = self
+            .faults
+            .iter()
+            .position(|f| f.to.is_none() || f.to.as_deref() == to)?;
+        let fault = &mut self.faults[at];
+        fault.remaining -= 1;
+        let kind = fault.kind.clone();
+        if fault.remaining == 0 {
+            self.faults.remove(at);
         }
         Some(kind)
     }
@@ -681,7 +709,7 @@ impl Simulator {
                     "Unsupported post request. Object with ID '{phone_number_id}' does not exist"
                 ));
             }
-            if let Some(fault) = st.take_fault() {
+            if let Some(fault) = st.take_fault(record.to.as_deref()) {
                 record.fault = Some(fault.name().into());
                 match fault {
                     FaultKind::Graph {
@@ -1203,6 +1231,26 @@ mod tests {
             assert_eq!(graph_error(&resp).code, 100);
         }
         assert_eq!(sim.records().len(), cases.len());
+    }
+
+    #[test]
+    fn a_fault_for_one_recipient_lets_other_sends_through() {
+        let sim = Simulator::new(Config::default());
+        let body = r#"{"code":4,"count":1,"to":"+6281234567890"}"#;
+        let resp = sim.handle(&SimRequest::new("POST", "/_sim/faults").body(body));
+        assert_eq!(resp.status, 200);
+        assert_eq!(
+            send(&sim, "+6281111111111").status,
+            200,
+            "someone else's send"
+        );
+        assert_eq!(sim.faults().len(), 1, "still waiting for its recipient");
+        assert_eq!(graph_error(&send(&sim, "+6281234567890")).code, 4);
+        assert!(sim.faults().is_empty());
+        assert_eq!(send(&sim, "+6281234567890").status, 200);
+        let bad = sim
+            .handle(&SimRequest::new("POST", "/_sim/faults").body(r#"{"code":4,"to":"+62 812"}"#));
+        assert_eq!(bad.status, 400, "to must be digits");
     }
 
     #[test]
