@@ -4,7 +4,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { BASE, launch, admin, freshPhone, eventually, axeViolations } from "./support.mjs";
+import { BASE, launch, admin, freshPhone, eventually, axeViolations, newSite, siteConfig } from "./support.mjs";
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -24,18 +24,7 @@ function hoursAround(fromNow, length) {
   return { utc_offset_minutes: 420, from: hhmm(local + fromNow), to: hhmm(local + fromNow + length) };
 }
 
-async function chatSite(hours) {
-  const id = `hrs-${randomBytes(4).toString("hex")}`;
-  const config = {
-    id, business_name: "Toko Acme", allowed_origins: [BASE], privacy_policy_url: `${BASE}/privacy.html`,
-    default_locale: "en", default_calling_code: 62, categories: ["order_updates", "delivery"], notice_version: 1,
-    whatsapp: { phone_number_id: "100000000000001", template_name: "optin_confirmation", template_languages: ["en"], token_secret: "WA_TOKEN_DEMO" },
-    chat: { number: NUMBER, hours },
-  };
-  const res = await admin(id, { method: "PUT", body: JSON.stringify(config) });
-  assert.equal(res.status, 200, await res.clone().text());
-  return id;
-}
+const chatSite = (hours) => newSite("hrs", { chat: { number: NUMBER, hours } });
 
 async function chatPage(site, lang = "en") {
   const context = await browser.newContext();
@@ -108,12 +97,7 @@ test("opening hours are validated by the admin API", async () => {
   ]) {
     const res = await admin(id, {
       method: "PUT",
-      body: JSON.stringify({
-        id, business_name: "Toko Acme", allowed_origins: [BASE], privacy_policy_url: `${BASE}/privacy.html`,
-        default_locale: "en", default_calling_code: 62, categories: ["order_updates"], notice_version: 1,
-        whatsapp: { phone_number_id: "100000000000001", template_name: "optin_confirmation", template_languages: ["en"], token_secret: "WA_TOKEN_DEMO" },
-        chat: { number: NUMBER, hours },
-      }),
+      body: JSON.stringify(siteConfig(id, { chat: { number: NUMBER, hours } })),
     });
     assert.equal(res.status, 422);
     assert.equal((await res.json()).field, field);

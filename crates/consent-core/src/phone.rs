@@ -79,14 +79,13 @@ impl From<E164> for String {
     }
 }
 
-/// Normalises what a person typed. `+` or `00` starts an international number;
-/// anything else is national and gets `default_calling_code` (its trunk `0` dropped).
-pub fn normalize_phone(input: &str, default_calling_code: u16) -> Result<E164, PhoneError> {
-    let trimmed = input.trim();
-    if trimmed.is_empty() {
-        return Err(PhoneError::Empty);
-    }
-    let (international, rest) = match trimmed.strip_prefix('+') {
+/// What a person typed, read the one way normalising and formatting both use:
+/// whether it starts with `+`, and its digits without the separators people
+/// type (spaces, no-break spaces, `-`, `.`, parentheses). `None` when it holds
+/// anything else.
+fn typed_digits(typed: &str) -> Option<(bool, String)> {
+    let trimmed = typed.trim();
+    let (plus, rest) = match trimmed.strip_prefix('+') {
         Some(rest) => (true, rest),
         None => (false, trimmed),
     };
@@ -95,9 +94,16 @@ pub fn normalize_phone(input: &str, default_calling_code: u16) -> Result<E164, P
         match ch {
             '0'..='9' => digits.push(ch),
             ' ' | '-' | '.' | '(' | ')' | '\u{a0}' => {}
-            _ => return Err(PhoneError::InvalidCharacters),
+            _ => return None,
         }
     }
+    Some((plus, digits))
+}
+
+/// Normalises what a person typed. `+` or `00` starts an international number;
+/// anything else is national and gets `default_calling_code` (its trunk `0` dropped).
+pub fn normalize_phone(input: &str, default_calling_code: u16) -> Result<E164, PhoneError> {
+    let (international, digits) = typed_digits(input).ok_or(PhoneError::InvalidCharacters)?;
     if digits.is_empty() {
         return Err(PhoneError::Empty);
     }
@@ -306,19 +312,7 @@ fn push_grouped(out: &mut String, cc: u16, digits: &str) {
 /// as typed) when it holds anything but digits, separators and a leading `+`,
 /// or starts with `00`.
 pub fn format_typed(typed: &str, default_calling_code: u16) -> Option<String> {
-    let trimmed = typed.trim();
-    let (plus, rest) = match trimmed.strip_prefix('+') {
-        Some(rest) => (true, rest),
-        None => (false, trimmed),
-    };
-    let mut digits = String::with_capacity(rest.len());
-    for ch in rest.chars() {
-        match ch {
-            '0'..='9' => digits.push(ch),
-            ' ' | '-' | '.' | '(' | ')' | '\u{a0}' => {}
-            _ => return None,
-        }
-    }
+    let (plus, digits) = typed_digits(typed)?;
     let mut out = String::with_capacity(digits.len() + 8);
     if !plus {
         if digits.starts_with("00") {

@@ -150,11 +150,9 @@ impl Chat {
             self.later.set_hidden(open);
             self.panel.set_hidden(false);
             dom::set_attr(&self.fab, "aria-expanded", "true");
-            let _ = self.panel.focus();
+            dom::focus(&self.panel);
             if let Ok(Some(first)) = self.panel.query_selector("button") {
-                if let Some(b) = first.dyn_ref::<HtmlElement>() {
-                    let _ = b.focus();
-                }
+                dom::focus(&first);
             }
             events::emit(&self.shown, "open");
         } else {
@@ -168,7 +166,7 @@ impl Chat {
         }
         self.panel.set_hidden(true);
         dom::set_attr(&self.fab, "aria-expanded", "false");
-        let _ = self.fab.focus();
+        dom::focus(&self.fab);
         events::emit(&self.shown, "close");
     }
 

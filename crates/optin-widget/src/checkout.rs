@@ -192,7 +192,7 @@ impl Checkout {
             let msg = self.shown.get("invalid_phone");
             self.show_error(Some(&msg));
             if let Some(input) = &self.own_phone {
-                let _ = input.focus();
+                dom::focus(input);
             }
             let msg: JsValue = msg.into();
             events::emit_error(&self.shown, &msg);
