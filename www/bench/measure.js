@@ -1,13 +1,22 @@
 // For scripts/bench-widget.mjs: when a consent prompt first shows, the longest
 // main-thread task (Long Tasks API: only tasks ≥ 50 ms are reported) and the
-// cumulative layout shift of the page, from navigation on.
+// cumulative layout shift of the page, from navigation on, and what moved (so a
+// failing budget says which element to fix).
 window.__longestTask = 0;
 window.__cls = 0;
+window.__moved = [];
+const describe = (n) => (n && n.nodeType === 1 ? n.outerHTML.slice(0, 80) : String(n?.nodeName));
 new PerformanceObserver((list) => {
   for (const e of list.getEntries()) window.__longestTask = Math.max(window.__longestTask, e.duration);
 }).observe({ type: "longtask", buffered: true });
 new PerformanceObserver((list) => {
-  for (const e of list.getEntries()) if (!e.hadRecentInput) window.__cls += e.value;
+  for (const e of list.getEntries()) {
+    if (e.hadRecentInput) continue;
+    window.__cls += e.value;
+    for (const s of e.sources ?? []) {
+      window.__moved.push(`${describe(s.node)}: y ${s.previousRect.y} → ${s.currentRect.y}, height ${s.previousRect.height} → ${s.currentRect.height} (${e.value.toFixed(6)} at ${e.startTime.toFixed(0)} ms)`);
+    }
+  }
 }).observe({ type: "layout-shift", buffered: true });
 const shown = () => { window.__shownAt ??= performance.now(); };
 document.addEventListener("whatsapp-optin:open", shown);
