@@ -18,7 +18,16 @@ new PerformanceObserver((list) => {
     }
   }
 }).observe({ type: "layout-shift", buffered: true });
-const shown = () => { window.__shownAt ??= performance.now(); };
+// "On screen" is the end of the first frame that renders the prompt: a widget's show
+// call returns before layout and paint (ours forces layout inside showModal(), the
+// peer's leaves it to the next frame), so the time is taken in a task queued from
+// the next animation frame, after that frame's layout and paint. `__calledAt` keeps
+// the time of the call itself.
+const shown = (window.__shown = () => {
+  if (window.__calledAt !== undefined) return;
+  window.__calledAt = performance.now();
+  requestAnimationFrame(() => setTimeout(() => { window.__shownAt = performance.now(); }));
+});
 document.addEventListener("whatsapp-optin:open", shown);
 // The checkout embed does not open a dialog: it is on screen at its impression.
 document.addEventListener("whatsapp-optin:impression", (e) => { if (e.detail?.surface === "checkout") shown(); });

@@ -2,7 +2,7 @@
 window.CookieConsent.run({
   hideFromBots: false, // headless Chromium counts as a bot
   categories: { necessary: { enabled: true, readOnly: true } },
-  onModalShow: () => { window.__shownAt ??= performance.now(); },
+  onModalShow: () => window.__shown(), // measure.js
   language: {
     default: "en",
     translations: {
