@@ -1,0 +1,64 @@
+// Where the modal's time to prompt goes: cold loads of /bench/ours.html with the
+// browser's own functions timed from outside the widget (no change to what is served).
+// Usage: OPTIN_BASE=http://127.0.0.1:8787 node scripts/widget-timeline.mjs [runs]
+// Prints the median of each step, in ms, over the runs (after one warm-up load).
+import { launch, BASE } from "../tests/e2e/support.mjs";
+
+const RUNS = Number(process.argv[2] ?? 10);
+
+/** Runs in the page before its scripts: notes when each browser call happens. */
+function instrument() {
+  const t = (window.__timeline = {});
+  const now = () => performance.now();
+  const wrap = (obj, name, before, after) => {
+    const orig = obj[name];
+    obj[name] = function (...args) {
+      if (before) t[before] ??= now();
+      const r = orig.apply(this, args);
+      if (after) Promise.resolve(r).then(() => (t[after] ??= now()), () => {});
+      return r;
+    };
+  };
+  wrap(window, "fetch", "fetches sent");
+  wrap(WebAssembly, "instantiateStreaming", null, "wasm instantiated");
+  wrap(Response.prototype, "json", null, "config parsed");
+  wrap(HTMLDialogElement.prototype, "showModal", "showModal called", null);
+  document.addEventListener("whatsapp-optin:open", () => {
+    t["open event"] = now();
+    requestAnimationFrame(() => setTimeout(() => (t["first frame with the prompt"] = now())));
+  });
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const browser = await launch();
+const runs = [];
+for (let i = 0; i <= RUNS; i++) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.addInitScript(instrument);
+  await page.goto(`${BASE}/bench/ours.html`);
+  await page.waitForFunction(() => window.__timeline["first frame with the prompt"] !== undefined, null, { timeout: 15_000 });
+  const run = await page.evaluate(() => {
+    const arrived = (re) => performance.getEntriesByType("resource").find((e) => re.test(e.name))?.responseEnd;
+    return {
+      "widget.js arrived": arrived(/\/widget\.js$/),
+      ...window.__timeline,
+      "wasm arrived": arrived(/\.wasm$/),
+      "config arrived": arrived(/\/config/),
+    };
+  });
+  if (i > 0) runs.push(run); // the first load warms the Worker
+  await context.close();
+}
+await browser.close();
+
+const steps = Object.keys(runs[0]).sort((a, b) => median(runs.map((r) => r[a])) - median(runs.map((r) => r[b])));
+console.log(`\nModal page, ${RUNS} cold loads: median ms from navigation to each step\n`);
+console.log("| step | median ms |\n|---|---|");
+for (const s of steps) console.log(`| ${s} | ${median(runs.map((r) => r[s])).toFixed(0)} |`);
+const gap = (a, b) => median(runs.map((r) => r[b] - r[a])).toFixed(0);
+console.log(`\nMedian per-run gaps (ms): script arrival → it runs and fetches ${gap("widget.js arrived", "fetches sent")}; ` +
+  `fetches → wasm arrived ${gap("fetches sent", "wasm arrived")}, config arrived ${gap("fetches sent", "config arrived")}; ` +
+  `wasm arrived → instantiated ${gap("wasm arrived", "wasm instantiated")}; ` +
+  `instantiated → showModal ${gap("wasm instantiated", "showModal called")}; ` +
+  `showModal → first frame ${gap("showModal called", "first frame with the prompt")}.`);
