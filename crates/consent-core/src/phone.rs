@@ -79,21 +79,36 @@ impl From<E164> for String {
     }
 }
 
+/// Whether `c` is one of the separators people type or paste between digits:
+/// spaces (no-break, narrow no-break and figure spaces too), tabs and line
+/// breaks, `-`, `.` and parentheses. A fixed set rather than `char::is_whitespace`
+/// keeps Unicode's whitespace table out of the widget's wasm.
+pub fn is_separator(c: char) -> bool {
+    matches!(
+        c,
+        ' ' | '\t' | '\n' | '\r' | '-' | '.' | '(' | ')' | '\u{a0}' | '\u{2007}' | '\u{202f}'
+    )
+}
+
+/// `s` without separators at either end (see [`is_separator`]).
+pub fn trim_separators(s: &str) -> &str {
+    s.trim_matches(is_separator)
+}
+
 /// What a person typed, read the one way normalising and formatting both use:
-/// whether it starts with `+`, and its digits without the separators people
-/// type (spaces, no-break spaces, `-`, `.`, parentheses). `None` when it holds
-/// anything else.
+/// whether its first character other than a separator is `+`, and its digits
+/// without the separators (see [`is_separator`]). `None` when it holds anything else.
 fn typed_digits(typed: &str) -> Option<(bool, String)> {
-    let trimmed = typed.trim();
-    let (plus, rest) = match trimmed.strip_prefix('+') {
+    let start = trim_separators(typed);
+    let (plus, rest) = match start.strip_prefix('+') {
         Some(rest) => (true, rest),
-        None => (false, trimmed),
+        None => (false, start),
     };
     let mut digits = String::with_capacity(rest.len());
     for ch in rest.chars() {
         match ch {
             '0'..='9' => digits.push(ch),
-            ' ' | '-' | '.' | '(' | ')' | '\u{a0}' => {}
+            c if is_separator(c) => {}
             _ => return None,
         }
     }
@@ -418,6 +433,25 @@ mod tests {
         assert_eq!(ok("+90 532 123 45 67", 0), "+905321234567");
         assert_eq!(ok("+45 20 12 34 56", 0), "+4520123456");
         assert_eq!(ok("+1 (415) 555-0100", 0), "+14155550100");
+    }
+
+    #[test]
+    fn pasted_numbers_keep_working_whatever_spaces_and_brackets_they_carry() {
+        // A line break from a copied cell, narrow no-break spaces from French
+        // formatting, a bracketed country code, figure spaces, a tab.
+        assert_eq!(ok("+62 812 3456 7890\n", 0), "+6281234567890");
+        assert_eq!(
+            ok("+33\u{202f}6\u{202f}12\u{202f}34\u{202f}56\u{202f}78", 0),
+            "+33612345678"
+        );
+        assert_eq!(ok("(+55) 11 98765-4321", 0), "+5511987654321");
+        assert_eq!(ok("\t0812\u{2007}3456\u{2007}7890 ", 62), "+6281234567890");
+        assert_eq!(trim_separators(" (0812) "), "0812");
+        // Other characters are still refused, not skipped.
+        assert_eq!(
+            normalize_phone("+62\u{3000}812 3456 7890", 0),
+            Err(PhoneError::InvalidCharacters)
+        );
     }
 
     #[test]

@@ -75,7 +75,7 @@ impl Checkout {
                 Some(list) => config
                     .categories
                     .iter()
-                    .filter(|c| list.split(',').any(|w| w.trim() == c.as_str()))
+                    .filter(|c| list.split(',').any(|w| w.trim_matches(' ') == c.as_str()))
                     .cloned()
                     .collect(),
                 None => config.categories.clone(),

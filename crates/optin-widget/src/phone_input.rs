@@ -7,7 +7,10 @@
 
 use alloc::string::String;
 
-use consent_core::{normalize_phone, phone::retype};
+use consent_core::{
+    normalize_phone,
+    phone::{retype, trim_separators},
+};
 use wasm_bindgen::JsCast;
 use web_sys::{Element, HtmlInputElement};
 
@@ -49,7 +52,7 @@ pub fn enhance(
         listen(&input.clone(), "input", move |e| {
             let typed = input.value();
             if get_str(&e, "type").as_deref() == Some("change") {
-                let entered = typed.trim();
+                let entered = trim_separators(&typed);
                 let bad = !entered.is_empty()
                     && entered != code
                     && normalize_phone(entered, calling_code).is_err();
