@@ -212,6 +212,12 @@
         document.head.appendChild(tag);
       }).then(function (m) {
         return Promise.all([m({ module_or_path: new URL("__FULL_WASM__", src) }), settled])
+          // start() in a task of its own: its first calls compile the bigger
+          // build's functions (lazily, on the main thread), which would otherwise
+          // lengthen the task that finished compiling and instantiating it.
+          .then(function (r) {
+            return new Promise(function (resolve) { setTimeout(resolve, 0, r); });
+          })
           .then(function (r) {
             m.start(site, api, autoOpen, chat, r[1], withModal, poster(m));
             return m;
