@@ -4,6 +4,7 @@
 // and a business name full of markup stays text.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { BASE, launch, freshPhone, subscriber, sleep, axeViolations } from "./support.mjs";
 
 let browser;
@@ -184,5 +185,37 @@ test("a business name full of markup is shown as text, never run", async () => {
   assert.equal(await page.evaluate(() => document.querySelector("whatsapp-optin").shadowRoot.querySelectorAll("img").length), 0);
   assert.equal(await page.evaluate(() => window.__pwned), undefined);
   assert.deepEqual(dialogs, []);
+  await page.close();
+});
+
+test("every declaration in the widget's stylesheets is one Chromium keeps (an invalid one is dropped silently)", async () => {
+  // The stylesheets as crates/optin-widget/src/style.rs holds them (raw strings).
+  const source = readFileSync(new URL("../../crates/optin-widget/src/style.rs", import.meta.url), "utf8");
+  const sheets = [...source.matchAll(/pub const (\w+): &str = r#"([\s\S]*?)"#;/g)].map((m) => [m[1], m[2]]);
+  assert.deepEqual(sheets.map(([name]) => name), ["CSS", "CHECKOUT_CSS", "CHAT_CSS"]);
+  // Declarations are what sits in an innermost {…} block (rules and keyframes).
+  const declarations = (css) =>
+    [...css.matchAll(/\{([^{}]*)\}/g)].flatMap((m) => m[1].split(";"))
+      .map((d) => d.trim()).filter(Boolean)
+      .map((d) => [d.slice(0, d.indexOf(":")).trim(), d.slice(d.indexOf(":") + 1).trim()]);
+  const page = await browser.newPage();
+  await page.goto(`${BASE}/privacy.html`);
+  for (const [name, css] of sheets) {
+    const all = declarations(css);
+    assert.ok(all.length > 10, `${name}: declarations found`);
+    const dropped = await page.evaluate((ds) => ds.filter(([p, v]) => !CSS.supports(p, v)), all);
+    assert.deepEqual(dropped, [], `${name}: declarations Chromium drops`);
+  }
+  // The check catches what it is for: `inherit` cannot sit inside a shorthand.
+  assert.equal(await page.evaluate(() => CSS.supports("font", "600 1rem/1 inherit")), false);
+  // And the submit button shows the dialog's font, bold, not the browser's button font.
+  const { page: demo, dialog } = await openDemo();
+  const fonts = await dialog.evaluate((d) => {
+    const s = getComputedStyle(d.querySelector(".submit"));
+    const box = getComputedStyle(d);
+    return { family: s.fontFamily === box.fontFamily, weight: s.fontWeight, size: s.fontSize };
+  });
+  assert.deepEqual(fonts, { family: true, weight: "600", size: "16px" });
+  await demo.close();
   await page.close();
 });

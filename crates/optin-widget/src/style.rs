@@ -24,10 +24,10 @@ border:2px solid #667781;border-radius:8px;background:#fff;color:#111b21}
 input[aria-invalid=true]{border-color:#b3261e}
 .error{color:#b3261e;font-size:.9rem;min-height:1.2em;margin:.25rem 0}
 .submit{display:block;width:100%;min-height:48px;margin-top:1rem;border:0;border-radius:24px;
-background:#006e5a;color:#fff;font:600 1rem/1 inherit;cursor:pointer}
+background:#006e5a;color:#fff;font:inherit;font-weight:600;line-height:1;cursor:pointer}
 .submit[disabled]{opacity:.6;cursor:progress}
 .close{position:absolute;top:.75rem;right:.75rem;width:44px;height:44px;border:0;border-radius:50%;
-background:transparent;color:inherit;font:1.5rem/1 inherit;cursor:pointer}
+background:transparent;color:inherit;font:inherit;font-size:1.5rem;line-height:1;cursor:pointer}
 .close:hover{background:rgba(0,0,0,.06)}
 a{color:#006e5a;display:inline-block;min-height:24px;line-height:24px}
 :focus-visible{outline:3px solid #1d6fe0;outline-offset:2px}
@@ -60,7 +60,7 @@ a{color:inherit;font-size:.875rem;display:inline-block;min-height:24px;line-heig
 pub const CHAT_CSS: &str = r#":host{all:initial}
 .wrap{position:fixed;right:16px;bottom:16px;z-index:2147483000;display:flex;flex-direction:column;align-items:flex-end;
 gap:12px;font:16px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#111b21}
-.fab{min-height:48px;padding:0 20px;border:0;border-radius:24px;background:#006e5a;color:#fff;font:600 1rem/1 inherit;
+.fab{min-height:48px;padding:0 20px;border:0;border-radius:24px;background:#006e5a;color:#fff;font:inherit;font-weight:600;line-height:1;
 cursor:pointer;box-shadow:0 4px 16px rgba(0,0,0,.25)}
 .panel{position:relative;box-sizing:border-box;width:min(22rem,calc(100vw - 32px));max-height:calc(100vh - 96px);overflow:auto;
 background:#fff;border-radius:16px;padding:1rem;box-shadow:0 12px 40px rgba(0,0,0,.3)}
@@ -70,7 +70,7 @@ background:#fff;border-radius:16px;padding:1rem;box-shadow:0 12px 40px rgba(0,0,
 .bubble[hidden]{display:none}
 .step{font-weight:600;margin:.25rem 0}
 .close{position:absolute;top:.5rem;right:.5rem;width:44px;height:44px;border:0;border-radius:50%;background:transparent;
-color:inherit;font:1.5rem/1 inherit;cursor:pointer}
+color:inherit;font:inherit;font-size:1.5rem;line-height:1;cursor:pointer}
 .go{display:flex;align-items:center;justify-content:center;min-height:48px;margin-top:.75rem;border-radius:24px;
 background:#006e5a;color:#fff;font-weight:600;text-decoration:none}
 :focus-visible{outline:3px solid #1d6fe0;outline-offset:2px}
