@@ -33,6 +33,11 @@ test("a shopper opts in from the demo page; ledger and simulator agree", async (
   await dialog.getByLabel("WhatsApp number").fill(phone.national);
   await dialog.getByRole("button", { name: "Subscribe on WhatsApp" }).click();
   await dialog.getByRole("status").filter({ hasText: "Thank you!" }).waitFor({ timeout: 15_000 });
+  // Only the thanks is left in view, not a blank form that reads as "nothing happened".
+  assert.equal(await dialog.getByRole("checkbox").first().isVisible(), false, "the categories are put away");
+  assert.equal(await dialog.getByLabel("WhatsApp number").isVisible(), false, "the phone field is put away");
+  assert.equal(await dialog.getByRole("button", { name: "Subscribe on WhatsApp" }).isVisible(), false);
+  assert.equal(await dialog.getByRole("button", { name: "Close" }).isVisible(), true, "the dialog can still be closed");
 
   const { status, body } = await subscriber(phone.e164);
   assert.equal(status, 200);
@@ -79,6 +84,13 @@ test("a shopper opts in from the demo page; ledger and simulator agree", async (
   });
   assert.ok(after, "the outbox shows the confirmation as sent (or, after status webhooks, beyond)");
   assert.equal(after.confirmations[0].wamid, msg.wamid);
+
+  // Opened again (a merchant's "get updates" button): a fresh form, no old thanks.
+  await dialog.getByRole("button", { name: "Close" }).click();
+  await page.evaluate(() => window.WhatsAppOptIn.open());
+  await dialog.getByRole("checkbox", { name: "Order confirmations" }).waitFor({ state: "visible" });
+  assert.equal(await dialog.getByRole("checkbox", { name: "Order confirmations" }).isChecked(), false);
+  assert.equal(await dialog.getByRole("status").textContent(), "");
   assert.deepEqual(errors, []);
   await page.close();
 });

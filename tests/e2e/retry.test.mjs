@@ -70,6 +70,9 @@ test("a later, different opt-in from the same page gets a new Idempotency-Key", 
   const { page, dialog, keys } = await demoWithRoutedPosts((route) => route.continue());
   await fillAndSubmit(dialog, freshPhone());
   await dialog.getByRole("status").filter({ hasText: "Thank you!" }).waitFor({ timeout: 15_000 });
+  // The thanks replaces the form; opening the dialog again brings a fresh one.
+  await dialog.getByRole("button", { name: "Close" }).click();
+  await page.evaluate(() => window.WhatsAppOptIn.open());
   const second = freshPhone();
   await fillAndSubmit(dialog, second);
   assert.ok(await eventually(async () => (await subscriber(second.e164)).status === 200), "the second opt-in is recorded");

@@ -210,6 +210,9 @@ impl Modal {
             events::emit(&self.shown, "impression");
         }
         *self.return_focus.borrow_mut() = dom::active(&document());
+        // A fresh form each time: no thanks or error left from an earlier opening.
+        dom::set_attr(&self.form, "class", "");
+        self.set_status("", "");
         if self.dialog.show_modal().is_err() {
             self.dialog.set_open(true);
         }
@@ -321,6 +324,9 @@ impl Modal {
             Ok(id) => {
                 self.set_status(&s("success"), "ok");
                 self.form.reset();
+                // Only the thanks stays in view: a form still on screen reads as
+                // "nothing happened" (a later open() brings the form back).
+                dom::set_attr(&self.form, "class", "done");
                 *self.idempotency_key.borrow_mut() = api::new_key();
                 storage::mark_consented(&self.config.site);
                 events::emit_consent(&self.shown, &id);

@@ -32,6 +32,7 @@ background:transparent;color:inherit;font:inherit;font-size:1.5rem;line-height:1
 a{color:#006e5a;display:inline-block;min-height:24px;line-height:24px}
 :focus-visible{outline:3px solid #1d6fe0;outline-offset:2px}
 .status{font-weight:600;min-height:1.2em}
+.done>:not(.status){display:none}
 .status.ok{color:#006e5a}
 .status.bad{color:#b3261e}
 @media (max-width:480px){dialog{width:100vw;margin:auto 0 0;border-radius:16px 16px 0 0;max-height:90vh}}
