@@ -5,7 +5,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { connect } from "node:net";
 import { createHmac, randomBytes, randomInt } from "node:crypto";
-import { BASE, SIM, ADMIN_TOKEN, launch, freshPhone, subscriber, simMessages, eventually, sleep, admin, siteConfig, newSite as sharedNewSite } from "./support.mjs";
+import { BASE, SIM, ADMIN_TOKEN, launch, freshPhone, subscriber, simMessages, eventually, sleep, admin, siteConfig, newSite as sharedNewSite, postIdempotent } from "./support.mjs";
 
 const NOTICE =
   "I agree to receive the messages I select below from Toko Acme on WhatsApp. I can stop at any time by replying STOP.";
@@ -13,8 +13,7 @@ const APP_SECRET = process.env.WHATSAPP_APP_SECRET ?? "dev-app-secret";
 const DEMO_PNID = "100000000000001";
 const newSite = (extra) => sharedNewSite("sec", extra);
 const consent = (site, phone, extra = {}, headers = {}) =>
-  fetch(`${BASE}/v1/sites/${site}/consents`, {
-    method: "POST",
+  postIdempotent(`${BASE}/v1/sites/${site}/consents`, {
     headers: { "content-type": "application/json", origin: BASE, ...headers },
     body: JSON.stringify({ phone, categories: ["delivery"], locale: "en", notice_version: 1, notice_text: NOTICE, surface: "modal", ...extra }),
   });
