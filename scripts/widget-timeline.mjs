@@ -3,6 +3,7 @@
 // Usage: OPTIN_BASE=http://127.0.0.1:8787 node scripts/widget-timeline.mjs [runs]
 // Prints the median of each step, in ms, over the runs (after one warm-up load).
 import { launch, BASE } from "../tests/e2e/support.mjs";
+import { median } from "./lib/harness.mjs";
 
 const RUNS = Number(process.argv[2] ?? 10);
 
@@ -29,7 +30,6 @@ function instrument() {
   });
 }
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const browser = await launch();
 const runs = [];
 for (let i = 0; i <= RUNS; i++) {

@@ -40,7 +40,6 @@ export async function simMessages(phone) {
   return (await res.json()).messages;
 }
 
-/** Polls `probe` until it returns a truthy value or `ms` pass. */
 /**
  * A POST as a client that follows the API's contract sends it: with an
  * Idempotency-Key, sent again with the same key when the connection fails. Under
@@ -60,6 +59,7 @@ export async function postIdempotent(url, init) {
   }
 }
 
+/** Polls `probe` until it returns a truthy value or `ms` pass. */
 export async function eventually(probe, ms = 15_000) {
   const end = Date.now() + ms;
   let last;
