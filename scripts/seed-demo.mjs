@@ -11,6 +11,8 @@ import { readFileSync } from "node:fs";
 
 const BASE = process.env.OPTIN_BASE ?? "http://127.0.0.1:8787";
 const SIM = process.env.SIM_BASE ?? "http://127.0.0.1:8789";
+// The demo shop's origin: consents and funnel events come from its pages.
+const SHOP = process.env.SHOP_BASE ?? "http://127.0.0.1:8791";
 const ADMIN = { authorization: `Bearer ${process.env.ADMIN_TOKEN ?? "dev-admin-token"}` };
 const CONSENTS = Number(process.env.SEED_CONSENTS ?? 240);
 const PHONE_NUMBER_ID = "100000000000001"; // the demo site's business number
@@ -79,6 +81,7 @@ async function main() {
   const config = (await json(`${BASE}/v1/sites/demo/config`)).body;
   const texts = notices();
   const origin = new URL(BASE).origin;
+  const shop = new URL(SHOP).origin;
 
   // Some confirmations get read, some only delivered, a few fail (undeliverable, not on WhatsApp).
   await fetch(`${SIM}/_sim/statuses`, { method: "DELETE" });
@@ -102,11 +105,11 @@ async function main() {
   const answers = await pool(people.map((p) => async () => {
     const res = await json(`${BASE}/v1/sites/demo/consents`, {
       method: "POST",
-      headers: { "content-type": "application/json", origin },
+      headers: { "content-type": "application/json", origin: shop },
       body: JSON.stringify({
         phone: p.phone, categories: p.categories, locale: p.locale, notice_version: config.notice_version,
         notice_text: texts[p.locale].replace("{business}", config.business_name), surface: p.surface,
-        page_url: `${origin}${PAGES[p.surface]}`, client_ts: Date.now(), widget_version: "demo-seed",
+        page_url: `${shop}${PAGES[p.surface]}`, client_ts: Date.now(), widget_version: "demo-seed",
       }),
     });
     return { ...p, ...res };
@@ -134,7 +137,7 @@ async function main() {
     })),
   ], 4);
 
-  const events = await seedFunnel(ok, origin);
+  const events = await seedFunnel(ok, shop);
   await drained();
   console.log(
     `seed-demo: ${ok.length} consents (${Object.entries(count(ok, (p) => p.surface)).map(([k, v]) => `${k} ${v}`).join(", ")}), ` +

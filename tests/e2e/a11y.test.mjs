@@ -5,7 +5,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { BASE, launch, freshPhone, subscriber, sleep, axeViolations } from "./support.mjs";
+import { BASE, launch, freshPhone, subscriber, sleep, axeViolations, SHOP } from "./support.mjs";
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -15,7 +15,7 @@ async function openDemo(path = "/", options = {}) {
   const page = await browser.newPage(options);
   const errors = [];
   page.on("pageerror", (e) => errors.push(e.message));
-  await page.goto(`${BASE}${path}`);
+  await page.goto(`${SHOP}${path}`);
   const dialog = page.getByRole("dialog", { name: "Get updates on WhatsApp" });
   await dialog.waitFor({ state: "visible", timeout: 15_000 });
   return { page, dialog, errors };
@@ -151,7 +151,7 @@ test("under the demo's strict CSP the widget renders and submits without a singl
     window.__csp = [];
     document.addEventListener("securitypolicyviolation", (e) => window.__csp.push(`${e.violatedDirective} ${e.blockedURI}`));
   });
-  const res = await page.goto(`${BASE}/`);
+  const res = await page.goto(`${SHOP}/`);
   assert.match(await page.evaluate(() => document.querySelector('meta[http-equiv="Content-Security-Policy"]').content), /script-src 'self' 'wasm-unsafe-eval'; style-src 'self'/);
   assert.equal(res.status(), 200);
   const dialog = page.getByRole("dialog");
@@ -177,7 +177,7 @@ test("a business name full of markup is shown as text, never run", async () => {
   });
   const dialogs = [];
   page.on("dialog", (d) => { dialogs.push(d.message()); d.dismiss(); });
-  await page.goto(`${BASE}/`);
+  await page.goto(`${SHOP}/`);
   const dialog = page.getByRole("dialog");
   await dialog.waitFor({ state: "visible", timeout: 15_000 });
   assert.match(await dialog.locator("#wa-notice").textContent(), /from <img src=x onerror="window.__pwned=1"> on WhatsApp/);

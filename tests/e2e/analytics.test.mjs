@@ -4,7 +4,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes, randomInt } from "node:crypto";
-import { BASE, SIM, launch, admin, freshPhone, eventually, sleep } from "./support.mjs";
+import { BASE, SIM, launch, admin, freshPhone, eventually, sleep, SHOP, SHOP_ORIGINS, shopPage, widgetTag } from "./support.mjs";
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -18,7 +18,7 @@ const today = () => new Date().toISOString().slice(0, 10);
 async function newSite(extra = {}) {
   const id = `a-${randomBytes(4).toString("hex")}`;
   const config = {
-    id, business_name: "Toko Acme", allowed_origins: [BASE], privacy_policy_url: `${BASE}/privacy.html`,
+    id, business_name: "Toko Acme", allowed_origins: SHOP_ORIGINS, privacy_policy_url: `${BASE}/privacy.html`,
     default_locale: "en", default_calling_code: 62, categories: ["order_updates", "delivery"], notice_version: 1,
     whatsapp: {
       phone_number_id: String(randomInt(100_000_000_000, 999_999_999_999)), template_name: "optin_confirmation",
@@ -40,22 +40,17 @@ const stats = async (site, query = "") => {
 const beacon = (site, body, headers = {}) =>
   fetch(`${BASE}/v1/sites/${site}/events`, {
     method: "POST",
-    headers: { "content-type": "text/plain;charset=UTF-8", origin: BASE, ...headers },
+    headers: { "content-type": "text/plain;charset=UTF-8", origin: SHOP, ...headers },
     body: typeof body === "string" ? body : JSON.stringify(body),
   });
 
-/** A page on the Worker's origin that loads the widget for `site`. */
-async function shopPage(context, site, lang = "en") {
+/** A merchant page on the shop's origin that loads the widget for `site`. */
+async function sitePage(context, site, lang = "en") {
   const page = await context.newPage();
-  const url = `${BASE}/_test/shop-${site}.html`;
-  await page.route(url, (route) =>
-    route.fulfill({
-      contentType: "text/html",
-      body: `<!doctype html><html lang="${lang}"><head><title>Shop</title>
-        <script src="${BASE}/widget.js" data-site="${site}" async></script></head>
-        <body><h1>Shop</h1><a href="${BASE}/privacy.html">next page</a></body></html>`,
-    }),
-  );
+  const url = await shopPage(`/analytics/${site}-${lang}.html`,
+    `<!doctype html><html lang="${lang}"><head><title>Shop</title>
+        ${widgetTag(site)}</head>
+        <body><h1>Shop</h1><a href="${BASE}/privacy.html">next page</a></body></html>`);
   await page.goto(url);
   return page;
 }
@@ -63,7 +58,7 @@ async function shopPage(context, site, lang = "en") {
 test("impression, open and dismiss in Chromium are counted once the page is left", async () => {
   const site = await newSite();
   const context = await browser.newContext({ locale: "en-US" });
-  const page = await shopPage(context, site, "de");
+  const page = await sitePage(context, site, "de");
   const dialog = page.getByRole("dialog");
   await dialog.waitFor({ state: "visible", timeout: 15_000 });
   await page.keyboard.press("Escape");
@@ -96,7 +91,7 @@ test("a modal kept closed is no impression: after a close, reloads count none un
     window.__impressions = 0;
     document.addEventListener("whatsapp-optin:impression", () => window.__impressions++);
   });
-  const page = await shopPage(context, site);
+  const page = await sitePage(context, site);
   const dialog = page.getByRole("dialog");
   await dialog.waitFor({ state: "visible", timeout: 15_000 });
   assert.equal(await page.evaluate(() => window.__impressions), 1);
@@ -136,7 +131,7 @@ test("a modal kept closed is no impression: after a close, reloads count none un
 test("a consent in the browser: submit counted, no dismissal after it, conversion per variant", async () => {
   const site = await newSite();
   const context = await browser.newContext();
-  const page = await shopPage(context, site);
+  const page = await sitePage(context, site);
   const dialog = page.getByRole("dialog");
   await dialog.waitFor({ state: "visible", timeout: 15_000 });
   await dialog.getByRole("checkbox").first().check();
@@ -169,7 +164,7 @@ test("Do Not Track and Global Privacy Control: nothing is counted when the site 
       if (which === "gpc") Object.defineProperty(Navigator.prototype, "globalPrivacyControl", { get: () => true });
       if (which === "dnt") Object.defineProperty(Navigator.prototype, "doNotTrack", { get: () => "1" });
     }, which);
-    const page = await shopPage(context, site);
+    const page = await sitePage(context, site);
     await page.getByRole("dialog").waitFor({ state: "visible", timeout: 15_000 });
     await page.keyboard.press("Escape");
     await sleep(300); // the loader's config check has answered
@@ -295,7 +290,7 @@ test("stats: from/to select days and are validated", async () => {
 const consent = async (site, phone) => {
   const res = await fetch(`${BASE}/v1/sites/${site}/consents`, {
     method: "POST",
-    headers: { "content-type": "application/json", origin: BASE },
+    headers: { "content-type": "application/json", origin: SHOP },
     body: JSON.stringify({ phone, categories: ["delivery"], locale: "en", notice_version: 1, notice_text: NOTICE, surface: "checkout" }),
   });
   assert.equal(res.status, 201, await res.clone().text());

@@ -7,7 +7,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes, randomInt } from "node:crypto";
-import { BASE, SIM, ADMIN_TOKEN, sleep, admin } from "./support.mjs";
+import { BASE, SIM, ADMIN_TOKEN, sleep, admin, SHOP, SHOP_ORIGINS } from "./support.mjs";
 
 const CONSENTS = 200;
 const PARALLEL = 8;
@@ -29,7 +29,7 @@ test("200 consents under 30% transient faults and 5% dropped connections: exactl
   // Its own business number, so its status webhooks route to its ledger and its sends are countable.
   const pnid = `9${String(randomInt(10 ** 13, 10 ** 14 - 1))}`;
   const config = {
-    id, business_name: "Toko Acme", allowed_origins: [BASE], privacy_policy_url: `${BASE}/privacy.html`,
+    id, business_name: "Toko Acme", allowed_origins: SHOP_ORIGINS, privacy_policy_url: `${BASE}/privacy.html`,
     default_locale: "en", default_calling_code: 62, categories: ["order_updates", "delivery"], notice_version: 1,
     whatsapp: { phone_number_id: pnid, template_name: "optin_confirmation", template_languages: ["en"], token_secret: "WA_TOKEN_DEMO" },
     limits: { per_ip_per_minute: 10_000, per_phone_per_hour: 5, daily_confirmations: 10_000, resend_cooldown_hours: 24 },
@@ -48,7 +48,7 @@ test("200 consents under 30% transient faults and 5% dropped connections: exactl
       const batch = phones.slice(i, i + PARALLEL).map((phone) =>
         fetch(`${BASE}/v1/sites/${id}/consents`, {
           method: "POST",
-          headers: { "content-type": "application/json", origin: BASE },
+          headers: { "content-type": "application/json", origin: SHOP },
           body: JSON.stringify({ phone, categories: ["delivery"], locale: "en", notice_version: 1, notice_text: NOTICE, surface: "modal" }),
         }).then(async (r) => { await r.arrayBuffer(); return r.status; }));
       statuses.push(...(await Promise.all(batch)));

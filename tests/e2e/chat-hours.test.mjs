@@ -4,7 +4,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { BASE, launch, admin, freshPhone, eventually, axeViolations, newSite, siteConfig } from "./support.mjs";
+import { BASE, launch, admin, freshPhone, eventually, axeViolations, newSite, siteConfig, SHOP, shopPage, widgetTag } from "./support.mjs";
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -30,17 +30,14 @@ async function chatPage(site, lang = "en") {
   const context = await browser.newContext();
   await context.route("https://wa.me/**", (route) =>
     route.fulfill({ contentType: "text/html", body: "<title>WhatsApp</title><p>WhatsApp stand-in</p>" }));
-  await context.route(`${BASE}/help/**`, (route) =>
-    route.fulfill({
-      contentType: "text/html",
-      body: `<!doctype html><html lang="${lang}"><head><meta charset="utf-8"><title>Help</title>
-<script src="/widget.js" data-site="${site}" data-chat data-auto-open="false" async></script></head>
-<body><h1>Help</h1></body></html>`,
-    }));
+  const url = await shopPage(`/help/${site}-${lang}.html`,
+    `<!doctype html><html lang="${lang}"><head><meta charset="utf-8"><title>Help</title>
+${widgetTag(site, 'data-chat data-auto-open="false"')}</head>
+<body><h1>Help</h1></body></html>`);
   const page = await context.newPage();
   const errors = [];
   page.on("pageerror", (e) => errors.push(e.message));
-  await page.goto(`${BASE}/help/`);
+  await page.goto(url);
   return { context, page, errors };
 }
 

@@ -1,7 +1,7 @@
 // The chat widget: floating button, greeting, optional opt-in, then wa.me.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { BASE, launch, freshPhone, subscriber, eventually, sleep, axeViolations } from "./support.mjs";
+import { BASE, launch, freshPhone, subscriber, eventually, sleep, axeViolations, SHOP } from "./support.mjs";
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -19,7 +19,7 @@ async function chatPage() {
   page.on("pageerror", (e) => errors.push(e.message));
   const posts = [];
   page.on("request", (r) => r.method() === "POST" && posts.push(r.url()));
-  await page.goto(`${BASE}/chat.html`);
+  await page.goto(`${SHOP}/chat.html`);
   const fab = page.getByRole("button", { name: "Chat on WhatsApp" });
   await fab.waitFor({ timeout: 15_000 });
   return { context, page, fab, errors, posts };

@@ -3,7 +3,7 @@
 // the submit up, keeps its space, and has a JS API (mount, consent).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { BASE, launch, freshPhone, subscriber, eventually, sleep, axeViolations } from "./support.mjs";
+import { BASE, launch, freshPhone, subscriber, eventually, sleep, axeViolations, SHOP } from "./support.mjs";
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -22,7 +22,7 @@ const optin = (page) => page.locator("form.checkout [data-wa-optin=checkout]");
 
 test("the opt-in sits inside the merchant form, unchecked, naming the business; no pop-up", async () => {
   const { page, errors } = await checkoutPage();
-  await page.goto(`${BASE}/checkout.html`);
+  await page.goto(`${SHOP}/checkout.html`);
   const box = optin(page).getByRole("checkbox", { name: "Order confirmations" });
   await box.waitFor({ timeout: 15_000 });
   assert.equal(await box.isChecked(), false, "unchecked by default");
@@ -41,7 +41,7 @@ test("the opt-in sits inside the merchant form, unchecked, naming the business; 
 
 test("placing the order with the box ticked records a checkout consent and the order still goes through", async () => {
   const { page, errors } = await checkoutPage();
-  await page.goto(`${BASE}/checkout.html`);
+  await page.goto(`${SHOP}/checkout.html`);
   await optin(page).getByRole("checkbox", { name: "Order confirmations" }).check({ timeout: 15_000 });
   const phone = freshPhone();
   await page.getByLabel("Name").fill("Sari");
@@ -68,7 +68,7 @@ test("placing the order with the box ticked records a checkout consent and the o
 
 test("placing the order with the box left unticked records nothing", async () => {
   const { page, posts } = await checkoutPage();
-  await page.goto(`${BASE}/checkout.html`);
+  await page.goto(`${SHOP}/checkout.html`);
   await optin(page).getByRole("checkbox", { name: "Order confirmations" }).waitFor({ timeout: 15_000 });
   const phone = freshPhone();
   await page.getByLabel("Name").fill("Budi");
@@ -90,7 +90,7 @@ test("the opt-in's space is reserved: nothing below it moves when the widget arr
   let release;
   const held = new Promise((r) => { release = r; });
   await page.route("**/widget/*.wasm", async (route) => { await held; await route.continue(); });
-  await page.goto(`${BASE}/checkout.html`);
+  await page.goto(`${SHOP}/checkout.html`);
   const button = page.getByRole("button", { name: "Place order" });
   const before = await button.boundingBox();
   assert.equal(await optin(page).locator("whatsapp-optin").count(), 0, "the widget has not arrived yet");
@@ -104,7 +104,7 @@ test("the opt-in's space is reserved: nothing below it moves when the widget arr
 
 test("WhatsAppOptIn.mount(el, opts) and WhatsAppOptIn.consent(opts) work without a form submit", async () => {
   const { page, errors } = await checkoutPage();
-  await page.goto(`${BASE}/checkout.html`);
+  await page.goto(`${SHOP}/checkout.html`);
   await optin(page).getByRole("checkbox").first().waitFor({ timeout: 15_000 });
   await page.evaluate(() => {
     const el = document.createElement("section");

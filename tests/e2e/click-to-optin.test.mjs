@@ -5,7 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes, randomInt } from "node:crypto";
-import { BASE, SIM, admin, freshPhone, simMessages, eventually, sleep, signWebhook, postWebhook, inboundWebhook } from "./support.mjs";
+import { BASE, SIM, admin, freshPhone, simMessages, eventually, sleep, signWebhook, postWebhook, inboundWebhook, SHOP_ORIGINS } from "./support.mjs";
 
 const DISPLAY_NUMBER = "6281234500000";
 
@@ -13,7 +13,7 @@ async function keywordSite(extra = {}) {
   const id = `c2o-${randomBytes(4).toString("hex")}`;
   const pnid = `8${randomInt(10 ** 13, 10 ** 14 - 1)}`;
   const config = {
-    id, business_name: "Toko Acme", allowed_origins: [BASE], privacy_policy_url: `${BASE}/privacy.html`,
+    id, business_name: "Toko Acme", allowed_origins: SHOP_ORIGINS, privacy_policy_url: `${BASE}/privacy.html`,
     default_locale: "en", default_calling_code: 62, categories: ["delivery", "order_updates"], notice_version: 1,
     whatsapp: {
       phone_number_id: pnid, template_name: "optin_confirmation", template_languages: ["en", "id", "da"],

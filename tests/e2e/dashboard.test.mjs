@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
-import { BASE, SIM, ADMIN_TOKEN, launch, freshPhone, admin, axeViolations } from "./support.mjs";
+import { BASE, SIM, ADMIN_TOKEN, launch, freshPhone, admin, axeViolations, SHOP, SHOP_ORIGINS } from "./support.mjs";
 
 const SHOTS = new URL("../../docs/screenshots/", import.meta.url);
 const NOTICE =
@@ -153,7 +153,7 @@ test("subscriber search finds a number and its receipt downloads", async () => {
   const phone = freshPhone();
   const res = await fetch(`${BASE}/v1/sites/demo/consents`, {
     method: "POST",
-    headers: { "content-type": "application/json", origin: BASE },
+    headers: { "content-type": "application/json", origin: SHOP },
     body: JSON.stringify({ phone: phone.national, categories: ["delivery"], locale: "en", notice_version: 1, notice_text: NOTICE, surface: "checkout" }),
   });
   const { id } = await res.json();
@@ -203,7 +203,7 @@ test("a business name full of markup is shown as text, never run", async () => {
   const id = `x-${randomBytes(4).toString("hex")}`;
   const name = `<img src=x onerror="window.__xss=1">Toko "Acme"`;
   const config = {
-    id, business_name: name, allowed_origins: [BASE], privacy_policy_url: `${BASE}/privacy.html`,
+    id, business_name: name, allowed_origins: SHOP_ORIGINS, privacy_policy_url: `${BASE}/privacy.html`,
     default_locale: "en", default_calling_code: 62, categories: ["delivery"], notice_version: 1,
     whatsapp: { phone_number_id: "100000000000001", template_name: "optin_confirmation", template_languages: ["en"], token_secret: "WA_TOKEN_DEMO" },
   };

@@ -5,9 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes, randomInt } from "node:crypto";
-import {
-  BASE, SIM, admin, freshPhone, simMessages, eventually, sleep, signWebhook, postWebhook, inboundWebhook,
-} from "./support.mjs";
+import { BASE, SIM, admin, freshPhone, simMessages, eventually, sleep, signWebhook, postWebhook, inboundWebhook, SHOP, SHOP_ORIGINS } from "./support.mjs";
 
 // scripts/dev sets DOUBLE_OPT_IN_HOUR_MS: one "hour" of expiry lasts this long in tests.
 const HOUR_MS = Number(process.env.DOUBLE_OPT_IN_HOUR_MS ?? 2000);
@@ -23,7 +21,7 @@ async function doiSite(expiry_hours = 720) {
   const id = `doi-${randomBytes(4).toString("hex")}`;
   const pnid = `7${randomInt(10 ** 13, 10 ** 14 - 1)}`;
   const config = {
-    id, business_name: "Toko Acme", allowed_origins: [BASE], privacy_policy_url: `${BASE}/privacy.html`,
+    id, business_name: "Toko Acme", allowed_origins: SHOP_ORIGINS, privacy_policy_url: `${BASE}/privacy.html`,
     default_locale: "en", default_calling_code: 62, categories: ["delivery", "order_updates"], notice_version: 1,
     whatsapp: {
       phone_number_id: pnid, template_name: "optin_confirmation",
@@ -40,7 +38,7 @@ async function doiSite(expiry_hours = 720) {
 async function consent(site, phone, { locale = "en", categories = ["delivery", "order_updates"] } = {}) {
   const res = await fetch(`${BASE}/v1/sites/${site.id}/consents`, {
     method: "POST",
-    headers: { "content-type": "application/json", origin: BASE },
+    headers: { "content-type": "application/json", origin: SHOP },
     body: JSON.stringify({ phone, categories, locale, notice_version: 1, notice_text: NOTICES[locale], surface: "modal" }),
   });
   assert.equal(res.status, 201, await res.clone().text());

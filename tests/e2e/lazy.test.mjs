@@ -3,7 +3,7 @@
 // single-page app calls mount() later.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { BASE, launch, freshPhone, subscriber } from "./support.mjs";
+import { BASE, launch, freshPhone, subscriber, SHOP } from "./support.mjs";
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -23,7 +23,7 @@ test("the modal page loads only the modal-only build; mount() then brings the ch
   const errors = [];
   page.on("pageerror", (e) => errors.push(e.message));
   const files = widgetFiles(page);
-  await page.goto(`${BASE}/`);
+  await page.goto(`${SHOP}/`);
   const dialog = page.getByRole("dialog", { name: "Get updates on WhatsApp" });
   await dialog.waitFor({ state: "visible", timeout: 15_000 });
   assert.deepEqual(files, ["/widget/optin_widget.wasm"], "nothing of the other surfaces before the prompt");
@@ -56,7 +56,7 @@ test("the modal page loads only the modal-only build; mount() then brings the ch
 test("a checkout page loads the full build straight away and not the modal-only one", async () => {
   const page = await browser.newPage();
   const files = widgetFiles(page);
-  await page.goto(`${BASE}/checkout.html`);
+  await page.goto(`${SHOP}/checkout.html`);
   await page.locator("[data-wa-optin=checkout]").getByRole("checkbox").first().waitFor({ timeout: 15_000 });
   assert.deepEqual(files, ["/widget/optin_widget_full.js", "/widget/optin_widget_full.wasm"]);
   await page.close();

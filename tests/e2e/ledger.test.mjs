@@ -4,14 +4,14 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { BASE, ADMIN_TOKEN, freshPhone, subscriber, simMessages, eventually, sleep, admin } from "./support.mjs";
+import { BASE, ADMIN_TOKEN, freshPhone, subscriber, simMessages, eventually, sleep, admin, SHOP, SHOP_ORIGINS } from "./support.mjs";
 
 const NOTICE =
   "I agree to receive the messages I select below from Toko Acme on WhatsApp. I can stop at any time by replying STOP.";
 const consent = (site, phone, headers = {}, extra = {}) =>
   fetch(`${BASE}/v1/sites/${site}/consents`, {
     method: "POST",
-    headers: { "content-type": "application/json", origin: BASE, ...headers },
+    headers: { "content-type": "application/json", origin: SHOP, ...headers },
     body: JSON.stringify({
       phone, categories: ["delivery"], locale: "en", notice_version: 1, notice_text: NOTICE, surface: "modal", ...extra,
     }),
@@ -21,7 +21,7 @@ const consent = (site, phone, headers = {}, extra = {}) =>
 async function newSite(limits) {
   const id = `t-${randomBytes(4).toString("hex")}`;
   const config = {
-    id, business_name: "Toko Acme", allowed_origins: [BASE], privacy_policy_url: `${BASE}/privacy.html`,
+    id, business_name: "Toko Acme", allowed_origins: SHOP_ORIGINS, privacy_policy_url: `${BASE}/privacy.html`,
     default_locale: "en", default_calling_code: 62, categories: ["order_updates", "delivery"], notice_version: 1,
     whatsapp: { phone_number_id: "100000000000001", template_name: "optin_confirmation", template_languages: ["en"], token_secret: "WA_TOKEN_DEMO" },
     ...(limits ? { limits } : {}),

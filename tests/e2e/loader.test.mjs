@@ -3,7 +3,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { BASE, launch } from "./support.mjs";
+import { BASE, launch, SHOP } from "./support.mjs";
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -15,7 +15,7 @@ test("a CSP without 'wasm-unsafe-eval': an error event, a plain accessible link,
     window.__errors = [];
     document.addEventListener("whatsapp-optin:error", (e) => window.__errors.push(e.detail));
   });
-  await page.goto(`${BASE}/examples/no-wasm.html`);
+  await page.goto(`${SHOP}/examples/no-wasm.html`);
   const link = page.getByRole("link", { name: "Chat with us on WhatsApp" });
   await link.waitFor({ timeout: 15_000 });
   assert.equal(await link.getAttribute("href"), "https://wa.me/15550100?text=Hi%20Toko%20Acme");
@@ -36,7 +36,7 @@ test("www/widget.d.ts declares exactly the members of window.WhatsAppOptIn", asy
   const body = dts.match(/interface WhatsAppOptInApi \{([\s\S]*?)\n  \}/)[1];
   const declared = [...body.matchAll(/^\s+(?:readonly )?(\w+)[(:]/gm)].map((m) => m[1]).sort();
   const page = await browser.newPage();
-  await page.goto(`${BASE}/`);
+  await page.goto(`${SHOP}/`);
   await page.getByRole("dialog").waitFor({ timeout: 15_000 });
   const actual = await page.evaluate(() => Object.keys(window.WhatsAppOptIn).sort());
   assert.deepEqual(declared, actual);

@@ -1,7 +1,7 @@
 // One opt-in travels from a real browser to the confirmation template.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { BASE, launch, freshPhone, subscriber, simMessages, eventually, sha256, sleep } from "./support.mjs";
+import { BASE, launch, freshPhone, subscriber, simMessages, eventually, sha256, sleep, SHOP } from "./support.mjs";
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -11,7 +11,7 @@ test("a shopper opts in from the demo page; ledger and simulator agree", async (
   const page = await browser.newPage();
   const errors = [];
   page.on("pageerror", (e) => errors.push(e.message));
-  await page.goto(`${BASE}/`);
+  await page.goto(`${SHOP}/`);
 
   const dialog = page.getByRole("dialog", { name: "Get updates on WhatsApp" });
   await dialog.waitFor({ state: "visible", timeout: 15_000 });
@@ -97,7 +97,7 @@ test("a shopper opts in from the demo page; ledger and simulator agree", async (
 
 test("the widget tag included three times mounts one widget", async () => {
   const page = await browser.newPage();
-  await page.goto(`${BASE}/examples/twice.html`);
+  await page.goto(`${SHOP}/examples/twice.html`);
   await page.getByRole("dialog").waitFor({ state: "visible", timeout: 15_000 });
   await sleep(500);
   assert.equal(await page.locator("whatsapp-optin").count(), 1);
@@ -109,7 +109,7 @@ test("an impossible number is refused inline and nothing is sent", async () => {
   const page = await browser.newPage();
   const posts = [];
   page.on("request", (r) => r.method() === "POST" && posts.push(r.url()));
-  await page.goto(`${BASE}/`);
+  await page.goto(`${SHOP}/`);
   const dialog = page.getByRole("dialog");
   await dialog.waitFor({ state: "visible", timeout: 15_000 });
   await dialog.getByRole("checkbox", { name: "Payment alerts" }).check();
@@ -125,7 +125,7 @@ test("an impossible number is refused inline and nothing is sent", async () => {
 
 test("Escape closes the dialog and focus returns to the page", async () => {
   const page = await browser.newPage();
-  await page.goto(`${BASE}/`);
+  await page.goto(`${SHOP}/`);
   const dialog = page.getByRole("dialog");
   await dialog.waitFor({ state: "visible", timeout: 15_000 });
   await page.keyboard.press("Escape");

@@ -4,7 +4,7 @@
 // when the field is left, with nothing sent.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { BASE, launch, freshPhone, subscriber, sleep } from "./support.mjs";
+import { BASE, launch, freshPhone, subscriber, sleep, SHOP } from "./support.mjs";
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -18,7 +18,7 @@ async function demoModal() {
   page.on("pageerror", (e) => errors.push(e.message));
   const posts = [];
   page.on("request", (r) => r.method() === "POST" && posts.push(r.url()));
-  await page.goto(`${BASE}/`);
+  await page.goto(`${SHOP}/`);
   const dialog = page.getByRole("dialog", { name: "Get updates on WhatsApp" });
   await dialog.waitFor({ state: "visible", timeout: 15_000 });
   return { page, dialog, input: dialog.getByLabel("WhatsApp number"), errors, posts };
@@ -101,7 +101,7 @@ test("the checkout opt-in's own phone input helps the same way; the merchant's f
   const page = await browser.newPage();
   const posts = [];
   page.on("request", (r) => r.method() === "POST" && r.url().includes("/consents") && posts.push(r.url()));
-  await page.goto(`${BASE}/checkout.html`);
+  await page.goto(`${SHOP}/checkout.html`);
   const own = page.locator("form.checkout [data-wa-optin=checkout]");
   await own.getByRole("checkbox").first().waitFor({ timeout: 15_000 });
   const merchant = page.getByLabel("Phone", { exact: true });

@@ -6,7 +6,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { createHmac } from "node:crypto";
-import { BASE, launch, freshPhone, subscriber, simMessages, eventually, sleep, axeViolations, newSite } from "./support.mjs";
+import { BASE, launch, freshPhone, subscriber, simMessages, eventually, sleep, axeViolations, newSite, SHOP } from "./support.mjs";
 
 const PREFS_KEY = "dev-prefs-token-key"; // the local-only key scripts/dev writes to .dev.vars
 const SHOTS = new URL("../../docs/screenshots/", import.meta.url);
@@ -22,7 +22,7 @@ after(async () => { await browser?.close(); });
 async function optIn(phone, { locale = "en", categories = ["delivery", "payment_alerts"] } = {}) {
   const res = await fetch(`${BASE}/v1/sites/demo/consents`, {
     method: "POST",
-    headers: { "content-type": "application/json", origin: BASE },
+    headers: { "content-type": "application/json", origin: SHOP },
     body: JSON.stringify({ phone, categories, locale, notice_version: 1, notice_text: NOTICES[locale], surface: "modal" }),
   });
   assert.equal(res.status, 201);
@@ -176,7 +176,7 @@ test("the page words the categories as the merchant's opt-in did (their override
   const config = await (await fetch(`${BASE}/v1/sites/${site}/config?locale=en`)).json();
   const res = await fetch(`${BASE}/v1/sites/${site}/consents`, {
     method: "POST",
-    headers: { "content-type": "application/json", origin: BASE },
+    headers: { "content-type": "application/json", origin: SHOP },
     body: JSON.stringify({
       phone: freshPhone().e164, categories: ["delivery"], locale: "en", notice_version: 1,
       notice_text: config.strings.notice, surface: "modal",

@@ -2,7 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
-import { BASE, freshPhone, subscriber, simMessages, eventually, sleep } from "./support.mjs";
+import { BASE, freshPhone, subscriber, simMessages, eventually, sleep, SHOP } from "./support.mjs";
 
 const NOTICE =
   "I agree to receive the messages I select below from Toko Acme on WhatsApp. I can stop at any time by replying STOP.";
@@ -11,7 +11,7 @@ const PREFS_KEY = "dev-prefs-token-key"; // the local-only key scripts/dev write
 async function optIn(phone, categories = ["delivery", "payment_alerts"]) {
   const res = await fetch(`${BASE}/v1/sites/demo/consents`, {
     method: "POST",
-    headers: { "content-type": "application/json", origin: BASE },
+    headers: { "content-type": "application/json", origin: SHOP },
     body: JSON.stringify({ phone, categories, locale: "en", notice_version: 1, notice_text: NOTICE, surface: "modal" }),
   });
   assert.equal(res.status, 201);
@@ -35,7 +35,7 @@ test("a person narrows their categories, then opts out of everything; each chang
   const narrowed = await (await put(token, ["payment_alerts"])).json();
   assert.deepEqual(narrowed.categories.filter((c) => c.granted).map((c) => c.category), ["payment_alerts"]);
 
-  const out = await prefs(`${token}/opt-out`, { method: "POST", headers: { origin: BASE } });
+  const out = await prefs(`${token}/opt-out`, { method: "POST", headers: { origin: SHOP } });
   assert.equal(out.status, 200);
   assert.deepEqual((await out.json()).categories.filter((c) => c.granted), []);
 

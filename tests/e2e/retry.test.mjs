@@ -2,7 +2,7 @@
 // typed, and the retry (same Idempotency-Key) records exactly one consent.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { BASE, launch, freshPhone, subscriber, eventually, sleep } from "./support.mjs";
+import { BASE, launch, freshPhone, subscriber, eventually, sleep, SHOP } from "./support.mjs";
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -19,7 +19,7 @@ async function demoWithRoutedPosts(handler) {
     keys.push(route.request().headers()["idempotency-key"]);
     return handler(route, keys.length);
   });
-  await page.goto(`${BASE}/`);
+  await page.goto(`${SHOP}/`);
   const dialog = page.getByRole("dialog");
   await dialog.waitFor({ state: "visible", timeout: 15_000 });
   return { page, dialog, keys };

@@ -3,7 +3,7 @@
 // placeholder twice (React's StrictMode runs effects twice) or re-render it.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { BASE, launch, freshPhone, subscriber, sleep } from "./support.mjs";
+import { BASE, launch, freshPhone, subscriber, sleep, SHOP } from "./support.mjs";
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -47,7 +47,7 @@ test("an SPA mounting one placeholder twice gets one opt-in; a re-rendered place
   const page = await browser.newPage();
   const errors = [];
   page.on("pageerror", (e) => errors.push(e.message));
-  await page.goto(`${BASE}/`);
+  await page.goto(`${SHOP}/`);
   await page.getByRole("dialog").waitFor({ state: "visible", timeout: 15_000 });
   await page.keyboard.press("Escape");
 

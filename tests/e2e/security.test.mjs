@@ -5,7 +5,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { connect } from "node:net";
 import { createHmac, randomBytes, randomInt } from "node:crypto";
-import { BASE, SIM, ADMIN_TOKEN, launch, freshPhone, subscriber, simMessages, eventually, sleep, admin, siteConfig, newSite as sharedNewSite, postIdempotent } from "./support.mjs";
+import { BASE, SIM, ADMIN_TOKEN, launch, freshPhone, subscriber, simMessages, eventually, sleep, admin, siteConfig, newSite as sharedNewSite, postIdempotent, SHOP } from "./support.mjs";
 
 const NOTICE =
   "I agree to receive the messages I select below from Toko Acme on WhatsApp. I can stop at any time by replying STOP.";
@@ -14,7 +14,7 @@ const DEMO_PNID = "100000000000001";
 const newSite = (extra) => sharedNewSite("sec", extra);
 const consent = (site, phone, extra = {}, headers = {}) =>
   postIdempotent(`${BASE}/v1/sites/${site}/consents`, {
-    headers: { "content-type": "application/json", origin: BASE, ...headers },
+    headers: { "content-type": "application/json", origin: SHOP, ...headers },
     body: JSON.stringify({ phone, categories: ["delivery"], locale: "en", notice_version: 1, notice_text: NOTICE, surface: "modal", ...extra }),
   });
 const randomPhone = () => `+62813${randomInt(10_000_000, 99_999_999)}`;
@@ -123,7 +123,7 @@ test("XSS: script in every merchant-configurable string (name, privacy URL, word
   const page = await browser.newPage();
   const dialogs = [];
   page.on("dialog", (d) => { dialogs.push(d.message()); d.dismiss(); });
-  await page.goto(`${BASE}/examples/site.html?site=${site}`);
+  await page.goto(`${SHOP}/examples/site.html?site=${site}`);
   const modal = page.getByRole("dialog");
   await modal.waitFor({ state: "visible", timeout: 15_000 });
   const notice = await modal.locator("#wa-notice").textContent();
@@ -143,7 +143,7 @@ test("XSS: script in every merchant-configurable string (name, privacy URL, word
   } } });
   const page2 = await browser.newPage();
   page2.on("dialog", (d) => { dialogs.push(d.message()); d.dismiss(); });
-  await page2.goto(`${BASE}/examples/site.html?site=${worded}`);
+  await page2.goto(`${SHOP}/examples/site.html?site=${worded}`);
   const modal2 = page2.getByRole("dialog");
   await modal2.waitFor({ state: "visible", timeout: 15_000 });
   const shown = await modal2.textContent();

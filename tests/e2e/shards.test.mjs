@@ -2,7 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { BASE, ADMIN_TOKEN, freshPhone, admin } from "./support.mjs";
+import { BASE, ADMIN_TOKEN, freshPhone, admin, SHOP, SHOP_ORIGINS } from "./support.mjs";
 
 const NOTICE =
   "I agree to receive the messages I select below from Toko Acme on WhatsApp. I can stop at any time by replying STOP.";
@@ -10,7 +10,7 @@ const NOTICE =
 test("with 4 shards: consents, lookups, preferences, export, stats, verify and erasure all work", async () => {
   const id = `shard-${randomBytes(4).toString("hex")}`;
   const config = {
-    id, business_name: "Toko Acme", allowed_origins: [BASE], privacy_policy_url: `${BASE}/privacy.html`,
+    id, business_name: "Toko Acme", allowed_origins: SHOP_ORIGINS, privacy_policy_url: `${BASE}/privacy.html`,
     default_locale: "en", default_calling_code: 62, categories: ["delivery"], notice_version: 1,
     whatsapp: { phone_number_id: "100000000000001", template_name: "optin_confirmation", template_languages: ["en"], token_secret: "WA_TOKEN_DEMO" },
     limits: { per_ip_per_minute: 1000, per_phone_per_hour: 5, daily_confirmations: 1000, resend_cooldown_hours: 24 },
@@ -23,7 +23,7 @@ test("with 4 shards: consents, lookups, preferences, export, stats, verify and e
   for (const phone of phones) {
     const res = await fetch(`${BASE}/v1/sites/${id}/consents`, {
       method: "POST",
-      headers: { "content-type": "application/json", origin: BASE, "idempotency-key": `key-${phone}` },
+      headers: { "content-type": "application/json", origin: SHOP, "idempotency-key": `key-${phone}` },
       body: JSON.stringify({ phone, categories: ["delivery"], locale: "en", notice_version: 1, notice_text: NOTICE, surface: "checkout" }),
     });
     assert.equal(res.status, 201);

@@ -1,5 +1,7 @@
-// Shared helpers for the end-to-end tests: the stack (wrangler dev + simulator)
-// is started by `scripts/dev test`; these talk to it over HTTP and drive Chromium.
+// Shared helpers for the end-to-end tests: the stack (wrangler dev + simulator +
+// the demo shop's own web server) is started by `scripts/dev test`; these talk to
+// it over HTTP and drive Chromium. Widget tests open merchant pages on SHOP (or
+// SHOP_LOCALHOST, a second host name), never on the Worker's origin BASE.
 import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
 import { createHash, createHmac, randomBytes, randomInt } from "node:crypto";
@@ -9,6 +11,27 @@ import { createRequire } from "node:module";
 export const BASE = process.env.OPTIN_BASE ?? "http://127.0.0.1:8787";
 export const SIM = process.env.SIM_BASE ?? "http://127.0.0.1:8789";
 export const ADMIN_TOKEN = process.env.ADMIN_TOKEN ?? "dev-admin-token";
+/** The merchant's shop: scripts/shop-server.mjs serving www/shop on an origin of its own. */
+export const SHOP = process.env.SHOP_BASE ?? "http://127.0.0.1:8791";
+/** The same shop under another host name (another origin to the browser). */
+export const SHOP_LOCALHOST = SHOP.replace("127.0.0.1", "localhost");
+/** What a test site allows: the shop, under both host names. */
+export const SHOP_ORIGINS = [SHOP, SHOP_LOCALHOST];
+
+/**
+ * Writes a merchant page at `path` on the shop's server (`PUT /_pages/…`, on with
+ * SHOP_PAGES=1): `%WORKER%` in it becomes the Worker's origin, `%NONCE%` a fresh
+ * nonce per response; `headers` are sent with it. Answers the page's URL on SHOP.
+ */
+export async function shopPage(path, body, headers = {}) {
+  const res = await fetch(`${SHOP}/_pages${path}`, { method: "PUT", body: JSON.stringify({ body, headers }) });
+  assert.equal(res.status, 204, `shop page ${path}: ${res.status}`);
+  return `${SHOP}${path}`;
+}
+
+/** The README's tag for `site`, with `attrs` (e.g. `data-auto-open="false"`). */
+export const widgetTag = (site = "demo", attrs = "") =>
+  `<script src="%WORKER%/widget.js" data-site="${site}" async ${attrs}></script>`;
 
 export const sha256 = (text) => createHash("sha256").update(text, "utf8").digest("hex");
 
@@ -97,7 +120,7 @@ export const admin = (path, init = {}) =>
 
 /** A valid site configuration on the demo business number, with `extra` on top. */
 export const siteConfig = (id, extra = {}) => ({
-  id, business_name: "Toko Acme", allowed_origins: [BASE], privacy_policy_url: `${BASE}/privacy.html`,
+  id, business_name: "Toko Acme", allowed_origins: SHOP_ORIGINS, privacy_policy_url: `${BASE}/privacy.html`,
   default_locale: "en", default_calling_code: 62, categories: ["order_updates", "delivery"], notice_version: 1,
   whatsapp: { phone_number_id: "100000000000001", template_name: "optin_confirmation", template_languages: ["en"], token_secret: "WA_TOKEN_DEMO" },
   ...extra,

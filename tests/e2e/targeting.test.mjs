@@ -6,7 +6,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { BASE, launch, admin, freshPhone, eventually, sleep, siteConfig, newSite as sharedNewSite } from "./support.mjs";
+import { BASE, launch, admin, freshPhone, eventually, sleep, siteConfig, newSite as sharedNewSite, SHOP } from "./support.mjs";
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -15,15 +15,15 @@ after(async () => { await browser?.close(); });
 
 const newSite = (targeting) => sharedNewSite("tgt", { targeting });
 
-/** A browser context whose `${BASE}/shop/…` pages are a merchant page carrying the widget for `site`. */
+/** A browser context whose `${SHOP}/shop/…` pages are a merchant page carrying the widget for `site`. */
 async function shopContext(site, options = {}) {
   const context = await browser.newContext(options);
   const tall = '<div style="height:4000px"></div><p>Footer</p>';
-  await context.route(`${BASE}/shop/**`, (route) =>
+  await context.route(`${SHOP}/shop/**`, (route) =>
     route.fulfill({
       contentType: "text/html",
       body: `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Shop</title>
-<script src="/widget.js" data-site="${site}" async></script></head>
+<script src="${BASE}/widget.js" data-site="${site}" async></script></head>
 <body><main><h1>Shop</h1>${route.request().url().includes("tall") ? tall : ""}</main></body></html>`,
     }));
   return context;
@@ -41,7 +41,7 @@ const dialog = (page) => page.getByRole("dialog", { name: "Get updates on WhatsA
 
 /** Loads `path` and waits until the widget has mounted (and decided); whether the modal shows. */
 async function visit(page, path) {
-  await page.goto(`${BASE}${path}`);
+  await page.goto(`${SHOP}${path}`);
   await page.locator("whatsapp-optin").waitFor({ state: "attached", timeout: 15_000 });
   await sleep(300);
   return dialog(page).isVisible();
@@ -158,7 +158,7 @@ test("single-page app: pushState and back are evaluated again, and a closed moda
   await go("/shop/app/home");
   await page.goBack(); // popstate back to /shop/app/deals-2
   await sleep(300);
-  assert.equal(page.url(), `${BASE}/shop/app/deals-2`);
+  assert.equal(page.url(), `${SHOP}/shop/app/deals-2`);
   assert.equal(await dialog(page).isVisible(), false, "not again after the close");
   assert.equal(opens.length, 1, "opened once over five routes");
   assert.deepEqual(page.errors, []);

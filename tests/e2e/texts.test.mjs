@@ -3,25 +3,22 @@
 // notice that was shown.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { BASE, launch, freshPhone, subscriber, admin, sha256, siteConfig, newSite as sharedNewSite } from "./support.mjs";
+import { BASE, launch, freshPhone, subscriber, admin, sha256, siteConfig, newSite as sharedNewSite, SHOP, shopPage, widgetTag } from "./support.mjs";
 
 const newSite = (extra) => sharedNewSite("txt", extra);
 const lookup = async (site, phone) =>
   (await admin(`${site}/subscribers/${encodeURIComponent(phone)}`)).json();
 const post = (site, body) =>
   fetch(`${BASE}/v1/sites/${site}/consents`, {
-    method: "POST", headers: { "content-type": "application/json", origin: BASE }, body: JSON.stringify(body),
+    method: "POST", headers: { "content-type": "application/json", origin: SHOP }, body: JSON.stringify(body),
   });
 
-/** A page on the Worker's origin with the widget tag, served by the browser itself (lang as given). */
+/** A merchant page on the shop's origin with the widget tag (lang as given). */
 async function pageWithLang(context, site, lang) {
   const page = await context.newPage();
-  const url = `${BASE}/examples/lang-${lang || "none"}.html`;
-  await page.route(url, (route) => route.fulfill({
-    contentType: "text/html",
-    body: `<!doctype html><html${lang ? ` lang="${lang}"` : ""}><head><meta charset="utf-8"><title>t</title></head>` +
-      `<body><script src="/widget.js" data-site="${site}" async></script></body></html>`,
-  }));
+  const url = await shopPage(`/texts/${site}-lang-${lang || "none"}.html`,
+    `<!doctype html><html${lang ? ` lang="${lang}"` : ""}><head><meta charset="utf-8"><title>t</title></head>` +
+      `<body>${widgetTag(site)}</body></html>`);
   const configs = [];
   page.on("request", (r) => r.url().includes("/config") && configs.push(new URL(r.url()).searchParams.get("locale")));
   await page.goto(url);
@@ -51,7 +48,7 @@ test("a merchant's wording is shown, and is the notice the ledger records", asyn
 
   const site = await newSite({ strings: { en: { notice, submit: "Send me updates", delivery: "Parcel news" } } });
   const page = await browser.newPage();
-  await page.goto(`${BASE}/examples/site.html?site=${site}`);
+  await page.goto(`${SHOP}/examples/site.html?site=${site}`);
   const dialog = page.getByRole("dialog", { name: "Get updates on WhatsApp" });
   await dialog.waitFor({ state: "visible", timeout: 15_000 });
   const shown = await dialog.locator("#wa-notice").textContent();
@@ -114,7 +111,7 @@ test("A/B variants: each visitor keeps one across reloads, and the consent recor
       document.addEventListener("whatsapp-optin:impression", (e) => window.__impressions.push(e.detail));
     });
     const visit = async () => {
-      await page.goto(`${BASE}/examples/site.html?site=${site}`);
+      await page.goto(`${SHOP}/examples/site.html?site=${site}`);
       const dialog = page.getByRole("dialog");
       await dialog.waitFor({ state: "visible", timeout: 15_000 });
       const [detail] = await page.evaluate(() => window.__impressions);

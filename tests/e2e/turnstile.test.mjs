@@ -4,7 +4,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import { randomBytes } from "node:crypto";
-import { BASE, ADMIN_TOKEN, freshPhone } from "./support.mjs";
+import { BASE, ADMIN_TOKEN, freshPhone, SHOP, SHOP_ORIGINS } from "./support.mjs";
 
 const PORT = Number(process.env.TURNSTILE_PORT ?? 8790);
 const NOTICE =
@@ -34,7 +34,7 @@ async function turnstileSite() {
     method: "PUT",
     headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" },
     body: JSON.stringify({
-      id, business_name: "Toko Acme", allowed_origins: [BASE], privacy_policy_url: `${BASE}/privacy.html`,
+      id, business_name: "Toko Acme", allowed_origins: SHOP_ORIGINS, privacy_policy_url: `${BASE}/privacy.html`,
       default_locale: "en", default_calling_code: 62, categories: ["delivery"], notice_version: 1,
       whatsapp: { phone_number_id: "100000000000001", template_name: "optin_confirmation", template_languages: ["en"], token_secret: "WA_TOKEN_DEMO" },
       turnstile_secret: "TURNSTILE_SECRET",
@@ -47,7 +47,7 @@ async function turnstileSite() {
 const post = (site, turnstile_token) =>
   fetch(`${BASE}/v1/sites/${site}/consents`, {
     method: "POST",
-    headers: { "content-type": "application/json", origin: BASE },
+    headers: { "content-type": "application/json", origin: SHOP },
     body: JSON.stringify({
       phone: freshPhone().e164, categories: ["delivery"], locale: "en", notice_version: 1, notice_text: NOTICE,
       surface: "modal", ...(turnstile_token === undefined ? {} : { turnstile_token }),

@@ -3,9 +3,7 @@
 // outbox does with each Graph error of PRODUCT.md's table.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import {
-  BASE, SIM, ADMIN_TOKEN, freshPhone, subscriber, simMessages, eventually, sleep, signWebhook as sign, postWebhook,
-} from "./support.mjs";
+import { BASE, SIM, ADMIN_TOKEN, freshPhone, subscriber, simMessages, eventually, sleep, signWebhook as sign, postWebhook, SHOP } from "./support.mjs";
 
 const VERIFY_TOKEN = process.env.WEBHOOK_VERIFY_TOKEN ?? "dev-verify-token";
 const DEMO_PNID = "100000000000001";
@@ -19,7 +17,7 @@ const DELIVERED = ["sent", "delivered", "read"];
 async function consent(phone, { locale = "en", categories = ["delivery", "order_updates"] } = {}) {
   const res = await fetch(`${BASE}/v1/sites/demo/consents`, {
     method: "POST",
-    headers: { "content-type": "application/json", origin: BASE },
+    headers: { "content-type": "application/json", origin: SHOP },
     body: JSON.stringify({
       phone, categories, locale, notice_version: 1, notice_text: NOTICES[locale], surface: "modal",
     }),

@@ -47,7 +47,7 @@ pub async fn preflight(req: &Request, env: &Env, site: &str) -> Result<Response,
     let headers = cors_for(&public::allowed_origin(req, &site)?)?;
     headers.set("Access-Control-Allow-Methods", "POST")?;
     headers.set("Access-Control-Allow-Headers", "Content-Type")?;
-    headers.set("Access-Control-Max-Age", "600")?;
+    headers.set("Access-Control-Max-Age", "7200")?;
     Ok(Response::empty()?.with_status(204).with_headers(headers))
 }
 

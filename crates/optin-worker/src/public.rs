@@ -20,6 +20,18 @@ use crate::{
 /// gets the site's default. The locale is in the URL, not negotiated from
 /// headers, so each answer caches without `Vary`.
 pub async fn config(req: &Request, env: &Env, site: &str) -> Result<Response, AppError> {
+    match site_config(req, env, site).await {
+        Ok(resp) => Ok(resp),
+        // Readable from any page, so the loader can tell "no such site" from a network failure.
+        Err(e) => {
+            let headers = Headers::new();
+            headers.set("Access-Control-Allow-Origin", "*")?;
+            Ok(e.into_response(headers)?)
+        }
+    }
+}
+
+async fn site_config(req: &Request, env: &Env, site: &str) -> Result<Response, AppError> {
     let site = sites::load(env, site).await?;
     let asked = req
         .url()?
@@ -38,24 +50,47 @@ pub async fn config(req: &Request, env: &Env, site: &str) -> Result<Response, Ap
     json(&body, 200, headers)
 }
 
-/// `OPTIONS /v1/sites/{site}/consents`: CORS preflight for allowed origins only.
+/// `OPTIONS /v1/sites/{site}/consents`: the CORS preflight, for any page origin.
+///
+/// The Origin check is the POST's: a page that is not among the site's
+/// `allowed_origins` still gets to send it, and reads the 403 problem it answers
+/// (so the widget on a misconfigured shop says "not allowed here", not "check your
+/// connection"). Browsers cache the answer for up to 2 hours (Chromium's cap).
 pub async fn preflight(req: &Request, env: &Env, site: &str) -> Result<Response, AppError> {
-    let site = sites::load(env, site).await?;
-    let origin = allowed_origin(req, &site)?;
+    sites::load(env, site).await?;
+    let origin = req.headers().get("Origin")?.unwrap_or_default();
+    if origin.is_empty() || origin.len() > 200 {
+        return Err(AppError::OriginNotAllowed(origin.chars().take(200).collect()));
+    }
     let headers = cors_for(&origin)?;
     headers.set("Access-Control-Allow-Methods", "POST")?;
     headers.set(
         "Access-Control-Allow-Headers",
         "Content-Type, Idempotency-Key",
     )?;
-    headers.set("Access-Control-Max-Age", "600")?;
+    headers.set("Access-Control-Max-Age", "7200")?;
     Ok(Response::empty()?.with_status(204).with_headers(headers))
+}
+
+/// CORS headers for a refusal: the page's own origin echoed, allowed or not, so the
+/// widget can read why it was refused. Nothing but the problem is in such an answer.
+pub(crate) fn cors_for_refusal(req: &Request) -> Result<Headers, AppError> {
+    match req.headers().get("Origin")? {
+        Some(o) if !o.is_empty() && o.len() <= 200 => cors_for(&o),
+        _ => Ok(Headers::new()),
+    }
 }
 
 /// `POST /v1/sites/{site}/consents`: validate, then record before anything is sent.
 pub async fn post_consent(mut req: Request, env: &Env, site: &str) -> Result<Response, AppError> {
-    let site = sites::load(env, site).await?;
-    let origin = allowed_origin(&req, &site)?;
+    let site = match sites::load(env, site).await {
+        Ok(site) => site,
+        Err(e) => return Ok(e.into_response(cors_for_refusal(&req)?)?),
+    };
+    let origin = match allowed_origin(&req, &site) {
+        Ok(origin) => origin,
+        Err(e) => return Ok(e.into_response(cors_for_refusal(&req)?)?),
+    };
     let cors = cors_for(&origin)?;
     match record(&mut req, env, &site).await {
         Ok(resp) => {

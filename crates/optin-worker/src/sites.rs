@@ -62,14 +62,18 @@ pub async fn claim_phone_number_id(env: &Env, site: &SiteConfig) -> Result<(), A
         .map_err(|e| AppError::Internal(e.to_string()))
 }
 
-/// The built-in demo site. `DEMO_ORIGIN` (a `wrangler dev --var`) moves it to
-/// another local origin, so several stacks can run side by side.
+/// The built-in demo site. `wrangler dev --var`s move it, so several stacks can
+/// run side by side: `DEMO_ORIGIN` is the Worker's own origin (its privacy page),
+/// `SHOP_ORIGINS` the demo shop's origins (comma-separated), the only pages
+/// allowed to collect consents for it.
 fn demo(env: &Env) -> Result<SiteConfig, AppError> {
     let mut site: SiteConfig =
         serde_json::from_str(DEMO).map_err(|e| AppError::Internal(format!("demo config: {e}")))?;
     if let Ok(origin) = env.var("DEMO_ORIGIN").map(|v| v.to_string()) {
         site.privacy_policy_url = format!("{origin}/privacy.html");
-        site.allowed_origins = vec![origin];
+    }
+    if let Ok(shops) = env.var("SHOP_ORIGINS").map(|v| v.to_string()) {
+        site.allowed_origins = shops.split(',').map(|o| o.trim().to_owned()).collect();
     }
     Ok(site)
 }
@@ -85,7 +89,9 @@ mod tests {
         let site: consent_core::SiteConfig = serde_json::from_str(super::DEMO).unwrap();
         assert_eq!(site.id, "demo");
         assert_eq!(site.categories.len(), 5);
-        assert!(site.allows_origin("http://127.0.0.1:8787"));
+        assert!(site.allows_origin("http://127.0.0.1:8791"));
+        assert!(site.allows_origin("http://localhost:8791"));
+        assert!(!site.allows_origin("http://127.0.0.1:8787"));
         assert_eq!(site.whatsapp.template_name, "optin_confirmation");
     }
 }

@@ -5,7 +5,7 @@
   var site = new URLSearchParams(location.search).get("site");
   if (!site || !/^[a-z0-9-]{1,64}$/.test(site)) return;
   var s = document.createElement("script");
-  s.src = "/widget.js";
+  s.src = "%WORKER%/widget.js";
   s.async = true;
   s.setAttribute("data-site", site);
   document.head.appendChild(s);
