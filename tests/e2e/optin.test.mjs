@@ -50,7 +50,7 @@ test("a shopper opts in from the demo page; ledger and simulator agree", async (
   assert.equal(grant.evidence.notice_hash, sha256(notice));
   assert.equal(grant.evidence.locale, "en");
   assert.equal(grant.evidence.surface, "modal");
-  assert.equal(grant.evidence.page_url, `${BASE}/`);
+  assert.equal(grant.evidence.page_url, `${SHOP}/`, "the merchant page the consent was given on");
   assert.equal(grant.evidence.unchecked_by_default, true);
   assert.match(grant.hash, /^[0-9a-f]{64}$/);
   assert.equal(grant.evidence.site, "demo");

@@ -9,19 +9,21 @@ let browser;
 before(async () => { browser = await launch(); });
 after(async () => { await browser?.close(); });
 
+/** What a tag manager does: the README's tag, added to the merchant page by script. */
 const inject = (page) =>
-  page.evaluate(() => {
+  page.evaluate((base) => {
     const tag = document.createElement("script");
-    tag.src = "/widget.js";
+    tag.src = `${base}/widget.js`;
     tag.dataset.site = "demo";
     document.head.append(tag);
-  });
+  }, BASE);
 
 test("the tag injected after the load event, then again, gives one modal that records once", async () => {
   const page = await browser.newPage();
   const errors = [];
   page.on("pageerror", (e) => errors.push(e.message));
-  await page.goto(`${BASE}/privacy.html`, { waitUntil: "load" });
+  // A shop page without the tag (the order-placed page), on the merchant's origin.
+  await page.goto(`${SHOP}/checkout-done.html`, { waitUntil: "load" });
   assert.equal(await page.evaluate(() => document.readyState), "complete");
   await inject(page);
   const dialog = page.getByRole("dialog", { name: "Get updates on WhatsApp" });
