@@ -10,7 +10,8 @@
 // with a nonce CSP). Response headers per path come from <root>/_headers.json
 // ({"/path": {...}, "/dir/*": {...}}; values get the same substitutions).
 // --pages (tests only) also takes `PUT /_pages/<path>` with {"body", "headers"}:
-// a page a test writes for itself, served from then on like a file.
+// a page a test writes for itself, served from then on like a file; a path
+// ending in `*` serves every path it prefixes (the longest such prefix wins).
 // It listens on loopback only: 127.0.0.1, and ::1 when the machine has it, so
 // http://localhost:<port>/ is a second host name for the same pages.
 import { createServer } from "node:http";
@@ -71,6 +72,16 @@ async function putPage(req, res, path) {
   send(res, 204);
 }
 
+function writtenPrefix(path) {
+  let best = null;
+  for (const [key, page] of written) {
+    if (key.endsWith("*") && path.startsWith(key.slice(0, -1)) && (!best || key.length > best[0].length)) {
+      best = [key, page];
+    }
+  }
+  return best?.[1];
+}
+
 function send(res, status, type, body, headers = {}) {
   res.writeHead(status, { ...(type ? { "content-type": type } : {}), "cache-control": "no-store", ...headers });
   res.end(body);
@@ -87,9 +98,10 @@ async function serve(req, res) {
     return send(res, 405, "text/plain", "GET only", { allow: "GET, HEAD" });
   }
   let path = decodeURIComponent(url.pathname);
-  const page = written.get(path);
+  const page = written.get(path) ?? writtenPrefix(path);
   if (page) {
     const type = page.type ?? TYPES[extname(path)] ?? TYPES[".html"];
+    if (req.method === "HEAD") return send(res, 200, type, undefined, page.headers);
     return send(res, 200, type, fill(page.body, nonce), Object.fromEntries(
       Object.entries(page.headers).map(([k, v]) => [k, fill(String(v), nonce)])));
   }

@@ -7,7 +7,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import {
-  BASE, SHOP, SHOP_LOCALHOST, launch, freshPhone, subscriber, eventually, shopPage, widgetTag,
+  BASE, SHOP, SHOP_LOCALHOST, launch, freshPhone, subscriber, eventually, shopPage, widgetTag, admin, newSite,
 } from "./support.mjs";
 
 let browser;
@@ -191,6 +191,25 @@ test("a tag manager adding the tag after load on a strict-CSP page (nonce propag
     { "Content-Security-Policy": NONCED });
   const { page, trouble } = await open(url);
   await assertRecorded(await optInModal(page), url, "modal");
+  assert.deepEqual(trouble, []);
+  await page.close();
+});
+
+test("funnel beacons from a strict-CSP, cross-origin-isolated page on another host name are counted", async () => {
+  const site = await newSite("co");
+  const url = (await shopPage(`/co/beacons-${site}.html`, modalPage(widgetTag(site)),
+    { "Content-Security-Policy": STRICT, ...ISOLATED("require-corp") })).replace(SHOP, SHOP_LOCALHOST);
+  const { page, trouble } = await open(url);
+  await page.getByRole("dialog").waitFor({ state: "visible", timeout: 15_000 });
+  await page.keyboard.press("Escape");
+  await page.goto(`${SHOP_LOCALHOST}/checkout-done.html`); // pagehide sends the batch
+  const counted = await eventually(async () => {
+    const res = await admin(`${site}/stats`);
+    const { funnel } = await res.json();
+    return funnel.length && funnel[0];
+  });
+  assert.ok(counted, "the beacon reached the Worker");
+  assert.deepEqual([counted.surface, counted.impression, counted.open, counted.dismiss], ["modal", 1, 1, 1]);
   assert.deepEqual(trouble, []);
   await page.close();
 });

@@ -105,6 +105,9 @@ const AXE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.mi
 export async function axeViolations(page, selector = "whatsapp-optin") {
   await page.evaluate(AXE);
   return page.evaluate(async (selector) => {
+    // Colours are judged as they end up: the modal's opening fade (0.18 s) must be over.
+    const settled = Promise.all(document.getAnimations().map((a) => a.finished.catch(() => {})));
+    await Promise.race([settled, new Promise((r) => setTimeout(r, 2000))]);
     const tags = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"];
     const r = await window.axe.run(selector, { runOnly: { type: "tag", values: tags } });
     return r.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).join(", ")})`);

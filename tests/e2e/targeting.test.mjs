@@ -6,7 +6,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { BASE, launch, admin, freshPhone, eventually, sleep, siteConfig, newSite as sharedNewSite, SHOP } from "./support.mjs";
+import { BASE, launch, admin, freshPhone, eventually, sleep, siteConfig, newSite as sharedNewSite, SHOP, shopPage, widgetTag } from "./support.mjs";
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -15,18 +15,17 @@ after(async () => { await browser?.close(); });
 
 const newSite = (targeting) => sharedNewSite("tgt", { targeting });
 
-/** A browser context whose `${SHOP}/shop/…` pages are a merchant page carrying the widget for `site`. */
+/**
+ * A browser context for a merchant whose `${SHOP}/shop/…` pages (written onto the
+ * shop's server) carry the widget for `site`; paths under `/shop/tall` are tall.
+ */
 async function shopContext(site, options = {}) {
-  const context = await browser.newContext(options);
-  const tall = '<div style="height:4000px"></div><p>Footer</p>';
-  await context.route(`${SHOP}/shop/**`, (route) =>
-    route.fulfill({
-      contentType: "text/html",
-      body: `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Shop</title>
-<script src="${BASE}/widget.js" data-site="${site}" async></script></head>
-<body><main><h1>Shop</h1>${route.request().url().includes("tall") ? tall : ""}</main></body></html>`,
-    }));
-  return context;
+  const page = (extra) => `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Shop</title>
+${widgetTag(site)}</head>
+<body><main><h1>Shop</h1>${extra}</main></body></html>`;
+  await shopPage("/shop/*", page(""));
+  await shopPage("/shop/tall*", page('<div style="height:4000px"></div><p>Footer</p>'));
+  return browser.newContext(options);
 }
 
 /** Opens a page that records page errors. */
