@@ -2,12 +2,16 @@
 // token, its SVG charts show the demo's seeded data (checked in a screenshot),
 // subscriber search finds a number and downloads its receipt, exports download,
 // merchant-controlled text stays text, and axe-core finds nothing, light and dark.
+// Its Install section gives the exact snippets, which work as copied on a merchant page.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
-import { BASE, SIM, ADMIN_TOKEN, launch, freshPhone, admin, axeViolations, SHOP, SHOP_ORIGINS } from "./support.mjs";
+import {
+  BASE, SIM, ADMIN_TOKEN, launch, freshPhone, admin, axeViolations, SHOP, SHOP_LOCALHOST, SHOP_ORIGINS,
+  newSite, shopPage, eventually,
+} from "./support.mjs";
 
 const SHOTS = new URL("../../docs/screenshots/", import.meta.url);
 const NOTICE =
@@ -27,8 +31,8 @@ before(async () => {
 after(async () => { await browser?.close(); });
 
 /** A dashboard page signed in to `site` with `token`. */
-async function signIn({ site = "demo", token = ADMIN_TOKEN, viewport = { width: 1280, height: 900 }, colorScheme = "light" } = {}) {
-  const context = await browser.newContext({ viewport, colorScheme, acceptDownloads: true });
+async function signIn({ site = "demo", token = ADMIN_TOKEN, viewport = { width: 1280, height: 900 }, colorScheme = "light", permissions = [] } = {}) {
+  const context = await browser.newContext({ viewport, colorScheme, acceptDownloads: true, permissions });
   const page = await context.newPage();
   const errors = [];
   page.on("pageerror", (e) => errors.push(e.message));
@@ -214,5 +218,177 @@ test("a business name full of markup is shown as text, never run", async () => {
   assert.equal(await page.locator("header img").count(), 0);
   assert.equal(await page.evaluate(() => window.__xss), undefined);
   await page.getByText("No consents in this range yet.").waitFor();
+  await context.close();
+});
+
+// ---- the Install section ----
+
+const ORIGIN = new URL(BASE).origin;
+const CLIPBOARD = ["clipboard-read", "clipboard-write"];
+const TAG = (site) => `<script src="${ORIGIN}/widget.js" data-site="${site}" async></script>`;
+const PLACEHOLDER = (cats) => `<div data-wa-optin="checkout" data-phone-field="#phone" data-categories="${cats}"></div>`;
+const CSP = `script-src ${ORIGIN} 'wasm-unsafe-eval'; connect-src ${ORIGIN}`;
+const random = () => randomBytes(4).toString("hex");
+
+/** Presses Copy button `name` (by keyboard when `key`), waits for its "Copied" and answers the clipboard's text. */
+async function copy(page, name, { key = false } = {}) {
+  const button = page.getByRole("button", { name });
+  if (key) {
+    await button.focus();
+    await page.keyboard.press("Enter");
+  } else {
+    await button.click();
+  }
+  await button.locator("xpath=..").getByRole("status").filter({ hasText: /^Copied$/ }).waitFor();
+  return page.evaluate(() => navigator.clipboard.readText());
+}
+
+/** `policy` with the sources of `add`'s directives added to its own (a directive it lacks is appended). */
+function addSources(policy, add) {
+  const parse = (p) => p.split(";").map((d) => d.trim().split(/\s+/)).filter((d) => d[0]);
+  const out = parse(policy);
+  for (const [name, ...sources] of parse(add)) {
+    const have = out.find((d) => d[0] === name);
+    if (have) have.push(...sources);
+    else out.push([name, ...sources]);
+  }
+  return out.map((d) => d.join(" ")).join("; ");
+}
+
+test("Install, demo site: the exact tag, placeholder and CSP, copied as shown; the copied tag opens the modal on a merchant page", async () => {
+  const config = await (await admin("demo")).json();
+  const { page, context, errors } = await signIn({ permissions: CLIPBOARD });
+  const install = page.getByRole("region", { name: "Install on your pages" });
+  await install.getByText(TAG("demo"), { exact: true }).waitFor();
+  const placeholder = PLACEHOLDER(config.categories.join(","));
+  assert.equal(placeholder, PLACEHOLDER("order_updates,delivery,appointment_reminders,payment_alerts,account_updates"));
+  assert.ok(await install.getByText(placeholder, { exact: true }).isVisible(), "the placeholder with the site's categories");
+  assert.ok(await install.getByText(CSP, { exact: true }).isVisible(), "the CSP directives with the Worker's origin");
+  assert.deepEqual(await page.locator("#install-origins li").allTextContents(), config.allowed_origins);
+  assert.deepEqual(config.allowed_origins, SHOP_ORIGINS);
+
+  const tag = await copy(page, "Copy the script tag");
+  assert.equal(tag, TAG("demo"));
+  assert.equal(await copy(page, "Copy the checkout placeholder"), placeholder);
+  assert.equal(await copy(page, "Copy the CSP directives", { key: true }), CSP, "Copy works from the keyboard");
+  assert.equal(await install.getByRole("status").filter({ hasText: "Copied" }).count(), 1, "only the last Copy says Copied");
+
+  await install.getByText("Optional attributes").click();
+  assert.ok(await install.locator("dl").getByText('data-auto-open="false"').isVisible(), "the optional attributes open");
+  assert.deepEqual(await axeViolations(page, "#install"), [], "light");
+  await page.emulateMedia({ colorScheme: "dark" });
+  assert.deepEqual(await axeViolations(page, "#install"), [], "dark");
+  assert.deepEqual(errors, []);
+  await context.close();
+
+  // The tag as copied, on a merchant page of its own origin: the modal opens.
+  const url = await shopPage(`/install-${random()}.html`,
+    `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Toko Acme</title>${tag}</head><body><h1>Our shop</h1></body></html>`);
+  const shop = await browser.newPage();
+  await shop.goto(url);
+  const dialog = shop.getByRole("dialog", { name: "Get updates on WhatsApp" });
+  await dialog.waitFor({ state: "visible", timeout: 15_000 });
+  assert.match(await dialog.textContent(), /from Toko Acme on WhatsApp/);
+  await shop.close();
+});
+
+test("Install, fresh site: its id and categories; as copied they record a checkout consent under a nonce + 'strict-dynamic' CSP with COEP; another origin is refused until added", async () => {
+  const id = await newSite("install", { categories: ["appointment_reminders", "payment_alerts"], allowed_origins: [SHOP] });
+  const { page, context } = await signIn({ site: id, permissions: CLIPBOARD });
+  const install = page.getByRole("region", { name: "Install on your pages" });
+  await install.getByText(TAG(id), { exact: true }).waitFor();
+  const tag = await copy(page, "Copy the script tag");
+  assert.equal(tag, TAG(id));
+  const placeholder = await copy(page, "Copy the checkout placeholder");
+  assert.equal(placeholder, PLACEHOLDER("appointment_reminders,payment_alerts"));
+  const csp = await copy(page, "Copy the CSP directives");
+  assert.equal(csp, CSP);
+  assert.deepEqual(await page.locator("#install-origins li").allTextContents(), [SHOP]);
+  assert.deepEqual(await axeViolations(page, "#install"), []);
+
+  // A merchant checkout whose own policy is nonce-based with 'strict-dynamic', the
+  // copied directives added to it; the tag carries the page's nonce (and, as the
+  // section advises for checkouts, data-auto-open="false"); cross-origin isolated.
+  const policy = addSources("default-src 'self'; script-src 'nonce-%NONCE%' 'strict-dynamic'; connect-src 'self'; style-src 'self'; img-src 'self'", csp);
+  const done = await shopPage(`/install-done-${random()}.html`, `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Thanks</title></head><body><h1>Thank you for your order</h1></body></html>`);
+  const checkout = await shopPage(`/install-checkout-${random()}.html`, `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Checkout</title>
+${tag.replace("<script ", '<script nonce="%NONCE%" ').replace(" async>", ' async data-auto-open="false">')}</head><body><main><h1>Checkout</h1>
+<form action="${new URL(done).pathname}" method="get">
+<label for="phone">Phone</label> <input id="phone" name="phone" type="tel">
+${placeholder}
+<button>Place order</button></form></main></body></html>`, {
+    "Content-Security-Policy": policy,
+    "Cross-Origin-Embedder-Policy": "require-corp",
+    "Cross-Origin-Opener-Policy": "same-origin",
+  });
+  const shop = await browser.newPage();
+  const problems = [];
+  // (The shop has no favicon: the browser's 404 for it is not the widget's.)
+  shop.on("console", (m) => m.type() === "error" && !m.location().url.endsWith("/favicon.ico") && problems.push(m.text()));
+  shop.on("pageerror", (e) => problems.push(e.message));
+  await shop.goto(checkout);
+  assert.equal(await shop.evaluate(() => crossOriginIsolated), true, "the page is cross-origin isolated");
+  const optin = shop.locator("form [data-wa-optin=checkout]");
+  await optin.getByRole("checkbox", { name: "Payment alerts" }).check({ timeout: 15_000 });
+  assert.deepEqual(await optin.getByRole("checkbox").evaluateAll((b) => b.map((x) => x.closest("label")?.textContent.trim())),
+    ["Appointment reminders", "Payment alerts"], "the site's categories, from the copied placeholder");
+  const phone = freshPhone();
+  await shop.getByLabel("Phone", { exact: true }).fill(phone.national);
+  await Promise.all([shop.waitForURL(/install-done/), shop.getByRole("button", { name: "Place order" }).click()]);
+  const found = await eventually(async () => (await admin(`${id}/subscribers/${encodeURIComponent(phone.e164)}`)).status === 200);
+  assert.ok(found, "the consent is in the new site's ledger");
+  const { events } = await (await admin(`${id}/subscribers/${encodeURIComponent(phone.e164)}`)).json();
+  assert.deepEqual(events.map((e) => [e.kind, e.categories, e.evidence.surface]), [["grant", ["payment_alerts"], "checkout"]]);
+  assert.deepEqual(problems, [], "no CSP, COEP or script error on the merchant's page");
+  await shop.close();
+
+  // The copied tag on an origin the site does not list: the widget shows, the opt-in is refused.
+  const modal = new URL(await shopPage(`/install-modal-${random()}.html`,
+    `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Shop</title>${tag}</head><body><h1>Shop</h1></body></html>`)).pathname;
+  const optIn = async (expected) => {
+    const other = await browser.newPage();
+    await other.goto(`${SHOP_LOCALHOST}${modal}`);
+    const dialog = other.getByRole("dialog", { name: "Get updates on WhatsApp" });
+    await dialog.getByRole("checkbox", { name: "Appointment reminders" }).check({ timeout: 15_000 });
+    await dialog.getByLabel("WhatsApp number").fill(freshPhone().national);
+    await dialog.getByRole("button", { name: "Subscribe on WhatsApp" }).click();
+    await dialog.getByRole("status").filter({ hasText: expected }).waitFor({ timeout: 15_000 });
+    await other.close();
+  };
+  await optIn(`origin '${SHOP_LOCALHOST}' is not allowed to post consents for this site`);
+
+  // What the section says to do: read the configuration, add the origin, PUT it back.
+  const site = await (await admin(id)).json();
+  site.allowed_origins.push(SHOP_LOCALHOST);
+  assert.equal((await admin(id, { method: "PUT", body: JSON.stringify(site) })).status, 200);
+  await page.reload();
+  await page.locator("#install-origins li").nth(1).waitFor();
+  assert.deepEqual(await page.locator("#install-origins li").allTextContents(), [SHOP, SHOP_LOCALHOST]);
+  assert.match(await install.locator("#install-put").textContent(), new RegExp(`--data-binary @site.json ${ORIGIN}/admin/sites/${id}$`));
+  await optIn(/^Thank you!/);
+  await context.close();
+});
+
+test("Install without the Clipboard API (e.g. the dashboard over plain http): Copy selects the snippet, copies it the older way and says so", async () => {
+  const { page, context } = await signIn({ permissions: CLIPBOARD });
+  await page.addInitScript(() => {
+    window.__clipboard = navigator.clipboard;
+    Object.defineProperty(Navigator.prototype, "clipboard", { get: () => undefined });
+  });
+  await page.reload();
+  await page.locator("#install-tag").getByText(TAG("demo"), { exact: true }).waitFor();
+  assert.equal(await page.evaluate(() => navigator.clipboard), undefined);
+  const button = page.getByRole("button", { name: "Copy the script tag" });
+  await button.click();
+  const note = button.locator("xpath=..").getByRole("status");
+  await note.filter({ hasText: /^Copied$/ }).waitFor();
+  assert.equal(await page.evaluate(() => getSelection().toString()), TAG("demo"), "the snippet is selected");
+  assert.equal(await page.evaluate(() => window.__clipboard.readText()), TAG("demo"), "and copied");
+
+  // Where even that is refused, the selection stays for Ctrl+C and the note says so.
+  await page.evaluate(() => { document.execCommand = () => false; });
+  await page.getByRole("button", { name: "Copy the CSP directives" }).click();
+  await page.getByText("Selected: press Ctrl+C (⌘C on a Mac) to copy", { exact: true }).waitFor();
+  assert.equal(await page.evaluate(() => getSelection().toString()), CSP);
   await context.close();
 });

@@ -50,6 +50,7 @@ async function start() {
     $("business").textContent = `— ${site.business_name}`;
     document.title = `Opt-in dashboard — ${site.business_name}`;
     prefillQr(site);
+    renderInstall(site);
     await Promise.all([loadStats(), loadChain()]);
   } catch (e) {
     if (e instanceof Refused) {
@@ -418,6 +419,61 @@ function qrPng(code, scale = 10) {
   return new Promise((resolve) => canvas.toBlob(resolve, "image/png"));
 }
 
+// ---- install snippets ----
+
+/** What a merchant pastes into their pages, for `site` on this Worker (`origin`). */
+export function installSnippets(site, origin = location.origin) {
+  return {
+    tag: `<script src="${origin}/widget.js" data-site="${site.id}" async></script>`,
+    checkout: `<div data-wa-optin="checkout" data-phone-field="#phone" data-categories="${site.categories.join(",")}"></div>`,
+    csp: `script-src ${origin} 'wasm-unsafe-eval'; connect-src ${origin}`,
+    put: [
+      `curl -s -H "Authorization: Bearer $ADMIN_TOKEN" ${origin}/admin/sites/${site.id} > site.json`,
+      `# in site.json, add the origin to "allowed_origins", e.g. "https://www.shop.example"`,
+      `curl -X PUT -H "Authorization: Bearer $ADMIN_TOKEN" -H "Content-Type: application/json" \\`,
+      `  --data-binary @site.json ${origin}/admin/sites/${site.id}`,
+    ].join("\n"),
+  };
+}
+
+function renderInstall(site) {
+  const s = installSnippets(site);
+  $("install-tag").textContent = s.tag;
+  $("install-checkout").textContent = s.checkout;
+  $("install-csp").textContent = s.csp;
+  $("install-put").textContent = s.put;
+  $("install-chat").textContent = site.chat?.number
+    ? `this site's is ${site.chat.number}.`
+    : "this site has none yet (add \"chat\": {\"number\": \"…\"} to its configuration).";
+  $("install-origins").replaceChildren(...site.allowed_origins.map((o) => el("li", {}, el("code", {}, o))));
+  for (const note of document.querySelectorAll("#install .copied")) note.textContent = "";
+}
+
+/** Copies the snippet `code` to the clipboard; without a clipboard, selects it for Ctrl+C. */
+async function copySnippet(button) {
+  const code = $(button.dataset.copy);
+  const note = button.parentElement.querySelector(".copied");
+  for (const n of document.querySelectorAll("#install .copied")) n.textContent = "";
+  try {
+    if (!navigator.clipboard?.writeText) throw new Error("no clipboard");
+    await navigator.clipboard.writeText(code.textContent);
+    note.textContent = "Copied";
+  } catch {
+    const range = document.createRange();
+    range.selectNodeContents(code);
+    const selection = getSelection();
+    selection.removeAllRanges();
+    selection.addRange(range);
+    let copied = false;
+    try {
+      copied = document.execCommand("copy");
+    } catch {
+      /* not supported: the selection stays for the keyboard */
+    }
+    note.textContent = copied ? "Copied" : "Selected: press Ctrl+C (⌘C on a Mac) to copy";
+  }
+}
+
 // ---- wiring ----
 
 function wire() {
@@ -448,6 +504,9 @@ function wire() {
   });
   $("qr-download-svg").addEventListener("click", () => save("optin-qr.svg", "image/svg+xml", qrSvgText(qr)));
   $("qr-download-png").addEventListener("click", async () => save("optin-qr.png", "image/png", await qrPng(qr)));
+  for (const button of document.querySelectorAll("#install button.copy")) {
+    button.addEventListener("click", () => copySnippet(button));
+  }
   const site = sessionStorage.getItem(SITE_KEY);
   if (site) $("site").value = site;
 }
