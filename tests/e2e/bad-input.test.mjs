@@ -33,7 +33,10 @@ const cases = [
   ["invalid phone", () => post("demo", good("+62 12")), 422, "invalid-phone", "phone"],
   ["SQL-looking phone", () => post("demo", good("'; DROP TABLE events; --")), 422, "invalid-phone", "phone"],
   ["disallowed Origin", (p) => post("demo", good(p), { origin: "https://evil.example" }), 403, "origin-not-allowed", undefined],
-  ["missing Origin", (p) => post("demo", good(p), { origin: "" }), 403, "origin-not-allowed", undefined],
+  ["empty Origin", (p) => post("demo", good(p), { origin: "" }), 403, "origin-not-allowed", undefined],
+  ["absent Origin", (p) => fetch(`${BASE}/v1/sites/demo/consents`, {
+    method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(good(p)),
+  }), 403, "origin-not-allowed", undefined],
   ["wrong media type", (p) => post("demo", good(p), { "content-type": "text/plain" }), 415, "unsupported-media-type", undefined],
   ["unknown field", (p) => post("demo", { ...good(p), admin: true }), 422, "invalid-body", "admin"],
   ["wrong type", (p) => post("demo", { ...good(p), categories: "delivery" }), 422, "invalid-body", undefined],

@@ -3,6 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import { createHmac } from "node:crypto";
 import { randomBytes } from "node:crypto";
 import { BASE, ADMIN_TOKEN, freshPhone, subscriber, simMessages, eventually, sleep, admin, SHOP, SHOP_ORIGINS } from "./support.mjs";
 
@@ -88,6 +89,35 @@ else: sys.exit("event not found")
   assert.match(report.first_broken.reason, /hash does not match/);
 });
 
+test("verify names an event whose evidence was deleted behind the Worker's back, unlike an erasure", async (t) => {
+  const { id: site } = await newSite();
+  const ids = [];
+  for (let i = 0; i < 3; i++) ids.push((await (await consent(site, freshPhone().e164)).json()).id);
+  const stateDir = process.env.OPTIN_STATE_DIR;
+  if (!stateDir) return t.skip("OPTIN_STATE_DIR not set: run through scripts/dev test");
+  // The hashes stay as they were: only the evidence is gone, as an erasure would leave it.
+  execFileSync("python3", ["-c", `
+import sqlite3, glob, sys
+for f in glob.glob(sys.argv[1] + "/**/*.sqlite", recursive=True):
+    db = sqlite3.connect(f)
+    try:
+        n = db.execute("UPDATE events SET evidence = NULL, phone = NULL WHERE id = ?", (sys.argv[2],)).rowcount
+        db.commit()
+    except sqlite3.Error:
+        n = 0
+    db.close()
+    if n: print(f); break
+else: sys.exit("event not found")
+`, stateDir, ids[1]]);
+  const report = await eventually(async () => {
+    const r = await (await admin(`${site}/verify`)).json();
+    return r.ok === false && r;
+  }, 5000);
+  assert.ok(report, "verify notices the destroyed evidence");
+  assert.equal(report.first_broken.id, ids[1]);
+  assert.match(report.first_broken.reason, /evidence is gone without an erasure/);
+});
+
 test("erasure removes the person, keeps the chain valid, and a fresh opt-in works again", async () => {
   const { id: site } = await newSite();
   const keep = freshPhone().e164;
@@ -102,8 +132,14 @@ test("erasure removes the person, keeps the chain valid, and a fresh opt-in work
   assert.equal(lookup.status, 404);
   const ndjson = await (await admin(`${site}/export?format=ndjson`)).text();
   assert.ok(!ndjson.includes(gone.slice(1)), "the export no longer holds the number");
-  const kinds = ndjson.trim().split("\n").map((l) => JSON.parse(l).kind);
-  assert.deepEqual(kinds, ["grant", "grant", "erase"]);
+  const rows = ndjson.trim().split("\n").map((l) => JSON.parse(l));
+  assert.deepEqual(rows.map((r) => r.kind), ["grant", "grant", "erase"]);
+  // What is kept of the erased person: the keyed hash (HMAC-SHA256 with SUBJECT_HASH_KEY), no number, no evidence.
+  const keyed = createHmac("sha256", process.env.SUBJECT_HASH_KEY ?? "dev-subject-hash-key").update(gone).digest("hex");
+  const erasedRows = rows.filter((r) => r.subject_hash === keyed);
+  assert.deepEqual(erasedRows.map((r) => r.kind), ["grant", "erase"], "the grant and the erasure keep the keyed hash");
+  assert.ok(erasedRows.every((r) => r.phone === null), "no number kept");
+  assert.equal(erasedRows[0].evidence, null, "the grant's evidence is gone");
   assert.deepEqual(await (await admin(`${site}/verify`)).json(), { ok: true, events: 3, first_broken: null });
 
   const again = await consent(site, gone);
@@ -149,7 +185,22 @@ test("site configuration is validated field by field, and site tokens are scoped
   }
   const demoToken = { authorization: "Bearer dev-demo-admin-token" };
   assert.equal((await fetch(`${BASE}/admin/sites/demo`, { headers: demoToken })).status, 200);
-  assert.equal((await fetch(`${BASE}/admin/sites/${id}`, { headers: demoToken })).status, 401, "a site token opens only its site");
+  // A site token opens only its site, for every method: reading, changing, erasing, resuming.
+  const other = `${BASE}/admin/sites/${id}`;
+  const before = await (await admin(id)).json();
+  const victim = freshPhone().e164;
+  assert.equal((await consent(id, victim)).status, 201);
+  for (const [method, url, body] of [
+    ["GET", other], ["GET", `${other}/stats`], ["GET", `${other}/export`], ["GET", `${other}/verify`],
+    ["PUT", other, JSON.stringify({ ...before, business_name: "Hijacked" })],
+    ["DELETE", `${other}/subscribers/${encodeURIComponent(victim)}`],
+    ["POST", `${other}/resume-sending`],
+  ]) {
+    const res = await fetch(url, { method, body, headers: { ...demoToken, "content-type": "application/json" } });
+    assert.equal(res.status, 401, `${method} ${url.slice(BASE.length)} with another site's token`);
+  }
+  assert.equal((await (await admin(id)).json()).business_name, before.business_name, "the config is unchanged");
+  assert.equal((await admin(`${id}/subscribers/${encodeURIComponent(victim)}`)).status, 200, "the person is not erased");
 });
 
 test("limits stop pumping with 429 and Retry-After, recording nothing", async () => {

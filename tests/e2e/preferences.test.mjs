@@ -2,7 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
-import { BASE, freshPhone, subscriber, simMessages, eventually, sleep, SHOP } from "./support.mjs";
+import { BASE, freshPhone, subscriber, simMessages, eventually, sleep, SHOP, SHOP_LOCALHOST, launch, newSite, admin, shopPage } from "./support.mjs";
 
 const NOTICE =
   "I agree to receive the messages I select below from Toko Acme on WhatsApp. I can stop at any time by replying STOP.";
@@ -75,4 +75,39 @@ test("forged, mangled, expired and cross-site uses of a link are refused", async
   const unknown = await put(token, ["marketing"]);
   assert.equal(unknown.status, 422);
   assert.equal((await unknown.json()).field, "categories");
+});
+
+test("a page on a foreign origin cannot opt a person out: the no-preflight POST is refused in the browser too", async () => {
+  // The site allows only the shop under 127.0.0.1; the same shop under localhost is a foreign origin to it.
+  const site = await newSite("pref", { allowed_origins: [SHOP] });
+  const phone = freshPhone().e164;
+  const res = await fetch(`${BASE}/v1/sites/${site}/consents`, {
+    method: "POST", headers: { "content-type": "application/json", origin: SHOP },
+    body: JSON.stringify({ phone, categories: ["delivery"], locale: "en", notice_version: 1, notice_text: NOTICE, surface: "modal" }),
+  });
+  assert.equal(res.status, 201);
+  const { preferences_token: token } = await res.json();
+  const target = `${BASE}/v1/preferences/${token}/opt-out`;
+  const page = (await shopPage(`/pref/foreign-${site}.html`, `<!doctype html><html lang="en"><head><title>x</title></head>
+<body><form id="f" method="post" action="${target}"><button>go</button></form></body></html>`)).replace(SHOP, SHOP_LOCALHOST);
+  const browser = await launch();
+  try {
+    const tab = await browser.newPage();
+    await tab.goto(page);
+    const answers = [];
+    tab.on("response", (r) => r.url() === target && answers.push(r.status()));
+    // What a foreign page can send without asking: a no-cors fetch and a plain form post.
+    await tab.evaluate((url) => fetch(url, { method: "POST", mode: "no-cors" }).then(() => "sent", (e) => String(e)), target);
+    await Promise.all([tab.waitForURL(target), tab.click("button")]);
+    assert.deepEqual(answers, [403, 403], "both refused by the Worker");
+    assert.match(await tab.textContent("body"), /origin-not-allowed/);
+  } finally {
+    await browser.close();
+  }
+  const lookup = await admin(`${site}/subscribers/${encodeURIComponent(phone)}`);
+  const body = await lookup.json();
+  assert.deepEqual(body.events.map((e) => e.kind), ["grant"], "nobody was opted out");
+  // From an allowed page the same request works (so the refusal above is the origin's).
+  const own = await fetch(target, { method: "POST", headers: { origin: SHOP } });
+  assert.equal(own.status, 200);
 });

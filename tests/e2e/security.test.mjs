@@ -80,10 +80,15 @@ test("pumping: 1,000 consents for random numbers from 1,000 IPs are stopped by t
   const stats = await (await admin(`${site}/stats`)).json();
   assert.deepEqual(stats.events, [{ kind: "grant", n: expected }], "only admitted consents are in the ledger");
   const ids = new Set(admitted.map((a) => a.body.id));
-  await eventually(async () => {
+  const sent = async () => {
     const all = (await (await fetch(`${SIM}/_sim/messages`)).json()).messages;
-    return all.filter((m) => ids.has(m.request?.biz_opaque_callback_data)).length === expected;
-  }, 30_000);
+    return all.filter((m) => ids.has(m.request?.biz_opaque_callback_data));
+  };
+  assert.ok(await eventually(async () => (await sent()).length >= expected, 30_000), "every admitted consent's template sent");
+  await sleep(Number(process.env.OUTBOX_PAIR_GAP_MS ?? 1500) + 1000); // a second send would be out by now
+  const templates = await sent();
+  assert.equal(templates.length, expected, "one template each, no more");
+  assert.equal(new Set(templates.map((m) => m.request.biz_opaque_callback_data)).size, expected);
 });
 
 test("pumping: a site's daily confirmation cap holds across numbers", async () => {
@@ -167,17 +172,50 @@ test("oversized bodies are refused before they are read: webhook, site config, p
   assert.equal(hook.status, 413);
   assert.equal((await hook.json()).type, "/problems/payload-too-large");
 
+  // Every JSON endpoint reads at most 16 KiB (http::MAX_BODY): just over it is 413, and nothing is stored.
   const id = `sec-${randomBytes(4).toString("hex")}`;
-  const put = await admin(id, { method: "PUT", body: JSON.stringify({ ...siteConfig(id), business_name: "x".repeat(2 * 1024 * 1024) }) });
-  assert.ok(put.status === 413 || put.status === 422, `site PUT answered ${put.status}`);
+  const config = JSON.stringify({ ...siteConfig(id), business_name: "Toko" });
+  const overBy1 = config.replace('"Toko"', `"Toko${"x".repeat(16 * 1024 - config.length + 1)}"`);
+  assert.equal(Buffer.byteLength(overBy1), 16 * 1024 + 1);
+  const put = await admin(id, { method: "PUT", body: overBy1 });
+  assert.equal(put.status, 413, `site PUT answered ${put.status}`);
+  assert.equal((await put.json()).type, "/problems/payload-too-large");
   assert.equal((await admin(id)).status, 404, "no site was stored");
 
-  const { preferences_token: token } = await (await consent("demo", freshPhone().e164)).json();
+  const phone = freshPhone().e164;
+  const { preferences_token: token } = await (await consent("demo", phone)).json();
   const prefs = await fetch(`${BASE}/v1/preferences/${token}`, {
     method: "PUT", headers: { "content-type": "application/json", origin: BASE },
-    body: JSON.stringify({ categories: ["delivery"], pad: "x".repeat(2 * 1024 * 1024) }),
+    body: JSON.stringify({ categories: ["order_updates"], pad: "x".repeat(17 * 1024) }),
   });
-  assert.ok(prefs.status === 413 || prefs.status === 422, `preferences PUT answered ${prefs.status}`);
+  assert.equal(prefs.status, 413, `preferences PUT answered ${prefs.status}`);
+  const after = await subscriber(phone);
+  assert.deepEqual(after.body.events.map((e) => e.kind), ["grant"], "the oversized preferences stored nothing");
+});
+
+test("a chunked body without Content-Length is cut off at the limit, not read whole", async () => {
+  const phone = freshPhone().e164;
+  const body = JSON.stringify({ phone, categories: ["delivery"], locale: "en", notice_version: 1, notice_text: NOTICE,
+    surface: "modal", page_url: `https://shop.example/${"x".repeat(64 * 1024)}` });
+  const chunks = body.match(/[\s\S]{1,4096}/g).map((c) => new TextEncoder().encode(c));
+  const stream = new ReadableStream({ pull(c) { const next = chunks.shift(); next ? c.enqueue(next) : c.close(); } });
+  const res = await fetch(`${BASE}/v1/sites/demo/consents`, {
+    method: "POST", duplex: "half", body: stream,
+    headers: { "content-type": "application/json", origin: SHOP },
+  });
+  assert.equal(res.status, 413);
+  assert.equal((await res.json()).type, "/problems/payload-too-large");
+  assert.equal((await subscriber(phone)).status, 404, "nothing recorded");
+  // The same consent, small, chunked the same way, is read and recorded.
+  const small = JSON.stringify({ phone, categories: ["delivery"], locale: "en", notice_version: 1, notice_text: NOTICE, surface: "modal" });
+  const parts = small.match(/[\s\S]{1,64}/g).map((c) => new TextEncoder().encode(c));
+  const ok = await fetch(`${BASE}/v1/sites/demo/consents`, {
+    method: "POST", duplex: "half",
+    body: new ReadableStream({ pull(c) { const next = parts.shift(); next ? c.enqueue(next) : c.close(); } }),
+    headers: { "content-type": "application/json", origin: SHOP },
+  });
+  assert.equal(ok.status, 201, await ok.clone().text());
+  assert.equal((await subscriber(phone)).status, 200);
 });
 
 test("slow clients: trickled bodies and headers do not hold up other shoppers, and record nothing", { timeout: 60_000 }, async () => {
@@ -193,7 +231,7 @@ test("slow clients: trickled bodies and headers do not hold up other shoppers, a
     return s;
   };
   // One client sends the headers and then the body a byte at a time; 40 more send headers slowly.
-  const slow = open(`POST /v1/sites/demo/consents HTTP/1.1\r\nHost: ${hostname}:${port}\r\nOrigin: ${BASE}\r\n` +
+  const slow = open(`POST /v1/sites/demo/consents HTTP/1.1\r\nHost: ${hostname}:${port}\r\nOrigin: ${SHOP}\r\n` +
     `Content-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`);
   for (let i = 0; i < 40; i++) open(`GET /v1/sites/demo/config HTTP/1.1\r\nHost: ${hostname}:${port}\r\n`);
   let sentBytes = 0;
@@ -202,16 +240,15 @@ test("slow clients: trickled bodies and headers do not hold up other shoppers, a
     for (const s of sockets.slice(1)) s.write("X-Slow: 1\r\n");
   }, 100);
   try {
-    const worst = [];
+    // Other shoppers are answered while the slow clients hang on (how fast is the benchmarks' business).
     for (let i = 0; i < 10; i++) {
-      const t0 = Date.now();
-      const res = await fetch(`${BASE}/v1/sites/demo/config`, { signal: AbortSignal.timeout(5000) });
+      const res = await fetch(`${BASE}/v1/sites/demo/config`, { signal: AbortSignal.timeout(15_000) });
       assert.equal(res.status, 200);
       await res.text();
-      worst.push(Date.now() - t0);
       await sleep(300);
     }
-    assert.ok(Math.max(...worst) < 3000, `config answered within 3 s while slow clients hang on (${worst.join(",")} ms)`);
+    const other = freshPhone().e164;
+    assert.equal((await consent("demo", other)).status, 201, "another shopper's consent is recorded meanwhile");
   } finally {
     clearInterval(trickle);
     for (const s of sockets) s.destroy();

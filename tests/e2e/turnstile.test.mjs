@@ -44,24 +44,41 @@ async function turnstileSite() {
   return id;
 }
 
-const post = (site, turnstile_token) =>
-  fetch(`${BASE}/v1/sites/${site}/consents`, {
+/** Posts a consent for a fresh phone (`res.phone`) with `turnstile_token`. */
+const post = async (site, turnstile_token) => {
+  const phone = freshPhone().e164;
+  const res = await fetch(`${BASE}/v1/sites/${site}/consents`, {
     method: "POST",
     headers: { "content-type": "application/json", origin: SHOP },
     body: JSON.stringify({
-      phone: freshPhone().e164, categories: ["delivery"], locale: "en", notice_version: 1, notice_text: NOTICE,
+      phone, categories: ["delivery"], locale: "en", notice_version: 1, notice_text: NOTICE,
       surface: "modal", ...(turnstile_token === undefined ? {} : { turnstile_token }),
     }),
   });
+  res.phone = phone;
+  return res;
+};
+
+/** The HTTP status of the site's lookup of `phone`: 200 recorded, 404 not. */
+const lookup = async (site, phone) =>
+  (await fetch(`${BASE}/admin/sites/${site}/subscribers/${encodeURIComponent(phone)}`, {
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+  })).status;
 
 test("a consent needs a Turnstile token the verifier accepts", async () => {
   const site = await turnstileSite();
   const missing = await post(site);
   assert.equal(missing.status, 403);
   assert.equal((await missing.json()).type, "/problems/turnstile-failed");
+  assert.equal(await lookup(site, missing.phone), 404, "no token: nothing recorded");
+  const asked = seen.length;
   const bad = await post(site, "bad-token");
   assert.equal(bad.status, 403);
-  assert.equal((await post(site, "good-token")).status, 201);
+  assert.equal(seen.length, asked + 1, "the verifier was asked about the bad token");
+  assert.equal(await lookup(site, bad.phone), 404, "a refused token: nothing recorded");
+  const good = await post(site, "good-token");
+  assert.equal(good.status, 201);
+  assert.equal(await lookup(site, good.phone), 200, "an accepted token: recorded");
   const last = seen.at(-1);
   assert.equal(last.secret, "dev-turnstile-secret", "the secret comes from the Worker's secrets");
   assert.equal(last.remoteip, "127.0.0.1");
@@ -75,6 +92,7 @@ test("an unreachable verifier is a 503 to retry, never a recorded consent", asyn
     const res = await post(site, "good-token");
     assert.equal(res.status, 503);
     assert.equal((await res.json()).type, "/problems/turnstile-unavailable");
+    assert.equal(await lookup(site, res.phone), 404, "nothing recorded while the verifier was away");
   } finally {
     await new Promise((r) => server.listen(PORT, "127.0.0.1", r));
   }

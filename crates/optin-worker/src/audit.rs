@@ -173,6 +173,7 @@ impl SiteLedger {
         let mut prev = GENESIS.to_owned();
         let mut after = 0;
         let mut checked = 0;
+        let mut erasures = Erasures::default();
         loop {
             let rows: Vec<ChainRow> = sql
                 .exec(
@@ -196,13 +197,20 @@ impl SiteLedger {
                         }),
                     });
                 }
+                erasures.see(&row);
                 prev = row.hash;
             }
         }
+        // Evidence may only be gone where an `erase` event for its subject follows.
+        let first_broken = erasures.unexplained().map(|(seq, id)| BrokenLink {
+            seq,
+            id,
+            reason: "evidence is gone without an erasure of its subject".to_owned(),
+        });
         Ok(Verification {
-            ok: true,
+            ok: first_broken.is_none(),
             events: checked,
-            first_broken: None,
+            first_broken,
         })
     }
 
@@ -306,6 +314,30 @@ impl SiteLedger {
     }
 }
 
+/// Events whose evidence is gone, waiting for the `erase` event of their subject
+/// that explains it (erasure nulls a person's evidence, then appends that event).
+#[derive(Default)]
+struct Erasures {
+    waiting: std::collections::BTreeMap<String, (i64, String)>,
+}
+
+impl Erasures {
+    fn see(&mut self, row: &ChainRow) {
+        if row.kind == "erase" {
+            self.waiting.remove(&row.subject_hash);
+        } else if row.evidence.is_none() {
+            self.waiting
+                .entry(row.subject_hash.clone())
+                .or_insert_with(|| (row.seq, row.id.clone()));
+        }
+    }
+
+    /// The earliest event whose evidence is gone with no erasure after it.
+    fn unexplained(self) -> Option<(i64, String)> {
+        self.waiting.into_values().min_by_key(|(seq, _)| *seq)
+    }
+}
+
 /// Why `row` does not follow `prev`, if it does not.
 fn broken(row: &ChainRow, prev: &str) -> Option<&'static str> {
     if row.prev_hash != prev {
@@ -326,4 +358,59 @@ fn broken(row: &ChainRow, prev: &str) -> Option<&'static str> {
     }
     .hash(prev);
     (expected != row.hash).then_some("hash does not match the event's contents")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ChainRow, Erasures};
+
+    fn row(seq: i64, kind: &str, subject: &str, evidence: Option<&str>) -> ChainRow {
+        ChainRow {
+            seq,
+            id: format!("e{seq}"),
+            kind: kind.to_owned(),
+            subject_hash: subject.to_owned(),
+            categories: "[]".to_owned(),
+            evidence: evidence.map(str::to_owned),
+            evidence_digest: String::new(),
+            server_ts: 0,
+            prev_hash: String::new(),
+            hash: String::new(),
+        }
+    }
+
+    fn walk(rows: &[ChainRow]) -> Option<(i64, String)> {
+        let mut e = Erasures::default();
+        rows.iter().for_each(|r| e.see(r));
+        e.unexplained()
+    }
+
+    #[test]
+    fn evidence_erased_with_its_subject_is_explained() {
+        let rows = [
+            row(1, "grant", "a", None),
+            row(2, "update", "a", None),
+            row(3, "grant", "b", Some("{}")),
+            row(4, "erase", "a", Some("{}")),
+            row(5, "grant", "a", Some("{}")),
+        ];
+        assert_eq!(walk(&rows), None);
+    }
+
+    #[test]
+    fn evidence_gone_without_an_erasure_is_named() {
+        let rows = [
+            row(1, "grant", "a", Some("{}")),
+            row(2, "grant", "b", None),
+            row(3, "erase", "a", Some("{}")),
+            row(4, "grant", "c", None),
+        ];
+        assert_eq!(walk(&rows), Some((2, "e2".to_owned())));
+    }
+
+    #[test]
+    fn an_erasure_does_not_explain_evidence_lost_after_it() {
+        let rows = [row(1, "erase", "a", Some("{}")), row(2, "grant", "a", None)];
+        assert_eq!(walk(&rows), Some((2, "e2".to_owned())));
+    }
 }

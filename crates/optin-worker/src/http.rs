@@ -17,8 +17,11 @@ pub fn json<T: Serialize>(value: &T, status: u16, headers: Headers) -> Result<Re
         .with_headers(headers))
 }
 
-/// Reads a raw body of at most `limit` bytes, refusing early on a larger Content-Length.
+/// Reads a raw body of at most `limit` bytes: refused early on a larger
+/// Content-Length, and, for a body without one (chunked), as soon as the bytes
+/// read pass the limit — an oversized body is never held whole.
 pub async fn read_bytes(req: &mut Request, limit: usize) -> Result<Vec<u8>, AppError> {
+    use futures_util::StreamExt;
     let declared = req
         .headers()
         .get("Content-Length")?
@@ -26,11 +29,19 @@ pub async fn read_bytes(req: &mut Request, limit: usize) -> Result<Vec<u8>, AppE
     if declared.is_some_and(|n| n > limit) {
         return Err(AppError::PayloadTooLarge(limit));
     }
-    let bytes = req.bytes().await?;
-    if bytes.len() > limit {
-        return Err(AppError::PayloadTooLarge(limit));
+    if req.inner().body().is_none() {
+        return Ok(Vec::new());
     }
-    Ok(bytes)
+    let mut stream = req.stream()?;
+    let mut body = Vec::with_capacity(declared.unwrap_or(0));
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk?;
+        if body.len() + chunk.len() > limit {
+            return Err(AppError::PayloadTooLarge(limit));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// Reads a JSON body of at most [`MAX_BODY`] bytes as text, refusing other media types.
