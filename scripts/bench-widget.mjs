@@ -10,7 +10,8 @@
 //
 // One warm-up load of each page (discarded: the Worker, the shop and the CDN server each
 // answer once first), then `runs` rounds of ours, the peer, our checkout embed (ABAB…),
-// each load in a fresh browser context (cold cache, empty storage); then 3 control loads
+// each load in a fresh browser context (cold cache, empty storage; a timing ratio over its
+// budget after them gets as many rounds more, judged on all); then 3 control loads
 // of the embed page with its reserved space removed (the layout-shift check's reference)
 // and min(runs, 8) pages on which a consent is submitted twice through the modal (the CORS
 // preflight the first costs, and that the second reuses it). Prints medians side by side
@@ -259,11 +260,25 @@ const browser = await chromium.launch({
 });
 const PAGES = { ours: "/bench/ours.html", peer: "/bench/peer.html", embed: "/bench/checkout.html" };
 const runs = { ours: [], peer: [], embed: [] };
+const med = (rs, k) => median(rs.map((r) => r[k]));
+const floor = (rs) => median(rs.map((r) => Math.max(r.task, TASK_FLOOR_MS)));
+const timingsOver = () =>
+  med(runs.ours, "ms") / med(runs.peer, "ms") > BUDGET.ttp || floor(runs.ours) / floor(runs.peer) > BUDGET.task ||
+  (THROTTLE > 1 && med(runs.ours, "main") / med(runs.peer, "main") > BUDGET.main);
+let confirming = false;
 let consents;
 let control;
 try {
   for (const p of Object.values(PAGES)) await load(browser, p); // warm-up, the same for each
   for (let i = 0; i < RUNS; i++) for (const [k, p] of Object.entries(PAGES)) runs[k].push(await load(browser, p));
+  // A timing over its budget after `runs` rounds is measured again before it fails: as
+  // many rounds more, judged on all of them (one other build's burst on this shared
+  // machine can move a median of 10). Printed, and bounded: once.
+  if (timingsOver()) {
+    confirming = true;
+    console.log(`A timing ratio is over its budget after ${RUNS} rounds: ${RUNS} rounds more, judged on all ${2 * RUNS}.`);
+    for (let i = 0; i < RUNS; i++) for (const [k, p] of Object.entries(PAGES)) runs[k].push(await load(browser, p));
+  }
   control = [];
   for (let i = 0; i < 3; i++) control.push(await load(browser, PAGES.embed, UNRESERVED));
   consents = [];
@@ -273,14 +288,13 @@ try {
   cdn.close();
 }
 
-const med = (rs, k) => median(rs.map((r) => r[k]));
 const max = (rs, k) => Math.max(...rs.map((r) => r[k]));
 const fmt = (x, d = 0) => (Number.isFinite(x) ? x.toFixed(d) : "–");
 const task = (x) => (x ? fmt(x) : "none ≥ 50");
 const row = (name, rs) =>
   `| ${name} | ${max(rs, "bytes")} | ${fmt(med(rs, "ms"))} | ${fmt(Math.min(...rs.map((r) => r.ms)))} | ${fmt(max(rs, "ms"))} | ${fmt(med(rs, "fromScript"))} | ${fmt(med(rs, "called"))} | ${task(med(rs, "task"))} | ${task(max(rs, "task"))} | ${fmt(med(rs, "main"))} | ${max(rs, "cls").toFixed(4)} |`;
 console.log(`\nCross-origin: pages from the shop ${SHOP}, our widget from the Worker ${WORKER}, vanilla-cookieconsent ${PEER_VERSION} from ${CDN} (127.0.0.1:${cdnPort}).`);
-console.log(`Cold page loads, ${RUNS} of each, interleaved${THROTTLE > 1 ? `, CPU throttled ${THROTTLE}×` : ""}: ms from navigation (and, median, from the widget script's arrival) to the end of the first frame that shows the prompt, median ms to the widget's show call (before its layout and paint), the longest main-thread task (median and worst load), main-thread busy time to 300 ms after the prompt, the worst cumulative layout shift; gzip -9 bytes:\n`);
+console.log(`Cold page loads, ${runs.ours.length} of each${confirming ? ` (${RUNS} + ${RUNS} to confirm a ratio over budget)` : ""}, interleaved${THROTTLE > 1 ? `, CPU throttled ${THROTTLE}×` : ""}: ms from navigation (and, median, from the widget script's arrival) to the end of the first frame that shows the prompt, median ms to the widget's show call (before its layout and paint), the longest main-thread task (median and worst load), main-thread busy time to 300 ms after the prompt, the worst cumulative layout shift; gzip -9 bytes:\n`);
 console.log("| widget | downloaded for it, gz -9 (B) | median ms | min ms | max ms | median ms from the script's arrival | median ms to the show call | longest task ms, median | longest task ms, worst | main-thread ms, median | CLS |\n|---|---|---|---|---|---|---|---|---|---|---|");
 console.log(row("ours: modal", runs.ours));
 console.log(row("ours: checkout embed in a form", runs.embed));
@@ -288,7 +302,6 @@ console.log(row(`vanilla-cookieconsent ${PEER_VERSION} (banner + preferences)`, 
 
 const over = [];
 const notMet = [];
-const floor = (rs) => median(rs.map((r) => Math.max(r.task, TASK_FLOOR_MS)));
 const checks = [
   ["time to prompt (median ms)", med(runs.ours, "ms"), med(runs.peer, "ms"), BUDGET.ttp, true],
   ["bytes before the prompt (gz -9)", max(runs.ours, "bytes"), max(runs.peer, "bytes"), BUDGET.bytes, true],
