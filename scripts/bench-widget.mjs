@@ -255,8 +255,9 @@ const browser = await chromium.launch({
     `--host-resolver-rules=MAP ${CDN_HOST} 127.0.0.1:${cdnPort}`,
     // Local Network Access: with the CDN's name mapped to loopback, Chromium 156 refused
     // widget.js to the load that followed each peer load ("Permission was denied for this
-    // request to access the `loopback` address space"). A merchant's page, the Worker and a
-    // CDN are all public addresses, where these checks never apply; here all are loopback.
+    // request to access the `loopback` address space"), and a page Playwright fulfils
+    // itself (the control loads) counts as public. A merchant's page, the Worker and a CDN
+    // are all public addresses, where these checks never apply; here all are loopback.
     "--disable-features=LocalNetworkAccessChecks",
   ],
 });
