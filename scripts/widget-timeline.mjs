@@ -1,8 +1,9 @@
-// Where the modal's time to prompt goes: cold loads of /bench/ours.html with the
+// Where the modal's time to prompt goes: cold loads of the shop's /bench/ours.html (the
+// merchant's origin, SHOP_BASE; the widget from the Worker's, OPTIN_BASE) with the
 // browser's own functions timed from outside the widget (no change to what is served).
-// Usage: OPTIN_BASE=http://127.0.0.1:8787 node scripts/widget-timeline.mjs [runs]
+// Usage: SHOP_BASE=http://127.0.0.1:8791 node scripts/widget-timeline.mjs [runs]
 // Prints the median of each step, in ms, over the runs (after one warm-up load).
-import { launch, BASE } from "../tests/e2e/support.mjs";
+import { launch, SHOP } from "../tests/e2e/support.mjs";
 import { median } from "./lib/harness.mjs";
 
 const RUNS = Number(process.argv[2] ?? 10);
@@ -36,7 +37,7 @@ for (let i = 0; i <= RUNS; i++) {
   const context = await browser.newContext();
   const page = await context.newPage();
   await page.addInitScript(instrument);
-  await page.goto(`${BASE}/bench/ours.html`);
+  await page.goto(`${SHOP}/bench/ours.html`);
   await page.waitForFunction(() => window.__timeline["first frame with the prompt"] !== undefined, null, { timeout: 15_000 });
   const run = await page.evaluate(() => {
     const arrived = (re) => performance.getEntriesByType("resource").find((e) => re.test(e.name))?.responseEnd;
