@@ -508,7 +508,10 @@ async function main() {
   log(`\nIdempotent replays: ${counters.replays} (${counters.replayMismatch} answered differently); 429s: ${counters.limited}; requests retried after an error: ${counters.retried}; STOP deliveries retried: ${counters.stopRetried}${FAULTS ? `; faults queued: ${faultsQueued}; Worker restarts: ${stack.restarts}` : ""}`);
   // PII in logs: no phone number of this run may appear in the stack's logs.
   const logs = (EXTERNAL ? ["wrangler.log", "simulator.log"] : ["load-wrangler.log", "load-simulator.log"])
-    .map((f) => join(ROOT, "target/logs", f)).filter((f) => existsSync(f));
+    .map((f) => join(ROOT, "target/logs", f));
+  // A missing log is a failed check, not a passed one.
+  for (const f of logs.filter((f) => !existsSync(f))) problems.push(`PII check: ${f} is missing`);
+  logs.splice(0, logs.length, ...logs.filter((f) => existsSync(f)));
   const phonesUsed = [...new Set([...acks.map((a) => a.phone), ...stops.map((s) => s.phone)])];
   for (const f of logs) {
     const text = readFileSync(f, "utf8");
