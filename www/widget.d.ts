@@ -56,6 +56,15 @@ declare global {
     id?: string;
     /** On `error`: what went wrong, in the visitor's language where it is shown to them. */
     message?: string;
+    /**
+     * On `error` from a request (a consent, or the site config on surface "loader"): the
+     * Worker's problem type, e.g. "/problems/invalid-phone", "/problems/rate-limited",
+     * "/problems/origin-not-allowed", "/problems/unknown-category", "/problems/internal";
+     * absent when the answer was no problem (no answer at all, a proxy's error page).
+     */
+    type?: string;
+    /** On `error` from a request: the HTTP status; 0 when no answer came (network, CORS, CSP). */
+    status?: number;
   }
 
   interface WhatsAppOptInEventMap {
