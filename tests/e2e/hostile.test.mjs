@@ -4,10 +4,11 @@
 // !important, elements at the highest z-index, the tag twice and re-run by an
 // optimiser, single-page-app route changes. On each the modal shows and works,
 // the body the Worker records is exactly what the visitor chose, one widget
-// mounts and the page sees no error.
+// mounts and the page sees no error. At the end, defaults a merchant expects:
+// no modal over a checkout unless the site asks, the chat button's glyph.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { launch, admin, freshPhone, eventually, newSite, shopPage, widgetTag } from "./support.mjs";
+import { launch, admin, axeViolations, freshPhone, eventually, newSite, shopPage, widgetTag } from "./support.mjs";
 
 let browser;
 let site;
@@ -209,4 +210,60 @@ test("a page with every hostile trait at once: the modal works, the body is exac
   assert.deepEqual(sent.events.map((e) => e.type), ["impression", "open", "submit"]);
   assert.ok(sent.events.every((e) => e.surface === "modal" && e.locale === "en" && Object.keys(e).length === 3));
   await opened.page.close();
+});
+
+// Defaults a merchant expects.
+
+/** A checkout page for `site` (auto-open on) at `name`; records the widget's impressions. */
+async function checkoutPage(site, name) {
+  const url = await shopPage(`/hostile/${site}/${name}.html`, `<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>Checkout</title>${widgetTag(site)}</head><body><main><h1>Checkout</h1>
+<form action="/checkout-done.html"><label for="phone">Phone</label><input id="phone" type="tel">
+<div data-wa-optin="checkout" data-phone-field="#phone"></div><button>Place order</button></form></main></body></html>`);
+  const page = await browser.newPage();
+  await page.addInitScript(() => {
+    window.__impressions = [];
+    document.addEventListener("whatsapp-optin:impression", (e) => window.__impressions.push(e.detail.surface));
+  });
+  await page.goto(url);
+  await page.locator("form").getByRole("checkbox", { name: "Order confirmations" }).waitFor({ timeout: 15_000 });
+  return page;
+}
+
+test("a checkout page does not get the modal over it from a site that opens it everywhere", async () => {
+  const everywhere = await newSite("hos", {});
+  const page = await checkoutPage(everywhere, "checkout");
+  // The modal's opening runs in a timer task queued as the widget started: one
+  // more task after it, and it has decided.
+  await page.evaluate(() => new Promise((r) => setTimeout(r, 0)));
+  assert.equal(await page.getByRole("dialog").isVisible(), false, "no modal over the checkout");
+  assert.deepEqual(await page.evaluate(() => window.__impressions), ["checkout"]);
+  await page.evaluate(() => window.WhatsAppOptIn.open());
+  await page.getByRole("dialog", { name: "Get updates on WhatsApp" }).waitFor({ state: "visible" });
+  await page.close();
+});
+
+test("a site whose targeting names the checkout page gets the modal there", async () => {
+  const asking = await newSite("hos", { targeting: { include: ["/hostile/*/checkout-asked*"] } });
+  const page = await checkoutPage(asking, "checkout-asked");
+  await page.getByRole("dialog", { name: "Get updates on WhatsApp" }).waitFor({ state: "visible", timeout: 15_000 });
+  assert.deepEqual((await page.evaluate(() => window.__impressions)).sort(), ["checkout", "modal"]);
+  await page.close();
+});
+
+test("the chat button shows the WhatsApp glyph and keeps its accessible name", async () => {
+  const chatSite = await newSite("hos", { chat: { number: "6281234500000" } });
+  const url = await shopPage(`/hostile/${chatSite}/chat.html`, `<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>Chat</title>${widgetTag(chatSite, 'data-chat data-auto-open="false"')}</head><body><main><h1>Shop</h1></main></body></html>`);
+  const page = await browser.newPage();
+  await page.goto(url);
+  const fab = page.getByRole("button", { name: "Chat on WhatsApp", exact: true });
+  await fab.waitFor({ timeout: 15_000 });
+  const glyph = fab.locator("svg");
+  assert.equal(await glyph.count(), 1, "one glyph in the button");
+  assert.equal(await glyph.getAttribute("aria-hidden"), "true");
+  const box = await glyph.boundingBox();
+  assert.ok(box.width >= 20 && box.height >= 20, `the glyph is drawn (${box.width}×${box.height})`);
+  assert.deepEqual(await axeViolations(page), []);
+  await page.close();
 });
