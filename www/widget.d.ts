@@ -1,7 +1,9 @@
 // Types for the WhatsApp opt-in widget loaded by
 //   <script src="https://<worker>/widget.js" data-site="<site>" async></script>
 // Script tag attributes: data-site (required), data-api (Worker origin, default: the
-// script's origin), data-auto-open="false" (never pop the modal up by itself),
+// script's origin), data-auto-open="false" (never pop the modal up by itself; on a page
+// with a checkout placeholder it does not anyway unless the site's targeting.include
+// names the page),
 // data-chat (show the chat widget when the site has one), data-fallback-href /
 // data-fallback-text (a plain link shown if the wasm cannot run,
 // e.g. a CSP without 'wasm-unsafe-eval').
