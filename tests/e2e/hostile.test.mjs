@@ -226,7 +226,7 @@ async function checkoutPage(site, name) {
     document.addEventListener("whatsapp-optin:impression", (e) => window.__impressions.push(e.detail.surface));
   });
   await page.goto(url);
-  await page.locator("form").getByRole("checkbox", { name: "Order confirmations" }).waitFor({ timeout: 15_000 });
+  await page.locator("[data-wa-optin=checkout]").getByRole("checkbox", { name: "Order confirmations" }).waitFor({ timeout: 15_000 });
   return page;
 }
 
