@@ -152,7 +152,7 @@ pub fn push_u64(out: &mut String, mut n: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use alloc::{string::ToString, vec};
+    use alloc::string::ToString;
     use consent_core::ConsentRequest;
 
     fn quoted(s: &str) -> String {
