@@ -1,7 +1,9 @@
 // Types for the WhatsApp opt-in widget loaded by
 //   <script src="https://<worker>/widget.js" data-site="<site>" async></script>
 // Script tag attributes: data-site (required), data-api (Worker origin, default: the
-// script's origin), data-auto-open="false" (never pop the modal up by itself),
+// script's origin), data-auto-open="false" (never pop the modal up by itself; on a page
+// with a checkout placeholder it does not anyway unless the site's targeting.include
+// names the page),
 // data-chat (show the chat widget when the site has one), data-fallback-href /
 // data-fallback-text (a plain link shown if the wasm cannot run,
 // e.g. a CSP without 'wasm-unsafe-eval').
@@ -56,6 +58,15 @@ declare global {
     id?: string;
     /** On `error`: what went wrong, in the visitor's language where it is shown to them. */
     message?: string;
+    /**
+     * On `error` from a request (a consent, or the site config on surface "loader"): the
+     * Worker's problem type, e.g. "/problems/invalid-phone", "/problems/rate-limited",
+     * "/problems/origin-not-allowed", "/problems/unknown-category", "/problems/internal";
+     * absent when the answer was no problem (no answer at all, a proxy's error page).
+     */
+    type?: string;
+    /** On `error` from a request: the HTTP status; 0 when no answer came (network, CORS, CSP). */
+    status?: number;
   }
 
   interface WhatsAppOptInEventMap {

@@ -57,8 +57,16 @@ pub struct Strings {
     pub invalid_phone: &'static str,
     /// Inline error when no category is ticked.
     pub no_category: &'static str,
-    /// Shown when the network or server failed; what was typed is kept.
+    /// Shown when no answer came back (the connection); what was typed is kept.
     pub network_error: &'static str,
+    /// Shown when the Worker says too many tries (429): wait, then try again.
+    pub error_rate_limited: &'static str,
+    /// Shown when the page's origin may not record consents for the site.
+    pub error_not_allowed: &'static str,
+    /// Shown for any other refusal (4xx): nothing was recorded.
+    pub error_refused: &'static str,
+    /// Shown when the Worker failed (5xx): try again later.
+    pub error_server: &'static str,
     /// WhatsApp reply to an opt-out; says how to come back. `{business}` as in `notice`.
     pub reply_opted_out: &'static str,
     /// WhatsApp reply to a re-subscribe keyword.
@@ -303,6 +311,10 @@ pub const WIDGET_KEYS: &[(&str, Field)] = &[
     ("invalid_phone", |s| s.invalid_phone),
     ("no_category", |s| s.no_category),
     ("network_error", |s| s.network_error),
+    ("error_rate_limited", |s| s.error_rate_limited),
+    ("error_not_allowed", |s| s.error_not_allowed),
+    ("error_refused", |s| s.error_refused),
+    ("error_server", |s| s.error_server),
     ("chat_open", |s| s.chat_open),
     ("chat_greeting", |s| s.chat_greeting),
     ("chat_optin", |s| s.chat_optin),
@@ -344,6 +356,10 @@ static EN: Strings = Strings {
     invalid_phone: "Enter a valid WhatsApp number, including the country code.",
     no_category: "Choose at least one kind of message.",
     network_error: "Could not send. Check your connection and try again.",
+    error_rate_limited: "Too many tries. Wait a few minutes and try again.",
+    error_not_allowed: "Sign-up is not allowed on this site.",
+    error_refused: "Your sign-up could not be recorded.",
+    error_server: "Something went wrong. Please try again later.",
     reply_opted_out: "You are unsubscribed: {business} will send you no more WhatsApp messages. To subscribe again, reply START.",
     reply_opted_in: "Welcome back! {business} will send you WhatsApp messages again. Reply STOP to unsubscribe.",
     reply_help: "{business} sends you the WhatsApp updates you chose. Reply STOP to unsubscribe or START to subscribe again.",
@@ -375,6 +391,10 @@ static ID: Strings = Strings {
     invalid_phone: "Masukkan nomor WhatsApp yang valid, termasuk kode negara.",
     no_category: "Pilih setidaknya satu jenis pesan.",
     network_error: "Gagal mengirim. Periksa koneksi kamu lalu coba lagi.",
+    error_rate_limited: "Terlalu banyak percobaan. Tunggu beberapa menit lalu coba lagi.",
+    error_not_allowed: "Pendaftaran tidak diizinkan di situs ini.",
+    error_refused: "Pendaftaran kamu tidak dapat dicatat.",
+    error_server: "Terjadi kesalahan. Silakan coba lagi nanti.",
     reply_opted_out: "Kamu sudah berhenti berlangganan: {business} tidak akan mengirim pesan WhatsApp lagi. Untuk berlangganan kembali, balas MULAI.",
     reply_opted_in: "Selamat datang kembali! {business} akan mengirim pesan WhatsApp lagi. Balas BERHENTI untuk berhenti berlangganan.",
     reply_help: "{business} mengirim info WhatsApp yang kamu pilih. Balas BERHENTI untuk berhenti atau MULAI untuk berlangganan kembali.",
@@ -406,6 +426,10 @@ static PT_BR: Strings = Strings {
     invalid_phone: "Digite um número de WhatsApp válido, com o código do país.",
     no_category: "Escolha pelo menos um tipo de mensagem.",
     network_error: "Não foi possível enviar. Verifique sua conexão e tente novamente.",
+    error_rate_limited: "Muitas tentativas. Aguarde alguns minutos e tente novamente.",
+    error_not_allowed: "A inscrição não é permitida neste site.",
+    error_refused: "Não foi possível registrar sua inscrição.",
+    error_server: "Algo deu errado. Tente novamente mais tarde.",
     reply_opted_out: "Inscrição cancelada: {business} não enviará mais mensagens no WhatsApp. Para voltar a receber, responda VOLTAR.",
     reply_opted_in: "Que bom ter você de volta! {business} voltará a enviar mensagens no WhatsApp. Responda PARAR para cancelar.",
     reply_help: "{business} envia as mensagens do WhatsApp que você escolheu. Responda PARAR para cancelar ou VOLTAR para voltar a receber.",
@@ -437,6 +461,10 @@ static TR: Strings = Strings {
     invalid_phone: "Ülke kodu dahil geçerli bir WhatsApp numarası girin.",
     no_category: "En az bir mesaj türü seçin.",
     network_error: "Gönderilemedi. Bağlantınızı kontrol edip tekrar deneyin.",
+    error_rate_limited: "Çok fazla deneme. Birkaç dakika bekleyip tekrar deneyin.",
+    error_not_allowed: "Bu sitede kayıt olmaya izin verilmiyor.",
+    error_refused: "Kaydınız alınamadı.",
+    error_server: "Bir sorun oluştu. Lütfen daha sonra tekrar deneyin.",
     reply_opted_out: "Aboneliğiniz iptal edildi: {business} size artık WhatsApp mesajı göndermeyecek. Yeniden abone olmak için BAŞLA yazın.",
     reply_opted_in: "Tekrar hoş geldiniz! {business} size yeniden WhatsApp mesajları gönderecek. Ayrılmak için DUR yazın.",
     reply_help: "{business} size seçtiğiniz WhatsApp bildirimlerini gönderir. Ayrılmak için DUR, yeniden abone olmak için BAŞLA yazın.",
@@ -468,6 +496,10 @@ static DA: Strings = Strings {
     invalid_phone: "Indtast et gyldigt WhatsApp-nummer med landekode.",
     no_category: "Vælg mindst én type besked.",
     network_error: "Kunne ikke sende. Tjek din forbindelse, og prøv igen.",
+    error_rate_limited: "For mange forsøg. Vent et par minutter, og prøv igen.",
+    error_not_allowed: "Tilmelding er ikke tilladt på dette website.",
+    error_refused: "Din tilmelding kunne ikke registreres.",
+    error_server: "Noget gik galt. Prøv igen senere.",
     reply_opted_out: "Du er afmeldt: {business} sender dig ikke flere beskeder på WhatsApp. Svar TILMELD for at tilmelde dig igen.",
     reply_opted_in: "Velkommen tilbage! {business} sender dig igen beskeder på WhatsApp. Svar AFMELD for at framelde dig.",
     reply_help: "{business} sender dig de WhatsApp-beskeder, du har valgt. Svar AFMELD for at framelde dig eller TILMELD for at tilmelde dig igen.",
@@ -499,6 +531,10 @@ static ES: Strings = Strings {
     invalid_phone: "Introduce un número de WhatsApp válido, con el prefijo del país.",
     no_category: "Elige al menos un tipo de mensaje.",
     network_error: "No se pudo enviar. Revisa tu conexión e inténtalo de nuevo.",
+    error_rate_limited: "Demasiados intentos. Espera unos minutos e inténtalo de nuevo.",
+    error_not_allowed: "No se permite suscribirse en este sitio.",
+    error_refused: "No se pudo registrar tu suscripción.",
+    error_server: "Algo salió mal. Inténtalo de nuevo más tarde.",
     reply_opted_out: "Te has dado de baja: {business} no te enviará más mensajes por WhatsApp. Para volver a suscribirte, responde ALTA.",
     reply_opted_in: "¡Bienvenido de nuevo! {business} volverá a enviarte mensajes por WhatsApp. Responde BAJA para darte de baja.",
     reply_help: "{business} te envía los avisos de WhatsApp que elegiste. Responde BAJA para darte de baja o ALTA para volver a suscribirte.",
@@ -530,6 +566,10 @@ static DE: Strings = Strings {
     invalid_phone: "Geben Sie eine gültige WhatsApp-Nummer mit Ländervorwahl ein.",
     no_category: "Wählen Sie mindestens eine Nachrichtenart.",
     network_error: "Senden fehlgeschlagen. Prüfen Sie Ihre Verbindung und versuchen Sie es erneut.",
+    error_rate_limited: "Zu viele Versuche. Bitte in einigen Minuten erneut versuchen.",
+    error_not_allowed: "Die Anmeldung ist auf dieser Website nicht erlaubt.",
+    error_refused: "Ihre Anmeldung konnte nicht gespeichert werden.",
+    error_server: "Etwas ist schiefgelaufen. Bitte später erneut versuchen.",
     reply_opted_out: "Sie sind abgemeldet: {business} sendet Ihnen keine WhatsApp-Nachrichten mehr. Antworten Sie START, um sich wieder anzumelden.",
     reply_opted_in: "Willkommen zurück! {business} sendet Ihnen wieder WhatsApp-Nachrichten. Antworten Sie STOPP, um sich abzumelden.",
     reply_help: "{business} sendet Ihnen die WhatsApp-Nachrichten, die Sie gewählt haben. Antworten Sie STOPP zum Abmelden oder START zum erneuten Anmelden.",
@@ -877,6 +917,34 @@ mod tests {
                 None,
                 "WhatsApp replies are not widget strings"
             );
+        }
+    }
+
+    #[test]
+    fn every_error_says_something_of_its_own_in_every_locale() {
+        let keys = [
+            "network_error",
+            "error_rate_limited",
+            "error_not_allowed",
+            "error_refused",
+            "error_server",
+            "invalid_phone",
+        ];
+        for l in Locale::ALL {
+            let s = l.strings();
+            let texts: Vec<_> = keys.iter().map(|k| s.get(k).unwrap()).collect();
+            for (i, t) in texts.iter().enumerate() {
+                assert!(t.len() <= 200, "{l:?} {}", keys[i]);
+                assert!(!texts[..i].contains(t), "{l:?} {} repeats another", keys[i]);
+                if l != Locale::En {
+                    assert_ne!(
+                        *t,
+                        EN.get(keys[i]).unwrap(),
+                        "{l:?} {} is translated",
+                        keys[i]
+                    );
+                }
+            }
         }
     }
 

@@ -10,7 +10,7 @@
   var script = document.currentScript;
   var src = script ? script.src : "";
   var site = script && script.getAttribute("data-site");
-  var api = (script && script.getAttribute("data-api")) || new URL(src).origin;
+  var api = (script && script.getAttribute("data-api")) || (src && new URL(src).origin);
   var autoOpen = !(script && script.getAttribute("data-auto-open") === "false");
   var chat = !!(script && script.hasAttribute("data-chat"));
   var ready = null;
@@ -18,9 +18,18 @@
   var pending = [];
   // Calls made before the wasm is ready are queued and replayed in order.
   // The modal-only build has no mount/consent: those load the full build.
+  // Data handed to the wasm (the config, the Worker's answers, options passed
+  // in) has no prototype: a field the page put on Object.prototype (old
+  // libraries do) is never read as if the data had it.
+  var bare = (v) => {
+    if (v && typeof v == "object" && !(v instanceof Node))
+      for (var k of Object.keys((v = Array.isArray(v) ? v : Object.assign(Object.create(null), v))))
+        v[k] = bare(v[k]);
+    return v;
+  };
   var call = function (name) {
     return function () {
-      var args = arguments;
+      var args = [].map.call(arguments, (v) => bare(v));
       var run = function () {
         if (failed) return Promise.reject(failed);
         if (!ready[name]) {
@@ -95,11 +104,21 @@
     }
     document.body.appendChild(a);
   };
-  if (!site) {
-    failed = new Error("WhatsAppOptIn: the script tag needs data-site");
-    console.error(failed.message);
-    return;
-  }
+  var say = (m) => console.error("WhatsAppOptIn: " + m);
+  if (!site) return say((failed = new Error("the script tag needs data-site")).message);
+  // A strict CSP that blocks the widget: say exactly what the policy must add
+  // (for the widget's own URLs: the Worker's, and widget.js's if elsewhere).
+  var csp = "this page's Content-Security-Policy blocked ";
+  var ours = (u) => !u.indexOf(api + "/") || !u.indexOf(src.replace(/[^/]*$/, ""));
+  document.addEventListener("securitypolicyviolation", (e) => {
+    var u = e.blockedURI;
+    if (u == "wasm-eval") say(csp + "WebAssembly; add 'wasm-unsafe-eval' to script-src");
+    else if (ours(u)) say(csp + u + "; add " + new URL(u).origin + " to " + e.effectiveDirective.replace(/-elem$/, ""));
+  });
+  // No answer at all: the network or CORS (or the CSP, told above).
+  var unreachable = (url) => say(url + ": network or CORS failure; is " + new URL(url).origin + " up and in connect-src?");
+  // fetch(url) that says which URL failed; the failure still reaches its caller.
+  var load = (url) => fetch((url = String(url))).catch((e) => { unreachable(url); throw e; });
   // The visitor's language: the page's lang, then the browser's, among ours
   // (consent-core's Locale::ALL, which a test there holds this list to; the Worker
   // falls back to the site default).
@@ -116,28 +135,33 @@
   // the full build instead).
   var early =
     autoOpen && !chat && !document.querySelector("[data-wa-optin=checkout]")
-      ? fetch(new URL("__WASM__", src))
+      ? load(new URL("__WASM__", src))
       : null;
   if (early) early.catch(function () {}); // reported by boot, if boot uses it
   // The config (with the strings in that locale) loads while the wasm does.
-  var config = fetch(
-    api + "/v1/sites/" + encodeURIComponent(site) + "/config" + (locale ? "?locale=" + locale : "")
-  ).then(function (r) {
-    if (!r.ok) throw new Error("site configuration could not be loaded");
-    return r.json();
+  var configUrl =
+    api + "/v1/sites/" + encodeURIComponent(site) + "/config" + (locale ? "?locale=" + locale : "");
+  var config = load(configUrl).then(function (r) {
+    return r.json().then(bare, function () {}).then(function (j) {
+      if (r.ok && j) return j;
+      // The Worker's problem says why (unknown site, …): keep its type and status.
+      var err = new Error(configUrl + " answered " + r.status + ": " + (j && j.detail));
+      err.status = r.status;
+      err.type = j && j.type;
+      say(err.message);
+      throw err;
+    });
   });
   // The config, or the error its request ended in (the widget reports it).
-  var settled = config.catch(function (e) { return e; });
+  config.catch(function () {}); // reported by boot, as the widget cannot start without it
   var fail = function (err) {
     failed = err;
     flush();
     fallback();
-    document.dispatchEvent(
-      new CustomEvent("whatsapp-optin:error", {
-        bubbles: true,
-        detail: { site: site, surface: "loader", message: String(err) },
-      })
-    );
+    document.dispatchEvent(new CustomEvent("whatsapp-optin:error", {
+      bubbles: true,
+      detail: { site: site, surface: "loader", message: String(err), status: err.status, type: err.type },
+    }));
   };
   // Funnel counts for the merchant (POST /v1/sites/{site}/events): event type,
   // surface, variant and locale only; no phone, no URL. Batched and sent with
@@ -149,27 +173,33 @@
   var beacons = null; // null until known whether this browser may be counted
   var post = () => {
     if (beacons === false) queue = [];
-    while (beacons && queue.length) navigator.sendBeacon(events + "/events", JSON.stringify({ events: queue.splice(0, 50) }));
+    while (beacons && queue.length)
+      navigator.sendBeacon(events + "/events", '{"events":[' + queue.splice(0, 50).join() + "]}");
   };
+  // Each event is queued as its JSON, written by hand: the page may have patched
+  // JSON.stringify, or given Array.prototype a toJSON (Prototype.js).
+  var str = (v) =>
+    '"' + String(v).replace(/[\0-\x1f"\\]/g, (c) => "\\u" + (c.charCodeAt(0) + 65536).toString(16).slice(1)) + '"';
+  var field = (k, v) => (v ? ',"' + k + '":' + str(v) : "");
   if (navigator.doNotTrack == 1 || navigator.globalPrivacyControl)
     config.then((c) => (beacons = !c.respect_dnt), () => (beacons = false))
       .then(post);
   else beacons = true;
   "impression open close submit consent".split(" ").forEach((name) =>
     document.addEventListener("whatsapp-optin:" + name, (e) => {
-      var d = e.detail || {};
+      var d = bare(e.detail || {}); // its own fields only
       var s = d.surface;
       // The locale the widget chose is the `lang` inside its shadow root.
       var lang = document.querySelector("whatsapp-optin")?.shadowRoot?.querySelector("[lang]")?.lang;
       // Closing after opting in is not a dismissal.
       if (name == "consent") return (won[s] = 1);
       if (name == "close" && won[s]) return (won[s] = 0);
-      queue.push({
-        type: name == "close" ? "dismiss" : name,
-        surface: s,
-        variant: d.variant, // absent: "default"
-        locale: d.locale || lang || undefined, // absent: the site's default
-      });
+      queue.push(
+        '{"type":"' + (name == "close" ? "dismiss" : name) + '"' + field("surface", s) +
+          field("variant", d.variant) + // absent: "default"
+          field("locale", d.locale || lang) + // absent: the site's default
+          "}"
+      );
       queue.length < 10 || post();
     })
   );
@@ -181,12 +211,15 @@
   // back. Keeping the network in JS keeps a futures executor out of the wasm.
   var poster = function (m) {
     return function (ticket, url, body, key, keepalive) {
-      fetch(url, {
+      // No prototype: fetch reads its options through the prototype chain, and the
+      // page may have put `mode`, `credentials`, … on Object.prototype.
+      var init = Object.setPrototypeOf({
         method: "POST",
         body: body,
         keepalive: keepalive,
         headers: { "Content-Type": "application/json", "Idempotency-Key": key },
-      })
+      }, null);
+      fetch(url, init)
         .then(
           function (r) {
             return r.json().then(
@@ -194,9 +227,17 @@
               function () { return [r.status, null]; }
             );
           },
-          function () { return [0, null]; }
+          function () {
+            unreachable(url);
+            return [0, null];
+          }
         )
-        .then(function (a) { m.posted(ticket, a[0], a[1]); });
+        .then(function (a) {
+          var j = bare(a[1]);
+          if (j && j.type == "/problems/origin-not-allowed")
+            say("add " + location.origin + " to the allowed_origins of site " + site);
+          m.posted(ticket, a[0], j);
+        });
     };
   };
   // The full build (checkout opt-in, chat widget): its glue script, then its wasm.
@@ -208,10 +249,13 @@
         var tag = document.createElement("script");
         tag.src = new URL("__FULL_JS__", src).href;
         tag.onload = function () { resolve(whatsappOptInFull); };
-        tag.onerror = function () { reject(new Error("the widget's full build could not be loaded")); };
+        tag.onerror = function () {
+          unreachable(tag.src);
+          reject(new Error("the widget's full build could not be loaded"));
+        };
         document.head.appendChild(tag);
       }).then(function (m) {
-        return Promise.all([m({ module_or_path: new URL("__FULL_WASM__", src) }), settled])
+        return Promise.all([m({ module_or_path: load(new URL("__FULL_WASM__", src)) }), config])
           // start() in a task of its own: its first calls compile the bigger
           // build's functions (lazily, on the main thread), which would otherwise
           // lengthen the task that finished compiling and instantiating it.
@@ -231,7 +275,7 @@
   var lite = null;
   var loadLite = function () {
     if (!lite) {
-      lite = wasm_bindgen({ module_or_path: early || new URL("__WASM__", src) });
+      lite = wasm_bindgen({ module_or_path: early || load(new URL("__WASM__", src)) });
       lite.catch(function () {}); // reported by boot, if boot uses it
     }
     return lite;
@@ -242,7 +286,7 @@
     var needsFull = chat || document.querySelector("[data-wa-optin=checkout]");
     var loaded = needsFull
       ? loadFull(true)
-      : Promise.all([loadLite(), settled]).then(function (r) {
+      : Promise.all([loadLite(), config]).then(function (r) {
           wasm_bindgen.start(site, api, autoOpen, chat, r[1], true, poster(wasm_bindgen));
           return wasm_bindgen;
         });

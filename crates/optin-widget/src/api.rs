@@ -1,8 +1,8 @@
 //! The Worker's public API: site config in, consent out.
 //!
-//! JSON is read and written through `JSON` and `Reflect` rather than serde:
-//! serde's generic decoder (and the float formatting its error messages pull
-//! in) would double the widget's size.
+//! JSON is read through `Reflect` and written as a string in Rust
+//! ([`crate::json`]) rather than with serde: serde's generic decoder (and the
+//! float formatting its error messages pull in) would double the widget's size.
 
 use alloc::{boxed::Box, string::String, vec::Vec};
 use core::cell::RefCell;
@@ -10,24 +10,20 @@ use core::cell::RefCell;
 #[cfg(feature = "surfaces")]
 use consent_core::ChatConfig;
 use consent_core::Targeting;
-use js_sys::{Array, Object, Reflect, JSON};
+use js_sys::Array;
 use wasm_bindgen::{prelude::wasm_bindgen, JsCast, JsValue};
 
 use crate::{text::Shown, Global};
 
-/// `obj[key]`, or `undefined`.
-pub fn get(obj: &JsValue, key: &str) -> JsValue {
-    Reflect::get(obj, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
-}
+/// `obj[key]`, or `undefined`. The data the widget reads (the config, the
+/// Worker's answers, options passed to the JS API) reaches it without a
+/// prototype (the loader's `bare`), so a field a page put on
+/// `Object.prototype` is never read as if the data had it.
+pub use crate::dom::{get, set};
 
 /// `obj[key]` as a string, if it is one.
 pub fn get_str(obj: &JsValue, key: &str) -> Option<String> {
     get(obj, key).as_string()
-}
-
-/// `obj[key] = value` (ignored when `obj` is not an object).
-pub fn set(obj: &JsValue, key: &str, value: &JsValue) {
-    let _ = Reflect::set(obj, &JsValue::from_str(key), value);
 }
 
 /// `obj[key]`'s strings, if it is an array.
@@ -98,42 +94,87 @@ pub fn parse_config(json: &JsValue) -> Result<Config, JsValue> {
     })
 }
 
-/// The consent as `shown` on its surface, as the JSON the Worker decodes
-/// (field names as in `consent_core::ConsentRequest`): the exact notice, this page, now.
+/// The consent as `shown` on its surface, as the JSON the Worker decodes:
+/// the exact notice, this page, now.
 pub fn consent_json(
-    phone: String,
-    categories: Vec<String>,
+    phone: &str,
+    categories: &[String],
     shown: &Shown,
     notice_version: u32,
-) -> Result<JsValue, JsValue> {
-    let o = Object::new();
-    set(&o, "phone", &phone.into());
-    let cats: Array = categories.into_iter().map(JsValue::from).collect();
-    set(&o, "categories", &cats);
-    set(&o, "locale", &shown.locale.as_str().into());
-    set(&o, "notice_version", &notice_version.into());
-    set(&o, "notice_text", &shown.get("notice").into());
-    set(&o, "surface", &shown.surface.into());
-    if let Some(v) = &shown.variant {
-        set(&o, "variant", &v.as_str().into());
+) -> String {
+    let page_url = crate::dom::href();
+    crate::json::Consent {
+        phone,
+        categories,
+        locale: &shown.locale,
+        notice_version,
+        notice_text: &shown.get("notice"),
+        surface: shown.surface,
+        variant: shown.variant.as_deref(),
+        page_url: page_url.as_deref(),
+        client_ts: js_sys::Date::now() as u64,
+        widget_version: crate::VERSION,
     }
-    if let Ok(u) = crate::dom::window().location().href() {
-        set(&o, "page_url", &u.into());
-    }
-    set(&o, "client_ts", &js_sys::Date::now().into());
-    set(&o, "widget_version", &crate::VERSION.into());
-    Ok(JSON::stringify(&o)?.into())
+    .to_json()
 }
 
-/// Why a consent was not recorded.
-pub enum PostError {
-    /// The Worker refused it (4xx); `detail` says why. Retrying the same will not help.
-    Refused {
-        /// Problem detail.
-        detail: String,
-    },
-    /// Network or server trouble: the same request may be retried.
-    Transient,
+/// Why a consent was not recorded, as the Worker (or its absence) said it.
+pub struct PostError {
+    /// HTTP status; 0 when nothing came back (network, CORS, CSP).
+    pub status: u16,
+    /// The problem's `type` (`/problems/rate-limited`), when the answer was a problem.
+    pub problem: Option<String>,
+}
+
+/// What the visitor is told went wrong.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// The Worker found the number impossible.
+    InvalidPhone,
+    /// Too many tries: wait, then try again.
+    RateLimited,
+    /// This page's origin may not record consents for the site.
+    NotAllowed,
+    /// Any other refusal: the same request will not be recorded.
+    Refused,
+    /// The Worker failed (5xx, or an answer it never gives): try again later.
+    Server,
+    /// No answer at all: the visitor's connection (or the page's CSP/CORS).
+    Network,
+}
+
+impl PostError {
+    /// What went wrong, from the status and the problem type.
+    pub fn failure(&self) -> Failure {
+        match (self.status, self.problem.as_deref()) {
+            (0, _) => Failure::Network,
+            (429, _) | (_, Some("/problems/rate-limited")) => Failure::RateLimited,
+            (400..=499, Some("/problems/invalid-phone")) => Failure::InvalidPhone,
+            (400..=499, Some("/problems/origin-not-allowed")) => Failure::NotAllowed,
+            (400..=499, _) => Failure::Refused,
+            _ => Failure::Server,
+        }
+    }
+}
+
+impl Failure {
+    /// The widget string that says it (a key of consent-core's `WIDGET_KEYS`).
+    pub fn text_key(self) -> &'static str {
+        match self {
+            Failure::InvalidPhone => "invalid_phone",
+            Failure::RateLimited => "error_rate_limited",
+            Failure::NotAllowed => "error_not_allowed",
+            Failure::Refused => "error_refused",
+            Failure::Server => "error_server",
+            Failure::Network => "network_error",
+        }
+    }
+
+    /// Whether the same request may yet be recorded: it is sent again with
+    /// the same `Idempotency-Key`, so it is recorded once.
+    pub fn transient(self) -> bool {
+        matches!(self, Failure::Server | Failure::Network)
+    }
 }
 
 /// What a `POST …/consents` came to: the recorded consent id, or why not.
@@ -152,7 +193,7 @@ extern "C" {
         this_arg: &JsValue,
         ticket: u32,
         url: &str,
-        body: &JsValue,
+        body: &str,
         key: &str,
         keepalive: bool,
     );
@@ -178,7 +219,7 @@ impl Endpoint {
     pub fn post_consent(
         &self,
         site: &str,
-        body: &JsValue,
+        body: &str,
         idempotency_key: &str,
         keepalive: bool,
         done: impl FnOnce(Posted) + 'static,
@@ -222,12 +263,12 @@ pub fn posted(ticket: u32, status: u16, json: JsValue) {
 }
 
 fn outcome(status: u16, json: &JsValue) -> Posted {
-    match status {
-        200 | 201 => get_str(json, "id").ok_or(PostError::Transient),
-        400..=499 if json.is_object() => Err(PostError::Refused {
-            detail: get_str(json, "detail").unwrap_or_default(),
+    match (status, get_str(json, "id")) {
+        (200 | 201, Some(id)) => Ok(id),
+        _ => Err(PostError {
+            status,
+            problem: get_str(json, "type"),
         }),
-        _ => Err(PostError::Transient),
     }
 }
 
@@ -237,7 +278,7 @@ fn outcome(status: u16, json: &JsValue) -> Posted {
 pub async fn post_consent_async(
     endpoint: &Endpoint,
     site: &str,
-    body: &JsValue,
+    body: &str,
     idempotency_key: &str,
     keepalive: bool,
 ) -> Posted {
@@ -273,4 +314,106 @@ pub fn new_key() -> String {
         chunk.copy_from_slice(&r.to_be_bytes());
     }
     consent_core::notice::hex(&bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::string::ToString;
+
+    fn failure(status: u16, problem: Option<&str>) -> Failure {
+        let problem = problem.map(|p| p.to_string());
+        PostError { status, problem }.failure()
+    }
+
+    #[test]
+    fn each_refusal_says_what_happened() {
+        let p = |slug: &str| alloc::format!("/problems/{slug}");
+        assert_eq!(
+            failure(422, Some(&p("invalid-phone"))),
+            Failure::InvalidPhone
+        );
+        assert_eq!(failure(429, Some(&p("rate-limited"))), Failure::RateLimited);
+        assert_eq!(
+            failure(403, Some(&p("origin-not-allowed"))),
+            Failure::NotAllowed
+        );
+        for slug in [
+            "unknown-category",
+            "no-category",
+            "stale-notice",
+            "notice-mismatch",
+            "unknown-variant",
+            "field-too-long",
+            "unsupported-locale",
+            "unknown-site",
+            "turnstile-failed",
+            "malformed-json",
+            "invalid-body",
+            "idempotency-key-reused",
+            "payload-too-large",
+        ] {
+            assert_eq!(failure(422, Some(&p(slug))), Failure::Refused, "{slug}");
+        }
+        assert_eq!(
+            failure(404, None),
+            Failure::Refused,
+            "a 4xx that is no problem"
+        );
+    }
+
+    #[test]
+    fn a_429_without_a_problem_is_still_too_many_tries() {
+        assert_eq!(failure(429, None), Failure::RateLimited);
+    }
+
+    #[test]
+    fn server_trouble_and_no_answer_are_told_apart() {
+        assert_eq!(failure(500, Some("/problems/internal")), Failure::Server);
+        assert_eq!(
+            failure(503, Some("/problems/turnstile-unavailable")),
+            Failure::Server
+        );
+        assert_eq!(failure(502, None), Failure::Server);
+        assert_eq!(
+            failure(201, None),
+            Failure::Server,
+            "a success without an id"
+        );
+        assert_eq!(failure(0, None), Failure::Network);
+    }
+
+    #[test]
+    fn only_server_trouble_and_no_answer_keep_the_idempotency_key() {
+        use Failure::*;
+        let kept: Vec<_> = [
+            InvalidPhone,
+            RateLimited,
+            NotAllowed,
+            Refused,
+            Server,
+            Network,
+        ]
+        .into_iter()
+        .filter(|f| f.transient())
+        .collect();
+        assert_eq!(kept, [Server, Network]);
+    }
+
+    #[test]
+    fn every_failure_is_a_widget_string_in_every_locale() {
+        use Failure::*;
+        for f in [
+            InvalidPhone,
+            RateLimited,
+            NotAllowed,
+            Refused,
+            Server,
+            Network,
+        ] {
+            for l in consent_core::locale::Locale::ALL {
+                assert!(l.strings().get(f.text_key()).is_some(), "{f:?} {l:?}");
+            }
+        }
+    }
 }

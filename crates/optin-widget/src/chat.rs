@@ -40,6 +40,40 @@ pub fn wa_me(chat: &ChatConfig, prefilled: &str) -> String {
     dom::cat(&["https://wa.me/", &digits, "?text=", &text])
 }
 
+/// The WhatsApp glyph (a speech bubble around a handset) visitors recognise
+/// the button by; decorative, so hidden from assistive tech. Drawn inline:
+/// no image request, nothing for the page's CSP to allow.
+fn whatsapp_glyph() -> Element {
+    let svg = dom::svg_el(
+        "svg",
+        &[
+            ("viewBox", "0 0 24 24"),
+            ("width", "24"),
+            ("height", "24"),
+            ("aria-hidden", "true"),
+            ("focusable", "false"),
+        ],
+    );
+    let bubble = dom::svg_el(
+        "path",
+        &[
+            ("d", "M3.5 20.5l1.2-4.1a8.8 8.8 0 1 1 3.3 3z"),
+            ("fill", "none"),
+            ("stroke", "currentColor"),
+            ("stroke-width", "1.8"),
+        ],
+    );
+    let handset = dom::svg_el(
+        "path",
+        &[
+            ("d", "M9.2 7.4c-.4 0-.9.1-1.3.6-.5.5-1 1.6-.3 3.3.9 2 2.6 3.8 4.8 4.7 1.6.7 2.6.4 3.2-.2.4-.4.6-.9.6-1.3l-.1-.4-2-1c-.3-.1-.5 0-.7.2l-.6.8c-.2.2-.4.2-.6.1-1-.5-2-1.3-2.6-2.4-.1-.2-.1-.4.1-.6l.5-.6c.2-.2.2-.4.1-.6l-.8-2c-.1-.4-.3-.5-.6-.5z"),
+            ("fill", "currentColor"),
+        ],
+    );
+    append(&svg, &[&bubble, &handset]);
+    svg
+}
+
 impl Chat {
     /// Adds the floating button (panel closed) at the end of `<body>`.
     pub fn mount(config: &Config, chat: &ChatConfig, api: &Endpoint) -> Result<Rc<Chat>, JsValue> {
@@ -93,7 +127,7 @@ impl Chat {
             &s("chat_continue"),
         );
         append(&panel, &[&close, &greeting, &later, &step, &link]);
-        let fab = text_el(
+        let fab = el(
             "button",
             &[
                 ("type", "button"),
@@ -101,7 +135,11 @@ impl Chat {
                 ("aria-expanded", "false"),
                 ("aria-controls", "panel"),
             ],
-            &s("chat_open"),
+        );
+        // The label stays the button's text: its accessible name.
+        append(
+            &fab,
+            &[&whatsapp_glyph(), &text_el("span", &[], &s("chat_open"))],
         );
         append(&wrap, &[&panel, &fab]);
         dom::add(&root, &wrap);

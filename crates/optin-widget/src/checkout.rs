@@ -15,7 +15,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{Element, HtmlInputElement};
 
 use crate::{
-    api::{self, get_str, Config, Endpoint, PostError},
+    api::{self, get_str, Config, Endpoint, Failure},
     dom::{self, append, cast, document, el, listen, privacy_link, text_el, Choice, Listener},
     events, phone_input, storage, style,
     text::Shown,
@@ -182,7 +182,7 @@ impl Checkout {
     /// Checks what was entered, synchronously: `Ok(None)` when no box is ticked,
     /// the request when it can be sent, `Err` (shown inline, and as an
     /// `error` event) when the number is impossible.
-    pub fn prepare(&self) -> Result<Option<JsValue>, JsValue> {
+    pub fn prepare(&self) -> Result<Option<String>, JsValue> {
         let categories = dom::chosen(&self.checkboxes);
         if categories.is_empty() {
             return Ok(None);
@@ -199,11 +199,16 @@ impl Checkout {
             return Err(msg);
         }
         self.show_error(None);
-        api::consent_json(phone, categories, &self.shown, self.notice_version).map(Some)
+        Ok(Some(api::consent_json(
+            &phone,
+            &categories,
+            &self.shown,
+            self.notice_version,
+        )))
     }
 
     /// Sends a prepared consent; `keepalive` lets it outlive a navigation.
-    pub async fn send(&self, body: JsValue, keepalive: bool) -> Result<String, JsValue> {
+    pub async fn send(&self, body: String, keepalive: bool) -> Result<String, JsValue> {
         events::emit(&self.shown, "submit");
         let key = self.idempotency_key.borrow().clone();
         match api::post_consent_async(&self.api, &self.shown.site, &body, &key, keepalive).await {
@@ -214,12 +219,19 @@ impl Checkout {
                 Ok(id)
             }
             Err(e) => {
-                let msg: JsValue = match e {
-                    PostError::Refused { detail } => detail.into(),
-                    PostError::Transient => self.shown.get("network_error").into(),
-                };
-                events::emit_error(&self.shown, &msg);
-                Err(msg)
+                let failure = e.failure();
+                let msg = self.shown.get(failure.text_key());
+                // Only the Worker's "invalid number" marks the input invalid.
+                if failure == Failure::InvalidPhone {
+                    self.show_error(Some(&msg));
+                } else {
+                    self.error.set_text_content(Some(&msg));
+                }
+                if !failure.transient() {
+                    *self.idempotency_key.borrow_mut() = api::new_key();
+                }
+                events::emit_failure(&self.shown, &msg, &e);
+                Err(msg.into())
             }
         }
     }

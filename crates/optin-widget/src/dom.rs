@@ -8,12 +8,9 @@
 use alloc::{string::String, vec::Vec};
 
 use crate::text::Shown;
-use js_sys::{Array, Reflect};
+use js_sys::Array;
 use wasm_bindgen::{prelude::wasm_bindgen, JsCast, JsValue};
-use web_sys::{
-    CssStyleSheet, Document, Element, HtmlInputElement, ShadowRoot, ShadowRootInit, ShadowRootMode,
-    Window,
-};
+use web_sys::{Document, Element, HtmlInputElement, NodeList, ShadowRoot, Window};
 
 #[wasm_bindgen]
 extern "C" {
@@ -27,6 +24,8 @@ extern "C" {
     type Node;
     #[wasm_bindgen(method, js_name = createElement)]
     fn create(this: &Node, tag: &str) -> Element;
+    #[wasm_bindgen(method, js_name = createElementNS)]
+    fn create_ns(this: &Node, ns: &str, tag: &str) -> Element;
     #[wasm_bindgen(method, js_name = setAttribute)]
     fn set_attr(this: &Node, name: &str, value: &str);
     #[wasm_bindgen(method, js_name = appendChild)]
@@ -35,6 +34,35 @@ extern "C" {
     fn active_element(this: &Node) -> Option<Element>;
     #[wasm_bindgen(method, js_name = focus)]
     fn focus_it(this: &Node, options: &JsValue);
+    #[wasm_bindgen(method, js_name = addEventListener)]
+    fn add_listener(this: &Node, name: &str, f: &JsValue);
+    #[wasm_bindgen(method, js_name = dispatchEvent)]
+    fn dispatch_it(this: &Node, event: &JsValue);
+    #[wasm_bindgen(method, js_name = attachShadow)]
+    fn attach(this: &Node, init: &JsValue) -> ShadowRoot;
+    #[wasm_bindgen(method, js_name = querySelectorAll)]
+    fn query_all(this: &Node, selector: &str) -> NodeList;
+    #[wasm_bindgen(method, js_name = setTimeout)]
+    fn timeout(this: &Node, f: &JsValue, ms: i32) -> i32;
+    #[wasm_bindgen(method, js_name = setSelectionRange)]
+    fn select_range(this: &Node, from: u32, to: u32);
+    #[wasm_bindgen(method, js_name = matchMedia)]
+    fn media(this: &Node, query: &str) -> JsValue;
+    #[wasm_bindgen(js_namespace = Reflect, js_name = get)]
+    fn reflect_get(obj: &JsValue, key: &str) -> JsValue;
+    #[wasm_bindgen(js_namespace = Reflect, js_name = set)]
+    fn reflect_set(obj: &JsValue, key: &str, value: &JsValue);
+    #[wasm_bindgen(js_name = CSSStyleSheet)]
+    type Sheet;
+    #[wasm_bindgen(constructor, js_class = CSSStyleSheet)]
+    fn new() -> Sheet;
+    #[wasm_bindgen(method, js_name = replaceSync)]
+    fn replace_sync(this: &Sheet, css: &str);
+    /// A `CustomEvent`.
+    #[wasm_bindgen(js_name = CustomEvent)]
+    pub type Custom;
+    #[wasm_bindgen(constructor, js_class = CustomEvent)]
+    fn new(name: &str, init: &JsValue) -> Custom;
 }
 
 fn node(v: &JsValue) -> &Node {
@@ -61,6 +89,54 @@ pub fn add(parent: &JsValue, child: &Element) {
     node(parent).add(child);
 }
 
+/// `obj[key]` (its prototype's getters included), or `undefined` when `obj`
+/// is no object (where `Reflect.get` would throw).
+pub fn get(obj: &JsValue, key: &str) -> JsValue {
+    if obj.is_object() {
+        reflect_get(obj, key)
+    } else {
+        JsValue::UNDEFINED
+    }
+}
+
+/// `obj[key] = value` on an object we made (cannot throw).
+pub fn set(obj: &JsValue, key: &str, value: &JsValue) {
+    reflect_set(obj, key, value);
+}
+
+/// `target.dispatchEvent(new CustomEvent(name, {detail, bubbles: true}))`.
+pub fn dispatch(target: &JsValue, name: &str, detail: &JsValue) {
+    let init = js_sys::Object::new();
+    set(&init, "detail", detail);
+    set(&init, "bubbles", &JsValue::TRUE);
+    node(target).dispatch_it(&Custom::new(name, &init));
+}
+
+/// `of.querySelectorAll(selector)` for one of our constant selectors (cannot throw).
+pub fn query_all(of: &JsValue, selector: &str) -> NodeList {
+    node(of).query_all(selector)
+}
+
+/// `window.setTimeout(f, ms)`: the timer's id.
+pub fn set_timeout(f: &JsValue, ms: i32) -> i32 {
+    node(&window()).timeout(f, ms)
+}
+
+/// Puts the caret of `input` at `at`.
+pub fn caret_to(input: &JsValue, at: u32) {
+    node(input).select_range(at, at);
+}
+
+/// Whether the media query matches.
+pub fn matches(query: &str) -> bool {
+    get(&node(&window()).media(query), "matches").is_truthy()
+}
+
+/// `location.href`.
+pub fn href() -> Option<alloc::string::String> {
+    get(&get(&window(), "location"), "href").as_string()
+}
+
 /// Moves focus to `e` (any element that can take it; no instance check)
 /// without scrolling: our controls are on screen, and scrolling them into
 /// view would force a synchronous layout of the page.
@@ -78,6 +154,15 @@ pub fn active(of: &JsValue) -> Option<Element> {
 /// Creates `<tag>` with attributes.
 pub fn el(tag: &str, attrs: &[(&str, &str)]) -> Element {
     let e = node(&document()).create(tag);
+    for (k, v) in attrs {
+        node(&e).set_attr(k, v);
+    }
+    e
+}
+
+/// Creates the SVG element `<tag>` with attributes.
+pub fn svg_el(tag: &str, attrs: &[(&str, &str)]) -> Element {
+    let e = node(&document()).create_ns("http://www.w3.org/2000/svg", tag);
     for (k, v) in attrs {
         node(&e).set_attr(k, v);
     }
@@ -113,6 +198,11 @@ pub fn decimal(n: u32) -> String {
 /// A DOM event handler kept alive by its owner (dropping it makes later events no-ops).
 pub type Listener = wasm_bindgen::closure::Closure<dyn FnMut(web_sys::Event)>;
 
+/// `target.addEventListener(name, f)` for a JS function `f`.
+pub fn add_listener(target: &JsValue, name: &str, f: &JsValue) {
+    node(target).add_listener(name, f);
+}
+
 /// `target.addEventListener(name, f)`; the returned closure must be kept.
 pub fn listen(
     target: &web_sys::EventTarget,
@@ -120,7 +210,7 @@ pub fn listen(
     f: impl FnMut(web_sys::Event) + 'static,
 ) -> Listener {
     let closure = Listener::new(f);
-    let _ = target.add_event_listener_with_callback(name, closure.as_ref().unchecked_ref());
+    add_listener(target, name, closure.as_ref());
     closure
 }
 
@@ -137,10 +227,14 @@ pub fn cat(parts: &[&str]) -> String {
 /// adopts `css` as a constructed stylesheet (no inline style: CSP-safe).
 pub fn shadow_host(css: &str) -> Result<(Element, ShadowRoot), JsValue> {
     let host = node(&document()).create("whatsapp-optin");
-    let root = host.attach_shadow(&ShadowRootInit::new(ShadowRootMode::Open))?;
-    let sheet = CssStyleSheet::new()?;
-    sheet.replace_sync(css)?;
-    Reflect::set(&root, &"adoptedStyleSheets".into(), &Array::of1(&sheet))?;
+    let init = js_sys::Object::new();
+    set(&init, "mode", &"open".into());
+    // A fresh element takes a shadow root, and a constructed sheet any CSS
+    // text: these cannot throw, so no exception glue.
+    let root = node(&host).attach(&init);
+    let sheet = Sheet::new();
+    sheet.replace_sync(css);
+    set(&root, "adoptedStyleSheets", &Array::of1(&sheet));
     Ok((host, root))
 }
 

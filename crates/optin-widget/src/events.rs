@@ -1,22 +1,22 @@
 //! `CustomEvent`s on `document` so merchants can wire their analytics:
 //! `whatsapp-optin:impression|open|close|submit|consent|error`, each with
-//! `detail = {site, surface, locale?, variant?, id?, message?}`: `locale` once the
-//! config has loaded, `variant` when the surface has A/B variants.
+//! `detail = {site, surface, locale?, variant?, id?, message?, type?, status?}`:
+//! `locale` once the config has loaded, `variant` when the surface has A/B
+//! variants, `type` (the problem's) and `status` (HTTP; 0: no answer) on an
+//! `error` from a request.
 
 use js_sys::Object;
 use wasm_bindgen::JsValue;
-use web_sys::{CustomEvent, CustomEventInit};
 
-use crate::{api::set, dom::document, text::Shown};
+use crate::{
+    api::{get_str, set, PostError},
+    dom::document,
+    text::Shown,
+};
 
 fn dispatch(name: &str, detail: &Object) {
-    let init = CustomEventInit::new();
-    init.set_detail(detail);
-    init.set_bubbles(true);
     let full = crate::dom::cat(&["whatsapp-optin:", name]);
-    if let Ok(ev) = CustomEvent::new_with_event_init_dict(&full, &init) {
-        let _ = document().dispatch_event(&ev);
-    }
+    crate::dom::dispatch(&document(), &full, detail);
 }
 
 fn detail(from: &Shown) -> Object {
@@ -44,15 +44,23 @@ pub fn emit_consent(from: &Shown, id: &str) {
     dispatch("consent", &d);
 }
 
-/// Emits `error` with a message.
+/// Emits `error` with `err`'s message.
 pub fn emit_error(from: &Shown, err: &JsValue) {
     let d = detail(from);
-    let msg = err.as_string().unwrap_or_else(|| {
-        js_sys::Error::from(err.clone())
-            .message()
-            .as_string()
-            .unwrap_or_default()
-    });
-    set(&d, "message", &msg.into());
+    // Our own errors are strings; a DOM exception carries its `message`.
+    let msg = err.as_string().or_else(|| get_str(err, "message"));
+    set(&d, "message", &msg.unwrap_or_default().into());
+    dispatch("error", &d);
+}
+
+/// Emits `error` for a consent that was not recorded: what the visitor was
+/// told, the HTTP status and the problem type.
+pub fn emit_failure(from: &Shown, message: &str, err: &PostError) {
+    let d = detail(from);
+    set(&d, "message", &message.into());
+    set(&d, "status", &err.status.into());
+    if let Some(t) = &err.problem {
+        set(&d, "type", &t.as_str().into());
+    }
     dispatch("error", &d);
 }

@@ -6,7 +6,8 @@
 //! `events` (the `CustomEvent`s merchants listen to), `text` (the strings a
 //! surface shows: served with the config, none bundled), `targeting` (when the
 //! modal opens by itself; `rules` reads its config, `storage` the caps),
-//! `phone_input` (calling code, grouping and inline error of our phone inputs).
+//! `phone_input` (calling code, grouping and inline error of our phone inputs),
+//! `json` (the consent body, written in Rust where the page cannot reach it).
 //!
 //! The wasm build links no `std`: only `core` and `alloc`, a small allocator
 //! ([`heap`]) and a panic handler that traps. std's panic and formatting
@@ -29,6 +30,7 @@ mod dom;
 mod events;
 #[cfg(target_arch = "wasm32")]
 pub mod heap;
+mod json;
 mod modal;
 mod phone_input;
 mod rules;
@@ -89,7 +91,7 @@ fn started() -> Result<Rc<Started>, JsValue> {
 }
 
 /// With `config` (the site's config in the visitor's locale, which the loader
-/// fetched while the wasm loaded, or the error that fetch ended in) mounts the
+/// fetched while the wasm loaded; without it the loader does not start) mounts the
 /// modal (opening it when the site's targeting rules and frequency caps allow,
 /// unless `auto_open` is false), a checkout opt-in in every
 /// `[data-wa-optin="checkout"]` placeholder, and the chat widget when `chat`
@@ -122,9 +124,6 @@ pub fn start(
 }
 
 fn mount_all(started: &Started, auto_open: bool, chat: bool, modal: bool) -> Result<(), JsValue> {
-    if started.config.is_instance_of::<js_sys::Error>() {
-        return Err(started.config.clone());
-    }
     let mut config = api::parse_config(&started.config)?;
     #[cfg(feature = "surfaces")]
     surfaces::mount_page(&config, &started.api, chat)?;
@@ -167,7 +166,7 @@ mod surfaces {
                 Err(e) => events::emit_error(&Shown::bare(&config.site, "chat"), &e),
             }
         }
-        let placeholders = dom::document().query_selector_all("[data-wa-optin=checkout]")?;
+        let placeholders = dom::query_all(&dom::document(), "[data-wa-optin=checkout]");
         for i in 0..placeholders.length() {
             if let Some(el) = placeholders.get(i).and_then(|n| n.dyn_into().ok()) {
                 mount_checkout(el, config, api, &JsValue::UNDEFINED);

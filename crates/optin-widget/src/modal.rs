@@ -16,7 +16,7 @@ use web_sys::{
 };
 
 use crate::{
-    api::{self, Config, Endpoint, PostError, Posted},
+    api::{self, Config, Endpoint, Posted},
     dom::{
         self, append, cast, close_button, document, el, listen, privacy_link, text_el, Choice,
         Listener,
@@ -252,12 +252,7 @@ impl Modal {
 
     /// Keeps Tab and Shift+Tab inside the dialog.
     fn trap_focus(&self, k: &KeyboardEvent) {
-        let Ok(nodes) = self
-            .dialog
-            .query_selector_all("button:not([disabled]),input,a[href]")
-        else {
-            return;
-        };
+        let nodes = dom::query_all(&self.dialog, "button:not([disabled]),input,a[href]");
         let (Some(first), Some(last)) = (nodes.get(0), nodes.get(nodes.length().saturating_sub(1)))
         else {
             return;
@@ -297,11 +292,7 @@ impl Modal {
             dom::focus(&self.phone);
             return;
         }
-        let Ok(body) =
-            api::consent_json(typed, categories, &self.shown, self.config.notice_version)
-        else {
-            return self.answered(Err(PostError::Transient));
-        };
+        let body = api::consent_json(&typed, &categories, &self.shown, self.config.notice_version);
         self.busy.set(true);
         self.submit.set_disabled(true);
         self.set_status(&s("sending"), "");
@@ -331,16 +322,16 @@ impl Modal {
                 storage::mark_consented(&self.config.site);
                 events::emit_consent(&self.shown, &id);
             }
-            Err(PostError::Refused { detail }) => {
-                self.set_status(&detail, "bad");
-                *self.idempotency_key.borrow_mut() = api::new_key();
-                events::emit_error(&self.shown, &detail.into());
-            }
-            // Same key on retry: the Worker records a retried consent once.
-            Err(PostError::Transient) => {
-                let msg = s("network_error");
+            Err(e) => {
+                let failure = e.failure();
+                let msg = s(failure.text_key());
                 self.set_status(&msg, "bad");
-                events::emit_error(&self.shown, &msg.into());
+                // A retry of a transient failure keeps its key: the Worker
+                // records a retried consent once. A refusal starts afresh.
+                if !failure.transient() {
+                    *self.idempotency_key.borrow_mut() = api::new_key();
+                }
+                events::emit_failure(&self.shown, &msg, &e);
             }
         }
         dom::focus(&self.status);

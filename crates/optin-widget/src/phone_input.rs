@@ -11,7 +11,6 @@ use consent_core::{
     normalize_phone,
     phone::{retype, trim_separators},
 };
-use wasm_bindgen::JsCast;
 use web_sys::{Element, HtmlInputElement};
 
 use crate::{
@@ -74,7 +73,7 @@ pub fn enhance(
                 Some((value, at)) => {
                     if value != typed {
                         input.set_value(&value);
-                        let _ = input.set_selection_range(at as u32, at as u32);
+                        dom::caret_to(&input, at as u32);
                     }
                     value
                 }
@@ -82,6 +81,6 @@ pub fn enhance(
             };
         })
     };
-    let _ = input.add_event_listener_with_callback("change", f.as_ref().unchecked_ref());
+    dom::add_listener(input, "change", f.as_ref());
     f
 }

@@ -61,8 +61,9 @@ a{color:inherit;font-size:.875rem;display:inline-block;min-height:24px;line-heig
 pub const CHAT_CSS: &str = r#":host{all:initial}
 .wrap{position:fixed;right:16px;bottom:16px;z-index:2147483000;display:flex;flex-direction:column;align-items:flex-end;
 gap:12px;font:16px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#111b21}
-.fab{min-height:48px;padding:0 20px;border:0;border-radius:24px;background:#006e5a;color:#fff;font:inherit;font-weight:600;line-height:1;
+.fab{display:flex;align-items:center;gap:8px;min-height:48px;padding:0 20px 0 14px;border:0;border-radius:24px;background:#006e5a;color:#fff;font:inherit;font-weight:600;line-height:1;
 cursor:pointer;box-shadow:0 4px 16px rgba(0,0,0,.25)}
+.fab svg{flex:none}
 .panel{position:relative;box-sizing:border-box;width:min(22rem,calc(100vw - 32px));max-height:calc(100vh - 96px);overflow:auto;
 background:#fff;border-radius:16px;padding:1rem;box-shadow:0 12px 40px rgba(0,0,0,.3)}
 .panel[hidden]{display:none}

@@ -9,10 +9,18 @@
 //! the first time a route needs them and then stay, idle while their bit is
 //! not pending (less code than adding and removing them). One handler serves
 //! every event and the timer: one closure in the wasm instead of one per trigger.
+//!
+//! A page with a checkout opt-in (a `[data-wa-optin=checkout]` placeholder, or
+//! one mounted with `mount()`) is a form the visitor is busy with: the modal
+//! does not pop up over it unless the site asks for it there, with an
+//! `include` pattern that matches the page. The default (no `include`: every
+//! page) is no such ask. `open()` opens it whatever the page.
 
 use alloc::{rc::Rc, string::String};
 use core::cell::Cell;
 
+#[cfg(feature = "surfaces")]
+use consent_core::targeting::glob;
 use consent_core::Targeting;
 use js_sys::Function;
 use wasm_bindgen::{JsCast, JsValue};
@@ -80,9 +88,7 @@ pub fn start(modal: Rc<Modal>, site: &str, rules: Option<Targeting>) {
         }
     });
     for name in ["popstate", "whatsapp-optin:route"] {
-        let _ = auto
-            .window
-            .add_event_listener_with_callback(name, &auto.handler);
+        dom::add_listener(&auto.window, name, &auto.handler);
     }
     auto.route();
     // The handler holds only a weak reference: the page keeps this alive.
@@ -129,17 +135,15 @@ impl Auto {
         if r.scroll_percent > 0 && !self.scrolled_enough() {
             pending |= self.listen(w, SCROLL, "scroll");
         }
-        if r.exit_intent && desktop(w) {
+        if r.exit_intent && desktop() {
             pending |= self.listen(&dom::document(), EXIT, "mouseout");
         }
         // Always through the timer, even with no delay: the opening (whose
         // layout the browser does at once) runs as a task of its own, not in
         // the one that instantiated the wasm and built the modal.
         let ms = r.delay_seconds.saturating_mul(1000).min(i32::MAX as u32) as i32;
-        if let Ok(id) = w.set_timeout_with_callback_and_timeout_and_arguments_0(&self.handler, ms) {
-            pending |= DELAY;
-            self.timer.set(id);
-        }
+        self.timer.set(dom::set_timeout(&self.handler, ms));
+        pending |= DELAY;
         self.pending.set(pending);
         if pending == 0 {
             self.show();
@@ -149,7 +153,7 @@ impl Auto {
     /// Adds the listener for trigger `bit` once; returns `bit`.
     fn listen(&self, target: &EventTarget, bit: u8, name: &str) -> u8 {
         if self.added.get() & bit == 0 {
-            let _ = target.add_event_listener_with_callback(name, &self.handler);
+            dom::add_listener(target, name, &self.handler);
             self.added.set(self.added.get() | bit);
         }
         bit
@@ -157,12 +161,13 @@ impl Auto {
 
     /// The page and caps allow an automatic opening (checked again when the triggers fire).
     fn allowed(&self, path: &str) -> bool {
-        self.rules.may_open(
-            path,
-            &storage::memory(&self.site),
-            storage::shown_this_session(&self.site),
-            storage::now(),
-        )
+        !over_checkout(&self.rules, path)
+            && self.rules.may_open(
+                path,
+                &storage::memory(&self.site),
+                storage::shown_this_session(&self.site),
+                storage::now(),
+            )
     }
 
     fn show(&self) {
@@ -184,10 +189,58 @@ impl Auto {
     }
 }
 
+/// Whether an automatic opening would cover a checkout opt-in the site did
+/// not ask for it over. Full build only: the loader starts the modal-only
+/// build only on pages with no placeholder, and a later `mount()` brings the
+/// full build (whose modal-only twin has no checkout to find).
+#[cfg(feature = "surfaces")]
+fn over_checkout(rules: &Targeting, path: &str) -> bool {
+    let found = dom::document().query_selector(CHECKOUT_SELECTOR);
+    found.ok().flatten().is_some() && !asks_over_checkout(rules, path)
+}
+
+#[cfg(not(feature = "surfaces"))]
+fn over_checkout(_: &Targeting, _: &str) -> bool {
+    false
+}
+
+/// A checkout placeholder, or an element a checkout opt-in was mounted into.
+#[cfg(feature = "surfaces")]
+const CHECKOUT_SELECTOR: &str = "[data-wa-optin=checkout],[data-wa-optin-mounted]";
+
+/// Whether the site asks for the modal on `path` even over a checkout: one of
+/// its `include` patterns names the page.
+#[cfg(feature = "surfaces")]
+fn asks_over_checkout(rules: &Targeting, path: &str) -> bool {
+    let named = |p: &alloc::string::String| glob(p.as_bytes(), path.as_bytes());
+    rules.include.iter().any(named)
+}
+
 /// A pointer that hovers: a mouse or trackpad, where exit intent means something.
-fn desktop(w: &Window) -> bool {
-    w.match_media("(hover: hover) and (pointer: fine)")
-        .ok()
-        .flatten()
-        .is_some_and(|m| m.matches())
+fn desktop() -> bool {
+    dom::matches("(hover: hover) and (pointer: fine)")
+}
+
+#[cfg(all(test, feature = "surfaces"))]
+mod tests {
+    use super::*;
+    use alloc::{string::ToString, vec};
+
+    #[test]
+    fn only_an_include_that_names_the_page_asks_for_the_modal_over_a_checkout() {
+        let mut rules = Targeting::default();
+        assert!(
+            !asks_over_checkout(&rules, "/checkout"),
+            "every page is no ask"
+        );
+        rules.include = vec!["/products/*".to_string()];
+        assert!(!asks_over_checkout(&rules, "/checkout"));
+        rules.include.push("/check*".to_string());
+        assert!(asks_over_checkout(&rules, "/checkout"));
+    }
+
+    #[test]
+    fn the_selector_finds_placeholders_and_mounted_opt_ins() {
+        assert!(CHECKOUT_SELECTOR.contains(crate::checkout::MOUNTED));
+    }
 }

@@ -9,7 +9,7 @@
 
 use alloc::{string::String, vec::Vec};
 
-use js_sys::{Array, Object};
+use js_sys::Array;
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::{
@@ -27,7 +27,11 @@ pub struct Shown {
     pub locale: String,
     /// The A/B variant this visitor sees here, if the surface has variants.
     pub variant: Option<String>,
+    /// The site's strings.
     texts: JsValue,
+    /// The variant's strings, read before the site's (not merged into one
+    /// object: a setter the page put on `Object.prototype` would catch them).
+    over: JsValue,
 }
 
 impl Shown {
@@ -46,10 +50,7 @@ impl Shown {
             let visitor = storage::visitor_id();
             if let Some(i) = consent_core::pick_variant(&visitor, surface, &weights) {
                 let v = list.get(i as u32);
-                let own = Object::new();
-                Object::assign(&own, config.strings.unchecked_ref::<Object>());
-                Object::assign(&own, get(&v, "strings").unchecked_ref::<Object>());
-                shown.texts = own.into();
+                shown.over = get(&v, "strings");
                 shown.variant = get_str(&v, "id");
             }
         }
@@ -64,11 +65,14 @@ impl Shown {
             locale: String::new(),
             variant: None,
             texts: JsValue::UNDEFINED,
+            over: JsValue::UNDEFINED,
         }
     }
 
     /// The string under `key`; empty if the config lacks it.
     pub fn get(&self, key: &str) -> String {
-        get_str(&self.texts, key).unwrap_or_default()
+        get_str(&self.over, key)
+            .or_else(|| get_str(&self.texts, key))
+            .unwrap_or_default()
     }
 }
