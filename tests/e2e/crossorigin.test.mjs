@@ -16,6 +16,7 @@ after(async () => { await browser?.close(); });
 
 const STRICT = "default-src 'none'; script-src %WORKER% 'wasm-unsafe-eval'; connect-src %WORKER%";
 const NONCED = "default-src 'none'; script-src 'nonce-%NONCE%' 'strict-dynamic' 'wasm-unsafe-eval'; connect-src %WORKER%";
+const NONCE_ONLY = "default-src 'none'; script-src 'nonce-%NONCE%' 'wasm-unsafe-eval'; connect-src %WORKER%";
 const ISOLATED = (coep) => ({ "Cross-Origin-Embedder-Policy": coep, "Cross-Origin-Opener-Policy": "same-origin" });
 
 const modalPage = (tag = widgetTag(), head = "") =>
@@ -108,9 +109,10 @@ test("a plain page on another host name: the modal opens and the consent is reco
 for (const [name, csp, tag] of [
   ["a host-list CSP naming only the Worker", STRICT, widgetTag()],
   ["a nonce + 'strict-dynamic' CSP", NONCED, widgetTag("demo", 'nonce="%NONCE%"')],
+  ["a nonce-only CSP (the loader's script carries the tag's nonce)", NONCE_ONLY, widgetTag("demo", 'nonce="%NONCE%"')],
 ]) {
   test(`${name}: the modal and the checkout opt-in both load and record`, async () => {
-    const slug = name.startsWith("a nonce") ? "nonce" : "hosts";
+    const slug = name.startsWith("a nonce-only") ? "nonce-only" : name.startsWith("a nonce") ? "nonce" : "hosts";
     const modal = await shopPage(`/co/csp-${slug}.html`, modalPage(tag), { "Content-Security-Policy": csp });
     const m = await open(modal);
     await assertRecorded(await optInModal(m.page), modal, "modal");

@@ -248,6 +248,8 @@
       full = new Promise(function (resolve, reject) {
         var tag = document.createElement("script");
         tag.src = new URL("__FULL_JS__", src).href;
+        // A nonce-only CSP (no 'strict-dynamic') lets it run with the tag's own nonce.
+        tag.nonce = script && script.nonce;
         tag.onload = function () { resolve(whatsappOptInFull); };
         tag.onerror = function () {
           unreachable(tag.src);
