@@ -106,7 +106,9 @@ export async function axeViolations(page, selector = "whatsapp-optin") {
   await page.evaluate(AXE);
   return page.evaluate(async (selector) => {
     // Colours are judged as they end up: the modal's opening fade (0.18 s) must be over.
-    const settled = Promise.all(document.getAnimations().map((a) => a.finished.catch(() => {})));
+    // The document's getAnimations() does not see into shadow roots: ask each one.
+    const roots = [document, ...[...document.querySelectorAll("*")].filter((e) => e.shadowRoot).map((e) => e.shadowRoot)];
+    const settled = Promise.all(roots.flatMap((r) => r.getAnimations()).map((a) => a.finished.catch(() => {})));
     await Promise.race([settled, new Promise((r) => setTimeout(r, 2000))]);
     const tags = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"];
     const r = await window.axe.run(selector, { runOnly: { type: "tag", values: tags } });
