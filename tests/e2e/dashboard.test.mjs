@@ -355,7 +355,7 @@ ${placeholder}
     await dialog.getByRole("status").filter({ hasText: expected }).waitFor({ timeout: 15_000 });
     await other.close();
   };
-  await optIn(`origin '${SHOP_LOCALHOST}' is not allowed to post consents for this site`);
+  await optIn("Sign-up is not allowed on this site.");
 
   // What the section says to do: read the configuration, add the origin, PUT it back.
   const site = await (await admin(id)).json();
