@@ -60,9 +60,7 @@ pub async fn preflight(req: &Request, env: &Env, site: &str) -> Result<Response,
     sites::load(env, site).await?;
     let origin = req.headers().get("Origin")?.unwrap_or_default();
     if origin.is_empty() || origin.len() > 200 {
-        return Err(AppError::OriginNotAllowed(
-            origin.chars().take(200).collect(),
-        ));
+        return Err(AppError::OriginNotAllowed(origin.chars().take(200).collect()));
     }
     let headers = cors_for(&origin)?;
     headers.set("Access-Control-Allow-Methods", "POST")?;
