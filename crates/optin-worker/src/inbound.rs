@@ -808,4 +808,50 @@ mod tests {
         });
         assert_eq!(action_for(&tap), None);
     }
+
+    #[test]
+    fn stop_phrase_buttons_and_number_changes_become_actions() {
+        let tap = |payload: &str, label: &str| {
+            let mut m = text("");
+            m.kind = "button".into();
+            m.text = None;
+            m.button = Some(InboundButton {
+                payload: payload.into(),
+                text: label.into(),
+            });
+            action_for(&m)
+        };
+        for (payload, label) in [
+            ("Stop promotions", "Stop promotions"),
+            ("Unsubscribe", "Unsubscribe"),
+            ("STOP", "STOP"),
+            ("BTN_7", "Berhenti langganan"),
+        ] {
+            assert!(
+                matches!(
+                    tap(payload, label),
+                    Some(Action::OptOut {
+                        method: "quick_reply",
+                        ..
+                    })
+                ),
+                "{payload} / {label}"
+            );
+        }
+        assert_eq!(tap("TRACK", "Track my order"), None);
+        let mut sys = text("");
+        sys.kind = "system".into();
+        sys.text = None;
+        sys.system = Some(whatsapp_cloud_api::webhook::SystemChange {
+            kind: "user_changed_number".into(),
+            wa_id: Some("6289999999999".into()),
+            body: None,
+        });
+        assert_eq!(
+            action_for(&sys),
+            Some(Action::NumberChanged {
+                new_wa_id: "6289999999999".into()
+            })
+        );
+    }
 }
