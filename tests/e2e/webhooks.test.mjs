@@ -13,6 +13,8 @@ const NOTICES = {
   "pt-BR": "Concordo em receber de Toko Acme no WhatsApp as mensagens que seleciono abaixo. Posso cancelar a qualquer momento respondendo PARAR.",
 };
 const DELIVERED = ["sent", "delivered", "read"];
+// scripts/dev sets OUTBOX_PAIR_GAP_MS small (Meta's pair limit is about 6 s; the default).
+const PAIR_GAP_MS = Number(process.env.OUTBOX_PAIR_GAP_MS ?? 1500);
 
 async function consent(phone, { locale = "en", categories = ["delivery", "order_updates"] } = {}) {
   const res = await fetch(`${BASE}/v1/sites/demo/consents`, {
@@ -176,15 +178,27 @@ test("\"Parar\" (any case, accents ignored) from a Portuguese subscriber", () =>
 test("the template's opt-out button withdraws everything", () =>
   optOutCase("en", (view) => ({ button_payload: `OPTOUT:${view.events[0].id}` }), /unsubscribed/, "quick_reply"));
 
-test("a redelivered STOP changes nothing more", async () => {
+test("a redelivered STOP (the same bytes, the same ids) records nothing and queues no second reply", async () => {
   const phone = freshPhone().e164;
   await consent(phone);
   await viewUntil(phone, (v) => DELIVERED.includes(v.confirmations[0]?.status), "confirmation sent");
-  await say(phone, { text: "STOP" });
+  const res = await sim("POST", "/_sim/inbound", { from: phone, text: "STOP" });
+  const first = (await res.json()).delivery;
+  assert.equal(first.http_status, 200);
   await viewUntil(phone, (v) => v.events.length === 2, "withdraw");
-  await say(phone, { text: "stop" }); // a second STOP: no new event, one more reply
-  await eventually(async () => (await replies(phone)).length === 2);
-  assert.equal((await subscriber(phone)).body.events.length, 2);
+  const again = (await (await sim("POST", "/_sim/redeliver", { seq: first.seq })).json()).delivery;
+  assert.equal(again.http_status, 200, "a redelivery is answered 200");
+  assert.equal(again.redelivery_of, first.seq);
+  assert.deepEqual(again.payload, first.payload, "Meta redelivers the same bytes with the same ids");
+  // The outbox does not wait on the pair gap: one reply row, whatever its send state.
+  const view = (await subscriber(phone)).body;
+  assert.equal(view.events.length, 2, "no second withdraw");
+  assert.equal(view.confirmations.filter((c) => c.kind === "text").length, 1, "one reply queued, not two");
+  // And once the pair gap has passed twice over, the person got exactly one reply.
+  const sent = await eventually(async () => (await replies(phone)).length >= 1);
+  assert.ok(sent, "the reply went out");
+  await sleep(2 * PAIR_GAP_MS + 500);
+  assert.equal((await replies(phone)).length, 1, "exactly one reply reached them");
 });
 
 test("after STOP nothing more is sent; a new consent is a fresh opt-in; START re-subscribes", async () => {
@@ -201,7 +215,7 @@ test("after STOP nothing more is sent; a new consent is a fresh opt-in; START re
   assert.equal(grant.evidence.source, "in_thread");
   assert.deepEqual(grant.categories, ["delivery"], "the categories they had before");
   assert.deepEqual(back.state.map((s) => s.status), ["granted"]);
-  await eventually(async () => (await replies(phone)).some((r) => /Welcome back/.test(r.text)));
+  assert.ok(await eventually(async () => (await replies(phone)).some((r) => /Welcome back/.test(r.text))), "welcome back reply");
 
   await say(phone, { text: "HELP" });
   const help = await eventually(async () => (await replies(phone)).find((r) => /Reply STOP/.test(r.text) && /START/.test(r.text) && !/Welcome/.test(r.text)));
@@ -315,8 +329,6 @@ test("Graph error 131049: retried much later, and suppressed when the person opt
   assert.equal(after.confirmations[0].attempts, 1);
 });
 
-// scripts/dev sets OUTBOX_PAIR_GAP_MS small (Meta's pair limit is about 6 s; the default).
-const PAIR_GAP_MS = Number(process.env.OUTBOX_PAIR_GAP_MS ?? 1500);
 
 test("pair limit: a STOP right after the confirmation is honoured at once, its reply waits the pair gap", async () => {
   const phone = freshPhone().e164;

@@ -45,16 +45,18 @@
 #![deny(missing_docs)]
 
 mod chaos;
+pub mod contract;
 mod server;
 mod webhooks;
 
 pub use chaos::{Chaos, ChaosSpec, DEFAULT_KINDS};
 
+pub use contract::{Contract, Schema, Violation, CORRECTIONS};
 pub use server::{serve, ServerHandle, WORKERS};
 pub use webhooks::{Delivery, InboundSpec, StatusPlan, WebhookTarget, DEFAULT_STATUSES, MAX_PLAN};
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
@@ -154,6 +156,8 @@ pub struct PendingWebhook {
     pub status: Option<String>,
     /// The signed-to-be JSON body.
     pub body: Vec<u8>,
+    /// The delivery it repeats, for a redelivery.
+    pub redelivery_of: Option<u64>,
 }
 
 impl SimResponse {
@@ -397,7 +401,9 @@ impl FaultSpec {
 pub fn default_status(code: i64) -> u16 {
     match code {
         1 | 2 | 131000 | 131016 => 500,
-        190 => 401,
+        190 | 104 => 401,
+        4 | 80007 | 130429 => 429,
+        10 | 200..=299 => 403,
         _ => 400,
     }
 }
@@ -426,6 +432,54 @@ pub fn meta_message(code: i64) -> String {
     format!("(#{code}) {text}")
 }
 
+/// Meta's title for a code, without the `(#code)` prefix (status webhook errors).
+pub fn meta_title(code: i64) -> String {
+    let m = meta_message(code);
+    m.split_once(") ").map(|(_, t)| t.to_owned()).unwrap_or(m)
+}
+
+/// Whether Meta marks a code's error transient (`is_transient`).
+pub fn is_transient(code: i64) -> bool {
+    matches!(
+        code,
+        1 | 2 | 4 | 80007 | 130429 | 131000 | 131016 | 131056 | 131057
+    )
+}
+
+/// Subcode the simulator answers with when a request breaks Meta's schema.
+/// Meta's subcode for an invalid parameter varies with the parameter; this one
+/// is the simulator's, so tests can tell a contract failure from other 100s.
+pub const SCHEMA_VIOLATION_SUBCODE: i64 = 2494010;
+/// Subcode of code 100 for an object id that does not exist (`error_subcode` 33).
+pub const UNKNOWN_OBJECT_SUBCODE: i64 = 33;
+
+/// Meta's description, loaded and compiled once per process.
+pub fn contract() -> Result<&'static Contract, &'static str> {
+    static CONTRACT: OnceLock<Result<Contract, String>> = OnceLock::new();
+    CONTRACT
+        .get_or_init(Contract::load)
+        .as_ref()
+        .map_err(String::as_str)
+}
+
+/// What the contract check has seen, for `GET /_sim/contract`.
+#[derive(Debug, Default, Clone, Serialize)]
+struct ContractLog {
+    checked: std::collections::BTreeMap<&'static str, u64>,
+    violations: Vec<LoggedViolation>,
+}
+
+/// A violation and where it was seen.
+#[derive(Debug, Clone, Serialize)]
+struct LoggedViolation {
+    /// `request` (what the app sent), `response` or `webhook` (what we emitted).
+    direction: &'static str,
+    /// Send record or delivery seq.
+    seq: u64,
+    #[serde(flatten)]
+    violation: Violation,
+}
+
 /// Recorded calls, pending faults and the id generator.
 #[derive(Debug)]
 struct State {
@@ -439,6 +493,10 @@ struct State {
     conversations: HashMap<String, String>,
     /// Rate-based faults, consulted when no queued fault is pending.
     chaos: Option<Chaos>,
+    /// wa_id → the last wamid the business sent them (what a tap or reaction answers).
+    last_sent: HashMap<String, String>,
+    /// Contract checks and their violations.
+    contract: ContractLog,
 }
 
 impl State {
@@ -496,12 +554,26 @@ impl State {
     }
 
     fn graph_error(&mut self, status: u16, code: i64, message: &str, details: &str) -> SimResponse {
+        self.graph_error_sub(status, code, None, message, details)
+    }
+
+    fn graph_error_sub(
+        &mut self,
+        status: u16,
+        code: i64,
+        subcode: Option<i64>,
+        message: &str,
+        details: &str,
+    ) -> SimResponse {
         let envelope = ErrorEnvelope {
             error: GraphError {
                 message: message.into(),
                 kind: "OAuthException".into(),
                 code,
-                error_subcode: None,
+                error_subcode: subcode.or((code == 190).then_some(463)),
+                is_transient: Some(is_transient(code)),
+                error_user_title: None,
+                error_user_msg: None,
                 error_data: Some(ErrorData {
                     messaging_product: Some("whatsapp".into()),
                     details: details.into(),
@@ -513,12 +585,62 @@ impl State {
     }
 }
 
+impl State {
+    fn note_checked(&mut self, direction: &'static str) {
+        *self.contract.checked.entry(direction).or_default() += 1;
+    }
+
+    fn log_violations(&mut self, direction: &'static str, seq: u64, found: Vec<Violation>) {
+        for violation in found {
+            eprintln!(
+                "cloud-api-simulator: contract violation ({direction} #{seq}) {} at {}: {}",
+                violation.schema, violation.path, violation.message
+            );
+            self.contract.violations.push(LoggedViolation {
+                direction,
+                seq,
+                violation,
+            });
+        }
+    }
+
+    /// Holds our own answers to Meta's schema: a success as `MessageResponsePayload`,
+    /// any JSON error as `GraphAPIError`.
+    fn check_response(&mut self, seq: u64, response: &SimResponse) {
+        let Some(body) = response.json_body() else {
+            return; // HTML error pages imitate proxies, not the Graph API
+        };
+        let schema = if response.status == 200 {
+            Schema::MessageResponse
+        } else {
+            Schema::GraphError
+        };
+        if let Ok(c) = contract() {
+            self.note_checked("response");
+            let found = c.check(schema, &body);
+            self.log_violations("response", seq, found);
+        }
+    }
+
+    fn check_webhook(&mut self, seq: u64, body: &[u8]) {
+        let Ok(value) = serde_json::from_slice::<Value>(body) else {
+            return;
+        };
+        if let Ok(c) = contract() {
+            self.note_checked("webhook");
+            let found = c.check(Schema::Webhook, &value);
+            self.log_violations("webhook", seq, found);
+        }
+    }
+}
+
 /// How a send call is answered.
 enum Outcome {
     Accepted(SendResponse),
     Error {
         status: u16,
         code: i64,
+        subcode: Option<i64>,
         message: String,
         details: String,
     },
@@ -526,9 +648,14 @@ enum Outcome {
 }
 
 fn invalid(details: impl Into<String>) -> Outcome {
+    invalid_sub(None, details)
+}
+
+fn invalid_sub(subcode: Option<i64>, details: impl Into<String>) -> Outcome {
     Outcome::Error {
         status: 400,
         code: 100,
+        subcode,
         message: meta_message(100),
         details: details.into(),
     }
@@ -560,6 +687,8 @@ impl Simulator {
                 deliveries: Vec::new(),
                 conversations: HashMap::new(),
                 chaos: None,
+                last_sent: HashMap::new(),
+                contract: ContractLog::default(),
             }),
         }
     }
@@ -598,8 +727,10 @@ impl Simulator {
     /// sleeping, so the caller waits without holding any lock.
     pub fn handle(&self, req: &SimRequest) -> SimResponse {
         let (path, query) = req.url.split_once('?').unwrap_or((&req.url, ""));
-        if (req.method.as_str(), path) == ("POST", "/_sim/inbound") {
-            return self.inbound(req);
+        match (req.method.as_str(), path) {
+            ("POST", "/_sim/inbound") => return self.inbound(req),
+            ("POST", "/_sim/redeliver") => return self.redeliver(req),
+            _ => {}
         }
         if path == "/_sim" || path.starts_with("/_sim/") {
             return self.control(req, path, query);
@@ -613,20 +744,15 @@ impl Simulator {
 
     fn not_found(&self, path: &str) -> SimResponse {
         let mut st = self.lock();
-        let envelope = ErrorEnvelope {
-            error: GraphError {
-                message: "Unknown path components".into(),
-                kind: "OAuthException".into(),
-                code: 2500,
-                error_subcode: None,
-                error_data: Some(ErrorData {
-                    messaging_product: None,
-                    details: format!("No route for {path}"),
-                }),
-                fbtrace_id: st.fbtrace_id(),
-            },
-        };
-        SimResponse::json(404, &envelope)
+        let response = st.graph_error_sub(
+            404,
+            2500,
+            None,
+            "Unknown path components",
+            &format!("No route for {path}"),
+        );
+        st.check_response(0, &response);
+        response
     }
 
     fn send(&self, req: &SimRequest, version: &str, phone_number_id: &str) -> SimResponse {
@@ -685,6 +811,7 @@ impl Simulator {
                 return Outcome::Error {
                     status: 413,
                     code: 100,
+                    subcode: None,
                     message: "(#100) Request body too large".into(),
                     details: format!("Request bodies are limited to {MAX_BODY} bytes"),
                 };
@@ -694,6 +821,7 @@ impl Simulator {
                     return Outcome::Error {
                         status: 401,
                         code: 190,
+                        subcode: None,
                         message: meta_message(190),
                         details: "Missing or wrong bearer token".into(),
                     };
@@ -705,9 +833,10 @@ impl Simulator {
                 ));
             }
             if phone_number_id.is_empty() || !phone_number_id.bytes().all(|b| b.is_ascii_digit()) {
-                return invalid(format!(
-                    "Unsupported post request. Object with ID '{phone_number_id}' does not exist"
-                ));
+                return invalid_sub(
+                    Some(UNKNOWN_OBJECT_SUBCODE),
+                    format!("Unsupported post request. Object with ID '{phone_number_id}' does not exist"),
+                );
             }
             if let Some(fault) = st.take_fault(record.to.as_deref()) {
                 record.fault = Some(fault.name().into());
@@ -721,6 +850,7 @@ impl Simulator {
                         return Outcome::Error {
                             status: http_status,
                             code,
+                            subcode: None,
                             message,
                             details,
                         }
@@ -730,27 +860,35 @@ impl Simulator {
                     FaultKind::Drop => drop_connection = true,
                 }
             }
-            let message = match (&parsed, message) {
-                (Some(Err(e)), _) => {
-                    return invalid(format!("Request body is not valid JSON: {e}"))
-                }
-                (_, Some(Err(e))) => return invalid(format!("Invalid message request: {e}")),
-                (_, Some(Ok(m))) => m,
-                (_, None) => return invalid("Missing request body"),
+            let body = match &parsed {
+                Some(Err(e)) => return invalid(format!("Request body is not valid JSON: {e}")),
+                Some(Ok(v)) => v,
+                None => return invalid("Missing request body"),
             };
-            if message.messaging_product != "whatsapp" {
-                return invalid(format!(
-                    "Param messaging_product must be \"whatsapp\", got {:?}",
-                    message.messaging_product
-                ));
+            // Meta's schema decides, not our own types.
+            let violations = match contract() {
+                Ok(c) => c.check(Schema::MessageRequest, body),
+                Err(e) => {
+                    return invalid(format!("the simulator could not load Meta's schema: {e}"))
+                }
+            };
+            st.note_checked("request");
+            if let Some(first) = violations.first() {
+                let details = format!("Param {} is invalid: {}", first.path, first.message);
+                st.log_violations("request", seq, violations);
+                return invalid_sub(Some(SCHEMA_VIOLATION_SUBCODE), details);
             }
-            let Some(wa_id) = wa_id(&message.to) else {
+            if body["messaging_product"] != "whatsapp" {
+                return invalid("Param messaging_product must be \"whatsapp\"");
+            }
+            let to = body["to"].as_str().unwrap_or_default();
+            let Some(wa_id) = wa_id(to) else {
                 return invalid("Param to must be a phone number: optional + then 8 to 15 digits");
             };
             Outcome::Accepted(SendResponse {
                 messaging_product: "whatsapp".into(),
                 contacts: vec![Contact {
-                    input: message.to.clone(),
+                    input: to.to_owned(),
                     wa_id,
                 }],
                 messages: vec![SentMessage {
@@ -767,7 +905,13 @@ impl Simulator {
                 let callback = json
                     .and_then(|v| v.get("biz_opaque_callback_data")?.as_str())
                     .map(String::from);
-                let after = self.status_webhooks(&mut st, &answer, phone_number_id, callback);
+                let category = if template.is_some() {
+                    "utility"
+                } else {
+                    "service"
+                };
+                let after =
+                    self.status_webhooks(&mut st, &answer, phone_number_id, callback, category);
                 SimResponse {
                     after,
                     ..SimResponse::json(200, &answer)
@@ -776,17 +920,19 @@ impl Simulator {
             Outcome::Error {
                 status,
                 code,
+                subcode,
                 message,
                 details,
             } => {
                 record.error_code = Some(code);
-                st.graph_error(status, code, &message, &details)
+                st.graph_error_sub(status, code, subcode, &message, &details)
             }
             Outcome::Html(status) => SimResponse::html(status),
         };
         response.delay = delay;
         response.drop = drop_connection && record.status == RecordStatus::Accepted;
         record.http_status = response.status;
+        st.check_response(seq, &response);
         if self.config.log {
             println!("{}", log_line(&record));
         }
@@ -794,13 +940,15 @@ impl Simulator {
         response
     }
 
-    /// The status webhooks an accepted send will get, per the plan.
+    /// The status webhooks an accepted send will get, per the plan: one
+    /// payload per status (Meta never mixes statuses and messages).
     fn status_webhooks(
         &self,
         st: &mut State,
         answer: &SendResponse,
         phone_number_id: &str,
         callback: Option<String>,
+        category: &str,
     ) -> Vec<PendingWebhook> {
         let (Some(_), Some(wamid), Some(contact)) = (
             &self.config.webhook,
@@ -811,43 +959,61 @@ impl Simulator {
         };
         st.conversations
             .insert(contact.wa_id.clone(), phone_number_id.into());
+        st.last_sent.insert(contact.wa_id.clone(), wamid.into());
         let (statuses, error_code) = st.take_plan();
         statuses
             .into_iter()
             .map(|s| {
-                let update =
-                    webhooks::status(wamid, &s, &contact.wa_id, callback.clone(), error_code);
+                let update = webhooks::status(
+                    wamid,
+                    &s,
+                    &contact.wa_id,
+                    callback.clone(),
+                    error_code,
+                    category,
+                );
                 PendingWebhook {
                     kind: "status",
                     wamid: wamid.into(),
                     status: Some(s),
-                    body: webhooks::notification(phone_number_id, vec![update], Vec::new()),
+                    body: webhooks::notification(
+                        vec![("messages", webhooks::status_value(phone_number_id, &update))],
+                        false,
+                    ),
+                    redelivery_of: None,
                 }
             })
             .collect()
     }
 
-    /// Delivers one webhook now (no lock held while posting) and records it.
+    /// Delivers one webhook now (no lock held while posting) and records it,
+    /// after holding it to Meta's schema.
     pub fn deliver(&self, webhook: &PendingWebhook) -> Delivery {
         let result = match &self.config.webhook {
             Some(target) => target.post(&webhook.body),
             None => Err("started without --webhook-url".into()),
         };
         let mut st = self.lock();
+        let seq = st.deliveries.len() as u64 + 1;
+        st.check_webhook(seq, &webhook.body);
         let delivery = Delivery {
-            seq: st.deliveries.len() as u64 + 1,
+            seq,
             kind: webhook.kind.into(),
             wamid: webhook.wamid.clone(),
             status: webhook.status.clone(),
             http_status: result.as_ref().ok().copied(),
             error: result.err(),
             at_ms: now_ms(),
+            redelivery_of: webhook.redelivery_of,
+            payload: serde_json::from_slice(&webhook.body).unwrap_or(Value::Null),
+            body: webhook.body.clone(),
         };
         st.deliveries.push(delivery.clone());
         delivery
     }
 
-    /// `POST /_sim/inbound`: a virtual person writes; delivered before answering.
+    /// `POST /_sim/inbound`: a virtual person writes (or several, in one
+    /// delivery with `{"batch":[…]}`); delivered before answering.
     fn inbound(&self, req: &SimRequest) -> SimResponse {
         let pending = {
             let mut st = self.lock();
@@ -856,37 +1022,114 @@ impl Simulator {
                 Err(details) => return st.graph_error(400, 100, &meta_message(100), &details),
             }
         };
-        let delivery = self.deliver(&pending);
-        SimResponse::json(200, &json!({"id": pending.wamid, "delivery": delivery}))
+        let delivery = self.deliver(&pending.0);
+        SimResponse::json(
+            200,
+            &json!({"id": pending.0.wamid, "ids": pending.1, "delivery": delivery}),
+        )
     }
 
-    fn inbound_webhook(&self, st: &mut State, req: &SimRequest) -> Result<PendingWebhook, String> {
+    /// `POST /_sim/redeliver` `{"seq":N}`: posts delivery N again, the same
+    /// bytes (same ids, same signature), as Meta does when it saw no 200.
+    fn redeliver(&self, req: &SimRequest) -> SimResponse {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Redeliver {
+            seq: u64,
+        }
+        let pending = {
+            let mut st = self.lock();
+            let asked = serde_json::from_slice::<Redeliver>(&req.body)
+                .map_err(|e| format!("Invalid redelivery: {e}"))
+                .and_then(|r| {
+                    st.deliveries
+                        .iter()
+                        .find(|d| d.seq == r.seq)
+                        .cloned()
+                        .ok_or_else(|| format!("no delivery #{}", r.seq))
+                });
+            match asked {
+                Ok(d) => PendingWebhook {
+                    kind: match d.kind.as_str() {
+                        "status" => "status",
+                        "preference" => "preference",
+                        _ => "inbound",
+                    },
+                    wamid: d.wamid,
+                    status: d.status,
+                    body: d.body,
+                    redelivery_of: Some(d.redelivery_of.unwrap_or(d.seq)),
+                },
+                Err(details) => return st.graph_error(400, 100, &meta_message(100), &details),
+            }
+        };
+        let delivery = self.deliver(&pending);
+        SimResponse::json(200, &json!({"delivery": delivery}))
+    }
+
+    fn inbound_webhook(
+        &self,
+        st: &mut State,
+        req: &SimRequest,
+    ) -> Result<(PendingWebhook, Vec<String>), String> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Batch {
+            batch: Vec<InboundSpec>,
+            #[serde(default)]
+            entry_each: bool,
+        }
         if self.config.webhook.is_none() {
             return Err("the simulator was started without --webhook-url".into());
         }
-        let spec: InboundSpec =
+        let value: Value =
             serde_json::from_slice(&req.body).map_err(|e| format!("Invalid inbound: {e}"))?;
-        let wa_id = wa_id(&spec.from).ok_or("from must be an optional + and 8 to 15 digits")?;
-        match (&spec.text, &spec.button_payload) {
-            (Some(t), None) if !t.is_empty() && t.len() <= 4096 => {}
-            (None, Some(p)) if !p.is_empty() && p.len() <= 256 => {}
-            _ => return Err("give exactly one of text (1-4096 bytes) or button_payload".into()),
+        let (specs, entry_each) = if value.get("batch").is_some() {
+            let b: Batch =
+                serde_json::from_value(value).map_err(|e| format!("Invalid inbound batch: {e}"))?;
+            (b.batch, b.entry_each)
+        } else {
+            let spec: InboundSpec =
+                serde_json::from_value(value).map_err(|e| format!("Invalid inbound: {e}"))?;
+            (vec![spec], false)
+        };
+        if specs.is_empty() || specs.len() > 20 {
+            return Err("a batch holds 1 to 20 inbound items".into());
         }
-        let phone_number_id = spec
-            .phone_number_id
-            .clone()
-            .or_else(|| st.conversations.get(&wa_id).cloned())
-            .ok_or("no business number has written to from yet; give phone_number_id")?;
-        let seq = st.next_seq;
-        st.next_seq += 1;
-        let wamid = st.wamid(seq).replacen("SIM", "SIMIN", 1);
-        let message = webhooks::inbound(&spec, &wa_id, &wamid);
-        Ok(PendingWebhook {
-            kind: "inbound",
-            wamid,
-            status: None,
-            body: webhooks::notification(&phone_number_id, Vec::new(), vec![message]),
-        })
+        let mut changes = Vec::new();
+        let mut ids = Vec::new();
+        for spec in &specs {
+            spec.validate()?;
+            let wa_id = wa_id(&spec.from).ok_or("from must be an optional + and 8 to 15 digits")?;
+            let phone_number_id = spec
+                .phone_number_id
+                .clone()
+                .or_else(|| st.conversations.get(&wa_id).cloned())
+                .ok_or("no business number has written to from yet; give phone_number_id")?;
+            let seq = st.next_seq;
+            st.next_seq += 1;
+            let wamid = st.wamid(seq).replacen("SIM", "SIMIN", 1);
+            let last = st.last_sent.get(&wa_id).cloned();
+            let value =
+                webhooks::inbound_value(spec, &wa_id, &wamid, &phone_number_id, last.as_deref());
+            changes.push((spec.field(), value));
+            ids.push(wamid);
+        }
+        let kind = if specs.iter().all(|s| s.preference.is_some()) {
+            "preference"
+        } else {
+            "inbound"
+        };
+        Ok((
+            PendingWebhook {
+                kind,
+                wamid: ids[0].clone(),
+                status: None,
+                body: webhooks::notification(changes, entry_each),
+                redelivery_of: None,
+            },
+            ids,
+        ))
     }
 
     fn control(&self, req: &SimRequest, path: &str, query: &str) -> SimResponse {
@@ -980,10 +1223,25 @@ impl Simulator {
                 st.deliveries.clear();
                 SimResponse::no_content()
             }
+            ("GET", "/_sim/contract") => SimResponse::json(
+                200,
+                &json!({
+                    "loaded": contract().is_ok(),
+                    "error": contract().err(),
+                    "spec": "business-messaging-api_v23.0.yaml",
+                    "corrections": CORRECTIONS,
+                    "checked": st.contract.checked,
+                    "violations": st.contract.violations,
+                }),
+            ),
+            ("DELETE", "/_sim/contract") => {
+                st.contract = ContractLog::default();
+                SimResponse::no_content()
+            }
             (
                 method,
                 "/_sim/health" | "/_sim/messages" | "/_sim/faults" | "/_sim/statuses"
-                | "/_sim/webhooks" | "/_sim/inbound",
+                | "/_sim/webhooks" | "/_sim/inbound" | "/_sim/redeliver" | "/_sim/contract",
             ) => {
                 let method = method.to_ascii_lowercase();
                 st.graph_error(

@@ -7,10 +7,10 @@ use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
 use whatsapp_cloud_api::sign;
 use whatsapp_cloud_api::webhook::{
-    Change, ChangeValue, Entry, InboundButton, InboundMessage, InboundText, Metadata, Notification,
-    Status, StatusError,
+    Conversation, ConversationOrigin, Pricing, Status, StatusError, StatusErrorData,
 };
 
 /// Statuses delivered after an accepted send when no plan is queued.
@@ -18,7 +18,9 @@ pub const DEFAULT_STATUSES: [&str; 3] = ["sent", "delivered", "read"];
 /// Most statuses one plan may deliver per send.
 pub const MAX_PLAN: usize = 10;
 /// The WABA id in every notification.
-const WABA_ID: &str = "102290129340398";
+pub const WABA_ID: &str = "102290129340398";
+/// The business's display number in every notification.
+pub const DISPLAY_NUMBER: &str = "15550000000";
 /// Connect and read limits for one delivery.
 const TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -143,8 +145,9 @@ impl StatusPlan {
     }
 }
 
-/// What a person sends: `POST /_sim/inbound`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// What a person does: `POST /_sim/inbound`. Exactly one of `text`,
+/// `button_payload`, `interactive_id`, `reaction`, `system_new_wa_id` or `preference`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InboundSpec {
     /// Sender, optional `+` and 8–15 digits.
@@ -158,9 +161,72 @@ pub struct InboundSpec {
     /// The tapped button's text (default `Stop`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub button_text: Option<String>,
+    /// A tap on an interactive reply button with this id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interactive_id: Option<String>,
+    /// That button's title (default: the id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interactive_title: Option<String>,
+    /// A reaction with this emoji to the last message the business sent them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reaction: Option<String>,
+    /// A `system` message: `from` changed their number to this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system_new_wa_id: Option<String>,
+    /// Field `user_preferences`: `stop` or `resume` marketing messages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preference: Option<String>,
+    /// The Click-to-WhatsApp ad the message came from (`source_id`, `source_url`,
+    /// `ctwa_clid`, …; Meta's other required fields are filled in).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub referral: Option<Value>,
+    /// Their profile name (default `Sim User`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// Business number written to (default: the last one that sent to `from`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone_number_id: Option<String>,
+}
+
+impl InboundSpec {
+    /// Checks that it says exactly one thing, within Meta's sizes.
+    pub fn validate(&self) -> Result<(), String> {
+        let given = [
+            self.text.as_ref().map(|t| (t.len(), 4096)),
+            self.button_payload.as_ref().map(|p| (p.len(), 256)),
+            self.interactive_id.as_ref().map(|p| (p.len(), 256)),
+            self.reaction.as_ref().map(|p| (p.len(), 32)),
+            self.system_new_wa_id.as_ref().map(|p| (p.len(), 15)),
+            self.preference.as_ref().map(|p| (p.len(), 6)),
+        ];
+        let set: Vec<(usize, usize)> = given.into_iter().flatten().collect();
+        match set.as_slice() {
+            [(len, max)] if *len > 0 && len <= max => {}
+            _ => {
+                return Err("give exactly one of text (1-4096 bytes), button_payload, interactive_id, reaction, system_new_wa_id or preference".into())
+            }
+        }
+        if let Some(p) = &self.preference {
+            if p != "stop" && p != "resume" {
+                return Err("preference must be stop or resume".into());
+            }
+        }
+        if let Some(n) = &self.system_new_wa_id {
+            if crate::wa_id(n).is_none() {
+                return Err("system_new_wa_id must be 8 to 15 digits".into());
+            }
+        }
+        Ok(())
+    }
+
+    /// `messages` or `user_preferences`.
+    pub fn field(&self) -> &'static str {
+        if self.preference.is_some() {
+            "user_preferences"
+        } else {
+            "messages"
+        }
+    }
 }
 
 /// One webhook delivery as attempted.
@@ -168,7 +234,7 @@ pub struct InboundSpec {
 pub struct Delivery {
     /// 1, 2, 3, … in delivery order.
     pub seq: u64,
-    /// `status` or `inbound`.
+    /// `status`, `inbound` or `preference`.
     pub kind: String,
     /// The message's wamid (ours for statuses, the inbound one otherwise).
     pub wamid: String,
@@ -182,47 +248,73 @@ pub struct Delivery {
     pub error: Option<String>,
     /// When, unix milliseconds.
     pub at_ms: u64,
+    /// The delivery this one repeats, byte for byte (`POST /_sim/redeliver`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redelivery_of: Option<u64>,
+    /// The body as posted.
+    #[serde(default)]
+    pub payload: Value,
+    /// The exact bytes posted (and signed), for redelivery.
+    #[serde(skip)]
+    pub body: Vec<u8>,
 }
 
-/// A notification for one business number carrying `statuses` and `messages`.
-pub fn notification(
-    phone_number_id: &str,
-    statuses: Vec<Status>,
-    messages: Vec<InboundMessage>,
-) -> Vec<u8> {
-    let n = Notification {
-        object: "whatsapp_business_account".into(),
-        entry: vec![Entry {
-            id: WABA_ID.into(),
-            changes: vec![Change {
-                field: "messages".into(),
-                value: ChangeValue {
-                    messaging_product: "whatsapp".into(),
-                    metadata: Metadata {
-                        display_phone_number: "15550000000".into(),
-                        phone_number_id: phone_number_id.into(),
-                    },
-                    statuses,
-                    messages,
-                },
-            }],
-        }],
+/// `{"messaging_product":"whatsapp","metadata":{…}}`, the start of every change value.
+pub fn value_head(phone_number_id: &str) -> serde_json::Map<String, Value> {
+    let mut v = serde_json::Map::new();
+    v.insert("messaging_product".into(), json!("whatsapp"));
+    v.insert(
+        "metadata".into(),
+        json!({"display_phone_number": DISPLAY_NUMBER, "phone_number_id": phone_number_id}),
+    );
+    v
+}
+
+/// A notification of `changes` (`(field, value)`), in one entry or one entry each.
+pub fn notification(changes: Vec<(&str, Value)>, entry_each: bool) -> Vec<u8> {
+    let change = |(field, value): (&str, Value)| json!({"field": field, "value": value});
+    let entry = if entry_each {
+        changes
+            .into_iter()
+            .map(|c| json!({"id": WABA_ID, "changes": [change(c)]}))
+            .collect::<Vec<_>>()
+    } else {
+        vec![json!({"id": WABA_ID, "changes": changes.into_iter().map(change).collect::<Vec<_>>()})]
     };
-    serde_json::to_vec(&n).unwrap_or_default()
+    serde_json::to_vec(&json!({"object": "whatsapp_business_account", "entry": entry}))
+        .unwrap_or_default()
 }
 
-/// A status update for an accepted send.
+/// A status change value for one business number.
+pub fn status_value(phone_number_id: &str, status: &Status) -> Value {
+    let mut v = value_head(phone_number_id);
+    v.insert("statuses".into(), json!([status]));
+    Value::Object(v)
+}
+
+/// A status update for an accepted send: `pricing` and `conversation` as Meta
+/// sends them (per-message pricing), `errors[]` in full for `failed`.
 pub fn status(
     wamid: &str,
     status: &str,
     wa_id: &str,
     callback: Option<String>,
     error_code: i64,
+    category: &str,
 ) -> Status {
-    let errors = if status == "failed" {
+    let failed = status == "failed";
+    let errors = if failed {
         vec![StatusError {
-            code: error_code,
-            title: crate::meta_message(error_code),
+            code: Some(error_code),
+            title: Some(crate::meta_title(error_code)),
+            message: Some(crate::meta_title(error_code)),
+            error_data: Some(StatusErrorData {
+                details: crate::meta_message(error_code),
+            }),
+            href: Some(
+                "https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes/"
+                    .into(),
+            ),
         }]
     } else {
         Vec::new()
@@ -233,34 +325,96 @@ pub fn status(
         timestamp: (crate::now_ms() / 1000).to_string(),
         recipient_id: wa_id.into(),
         biz_opaque_callback_data: callback,
+        conversation: (!failed).then(|| Conversation {
+            id: Some(format!("CONV{}", wamid.trim_start_matches("wamid."))),
+            expiration_timestamp: None,
+            origin: Some(ConversationOrigin {
+                kind: category.into(),
+            }),
+        }),
+        pricing: (!failed).then(|| Pricing {
+            billable: Some(category != "service"),
+            pricing_model: Some("PMP".into()),
+            category: Some(category.into()),
+        }),
         errors,
     }
 }
 
-/// The inbound message a person sends.
-pub fn inbound(spec: &InboundSpec, wa_id: &str, wamid: &str) -> InboundMessage {
-    let timestamp = (crate::now_ms() / 1000).to_string();
-    let (kind, text, button) = match (&spec.text, &spec.button_payload) {
-        (_, Some(payload)) => (
-            "button",
-            None,
-            Some(InboundButton {
-                payload: payload.clone(),
-                text: spec.button_text.clone().unwrap_or_else(|| "Stop".into()),
-            }),
-        ),
-        (Some(body), None) => ("text", Some(InboundText { body: body.clone() }), None),
-        (None, None) => ("text", None, None),
-    };
-    InboundMessage {
-        from: wa_id.into(),
-        id: wamid.into(),
-        timestamp,
-        kind: kind.into(),
-        text,
-        button,
-        interactive: None,
+/// What a person sends, as the change value Meta posts for it. `last_wamid` is
+/// the business's last message to them (what a button tap or reaction answers).
+pub fn inbound_value(
+    spec: &InboundSpec,
+    wa_id: &str,
+    wamid: &str,
+    phone_number_id: &str,
+    last_wamid: Option<&str>,
+) -> Value {
+    let timestamp = crate::now_ms() / 1000;
+    let mut v = value_head(phone_number_id);
+    let contact =
+        json!({"profile": {"name": spec.name.as_deref().unwrap_or("Sim User")}, "wa_id": wa_id});
+    if let Some(value) = &spec.preference {
+        v.insert("contacts".into(), json!([contact]));
+        let detail = if value == "stop" {
+            "User requested to stop marketing messages"
+        } else {
+            "User requested to resume marketing messages"
+        };
+        v.insert(
+            "user_preferences".into(),
+            json!([{"wa_id": wa_id, "detail": detail, "category": "marketing_messages",
+                    "value": value, "timestamp": timestamp}]),
+        );
+        return Value::Object(v);
     }
+    let mut m = json!({"from": wa_id, "id": wamid, "timestamp": timestamp.to_string()});
+    let context = json!({"from": DISPLAY_NUMBER, "id": last_wamid.unwrap_or("wamid.SIMUNKNOWN")});
+    if let Some(new) = &spec.system_new_wa_id {
+        // System messages carry no contacts.
+        m["type"] = json!("system");
+        m["system"] = json!({"body": format!("User {} changed from {wa_id} to {new}",
+            spec.name.as_deref().unwrap_or("Sim User")), "wa_id": new, "type": "user_changed_number"});
+        v.insert("messages".into(), json!([m]));
+        return Value::Object(v);
+    }
+    if let Some(payload) = &spec.button_payload {
+        m["type"] = json!("button");
+        m["context"] = context;
+        m["button"] =
+            json!({"payload": payload, "text": spec.button_text.as_deref().unwrap_or("Stop")});
+    } else if let Some(id) = &spec.interactive_id {
+        m["type"] = json!("interactive");
+        m["context"] = context;
+        m["interactive"] = json!({"type": "button_reply", "button_reply":
+            {"id": id, "title": spec.interactive_title.as_deref().unwrap_or(id)}});
+    } else if let Some(emoji) = &spec.reaction {
+        m["type"] = json!("reaction");
+        m["reaction"] =
+            json!({"message_id": last_wamid.unwrap_or("wamid.SIMUNKNOWN"), "emoji": emoji});
+    } else {
+        m["type"] = json!("text");
+        m["text"] = json!({"body": spec.text.as_deref().unwrap_or_default()});
+    }
+    if let Some(referral) = &spec.referral {
+        m["referral"] = full_referral(referral);
+    }
+    v.insert("contacts".into(), json!([contact]));
+    v.insert("messages".into(), json!([m]));
+    Value::Object(v)
+}
+
+/// A referral with Meta's required fields filled in where the caller gave none.
+fn full_referral(given: &Value) -> Value {
+    let mut r = json!({"source_url": "https://fb.me/sim", "source_id": "120000000000000",
+        "source_type": "ad", "body": "Join our WhatsApp updates", "headline": "Chat with us",
+        "media_type": "image", "image_url": "https://example.com/ad.jpg", "ctwa_clid": "SIMCLID"});
+    if let (Some(out), Some(given)) = (r.as_object_mut(), given.as_object()) {
+        for (k, v) in given {
+            out.insert(k.clone(), v.clone());
+        }
+    }
+    r
 }
 
 #[cfg(test)]
@@ -284,6 +438,27 @@ mod tests {
         assert_eq!(status_of(b"HTTP/1.1 200 OK\r\n\r\n"), Some(200));
         assert_eq!(status_of(b"HTTP/1.1 401 Unauthorized\r\n"), Some(401));
         assert_eq!(status_of(b"garbage"), None);
+    }
+
+    #[test]
+    fn inbound_specs_say_exactly_one_thing() {
+        let spec = |f: fn(&mut InboundSpec)| {
+            let mut s = InboundSpec {
+                from: "6281234567890".into(),
+                ..InboundSpec::default()
+            };
+            f(&mut s);
+            s.validate()
+        };
+        assert!(spec(|s| s.text = Some("STOP".into())).is_ok());
+        assert!(spec(|s| s.preference = Some("stop".into())).is_ok());
+        assert!(spec(|s| s.preference = Some("maybe".into())).is_err());
+        assert!(spec(|_| {}).is_err());
+        assert!(spec(|s| {
+            s.text = Some("a".into());
+            s.reaction = Some("x".into());
+        })
+        .is_err());
     }
 
     #[test]

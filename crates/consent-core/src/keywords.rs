@@ -17,34 +17,123 @@ pub enum Keyword {
     Help,
 }
 
-/// Opt-out words, folded (lowercase, no accents), every locale.
-const OPT_OUT: &[&str] = &[
-    // en
-    "stop",
-    "unsubscribe",
-    "end",
-    "quit",
-    "stopall",
-    "revoke",
-    "optout",
-    "cancel",
-    // id
-    "berhenti",
-    // pt
-    "parar",
-    "sair",
-    "cancelar",
-    // tr
-    "dur",
-    "iptal",
-    // da
-    "afmeld",
-    // es
-    "baja",
-    // de
-    "stopp",
-    "abmelden",
+/// Opt-out phrases per language, folded (lowercase, no accents, single spaces,
+/// no punctuation). A message opts out when it is one of these as a whole, so
+/// "stop" inside a sentence ("don't stop my order") does not. Meta's own
+/// "Stop promotions" quick-reply label is here in each language, as are the
+/// labels merchants put on their own buttons.
+pub const OPT_OUT_PHRASES: &[(&str, &[&str])] = &[
+    (
+        "en",
+        &[
+            "stop",
+            "stop all",
+            "stopall",
+            "unsubscribe",
+            "unsubscribe me",
+            "end",
+            "quit",
+            "revoke",
+            "optout",
+            "opt out",
+            "opt me out",
+            "cancel",
+            "cancel subscription",
+            "stop promotions",
+            "stop messages",
+            "stop sending",
+            "stop sending messages",
+            "please stop",
+            "stop please",
+            "remove me",
+            "no more messages",
+        ],
+    ),
+    (
+        "id",
+        &[
+            "berhenti",
+            "stop",
+            "berhenti langganan",
+            "batal langganan",
+            "batalkan langganan",
+            "berhenti berlangganan",
+            "hentikan",
+            "hentikan promosi",
+            "stop promosi",
+            "berhenti promosi",
+            "jangan kirim lagi",
+        ],
+    ),
+    (
+        "pt",
+        &[
+            "parar",
+            "pare",
+            "sair",
+            "cancelar",
+            "cancelar inscricao",
+            "descadastrar",
+            "parar promocoes",
+            "nao quero mais",
+            "parar mensagens",
+        ],
+    ),
+    (
+        "tr",
+        &[
+            "dur",
+            "durdur",
+            "iptal",
+            "abonelikten cik",
+            "aboneligi iptal et",
+            "promosyonlari durdur",
+            "mesajlari durdur",
+        ],
+    ),
+    (
+        "da",
+        &[
+            "afmeld",
+            "afmeld mig",
+            "stop",
+            "frameld",
+            "frameld mig",
+            "stop kampagner",
+            "stop beskeder",
+        ],
+    ),
+    (
+        "es",
+        &[
+            "baja",
+            "parar",
+            "darme de baja",
+            "dar de baja",
+            "detener",
+            "cancelar",
+            "cancelar suscripcion",
+            "detener promociones",
+            "no mas mensajes",
+        ],
+    ),
+    (
+        "de",
+        &[
+            "stopp",
+            "stop",
+            "abmelden",
+            "abbestellen",
+            "abmelden bitte",
+            "werbung stoppen",
+            "keine nachrichten mehr",
+            "abo beenden",
+        ],
+    ),
 ];
+
+/// Longest message (in characters) still compared with the phrase tables.
+const MAX_KEYWORD_CHARS: usize = 60;
 
 /// Re-subscribe words, folded.
 const OPT_IN: &[&str] = &[
@@ -157,19 +246,54 @@ pub fn check_phrase(phrase: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
-/// Classifies an inbound text; `None` when it is not a single keyword.
+/// Classifies an inbound text; `None` when it is not a keyword. Opt-out
+/// phrases may be several words; START / HELP are single words.
 pub fn classify(text: &str) -> Option<Keyword> {
-    let folded = fold(single_word(text)?);
-    let is = |list: &[&str]| list.contains(&folded.as_str());
-    if is(OPT_OUT) {
-        Some(Keyword::OptOut)
-    } else if is(OPT_IN) {
+    if text.chars().count() > MAX_KEYWORD_CHARS * 4 {
+        return None;
+    }
+    let phrase = keyword_form(text);
+    if phrase.is_empty() || phrase.chars().count() > MAX_KEYWORD_CHARS {
+        return None;
+    }
+    if is_opt_out_phrase(&phrase) {
+        return Some(Keyword::OptOut);
+    }
+    if phrase.contains(' ') {
+        return None;
+    }
+    let is = |list: &[&str]| list.contains(&phrase.as_str());
+    if is(OPT_IN) {
         Some(Keyword::OptIn)
     } else if is(HELP) {
         Some(Keyword::Help)
     } else {
         None
     }
+}
+
+fn is_opt_out_phrase(phrase: &str) -> bool {
+    OPT_OUT_PHRASES
+        .iter()
+        .any(|(_, list)| list.contains(&phrase))
+}
+
+/// A message reduced to what keyword tables hold: folded, every run of
+/// punctuation, symbols and emoji a single space, trimmed. `"¡Darme de BAJA! 🙏"`
+/// becomes `"darme de baja"`.
+pub fn keyword_form(text: &str) -> String {
+    let folded = fold(text);
+    let mut out = String::with_capacity(folded.len());
+    for word in folded
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+    {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
 }
 
 /// Lowercases and strips accents from the Latin letters our locales use.
@@ -252,15 +376,172 @@ mod tests {
     #[test]
     fn sentences_and_other_words_are_not_keywords() {
         for w in [
-            "please stop",
-            "stop sending",
             "stopped",
             "",
             "   ",
             "!!!",
             "thanks",
+            "stop by the shop tomorrow?",
         ] {
             assert_eq!(classify(w), None, "{w:?}");
+        }
+    }
+
+    /// One table per language: what people type to leave (any case, accents,
+    /// punctuation and emoji), and sentences that merely contain a stop word.
+    const PER_LANGUAGE: &[(&str, &[&str], &[&str])] = &[
+        (
+            "en",
+            &[
+                "STOP",
+                "Stop promotions",
+                "Unsubscribe me",
+                "unsubscribe!",
+                "STOP 🛑",
+                "opt-out",
+                "Please stop.",
+                "stop sending messages",
+                "Cancel",
+                "QUIT",
+            ],
+            &[
+                "don't stop my order",
+                "when will my order stop moving?",
+                "stop the delivery at gate 2",
+                "I want to cancel my order",
+                "unsubscribe from what?",
+                "end of the month sale?",
+            ],
+        ),
+        (
+            "id",
+            &[
+                "BERHENTI",
+                "berhenti langganan",
+                "Berhenti berlangganan",
+                "Batal langganan!",
+                "STOP",
+                "hentikan promosi 🙏",
+                "Stop promosi",
+            ],
+            &[
+                "kapan pesanan berhenti di gudang?",
+                "jangan berhenti kirim promo",
+                "berhenti di mana kurirnya?",
+            ],
+        ),
+        (
+            "pt",
+            &[
+                "PARE",
+                "Parar",
+                "cancelar inscrição",
+                "Cancelar Inscricao",
+                "SAIR",
+                "descadastrar",
+                "Parar promoções",
+                "não quero mais!",
+            ],
+            &[
+                "não pare o envio do meu pedido",
+                "quero sair para buscar o pedido",
+                "cancelar o pedido 123",
+            ],
+        ),
+        (
+            "tr",
+            &[
+                "DUR",
+                "İPTAL",
+                "abonelikten çık",
+                "ABONELİKTEN ÇIK",
+                "Aboneliği iptal et",
+                "durdur",
+                "Promosyonları durdur",
+            ],
+            &[
+                "kargo nerede durdu?",
+                "siparişimi iptal etmeyin",
+                "dur biraz bakayım mı",
+            ],
+        ),
+        (
+            "da",
+            &[
+                "AFMELD",
+                "afmeld mig",
+                "Afmeld mig!",
+                "frameld",
+                "STOP",
+                "Stop beskeder",
+            ],
+            &[
+                "hvornår stopper leveringen?",
+                "jeg vil ikke afmelde ordren",
+                "stop ikke min pakke",
+            ],
+        ),
+        (
+            "es",
+            &[
+                "BAJA",
+                "darme de baja",
+                "¡Darme de BAJA!",
+                "dar de baja",
+                "Parar",
+                "cancelar suscripción",
+                "Detener promociones",
+            ],
+            &[
+                "no quiero darme de baja",
+                "la baja del precio es buena",
+                "¿cuándo paran los envíos?",
+            ],
+        ),
+        (
+            "de",
+            &[
+                "STOPP",
+                "Abbestellen",
+                "abmelden",
+                "Abmelden bitte",
+                "Werbung stoppen",
+                "keine Nachrichten mehr!",
+            ],
+            &[
+                "Bitte nicht abbestellen, nur die Adresse ändern",
+                "wann stoppt der Versand?",
+                "stopp mal kurz, wo ist mein Paket?",
+            ],
+        ),
+    ];
+
+    #[test]
+    fn every_language_opts_out_with_what_people_type() {
+        for (lang, stops, sentences) in PER_LANGUAGE {
+            for text in *stops {
+                assert_eq!(classify(text), Some(Keyword::OptOut), "{lang}: {text:?}");
+            }
+            for text in *sentences {
+                assert_eq!(classify(text), None, "{lang}: {text:?}");
+            }
+        }
+        // Every language of the widget has a table.
+        for l in Locale::ALL {
+            let lang = l.tag().split('-').next().unwrap_or_default();
+            assert!(
+                OPT_OUT_PHRASES.iter().any(|(code, _)| *code == lang),
+                "{lang}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_tables_are_in_keyword_form() {
+        for (lang, list) in OPT_OUT_PHRASES {
+            for p in *list {
+                assert_eq!(keyword_form(p), *p, "{lang}");
+            }
         }
     }
 

@@ -8,7 +8,7 @@
 use consent_core::{ids::uuid7, keywords, normalize_phone, Category, Keyword, Locale, SiteConfig};
 use serde::{Deserialize, Serialize};
 use whatsapp_cloud_api::{
-    webhook::{ChangeValue, InboundMessage},
+    webhook::{ChangeValue, InboundMessage, Referral, Status, UserPreference},
     MessageRequest,
 };
 use worker::{Result, SqlStorage};
@@ -38,6 +38,8 @@ pub struct Applied {
     pub ignored: u32,
     /// Replies queued.
     pub replies: u32,
+    /// Marketing stop / resume choices recorded (`user_preferences`, error 131050).
+    pub preferences: u32,
 }
 
 /// What one inbound message asks for.
@@ -57,6 +59,8 @@ enum Action {
     },
     /// The site's click-to-opt-in phrase.
     JoinPhrase { said: String },
+    /// `system` `user_changed_number`: the old number's grants end here.
+    NumberChanged { new_wa_id: String },
 }
 
 /// Applies a batch; redelivered messages and statuses change nothing.
@@ -69,9 +73,23 @@ pub fn apply(ledger: &SiteLedger, batch: &WebhookBatch) -> Result<Applied> {
         for status in &value.statuses {
             if outbox::apply_status(&sql, status, now)? {
                 applied.statuses += 1;
+                if stopped_marketing(status) {
+                    let evidence = MarketingEvidence::send_error(status, &batch.site);
+                    marketing_choice(ledger, &status.recipient_id, "stop", &evidence, now)?;
+                    applied.preferences += 1;
+                }
             } else {
                 applied.ignored += 1;
             }
+        }
+        for pref in &value.user_preferences {
+            if pref.category != "marketing_messages" || !first_preference(&sql, pref, now)? {
+                applied.ignored += 1;
+                continue;
+            }
+            let evidence = MarketingEvidence::user_preferences(pref, &batch.site);
+            marketing_choice(ledger, &pref.wa_id, &pref.value, &evidence, now)?;
+            applied.preferences += 1;
         }
         for message in &value.messages {
             let action = action_for(message, &batch.site);
@@ -89,7 +107,133 @@ pub fn apply(ledger: &SiteLedger, batch: &WebhookBatch) -> Result<Applied> {
     Ok(applied)
 }
 
+/// A failed status whose error is 131050: the person stopped marketing messages.
+fn stopped_marketing(s: &Status) -> bool {
+    s.status == "failed" && s.errors.iter().any(|e| e.code == Some(131050))
+}
+
+/// Where a marketing stop / resume came from, as the event's evidence.
+#[derive(Serialize)]
+pub(crate) struct MarketingEvidence {
+    source: &'static str,
+    category: &'static str,
+    value: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    meta_timestamp: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    wamid: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error_code: Option<i64>,
+    phone_number_id: String,
+}
+
+impl MarketingEvidence {
+    fn user_preferences(p: &UserPreference, site: &SiteConfig) -> MarketingEvidence {
+        MarketingEvidence {
+            source: "whatsapp_user_preferences",
+            category: "marketing_messages",
+            value: p.value.chars().take(16).collect(),
+            detail: p.detail.as_ref().map(|d| d.chars().take(200).collect()),
+            meta_timestamp: Some(p.timestamp.clone()),
+            wamid: None,
+            error_code: None,
+            phone_number_id: site.whatsapp.phone_number_id.clone(),
+        }
+    }
+
+    fn send_error(s: &Status, site: &SiteConfig) -> MarketingEvidence {
+        MarketingEvidence::error_131050(&s.id, &site.whatsapp.phone_number_id)
+    }
+
+    /// Error 131050 on a send (its status webhook, or the send's own answer).
+    pub(crate) fn error_131050(wamid: &str, phone_number_id: &str) -> MarketingEvidence {
+        MarketingEvidence {
+            source: "send_error",
+            category: "marketing_messages",
+            value: "stop".into(),
+            detail: Some("131050: the person stopped marketing messages from this business".into()),
+            meta_timestamp: None,
+            wamid: (!wamid.is_empty()).then(|| wamid.to_owned()),
+            error_code: Some(131050),
+            phone_number_id: phone_number_id.to_owned(),
+        }
+    }
+}
+
+/// The site's marketing categories. None of ours is marketing yet (the
+/// categories issue adds them); until then the choice is recorded, applied to nothing.
+fn marketing_categories() -> Vec<Category> {
+    Vec::new()
+}
+
+/// Records a person's marketing stop / resume as a chained `marketing_preference`
+/// event and applies it to the marketing categories.
+pub(crate) fn marketing_choice(
+    ledger: &SiteLedger,
+    wa_id: &str,
+    value: &str,
+    evidence: &MarketingEvidence,
+    now: i64,
+) -> Result<()> {
+    let Ok(phone) = normalize_phone(&format!("+{}", wa_id.trim_start_matches('+')), 0) else {
+        return Ok(());
+    };
+    let applies = marketing_categories();
+    let evidence = serde_json::to_string(evidence).unwrap_or_default();
+    let id = uuid7(now as u64, random_bytes()?);
+    ledger.append_event(
+        &id,
+        "marketing_preference",
+        phone.as_str(),
+        &applies,
+        now,
+        &evidence,
+    )?;
+    let state = if value == "resume" {
+        "granted"
+    } else {
+        "withdrawn"
+    };
+    for category in &applies {
+        ledger.set_state(phone.as_str(), *category, state, &id, now)?;
+    }
+    Ok(())
+}
+
+/// Records a `user_preferences` item; false when it was seen before (no id: keyed
+/// by person, value and Meta's timestamp).
+fn first_preference(sql: &SqlStorage, p: &UserPreference, now: i64) -> Result<bool> {
+    let key = format!(
+        "pref:{}:{}:{}:{}",
+        p.wa_id, p.category, p.value, p.timestamp
+    );
+    let fresh: Vec<serde_json::Value> = sql
+        .exec(
+            "INSERT INTO inbound_messages (id, phone, kind, action, received_at)
+             VALUES (?, ?, 'user_preferences', ?, ?) ON CONFLICT DO NOTHING RETURNING id",
+            vec![
+                key.into(),
+                p.wa_id.as_str().into(),
+                p.value.as_str().into(),
+                now.into(),
+            ],
+        )?
+        .to_array()?;
+    Ok(!fresh.is_empty())
+}
+
 fn action_for(m: &InboundMessage, site: &SiteConfig) -> Option<Action> {
+    if let Some(system) = m.system.as_ref().filter(|_| m.kind == "system") {
+        let new_wa_id = system
+            .wa_id
+            .as_deref()
+            .filter(|_| system.kind == "user_changed_number")?;
+        return Some(Action::NumberChanged {
+            new_wa_id: new_wa_id.chars().take(32).collect(),
+        });
+    }
     if let Some(payload) = m.reply_payload() {
         let said: String = payload.chars().take(100).collect();
         if let Some(id) = payload.strip_prefix("CONFIRM:") {
@@ -99,7 +243,13 @@ fn action_for(m: &InboundMessage, site: &SiteConfig) -> Option<Action> {
                 said,
             });
         }
-        return payload.starts_with("OPTOUT:").then_some(Action::OptOut {
+        // Ours (`OPTOUT:…`), or a button whose payload or label is a stop phrase:
+        // Meta's "Stop promotions", a merchant's "Unsubscribe".
+        let label = m.reply_label().unwrap_or_default();
+        let stop = payload.starts_with("OPTOUT:")
+            || keywords::classify(payload) == Some(Keyword::OptOut)
+            || keywords::classify(label) == Some(Keyword::OptOut);
+        return stop.then_some(Action::OptOut {
             method: "quick_reply",
             said,
         });
@@ -141,6 +291,7 @@ fn first_delivery(
         Action::Help => "help",
         Action::Confirm { .. } => "confirm",
         Action::JoinPhrase { .. } => "join_phrase",
+        Action::NumberChanged { .. } => "number_changed",
     });
     let fresh: Vec<serde_json::Value> = sql
         .exec(
@@ -205,6 +356,11 @@ fn handle(
             None => return Ok(false),
         },
         _ if known.is_none() => return Ok(false), // never opted in here: nothing to withdraw
+        Action::NumberChanged { new_wa_id } => {
+            // The old number is gone: nothing is sent to it, not even a reply.
+            ctx.number_changed(&new_wa_id)?;
+            return Ok(false);
+        }
         Action::OptOut { method, said } => ctx.opt_out(method, &said)?,
         Action::OptIn { said } => match ctx.confirm_all("keyword", &said)? {
             Some(reply) => reply,
@@ -266,6 +422,40 @@ impl Thread<'_> {
         }
         outbox::suppress_pending(&sql, self.phone, self.now)?;
         Ok(self.locale.strings().reply_opted_out)
+    }
+
+    /// `user_changed_number`: every grant of the old number is withdrawn (reason
+    /// `number_changed`, naming the new wa_id) and everything queued for it is
+    /// suppressed. The new number holds nothing until it consents itself.
+    fn number_changed(&self, new_wa_id: &str) -> Result<()> {
+        let sql = self.ledger.sql();
+        let mut held = categories_in(&sql, self.phone, "granted")?;
+        held.extend(categories_in(&sql, self.phone, "pending")?);
+        held.sort();
+        if !held.is_empty() {
+            let evidence = serde_json::to_string(&NumberChange {
+                source: "whatsapp_system",
+                method: "number_changed",
+                reason: "number_changed",
+                new_wa_id,
+                inbound_message_id: &self.m.id,
+                inbound_ts: &self.m.timestamp,
+                business_name: &self.site.business_name,
+                phone_number_id: &self.site.whatsapp.phone_number_id,
+            })
+            .unwrap_or_default();
+            let id = change_all(
+                self.ledger,
+                self.phone,
+                &held,
+                "withdraw",
+                "withdrawn",
+                &evidence,
+                self.now,
+            )?;
+            crate::double_optin::settle_all(&sql, self.phone, "withdrawn", &id, self.now)?;
+        }
+        outbox::suppress_all_pending(&sql, self.phone, self.now)
     }
 
     /// START: re-grants what was withdrawn, or lapsed unconfirmed (they ask for it now, in their own thread).
@@ -368,6 +558,43 @@ fn change_all(
     Ok(id)
 }
 
+/// Evidence of a withdrawal because WhatsApp says the number changed hands.
+#[derive(Serialize)]
+struct NumberChange<'a> {
+    source: &'static str,
+    method: &'static str,
+    reason: &'static str,
+    new_wa_id: &'a str,
+    inbound_message_id: &'a str,
+    inbound_ts: &'a str,
+    business_name: &'a str,
+    phone_number_id: &'a str,
+}
+
+/// What a Click-to-WhatsApp ad tells us about where a conversation started.
+#[derive(Serialize)]
+struct ReferralEvidence<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source_url: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source_type: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ctwa_clid: Option<&'a str>,
+}
+
+impl<'a> ReferralEvidence<'a> {
+    fn of(r: &'a Referral) -> ReferralEvidence<'a> {
+        ReferralEvidence {
+            source_id: r.source_id.as_deref(),
+            source_url: r.source_url.as_deref(),
+            source_type: r.source_type.as_deref(),
+            ctwa_clid: r.ctwa_clid.as_deref(),
+        }
+    }
+}
+
 /// Evidence of a change made in the WhatsApp thread.
 #[derive(Serialize)]
 struct InThread<'a> {
@@ -385,6 +612,9 @@ struct InThread<'a> {
     /// For a click-to-opt-in grant: the surface it came from, as the widget's grants name theirs.
     #[serde(skip_serializing_if = "Option::is_none")]
     surface: Option<&'static str>,
+    /// The ad or post the conversation came from (Click-to-WhatsApp).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    referral: Option<ReferralEvidence<'a>>,
 }
 
 fn in_thread_evidence(
@@ -407,6 +637,7 @@ fn in_thread_evidence(
         phone_number_id: &site.whatsapp.phone_number_id,
         confirms,
         surface: (source == "in_thread_keyword").then_some("click_to_optin"),
+        referral: m.referral.as_ref().map(ReferralEvidence::of),
     })
     .unwrap_or_default()
 }
@@ -421,7 +652,7 @@ fn queue_reply(
 ) -> Result<()> {
     let id = uuid7(now as u64, random_bytes()?);
     let body = text.replace("{business}", &site.business_name);
-    let message = MessageRequest::text(phone, &body, &id);
+    let message = MessageRequest::text(phone, &body, &id).replying_to(inbound_id);
     outbox::enqueue_row(sql, &id, inbound_id, phone, site, &message, now)
 }
 
@@ -479,6 +710,9 @@ mod tests {
             text: Some(InboundText { body: body.into() }),
             button: None,
             interactive: None,
+            context: None,
+            referral: None,
+            system: None,
         }
     }
 
@@ -573,5 +807,51 @@ mod tests {
             text: "Hi".into(),
         });
         assert_eq!(action_for(&tap), None);
+    }
+
+    #[test]
+    fn stop_phrase_buttons_and_number_changes_become_actions() {
+        let tap = |payload: &str, label: &str| {
+            let mut m = text("");
+            m.kind = "button".into();
+            m.text = None;
+            m.button = Some(InboundButton {
+                payload: payload.into(),
+                text: label.into(),
+            });
+            action_for(&m)
+        };
+        for (payload, label) in [
+            ("Stop promotions", "Stop promotions"),
+            ("Unsubscribe", "Unsubscribe"),
+            ("STOP", "STOP"),
+            ("BTN_7", "Berhenti langganan"),
+        ] {
+            assert!(
+                matches!(
+                    tap(payload, label),
+                    Some(Action::OptOut {
+                        method: "quick_reply",
+                        ..
+                    })
+                ),
+                "{payload} / {label}"
+            );
+        }
+        assert_eq!(tap("TRACK", "Track my order"), None);
+        let mut sys = text("");
+        sys.kind = "system".into();
+        sys.text = None;
+        sys.system = Some(whatsapp_cloud_api::webhook::SystemChange {
+            kind: "user_changed_number".into(),
+            wa_id: Some("6289999999999".into()),
+            body: None,
+        });
+        assert_eq!(
+            action_for(&sys),
+            Some(Action::NumberChanged {
+                new_wa_id: "6289999999999".into()
+            })
+        );
     }
 }

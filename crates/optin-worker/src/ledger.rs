@@ -224,7 +224,7 @@ impl DurableObject for SiteLedger {
 
     async fn alarm(&self) -> Result<Response> {
         crate::double_optin::expire_due(self, worker::Date::now().as_millis() as i64)?;
-        outbox::deliver_due(&self.state, &self.env).await?;
+        outbox::deliver_due(self).await?;
         Response::ok("delivered")
     }
 }

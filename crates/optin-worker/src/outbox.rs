@@ -182,8 +182,8 @@ pub fn apply_status(sql: &SqlStorage, s: &Status, now: i64) -> Result<bool> {
                 s.status.as_str().into(),
                 outbox_id.as_str().into(),
                 s.timestamp.parse::<i64>().unwrap_or(0).into(),
-                error.map(|e| e.code).into(),
-                error.map(|e| e.title.clone()).into(),
+                error.and_then(|e| e.code).into(),
+                error.map(|e| e.summary()).into(),
                 now.into(),
             ],
         )?
@@ -191,7 +191,7 @@ pub fn apply_status(sql: &SqlStorage, s: &Status, now: i64) -> Result<bool> {
     if fresh.is_empty() {
         return Ok(false);
     }
-    let last_error = error.map(|e| format!("{} {}", e.code, e.title));
+    let last_error = error.map(|e| e.summary());
     sql.exec(
         "UPDATE outbox SET status = ?, wamid = COALESCE(wamid, ?),
            last_error = COALESCE(?, last_error), updated_at = ?
@@ -221,6 +221,17 @@ pub fn suppress_pending(sql: &SqlStorage, phone: &str, now: i64) -> Result<()> {
     Ok(())
 }
 
+/// Stops everything queued for `phone`, replies too (the number is no longer theirs).
+pub fn suppress_all_pending(sql: &SqlStorage, phone: &str, now: i64) -> Result<()> {
+    sql.exec(
+        "UPDATE outbox SET status = 'suppressed', updated_at = ?,
+           last_error = 'the number changed hands (user_changed_number)'
+         WHERE phone = ? AND status = 'pending'",
+        vec![now.into(), phone.into()],
+    )?;
+    Ok(())
+}
+
 #[derive(Deserialize)]
 struct DueRow {
     id: String,
@@ -245,6 +256,8 @@ enum Outcome {
         error: String,
     },
     Failed(String),
+    /// 131050: the person stopped marketing messages; never retried, recorded as their choice.
+    MarketingStopped(String),
     /// No usable answer (connection lost, timeout, unreadable 2xx): Meta may
     /// have accepted it. The row stays 'sending' until a status webhook moves
     /// it on, or the grace period passes without one.
@@ -254,7 +267,8 @@ enum Outcome {
 }
 
 /// Sends every due row, then re-arms the alarm for the earliest pending one.
-pub async fn deliver_due(state: &State, env: &Env) -> Result<()> {
+pub async fn deliver_due(ledger: &crate::ledger::SiteLedger) -> Result<()> {
+    let (state, env) = (&ledger.state, &ledger.env);
     let sql = state.storage().sql();
     let now = worker::Date::now().as_millis() as i64;
     let grace = env_ms(
@@ -303,6 +317,12 @@ pub async fn deliver_due(state: &State, env: &Env) -> Result<()> {
         }
         crate::throughput::count_call(&sql, &row.phone_number_id, now)?;
         let outcome = send(env, &row).await;
+        if let Outcome::MarketingStopped(_) = &outcome {
+            let evidence =
+                crate::inbound::MarketingEvidence::error_131050("", &row.phone_number_id);
+            let wa_id = row.phone.trim_start_matches('+');
+            crate::inbound::marketing_choice(ledger, wa_id, "stop", &evidence, now)?;
+        }
         record_outcome(&sql, &row, outcome, unit)?;
     }
     if crate::halt::current(&sql)?.is_some() {
@@ -499,7 +519,7 @@ async fn try_send(env: &Env, row: &DueRow, signal: &AbortSignal) -> Result<Outco
     }
     Ok(match serde_json::from_str::<ErrorEnvelope>(&body) {
         Ok(env) => classify(
-            env.error.retry_class(),
+            env.error.retry_class_at(status),
             format!("{} {}", env.error.code, env.error.message),
         ),
         Err(_) => classify(
@@ -512,6 +532,7 @@ async fn try_send(env: &Env, row: &DueRow, signal: &AbortSignal) -> Result<Outco
 fn classify(class: RetryClass, error: String) -> Outcome {
     match class {
         RetryClass::HaltSite => Outcome::Halt(error),
+        RetryClass::MarketingStopped => Outcome::MarketingStopped(error),
         c if c.retries() => Outcome::Retry { class, error },
         _ => Outcome::Failed(error),
     }
@@ -536,7 +557,7 @@ fn record_outcome(sql: &SqlStorage, row: &DueRow, outcome: Outcome, unit: i64) -
                 row.id.as_str().into(),
             ],
         )?,
-        Outcome::Retry { class, error } if attempts < MAX_ATTEMPTS => {
+        Outcome::Retry { class, error } if attempts < class.max_attempts().min(MAX_ATTEMPTS) => {
             let next = now + backoff_ms(class, attempts, unit);
             leave_sending(sql, row, "pending", Some(next), attempts, &error, now)?
         }
@@ -546,7 +567,9 @@ fn record_outcome(sql: &SqlStorage, row: &DueRow, outcome: Outcome, unit: i64) -
             crate::halt::halt(sql, &error, &row.id, now)?;
             leave_sending(sql, row, "pending", Some(now), attempts, &error, now)?
         }
-        Outcome::Retry { error, .. } | Outcome::Failed(error) => {
+        Outcome::Retry { error, .. }
+        | Outcome::Failed(error)
+        | Outcome::MarketingStopped(error) => {
             leave_sending(sql, row, "failed", None, attempts, &error, now)?
         }
     };

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use consent_core::SiteConfig;
 use whatsapp_cloud_api::{
     verify_signature,
-    webhook::{ChangeValue, Notification},
+    webhook::{self, ChangeValue, Decoded},
 };
 use worker::{Env, Headers, Method, Request, Response};
 
@@ -70,9 +70,12 @@ pub async fn receive(mut req: Request, env: &Env) -> Result<Response, AppError> 
     if app_secret.is_empty() || !verify_signature(app_secret.as_bytes(), &body, &signature) {
         return Err(AppError::InvalidSignature);
     }
-    let notification: Notification = serde_json::from_slice(&body).map_err(from_json_error)?;
+    // Item by item: one odd status or message never costs the others (Meta
+    // would redeliver the same bytes and get the same refusal).
+    let decoded = webhook::decode(&body).map_err(from_json_error)?;
+    let skipped = log_skipped(&decoded);
     let mut routed = 0;
-    for (phone_number_id, changes) in by_phone_number_id(notification) {
+    for (phone_number_id, changes) in by_phone_number_id(decoded) {
         match site_for(env, &phone_number_id).await? {
             Some(site) => {
                 forward(env, site, changes).await?;
@@ -82,19 +85,26 @@ pub async fn receive(mut req: Request, env: &Env) -> Result<Response, AppError> 
         }
     }
     json(
-        &serde_json::json!({ "ok": true, "sites": routed }),
+        &serde_json::json!({ "ok": true, "sites": routed, "skipped": skipped }),
         200,
         Headers::new(),
     )
 }
 
-/// Groups `messages` changes by the business number they concern.
-fn by_phone_number_id(n: Notification) -> BTreeMap<String, Vec<ChangeValue>> {
+/// Logs (paths and reasons, never values) what could not be read; returns how many.
+fn log_skipped(d: &Decoded) -> usize {
+    for s in &d.skipped {
+        worker::console_warn!("webhook item skipped at {}: {}", s.path, s.reason);
+    }
+    d.skipped.len()
+}
+
+/// Groups the readable changes by the business number they concern.
+fn by_phone_number_id(d: Decoded) -> BTreeMap<String, Vec<ChangeValue>> {
     let mut out: BTreeMap<String, Vec<ChangeValue>> = BTreeMap::new();
-    let changes = n.entry.into_iter().flat_map(|e| e.changes);
-    for change in changes.filter(|c| c.field == "messages") {
-        let id = change.value.metadata.phone_number_id.clone();
-        out.entry(id).or_default().push(change.value);
+    for change in d.changes {
+        let id = change.metadata.phone_number_id.clone();
+        out.entry(id).or_default().push(change);
     }
     out
 }
@@ -142,7 +152,7 @@ async fn forward(env: &Env, site: SiteConfig, changes: Vec<ChangeValue>) -> Resu
     Ok(())
 }
 
-/// Splits changes by the shard of the person each status or message concerns.
+/// Splits changes by the shard of the person each item concerns.
 fn by_shard(site: &SiteConfig, changes: Vec<ChangeValue>) -> BTreeMap<u32, Vec<ChangeValue>> {
     let shard_of = |wa_id: &str| site.shard_for(&format!("+{}", wa_id.trim_start_matches('+')));
     let mut out: BTreeMap<u32, Vec<ChangeValue>> = BTreeMap::new();
@@ -152,6 +162,7 @@ fn by_shard(site: &SiteConfig, changes: Vec<ChangeValue>) -> BTreeMap<u32, Vec<C
             .iter()
             .map(|s| shard_of(&s.recipient_id))
             .chain(change.messages.iter().map(|m| shard_of(&m.from)))
+            .chain(change.user_preferences.iter().map(|p| shard_of(&p.wa_id)))
             .collect();
         shards.sort_unstable();
         shards.dedup();
@@ -159,6 +170,8 @@ fn by_shard(site: &SiteConfig, changes: Vec<ChangeValue>) -> BTreeMap<u32, Vec<C
             let mut part = change.clone();
             part.statuses.retain(|s| shard_of(&s.recipient_id) == shard);
             part.messages.retain(|m| shard_of(&m.from) == shard);
+            part.user_preferences
+                .retain(|p| shard_of(&p.wa_id) == shard);
             out.entry(shard).or_default().push(part);
         }
     }

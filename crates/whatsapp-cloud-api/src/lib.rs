@@ -6,10 +6,10 @@ pub mod error;
 pub mod message;
 pub mod webhook;
 
-pub use error::{ErrorEnvelope, GraphError, RetryClass};
+pub use error::{ErrorEnvelope, GraphError, RetryClass, RETRY_TABLE};
 pub use message::{
-    Component, Contact, Language, MessageBody, MessageRequest, Parameter, SendResponse,
-    SentMessage, Template, TextBody,
+    Component, Contact, Language, MessageBody, MessageContext, MessageRequest, Parameter,
+    SendResponse, SentMessage, Template, TextBody,
 };
 pub use webhook::{sign, verify_signature};
 

@@ -15,9 +15,19 @@ pub struct MessageRequest {
     /// Echoed in status webhooks (≤ 512 chars); we put the consent id here.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub biz_opaque_callback_data: Option<String>,
+    /// The person's message this one answers (shown quoted in their thread).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<MessageContext>,
     /// The message itself, tagged by `type`.
     #[serde(flatten)]
     pub body: MessageBody,
+}
+
+/// `context` of a reply.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MessageContext {
+    /// The wamid of the message replied to.
+    pub message_id: String,
 }
 
 fn individual() -> String {
@@ -65,8 +75,15 @@ pub struct Template {
 /// Template language.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Language {
+    /// Always `deterministic` (Meta's description requires it).
+    #[serde(default = "deterministic")]
+    pub policy: String,
     /// WhatsApp language code (`en`, `pt_BR`, …).
     pub code: String,
+}
+
+fn deterministic() -> String {
+    "deterministic".into()
 }
 
 /// A template component with its parameters.
@@ -120,10 +137,12 @@ impl MessageRequest {
             recipient_type: individual(),
             to: to.into(),
             biz_opaque_callback_data: Some(callback_data.into()),
+            context: None,
             body: MessageBody::Template {
                 template: Template {
                     name: template_name.into(),
                     language: Language {
+                        policy: deterministic(),
                         code: language.into(),
                     },
                     components: vec![
@@ -183,6 +202,7 @@ impl MessageRequest {
             recipient_type: individual(),
             to: to.into(),
             biz_opaque_callback_data: Some(callback_data.into()),
+            context: None,
             body: MessageBody::Text {
                 text: TextBody {
                     body: body.into(),
@@ -190,6 +210,14 @@ impl MessageRequest {
                 },
             },
         }
+    }
+
+    /// Marks this as the reply to the person's message `wamid`.
+    pub fn replying_to(mut self, wamid: &str) -> MessageRequest {
+        self.context = Some(MessageContext {
+            message_id: wamid.into(),
+        });
+        self
     }
 
     /// The template, if this is a template message.
@@ -219,14 +247,17 @@ impl Template {
     }
 }
 
-/// 200 answer to a send.
+/// 200 answer to a send (`MessageResponsePayload`: every field optional).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SendResponse {
     /// Always `whatsapp`.
+    #[serde(default)]
     pub messaging_product: String,
     /// The recipient as given and as WhatsApp knows them.
+    #[serde(default)]
     pub contacts: Vec<Contact>,
     /// The accepted message.
+    #[serde(default)]
     pub messages: Vec<SentMessage>,
 }
 
@@ -234,8 +265,10 @@ pub struct SendResponse {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Contact {
     /// What we sent in `to`.
+    #[serde(default)]
     pub input: String,
     /// WhatsApp id (digits).
+    #[serde(default)]
     pub wa_id: String,
 }
 
@@ -276,7 +309,7 @@ mod tests {
             v,
             json!({"messaging_product":"whatsapp","recipient_type":"individual",
               "to":"+6281234567890","biz_opaque_callback_data":"consent-1","type":"template",
-              "template":{"name":"optin_confirmation","language":{"code":"id"},
+              "template":{"name":"optin_confirmation","language":{"policy":"deterministic","code":"id"},
               "components":[{"type":"body","parameters":[{"type":"text","text":"Toko Acme"}]},
                 {"type":"button","sub_type":"quick_reply","index":"0",
                  "parameters":[{"type":"payload","payload":"OPTOUT:abc"}]}]}})
@@ -314,5 +347,19 @@ mod tests {
         )
         .unwrap();
         assert_eq!(r.message_id(), Some("wamid.HBgL"));
+        // The spec requires none of its fields: no contacts is still a success.
+        let bare: SendResponse =
+            serde_json::from_str(r#"{"messages":[{"id":"wamid.X","message_status":"accepted"}]}"#)
+                .unwrap();
+        assert_eq!(bare.message_id(), Some("wamid.X"));
+    }
+
+    #[test]
+    fn a_reply_carries_the_context_of_the_message_it_answers() {
+        let v = serde_json::to_value(
+            MessageRequest::text("+62812", "hi", "r1").replying_to("wamid.in"),
+        )
+        .unwrap();
+        assert_eq!(v["context"], json!({"message_id": "wamid.in"}));
     }
 }
