@@ -7,6 +7,9 @@ import assert from "node:assert/strict";
 import { randomBytes, randomInt } from "node:crypto";
 import { BASE, SIM, admin, freshPhone, simMessages, eventually, sleep, signWebhook, postWebhook, inboundWebhook, SHOP, SHOP_ORIGINS } from "./support.mjs";
 
+/** The per-person gap between two sends (scripts/dev sets it for the stack). */
+const PAIR_GAP = Number(process.env.OUTBOX_PAIR_GAP_MS ?? 1500);
+
 // scripts/dev sets DOUBLE_OPT_IN_HOUR_MS: one "hour" of expiry lasts this long in tests.
 const HOUR_MS = Number(process.env.DOUBLE_OPT_IN_HOUR_MS ?? 2000);
 const NOTICES = {
@@ -122,7 +125,7 @@ test("a consent stays pending, gets only the Confirm request, and the Confirm bu
 
   const reply = await eventually(async () => (await replies(phone))[0]);
   assert.match(reply?.text ?? "", /^Thank you, confirmed! Toko Acme .*Reply STOP/);
-  await sleep(800);
+  await sleep(PAIR_GAP + 1000); // a second answer would have gone out by now
   assert.equal((await view(site, phone)).events.length, 2, "the replayed tap recorded nothing more");
   assert.equal((await replies(phone)).length, 1, "and was answered once");
   const s = await stats(site);
