@@ -57,6 +57,23 @@ test("the same Idempotency-Key sent 20 times at once records one consent and sen
   assert.equal((await subscriber(phone)).body.events.length, 1, "neither refusal recorded anything");
 });
 
+/** Sets `assignments` on stored event `id` in the ledger's SQLite, behind the Worker's back. */
+function editEvent(stateDir, id, assignments) {
+  execFileSync("python3", ["-c", `
+import sqlite3, glob, sys
+for f in glob.glob(sys.argv[1] + "/**/*.sqlite", recursive=True):
+    db = sqlite3.connect(f)
+    try:
+        n = db.execute("UPDATE events SET " + sys.argv[3] + " WHERE id = ?", (sys.argv[2],)).rowcount
+        db.commit()
+    except sqlite3.Error:
+        n = 0
+    db.close()
+    if n: print(f); break
+else: sys.exit("event not found")
+`, stateDir, id, assignments]);
+}
+
 test("verify walks the chain; a tampered event is named", async (t) => {
   const { id: site } = await newSite();
   const ids = [];
@@ -67,19 +84,7 @@ test("verify walks the chain; a tampered event is named", async (t) => {
   const stateDir = process.env.OPTIN_STATE_DIR;
   if (!stateDir) return t.skip("OPTIN_STATE_DIR not set: run through scripts/dev test");
   // Edit the stored row behind the Worker's back, as an insider with disk access could.
-  execFileSync("python3", ["-c", `
-import sqlite3, glob, sys
-for f in glob.glob(sys.argv[1] + "/**/*.sqlite", recursive=True):
-    db = sqlite3.connect(f)
-    try:
-        n = db.execute("UPDATE events SET categories = '[\\"order_updates\\"]' WHERE id = ?", (sys.argv[2],)).rowcount
-        db.commit()
-    except sqlite3.Error:
-        n = 0
-    db.close()
-    if n: print(f); break
-else: sys.exit("event not found")
-`, stateDir, ids[1]]);
+  editEvent(stateDir, ids[1], `categories = '["order_updates"]'`);
   const report = await eventually(async () => {
     const r = await (await admin(`${site}/verify`)).json();
     return r.ok === false && r;
@@ -96,19 +101,7 @@ test("verify names an event whose evidence was deleted behind the Worker's back,
   const stateDir = process.env.OPTIN_STATE_DIR;
   if (!stateDir) return t.skip("OPTIN_STATE_DIR not set: run through scripts/dev test");
   // The hashes stay as they were: only the evidence is gone, as an erasure would leave it.
-  execFileSync("python3", ["-c", `
-import sqlite3, glob, sys
-for f in glob.glob(sys.argv[1] + "/**/*.sqlite", recursive=True):
-    db = sqlite3.connect(f)
-    try:
-        n = db.execute("UPDATE events SET evidence = NULL, phone = NULL WHERE id = ?", (sys.argv[2],)).rowcount
-        db.commit()
-    except sqlite3.Error:
-        n = 0
-    db.close()
-    if n: print(f); break
-else: sys.exit("event not found")
-`, stateDir, ids[1]]);
+  editEvent(stateDir, ids[1], "evidence = NULL, phone = NULL");
   const report = await eventually(async () => {
     const r = await (await admin(`${site}/verify`)).json();
     return r.ok === false && r;

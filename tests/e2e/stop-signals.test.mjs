@@ -6,7 +6,7 @@
 // the simulator's own /_sim/redeliver (same bytes, same ids).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { BASE, SIM, SHOP, freshPhone, subscriber, simMessages, eventually, sleep, signWebhook, postWebhook } from "./support.mjs";
+import { BASE, SIM, SHOP, freshPhone, subscriber, simMessages, eventually, sleep, signWebhook, postWebhook, viewUntil } from "./support.mjs";
 
 const DEMO_PNID = "100000000000001";
 const DELIVERED = ["sent", "delivered", "read"];
@@ -32,14 +32,6 @@ const sim = async (method, path, body) => {
   return { status: res.status, body: res.status === 204 ? null : await res.json() };
 };
 
-async function viewUntil(phone, ok, what) {
-  const view = await eventually(async () => {
-    const s = await subscriber(phone);
-    return s.status === 200 && ok(s.body) && s.body;
-  });
-  assert.ok(view, `timed out waiting for: ${what}`);
-  return view;
-}
 
 /** A person does something in WhatsApp; answers the simulator's delivery. */
 async function act(phone, spec) {

@@ -94,6 +94,16 @@ export async function eventually(probe, ms = 15_000) {
   return last;
 }
 
+/** Waits until the demo site's admin view of `phone` satisfies `ok`, and returns it. */
+export async function viewUntil(phone, ok, what) {
+  const view = await eventually(async () => {
+    const s = await subscriber(phone);
+    return s.status === 200 && ok(s.body) && s.body;
+  });
+  assert.ok(view, `timed out waiting for: ${what}`);
+  return view;
+}
+
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 const AXE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");

@@ -3,7 +3,7 @@
 // outbox does with each Graph error of PRODUCT.md's table.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { BASE, SIM, ADMIN_TOKEN, freshPhone, subscriber, simMessages, eventually, sleep, signWebhook as sign, postWebhook, SHOP } from "./support.mjs";
+import { BASE, SIM, ADMIN_TOKEN, freshPhone, subscriber, simMessages, eventually, sleep, signWebhook as sign, postWebhook, SHOP, viewUntil } from "./support.mjs";
 
 const VERIFY_TOKEN = process.env.WEBHOOK_VERIFY_TOKEN ?? "dev-verify-token";
 const DEMO_PNID = "100000000000001";
@@ -31,15 +31,6 @@ async function consent(phone, { locale = "en", categories = ["delivery", "order_
 const sim = (method, path, body) =>
   fetch(`${SIM}${path}`, { method, body: body === undefined ? undefined : JSON.stringify(body) });
 
-/** Waits until the admin view satisfies `ok`, and returns it. */
-async function viewUntil(phone, ok, what) {
-  const view = await eventually(async () => {
-    const s = await subscriber(phone);
-    return s.status === 200 && ok(s.body) && s.body;
-  });
-  assert.ok(view, `timed out waiting for: ${what}`);
-  return view;
-}
 
 /** A person writes to the business; the simulator delivers it as a signed webhook. */
 async function say(phone, message) {

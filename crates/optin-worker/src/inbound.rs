@@ -403,37 +403,40 @@ impl Thread<'_> {
 
     /// Withdraws everything granted or waiting for confirmation.
     fn opt_out(&self, method: &'static str, said: &str) -> Result<&'static str> {
+        self.withdraw_held(|| self.evidence("in_thread", method, said, None))?;
+        outbox::suppress_pending(&self.ledger.sql(), self.phone, self.now)?;
+        Ok(self.locale.strings().reply_opted_out)
+    }
+
+    /// Withdraws every category the person holds (granted or pending) in one
+    /// chained event with `evidence`, and settles their pending confirmations;
+    /// nothing is recorded when they hold none.
+    fn withdraw_held(&self, evidence: impl FnOnce() -> String) -> Result<()> {
         let sql = self.ledger.sql();
         let mut held = categories_in(&sql, self.phone, "granted")?;
         held.extend(categories_in(&sql, self.phone, "pending")?);
         held.sort();
-        if !held.is_empty() {
-            let evidence = self.evidence("in_thread", method, said, None);
-            let id = change_all(
-                self.ledger,
-                self.phone,
-                &held,
-                "withdraw",
-                "withdrawn",
-                &evidence,
-                self.now,
-            )?;
-            crate::double_optin::settle_all(&sql, self.phone, "withdrawn", &id, self.now)?;
+        if held.is_empty() {
+            return Ok(());
         }
-        outbox::suppress_pending(&sql, self.phone, self.now)?;
-        Ok(self.locale.strings().reply_opted_out)
+        let id = change_all(
+            self.ledger,
+            self.phone,
+            &held,
+            "withdraw",
+            "withdrawn",
+            &evidence(),
+            self.now,
+        )?;
+        crate::double_optin::settle_all(&sql, self.phone, "withdrawn", &id, self.now)
     }
 
     /// `user_changed_number`: every grant of the old number is withdrawn (reason
     /// `number_changed`, naming the new wa_id) and everything queued for it is
     /// suppressed. The new number holds nothing until it consents itself.
     fn number_changed(&self, new_wa_id: &str) -> Result<()> {
-        let sql = self.ledger.sql();
-        let mut held = categories_in(&sql, self.phone, "granted")?;
-        held.extend(categories_in(&sql, self.phone, "pending")?);
-        held.sort();
-        if !held.is_empty() {
-            let evidence = serde_json::to_string(&NumberChange {
+        self.withdraw_held(|| {
+            serde_json::to_string(&NumberChange {
                 source: "whatsapp_system",
                 method: "number_changed",
                 reason: "number_changed",
@@ -443,19 +446,9 @@ impl Thread<'_> {
                 business_name: &self.site.business_name,
                 phone_number_id: &self.site.whatsapp.phone_number_id,
             })
-            .unwrap_or_default();
-            let id = change_all(
-                self.ledger,
-                self.phone,
-                &held,
-                "withdraw",
-                "withdrawn",
-                &evidence,
-                self.now,
-            )?;
-            crate::double_optin::settle_all(&sql, self.phone, "withdrawn", &id, self.now)?;
-        }
-        outbox::suppress_all_pending(&sql, self.phone, self.now)
+            .unwrap_or_default()
+        })?;
+        outbox::suppress_all_pending(&self.ledger.sql(), self.phone, self.now)
     }
 
     /// START: re-grants what was withdrawn, or lapsed unconfirmed (they ask for it now, in their own thread).
