@@ -5,7 +5,8 @@ use serde::Serialize;
 use thiserror::Error;
 use worker::{Headers, Response};
 
-/// Everything a request can fail with. Only `Internal` is a 5xx.
+/// Everything a request can fail with. Only `Internal`, `LedgerUnavailable` and
+/// `TurnstileUnavailable` are 5xx.
 #[derive(Debug, Error)]
 pub enum AppError {
     /// No such route.
@@ -96,6 +97,9 @@ pub enum AppError {
         /// What is wrong.
         detail: &'static str,
     },
+    /// A ledger whose schema could not be migrated refuses to serve.
+    #[error("the consent ledger is unavailable; try again later")]
+    LedgerUnavailable(String),
     /// Infrastructure failure (binding, storage): retry later.
     #[error("internal error")]
     Internal(String),
@@ -147,6 +151,7 @@ impl AppError {
             InvalidSiteConfig { .. } => (422, "invalid-site-config", "Invalid site configuration"),
             VerificationFailed => (403, "verification-failed", "Webhook verification failed"),
             InvalidSignature => (401, "invalid-signature", "Invalid signature"),
+            LedgerUnavailable(_) => (503, "ledger-unavailable", "Ledger unavailable"),
             Internal(_) => (500, "internal", "Internal error"),
         }
     }
@@ -169,8 +174,12 @@ impl AppError {
     /// The problem+json response; `headers` carries CORS and the like.
     pub fn into_response(self, headers: Headers) -> worker::Result<Response> {
         let (status, slug, title) = self.parts();
-        if let AppError::Internal(cause) = &self {
-            worker::console_error!("internal error: {cause}");
+        match &self {
+            AppError::Internal(cause) => worker::console_error!("internal error: {cause}"),
+            AppError::LedgerUnavailable(cause) => {
+                worker::console_error!("ALERT ledger unavailable: {cause}")
+            }
+            _ => {}
         }
         let body = Problem {
             kind: format!("/problems/{slug}"),
@@ -186,6 +195,9 @@ impl AppError {
         }
         if let AppError::RateLimited { retry_after, .. } = &self {
             headers.set("Retry-After", &retry_after.to_string())?;
+        }
+        if let AppError::LedgerUnavailable(_) = &self {
+            headers.set("Retry-After", "60")?;
         }
         if let AppError::Unauthorized = self {
             headers.set("WWW-Authenticate", "Bearer")?;

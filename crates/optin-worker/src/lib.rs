@@ -1,27 +1,18 @@
 //! The WhatsApp opt-in Worker: public consent API, admin API, and the per-site
 //! ledger Durable Object that records consents and sends confirmations.
+//!
+//! Data flows edge → ledger → outbox → Graph API, and webhooks enter the ledger
+//! as a command like everything else. In code, `edge` and `ledger` know each
+//! other only through `protocol` (its commands, replies and errors); `error`
+//! and `http` are leaves.
 
-mod admin;
-mod analytics;
-mod audit;
-mod changes;
-mod double_optin;
+mod edge;
 mod error;
-mod halt;
 mod http;
-mod inbound;
 mod ledger;
-mod limits;
-mod outbox;
-mod prefcentre;
-mod preferences;
-mod public;
-mod schema;
-mod sites;
-mod throughput;
-mod turnstile;
-mod webhooks;
+mod protocol;
 
+use edge::{admin, beacon, prefcentre, preferences, public, webhooks};
 use worker::{event, Context, Env, Headers, Method, Request, Response, Result};
 
 pub use error::AppError;
@@ -52,8 +43,8 @@ async fn route(req: Request, env: &Env) -> std::result::Result<Response, AppErro
             }),
         },
         ["v1", "sites", site, "events"] => match method {
-            Method::Post => analytics::post_events(req, env, site).await,
-            Method::Options => analytics::preflight(&req, env, site).await,
+            Method::Post => beacon::post_events(req, env, site).await,
+            Method::Options => beacon::preflight(&req, env, site).await,
             _ => Err(AppError::MethodNotAllowed {
                 allow: "POST, OPTIONS",
             }),

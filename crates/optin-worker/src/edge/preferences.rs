@@ -3,13 +3,13 @@
 
 use consent_core::{token, Category, Locale, SiteConfig};
 use serde::{Deserialize, Serialize};
-use worker::{Env, Headers, Method, Request, Response};
+use worker::{Env, Headers, Request, Response};
 
+use super::sites;
 use crate::{
-    changes::{check_pause, Change, Frequency, Preferences},
     error::AppError,
     http::{json, read_json},
-    ledger, sites,
+    protocol::{check_pause, Change, Frequency, LedgerClient, Preferences},
 };
 
 /// Body of `PUT /v1/preferences/{token}`; absent `frequency`/`paused_until` keep what is recorded.
@@ -20,7 +20,7 @@ struct PutPreferences {
     #[serde(default)]
     frequency: Option<Frequency>,
     /// `"YYYY-MM-DD"` pauses until that day; `null` or `""` lifts the pause.
-    #[serde(default, deserialize_with = "crate::changes::present")]
+    #[serde(default, deserialize_with = "crate::protocol::present")]
     paused_until: Option<Option<String>>,
 }
 
@@ -146,15 +146,6 @@ fn view(site: &SiteConfig, prefs: Preferences) -> PreferencesView {
     }
 }
 
-/// The ledger's answer as current preferences.
-async fn read_prefs(mut resp: Response) -> Result<Preferences, AppError> {
-    match resp.status_code() {
-        200 => Ok(resp.json().await?),
-        404 => Err(AppError::NoSubscriber),
-        s => Err(AppError::Internal(format!("ledger answered {s}"))),
-    }
-}
-
 fn answer(site: &SiteConfig, prefs: Preferences) -> Result<Response, AppError> {
     let headers = Headers::new();
     headers.set("Cache-Control", "no-store")?;
@@ -163,8 +154,8 @@ fn answer(site: &SiteConfig, prefs: Preferences) -> Result<Response, AppError> {
 
 /// The current choices behind an opened token.
 pub(crate) async fn current(env: &Env, opened: &Opened) -> Result<Preferences, AppError> {
-    let path = format!("/preferences/{}", opened.consent_id);
-    read_prefs(ledger::call(env, &opened.ledger, Method::Get, &path, None).await?).await
+    let ledger = LedgerClient::new(env, &opened.ledger)?;
+    Ok(ledger.preferences(&opened.consent_id).await?)
 }
 
 /// Records a validated change as one ledger event (none if nothing changes).
@@ -174,15 +165,16 @@ pub(crate) async fn apply(
     change: Validated,
     method: &str,
 ) -> Result<Preferences, AppError> {
-    let body = serde_json::to_string(&Change {
+    let change = Change {
         consent_id: opened.consent_id.clone(),
         granted: change.granted,
         method: method.to_owned(),
         frequency: change.frequency,
         paused_until: change.paused_until,
-    })
-    .map_err(|e| AppError::Internal(e.to_string()))?;
-    read_prefs(ledger::call(env, &opened.ledger, Method::Post, "/change", Some(body)).await?).await
+    };
+    Ok(LedgerClient::new(env, &opened.ledger)?
+        .change(change)
+        .await?)
 }
 
 /// Withdraws every category at once.

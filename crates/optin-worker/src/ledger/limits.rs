@@ -2,9 +2,10 @@
 //! per client IP per minute, per phone per hour, confirmations per UTC day.
 
 use serde::Deserialize;
-use worker::{Result, SqlStorage};
+use worker::Result;
 
-use crate::ledger::{RecordConsent, Refusal};
+use super::store::Db;
+use crate::protocol::{LedgerError, RecordConsent};
 
 const MINUTE: i64 = 60_000;
 const HOUR: i64 = 3_600_000;
@@ -18,11 +19,7 @@ struct Bucket {
 
 /// Counts this consent against every limit, or refuses it with the first one hit.
 /// Runs in the same synchronous write as the consent it admits.
-pub fn admit(
-    sql: &SqlStorage,
-    cmd: &RecordConsent,
-    now: i64,
-) -> Result<std::result::Result<(), Refusal>> {
+pub fn admit(sql: &dyn Db, cmd: &RecordConsent, now: i64) -> std::result::Result<(), LedgerError> {
     let limits = &cmd.site.limits;
     let mut checks = vec![
         (
@@ -46,35 +43,35 @@ pub fn admit(
     }
     for (bucket, scope, window, max) in &checks {
         if let Some(retry_after) = exceeded(sql, bucket, *window, *max, now)? {
-            return Ok(Err(Refusal::RateLimited {
+            return Err(LedgerError::RateLimited {
                 scope: (*scope).to_owned(),
                 retry_after,
-            }));
+            });
         }
     }
     for (bucket, _, window, _) in &checks {
         bump(sql, bucket, *window, now)?;
     }
-    Ok(Ok(()))
+    Ok(())
 }
 
 /// Counts one request against a single per-minute `bucket` (named `scope` in
 /// the refusal), or refuses it. Used for the widget's analytics beacons.
 pub fn admit_one(
-    sql: &SqlStorage,
+    sql: &dyn Db,
     bucket: &str,
     scope: &str,
     max: u32,
     now: i64,
-) -> Result<std::result::Result<(), Refusal>> {
+) -> std::result::Result<(), LedgerError> {
     if let Some(retry_after) = exceeded(sql, bucket, MINUTE, max, now)? {
-        return Ok(Err(Refusal::RateLimited {
+        return Err(LedgerError::RateLimited {
             scope: scope.to_owned(),
             retry_after,
-        }));
+        });
     }
     bump(sql, bucket, MINUTE, now)?;
-    Ok(Ok(()))
+    Ok(())
 }
 
 fn window_of(now: i64, window: i64) -> i64 {
@@ -82,34 +79,26 @@ fn window_of(now: i64, window: i64) -> i64 {
 }
 
 /// Seconds until the window resets, if `bucket` is full.
-fn exceeded(
-    sql: &SqlStorage,
-    bucket: &str,
-    window: i64,
-    max: u32,
-    now: i64,
-) -> Result<Option<i64>> {
+fn exceeded(sql: &dyn Db, bucket: &str, window: i64, max: u32, now: i64) -> Result<Option<i64>> {
     let start = window_of(now, window);
-    let rows: Vec<Bucket> = sql
-        .exec(
-            "SELECT window_start, count FROM rate_limits WHERE bucket = ?",
-            vec![bucket.into()],
-        )?
-        .to_array()?;
+    let rows: Vec<Bucket> = sql.rows(
+        "SELECT window_start, count FROM rate_limits WHERE bucket = ?",
+        &[bucket.into()],
+    )?;
     Ok(rows
         .first()
         .filter(|b| b.window_start == start && b.count >= i64::from(max))
         .map(|_| ((start + window - now) / 1000).max(1)))
 }
 
-fn bump(sql: &SqlStorage, bucket: &str, window: i64, now: i64) -> Result<()> {
+fn bump(sql: &dyn Db, bucket: &str, window: i64, now: i64) -> Result<()> {
     let start = window_of(now, window);
-    sql.exec(
+    sql.run(
         "INSERT INTO rate_limits (bucket, window_start, count) VALUES (?, ?, 1)
          ON CONFLICT (bucket) DO UPDATE SET
            count = CASE WHEN window_start = excluded.window_start THEN count + 1 ELSE 1 END,
            window_start = excluded.window_start",
-        vec![bucket.into(), start.into()],
+        &[bucket.into(), start.into()],
     )?;
     Ok(())
 }

@@ -5,14 +5,15 @@ use consent_core::{
     privacy::{subject_hash, truncate_ip},
     ConsentRequest, IpPolicy, Locale, SiteConfig, ValidConsent,
 };
-use worker::{Env, Headers, Method, Request, Response};
+use worker::{Env, Headers, Request, Response};
 
 use crate::{
     error::AppError,
     http::{cors_for, json, parse_json, read_json_text},
-    ledger::{self, RecordConsent, Refusal, RequestContext},
-    sites, turnstile,
+    protocol::{LedgerClient, RecordConsent, RequestContext},
 };
+
+use super::{sites, turnstile};
 
 /// `GET /v1/sites/{site}/config[?locale=tr]`: what the widget needs, nothing
 /// secret, with every string in the asked locale (the loader picks it from the
@@ -143,33 +144,18 @@ async fn record(req: &mut Request, env: &Env, site: &SiteConfig) -> Result<Respo
         body_digest,
         ip_key: client_ip.map(|ip| subject_hash(key.as_bytes(), &ip)),
     };
-    let payload = serde_json::to_string(&cmd).map_err(|e| AppError::Internal(e.to_string()))?;
-    let ledger_name = site.shard_name(shard);
-    let mut resp = ledger::call(env, &ledger_name, Method::Post, "/consent", Some(payload)).await?;
-    match resp.status_code() {
-        200 | 201 => {
-            let headers = Headers::new();
-            headers.set("Content-Type", "application/json")?;
-            headers.set("Cache-Control", "no-store")?;
-            if resp.headers().get("Idempotent-Replayed")?.is_some() {
-                headers.set("Idempotent-Replayed", "true")?;
-            }
-            let status = resp.status_code();
-            Ok(Response::ok(resp.text().await?)?
-                .with_status(status)
-                .with_headers(headers))
-        }
-        409 => Err(match resp.json::<Refusal>().await? {
-            Refusal::RateLimited { scope, retry_after } => {
-                AppError::RateLimited { scope, retry_after }
-            }
-            Refusal::IdempotencyKeyReused => AppError::IdempotencyKeyReused,
-        }),
-        s => Err(AppError::Internal(format!(
-            "ledger answered {s}: {}",
-            resp.text().await.unwrap_or_default()
-        ))),
+    let reply = LedgerClient::new(env, &site.shard_name(shard))?
+        .record_consent(cmd)
+        .await?;
+    let headers = Headers::new();
+    headers.set("Content-Type", "application/json")?;
+    headers.set("Cache-Control", "no-store")?;
+    if reply.replayed {
+        headers.set("Idempotent-Replayed", "true")?;
     }
+    Ok(Response::ok(reply.body)?
+        .with_status(reply.status)
+        .with_headers(headers))
 }
 
 /// What makes two consent requests "the same" for an Idempotency-Key: the

@@ -1,6 +1,8 @@
 //! Ledger schema as ordered migrations. Each runs once, in its own atomic
 //! write, and only ever adds: an existing ledger upgrades without losing rows.
 
+use super::store::Db;
+
 /// `(version, SQL)` in order. Never edit a shipped entry; append a new one.
 pub const MIGRATIONS: &[(i64, &str)] = &[
     (
@@ -139,6 +141,30 @@ pub const META: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
 /// The migrations still to apply after `current`.
 pub fn pending(current: i64) -> impl Iterator<Item = &'static (i64, &'static str)> {
     MIGRATIONS.iter().filter(move |(v, _)| *v > current)
+}
+
+#[derive(serde::Deserialize)]
+struct VersionRow {
+    v: i64,
+}
+
+/// Applies pending schema migrations at `now`; each with its bookkeeping row.
+pub fn migrate(db: &dyn Db, now: i64) -> worker::Result<()> {
+    db.batch(META)?;
+    let current = db
+        .one::<VersionRow>(
+            "SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations",
+            &[],
+        )?
+        .v;
+    for (version, statements) in pending(current) {
+        db.batch(statements)?;
+        db.run(
+            "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
+            &[(*version).into(), now.into()],
+        )?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

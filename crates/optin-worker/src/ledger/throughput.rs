@@ -3,9 +3,9 @@
 //! default). A row that would break either waits; it is not an attempt.
 
 use serde::Deserialize;
-use worker::{Env, Result, SqlStorage};
+use worker::{Env, Result};
 
-use crate::outbox::env_ms;
+use super::{outbox::env_ms, store::Db};
 
 /// Default gap between two messages to the same person; `OUTBOX_PAIR_GAP_MS` overrides it.
 pub const PAIR_GAP_MS: i64 = 6_000;
@@ -56,40 +56,36 @@ struct BucketRow {
 
 /// When the row for `phone` from `phone_number_id` may go, if it must wait.
 pub fn wait_until(
-    sql: &SqlStorage,
+    sql: &dyn Db,
     pace: &Pace,
     phone: &str,
     phone_number_id: &str,
     now: i64,
 ) -> Result<Option<i64>> {
-    let last: Vec<LastRow> = sql
-        .exec(
-            "SELECT last_at FROM recipient_sends WHERE phone = ?",
-            vec![phone.into()],
-        )?
-        .to_array()?;
+    let last: Vec<LastRow> = sql.rows(
+        "SELECT last_at FROM recipient_sends WHERE phone = ?",
+        &[phone.into()],
+    )?;
     if let Some(at) = pace.pair_wait(last.first().map(|r| r.last_at), now) {
         return Ok(Some(at));
     }
-    let bucket: Vec<BucketRow> = sql
-        .exec(
-            "SELECT window_start, count FROM rate_limits WHERE bucket = ?",
-            vec![format!("send:{phone_number_id}").into()],
-        )?
-        .to_array()?;
+    let bucket: Vec<BucketRow> = sql.rows(
+        "SELECT window_start, count FROM rate_limits WHERE bucket = ?",
+        &[format!("send:{phone_number_id}").into()],
+    )?;
     Ok(bucket
         .first()
         .and_then(|b| pace.rate_wait(b.window_start, b.count, now)))
 }
 
 /// Counts one send call against its business number's second.
-pub fn count_call(sql: &SqlStorage, phone_number_id: &str, now: i64) -> Result<()> {
-    sql.exec(
+pub fn count_call(sql: &dyn Db, phone_number_id: &str, now: i64) -> Result<()> {
+    sql.run(
         "INSERT INTO rate_limits (bucket, window_start, count) VALUES (?, ?, 1)
          ON CONFLICT (bucket) DO UPDATE SET
            count = CASE WHEN window_start = excluded.window_start THEN count + 1 ELSE 1 END,
            window_start = excluded.window_start",
-        vec![
+        &[
             format!("send:{phone_number_id}").into(),
             (now - now.rem_euclid(1_000)).into(),
         ],
@@ -98,11 +94,11 @@ pub fn count_call(sql: &SqlStorage, phone_number_id: &str, now: i64) -> Result<(
 }
 
 /// Notes that a message to `phone` may have gone out at `now`.
-pub fn note_sent(sql: &SqlStorage, phone: &str, now: i64) -> Result<()> {
-    sql.exec(
+pub fn note_sent(sql: &dyn Db, phone: &str, now: i64) -> Result<()> {
+    sql.run(
         "INSERT INTO recipient_sends (phone, last_at) VALUES (?, ?)
          ON CONFLICT (phone) DO UPDATE SET last_at = MAX(last_at, excluded.last_at)",
-        vec![phone.into(), now.into()],
+        &[phone.into(), now.into()],
     )?;
     Ok(())
 }

@@ -5,7 +5,7 @@ use worker::Env;
 
 use crate::error::AppError;
 
-const DEMO: &str = include_str!("../sites/demo.json");
+const DEMO: &str = include_str!("../../sites/demo.json");
 
 /// Loads a site's configuration, or `UnknownSite`.
 pub async fn load(env: &Env, id: &str) -> Result<SiteConfig, AppError> {

@@ -3,14 +3,13 @@
 
 use consent_core::{normalize_phone, ConsentError, SiteConfig};
 use futures_util::stream;
-use worker::{Env, Headers, Method, Request, Response};
+use worker::{Env, Headers, Request, Response};
 
+use super::sites;
 use crate::{
-    analytics::Range,
-    audit::{ExportPage, ExportRow, Stats, Verification},
     error::{from_json_error, AppError},
     http::{json, read_json},
-    ledger, sites,
+    protocol::{ExportPage, ExportRow, LedgerClient, Range, Stats, Verification, TOKEN_TTL_MS},
 };
 
 /// Refuses the request unless it carries the global token or `site`'s token
@@ -50,47 +49,27 @@ fn no_store() -> Result<Headers, AppError> {
     Ok(headers)
 }
 
-/// Forwards a read to the ledger and relays its JSON.
-async fn relay(env: &Env, site: &str, method: Method, path: &str) -> Result<Response, AppError> {
-    let mut resp = ledger::call(env, site, method, path, None).await?;
-    match resp.status_code() {
-        200 => {
-            let view: serde_json::Value = resp.json().await?;
-            json(&view, 200, no_store()?)
-        }
-        404 => Err(AppError::NoSubscriber),
-        s => Err(AppError::Internal(format!("ledger answered {s}"))),
-    }
-}
-
-async fn subject_path(
+/// The ledger holding `raw_phone` on `site`, and the number as E.164.
+async fn subject_ledger(
     env: &Env,
-    site: &str,
+    site: &SiteConfig,
     raw_phone: &str,
-) -> Result<(String, String), AppError> {
-    let site = sites::load(env, site).await?;
+) -> Result<(LedgerClient, String), AppError> {
     let phone = normalize_phone(&percent_decode(raw_phone), site.default_calling_code)
         .map_err(ConsentError::from)?;
-    let path = format!("/subscriber/{}", phone.as_str());
-    let ledger = site.shard_name(site.shard_for(phone.as_str()));
-    Ok((ledger, path))
+    let ledger = LedgerClient::new(env, &site.shard_name(site.shard_for(phone.as_str())))?;
+    Ok((ledger, phone.as_str().to_owned()))
 }
 
 /// `GET /admin/sites/{site}/subscribers/{phone}`: history, state, confirmations.
 pub async fn subscriber(env: &Env, site: &str, raw_phone: &str) -> Result<Response, AppError> {
     let config = sites::load(env, site).await?;
-    let (ledger, path) = subject_path(env, site, raw_phone).await?;
-    let mut resp = ledger::call(env, &ledger, Method::Get, &path, None).await?;
-    match resp.status_code() {
-        200 => {
-            let mut view: serde_json::Value = resp.json().await?;
-            view["receipt"] = receipt(&config, &view);
-            view["preferences_url"] = preferences_url(env, &config, &view)?.into();
-            json(&view, 200, no_store()?)
-        }
-        404 => Err(AppError::NoSubscriber),
-        s => Err(AppError::Internal(format!("ledger answered {s}"))),
-    }
+    let (ledger, phone) = subject_ledger(env, &config, raw_phone).await?;
+    let view = ledger.subscriber(&phone).await?;
+    let mut view = serde_json::to_value(&view).map_err(|e| AppError::Internal(e.to_string()))?;
+    view["receipt"] = receipt(&config, &view);
+    view["preferences_url"] = preferences_url(env, &config, &view)?.into();
+    json(&view, 200, no_store()?)
 }
 
 /// A fresh preference-centre link for the person's latest grant, so support can
@@ -108,7 +87,7 @@ fn preferences_url(
         return Ok(None);
     };
     let key = env.secret("PREFS_TOKEN_KEY")?.to_string();
-    let expires = worker::Date::now().as_millis() as i64 + crate::changes::TOKEN_TTL_MS;
+    let expires = worker::Date::now().as_millis() as i64 + TOKEN_TTL_MS;
     let token =
         consent_core::token::issue(key.as_bytes(), &site.id, site.shard_for(phone), id, expires);
     Ok(Some(format!("/p/{token}")))
@@ -152,8 +131,9 @@ fn receipt(site: &SiteConfig, view: &serde_json::Value) -> serde_json::Value {
 
 /// `DELETE /admin/sites/{site}/subscribers/{phone}`: erasure.
 pub async fn erase(env: &Env, site: &str, raw_phone: &str) -> Result<Response, AppError> {
-    let (ledger, path) = subject_path(env, site, raw_phone).await?;
-    relay(env, &ledger, Method::Delete, &path).await
+    let config = sites::load(env, site).await?;
+    let (ledger, phone) = subject_ledger(env, &config, raw_phone).await?;
+    json(&ledger.erase(&phone).await?, 200, no_store()?)
 }
 
 /// `GET /admin/sites/{site}/verify`: walks the chain.
@@ -166,7 +146,7 @@ pub async fn verify(env: &Env, site: &str) -> Result<Response, AppError> {
     };
     let mut shards = Vec::new();
     for ledger in site.shard_names() {
-        let v: Verification = read(env, &ledger, "/verify").await?;
+        let v = LedgerClient::new(env, &ledger)?.verify().await?;
         total.events += v.events;
         if !v.ok && total.ok {
             total.ok = false;
@@ -182,22 +162,6 @@ pub async fn verify(env: &Env, site: &str) -> Result<Response, AppError> {
     json(&body, 200, no_store()?)
 }
 
-/// Reads one ledger's JSON answer.
-async fn read<T: serde::de::DeserializeOwned>(
-    env: &Env,
-    ledger: &str,
-    path: &str,
-) -> Result<T, AppError> {
-    let mut resp = ledger::call(env, ledger, Method::Get, path, None).await?;
-    if resp.status_code() != 200 {
-        return Err(AppError::Internal(format!(
-            "ledger {path} answered {}",
-            resp.status_code()
-        )));
-    }
-    Ok(resp.json().await?)
-}
-
 /// `GET /admin/sites/{site}/stats?from=&to=`: counts, plus the funnel,
 /// consent, opt-out and delivery series of those days (default: the last 30).
 pub async fn stats(req: &Request, env: &Env, site: &str) -> Result<Response, AppError> {
@@ -210,10 +174,9 @@ pub async fn stats(req: &Request, env: &Env, site: &str) -> Result<Response, App
     };
     let now = worker::Date::now().as_millis() as i64;
     let range = Range::from_query(param("from").as_deref(), param("to").as_deref(), now)?;
-    let path = format!("/stats?{}", range.query());
     let mut total = Stats::default();
     for ledger in site.shard_names() {
-        total.add(read(env, &ledger, &path).await?);
+        total.add(LedgerClient::new(env, &ledger)?.stats(&range).await?);
     }
     total.finish();
     json(&total, 200, no_store()?)
@@ -225,17 +188,8 @@ pub async fn resume_sending(env: &Env, site: &str) -> Result<Response, AppError>
     let site = sites::load(env, site).await?;
     let mut resumed = Vec::new();
     for ledger in site.shard_names() {
-        let resp = ledger::call(env, &ledger, Method::Post, "/resume-sending", None).await;
-        let mut resp = resp.map_err(|e| AppError::Internal(e.to_string()))?;
-        if resp.status_code() != 200 {
-            return Err(AppError::Internal(format!(
-                "ledger resume-sending answered {}",
-                resp.status_code()
-            )));
-        }
-        let body: serde_json::Value = resp.json().await?;
-        if !body["was"].is_null() {
-            resumed.push(body["was"].clone());
+        if let Some(was) = LedgerClient::new(env, &ledger)?.resume_sending().await?.was {
+            resumed.push(was);
         }
     }
     json(
@@ -390,15 +344,7 @@ fn js_date_parse(_: &str) -> f64 {
 }
 
 async fn fetch_page(env: &Env, site: &str, after: i64, since: i64) -> Result<ExportPage, AppError> {
-    let path = format!("/export?after={after}&since={since}");
-    let mut resp = ledger::call(env, site, Method::Get, &path, None).await?;
-    if resp.status_code() != 200 {
-        return Err(AppError::Internal(format!(
-            "ledger export answered {}",
-            resp.status_code()
-        )));
-    }
-    Ok(resp.json().await?)
+    Ok(LedgerClient::new(env, site)?.export(after, since).await?)
 }
 
 const CSV_HEADER: &str =

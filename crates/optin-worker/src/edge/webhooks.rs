@@ -8,14 +8,13 @@ use whatsapp_cloud_api::{
     verify_signature,
     webhook::{self, ChangeValue, Decoded},
 };
-use worker::{Env, Headers, Method, Request, Response};
+use worker::{Env, Headers, Request, Response};
 
+use super::{admin::constant_time_eq, sites};
 use crate::{
-    admin::constant_time_eq,
     error::{from_json_error, AppError},
     http::{json, read_bytes},
-    inbound::WebhookBatch,
-    ledger, sites,
+    protocol::{LedgerClient, WebhookBatch},
 };
 
 /// Largest notification accepted; Meta batches up to 1000 updates, far below this.
@@ -135,19 +134,12 @@ async fn site_for(env: &Env, phone_number_id: &str) -> Result<Option<SiteConfig>
 /// Hands the changes to the ledger shard of each person they concern.
 async fn forward(env: &Env, site: SiteConfig, changes: Vec<ChangeValue>) -> Result<(), AppError> {
     for (shard, changes) in by_shard(&site, changes) {
-        let ledger = site.shard_name(shard);
-        let body = serde_json::to_string(&WebhookBatch {
+        let batch = WebhookBatch {
             site: site.clone(),
             changes,
-        })
-        .map_err(|e| AppError::Internal(e.to_string()))?;
-        let resp = ledger::call(env, &ledger, Method::Post, "/webhook", Some(body)).await?;
-        if resp.status_code() != 200 {
-            return Err(AppError::Internal(format!(
-                "ledger answered {} to a webhook",
-                resp.status_code()
-            )));
-        }
+        };
+        let ledger = LedgerClient::new(env, &site.shard_name(shard))?;
+        ledger.apply_webhook(batch).await?;
     }
     Ok(())
 }

@@ -3,14 +3,20 @@
 
 use consent_core::SiteConfig;
 use futures_util::future::Either;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use whatsapp_cloud_api::{
     messages_path, webhook::Status, ErrorEnvelope, MessageRequest, RetryClass, SendResponse,
 };
 use worker::{
     AbortController, AbortSignal, Delay, Env, Fetch, Headers, Method, Request, RequestInit, Result,
-    SqlCursor, SqlStorage, SqlStorageValue, State,
+    State,
 };
+
+use super::{
+    store::Db,
+    tx::{Keys, Tx},
+};
+use crate::protocol::{OutboxView, StatusView};
 
 /// Attempts before a send is given up as failed.
 const MAX_ATTEMPTS: i64 = 8;
@@ -29,7 +35,7 @@ const SEND_TIMEOUT_MS: i64 = 15_000;
 
 /// Queues the confirmation for `consent_id`. Synchronous, so it joins the consent's write.
 pub fn enqueue(
-    sql: &SqlStorage,
+    sql: &dyn Db,
     consent_id: &str,
     phone: &str,
     site: &SiteConfig,
@@ -41,7 +47,7 @@ pub fn enqueue(
 
 /// Queues any message under its own outbox `id`, linked to the event `consent_id`.
 pub fn enqueue_row(
-    sql: &SqlStorage,
+    sql: &dyn Db,
     id: &str,
     consent_id: &str,
     phone: &str,
@@ -51,11 +57,11 @@ pub fn enqueue_row(
 ) -> Result<()> {
     let request =
         serde_json::to_string(message).map_err(|e| worker::Error::RustError(e.to_string()))?;
-    sql.exec(
+    sql.run(
         "INSERT INTO outbox (id, consent_id, phone, phone_number_id, token_secret, request,
            status, attempts, next_attempt_at, created_at, updated_at)
          VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)",
-        vec![
+        &[
             id.into(),
             consent_id.into(),
             phone.into(),
@@ -68,36 +74,6 @@ pub fn enqueue_row(
         ],
     )?;
     Ok(())
-}
-
-/// A confirmation (or in-thread reply) as the admin API shows it.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct OutboxView {
-    consent_id: String,
-    status: String,
-    attempts: i64,
-    wamid: Option<String>,
-    last_error: Option<String>,
-    template: serde_json::Value,
-    created_at: i64,
-    updated_at: i64,
-    /// `template` or `text`.
-    kind: String,
-    /// The reply text, for `text` messages.
-    text: Option<String>,
-    /// Every status webhook received for it, in arrival order.
-    statuses: Vec<StatusView>,
-}
-
-/// One status webhook as received.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct StatusView {
-    status: String,
-    /// Meta's timestamp, Unix seconds.
-    timestamp: i64,
-    error_code: Option<i64>,
-    error_title: Option<String>,
-    received_at: i64,
 }
 
 #[derive(Deserialize)]
@@ -114,14 +90,10 @@ struct ViewRow {
 }
 
 /// Every confirmation queued for `phone`.
-pub fn for_phone(sql: &SqlStorage, phone: &str) -> Result<Vec<OutboxView>> {
+pub fn for_phone(sql: &dyn Db, phone: &str) -> Result<Vec<OutboxView>> {
     let rows: Vec<ViewRow> = sql
-        .exec(
-            "SELECT id, consent_id, status, attempts, wamid, last_error, request, created_at, updated_at
-             FROM outbox WHERE phone = ? ORDER BY created_at, id",
-            vec![phone.into()],
-        )?
-        .to_array()?;
+        .rows("SELECT id, consent_id, status, attempts, wamid, last_error, request, created_at, updated_at
+             FROM outbox WHERE phone = ? ORDER BY created_at, id", &[phone.into()])?;
     rows.into_iter()
         .map(|r| {
             let request: serde_json::Value = serde_json::from_str(&r.request).unwrap_or_default();
@@ -143,13 +115,12 @@ pub fn for_phone(sql: &SqlStorage, phone: &str) -> Result<Vec<OutboxView>> {
         .collect()
 }
 
-fn statuses_of(sql: &SqlStorage, wamid: Option<&str>, id: &str) -> Result<Vec<StatusView>> {
-    sql.exec(
+fn statuses_of(sql: &dyn Db, wamid: Option<&str>, id: &str) -> Result<Vec<StatusView>> {
+    sql.rows(
         "SELECT status, ts AS timestamp, error_code, error_title, received_at
          FROM message_statuses WHERE wamid = ? OR outbox_id = ? ORDER BY received_at, rowid",
-        vec![wamid.unwrap_or("").into(), id.into()],
-    )?
-    .to_array()
+        &[wamid.unwrap_or("").into(), id.into()],
+    )
 }
 
 /// How far along a status is; a row never moves to a lower rank.
@@ -167,17 +138,15 @@ fn rank(status: &str) -> Option<i64> {
 /// Applies one status webhook to its outbox row (by wamid, or by our
 /// `biz_opaque_callback_data`, which is the row id). Returns false for a
 /// duplicate (same wamid and status) or an unknown status.
-pub fn apply_status(sql: &SqlStorage, s: &Status, now: i64) -> Result<bool> {
+pub fn apply_status(sql: &dyn Db, s: &Status, now: i64) -> Result<bool> {
     let Some(rank) = rank(&s.status) else {
         return Ok(false);
     };
     let outbox_id = s.biz_opaque_callback_data.clone().unwrap_or_default();
     let error = s.errors.first();
     let fresh: Vec<serde_json::Value> = sql
-        .exec(
-            "INSERT INTO message_statuses (wamid, status, outbox_id, ts, error_code, error_title, received_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING wamid",
-            vec![
+        .rows("INSERT INTO message_statuses (wamid, status, outbox_id, ts, error_code, error_title, received_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING wamid", &[
                 s.id.as_str().into(),
                 s.status.as_str().into(),
                 outbox_id.as_str().into(),
@@ -185,20 +154,18 @@ pub fn apply_status(sql: &SqlStorage, s: &Status, now: i64) -> Result<bool> {
                 error.and_then(|e| e.code).into(),
                 error.map(|e| e.summary()).into(),
                 now.into(),
-            ],
-        )?
-        .to_array()?;
+            ])?;
     if fresh.is_empty() {
         return Ok(false);
     }
     let last_error = error.map(|e| e.summary());
-    sql.exec(
+    sql.run(
         "UPDATE outbox SET status = ?, wamid = COALESCE(wamid, ?),
            last_error = COALESCE(?, last_error), updated_at = ?
          WHERE (wamid = ? OR id = ?)
            AND (CASE status WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3
                 WHEN 'failed' THEN 4 ELSE 0 END) < ?",
-        vec![
+        &[
             s.status.as_str().into(),
             s.id.as_str().into(),
             last_error.into(),
@@ -211,25 +178,39 @@ pub fn apply_status(sql: &SqlStorage, s: &Status, now: i64) -> Result<bool> {
     Ok(true)
 }
 
-/// Stops every queued template to `phone` (they withdrew). Replies still go.
-pub fn suppress_pending(sql: &SqlStorage, phone: &str, now: i64) -> Result<()> {
-    sql.exec(
-        "UPDATE outbox SET status = 'suppressed', updated_at = ?
-         WHERE phone = ? AND status = 'pending' AND json_extract(request, '$.type') = 'template'",
-        vec![now.into(), phone.into()],
-    )?;
-    Ok(())
+/// Which queued messages a suppression stops.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Scope<'a> {
+    /// Every template queued for a phone (they withdrew); replies to their own
+    /// messages (the STOP confirmation, HELP) still go.
+    Templates(&'a str),
+    /// Everything queued for a phone, replies too (the number changed hands).
+    Everything(&'a str),
+    /// What one consent queued (its double opt-in expired).
+    Consent(&'a str),
+    /// One row.
+    Row(&'a str),
 }
 
-/// Stops everything queued for `phone`, replies too (the number is no longer theirs).
-pub fn suppress_all_pending(sql: &SqlStorage, phone: &str, now: i64) -> Result<()> {
-    sql.exec(
-        "UPDATE outbox SET status = 'suppressed', updated_at = ?,
-           last_error = 'the number changed hands (user_changed_number)'
-         WHERE phone = ? AND status = 'pending'",
-        vec![now.into(), phone.into()],
-    )?;
-    Ok(())
+/// Stops what `scope` names that has not left yet, with `reason` as its last error:
+/// the one suppression rule.
+pub fn suppress(sql: &dyn Db, scope: Scope<'_>, reason: &str, now: i64) -> Result<()> {
+    let (filter, key) = match scope {
+        Scope::Templates(phone) => (
+            "phone = ? AND json_extract(request, '$.type') = 'template'",
+            phone,
+        ),
+        Scope::Everything(phone) => ("phone = ?", phone),
+        Scope::Consent(id) => ("consent_id = ?", id),
+        Scope::Row(id) => ("id = ?", id),
+    };
+    sql.run(
+        &format!(
+            "UPDATE outbox SET status = 'suppressed', last_error = ?, updated_at = ?
+             WHERE status = 'pending' AND {filter}"
+        ),
+        &[reason.into(), now.into(), key.into()],
+    )
 }
 
 #[derive(Deserialize)]
@@ -267,9 +248,9 @@ enum Outcome {
 }
 
 /// Sends every due row, then re-arms the alarm for the earliest pending one.
-pub async fn deliver_due(ledger: &crate::ledger::SiteLedger) -> Result<()> {
-    let (state, env) = (&ledger.state, &ledger.env);
-    let sql = state.storage().sql();
+pub async fn deliver_due(state: &State, env: &Env, keys: &Keys) -> Result<()> {
+    let storage = state.storage().sql();
+    let sql: &dyn Db = &storage;
     let now = worker::Date::now().as_millis() as i64;
     let grace = env_ms(
         env,
@@ -277,69 +258,72 @@ pub async fn deliver_due(ledger: &crate::ledger::SiteLedger) -> Result<()> {
         1..=86_400_000,
         SENDING_GRACE_MS,
     );
-    release_stuck(&sql, now, grace)?;
-    if crate::halt::current(&sql)?.is_some() {
+    release_stuck(sql, now, grace)?;
+    if super::halt::current(sql)?.is_some() {
         // Held: pending rows wait for an admin to resume (which re-arms the alarm).
-        return arm_for_expiry(state, &sql).await;
+        return arm_for_expiry(state, sql).await;
     }
-    let due: Vec<DueRow> = sql
-        .exec(
-            "SELECT id, consent_id, phone, phone_number_id, token_secret, request, attempts FROM outbox
+    let due: Vec<DueRow> = sql.rows(
+        "SELECT id, consent_id, phone, phone_number_id, token_secret, request, attempts FROM outbox
              WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?",
-            vec![now.into(), BATCH.into()],
-        )?
-        .to_array()?;
+        &[now.into(), BATCH.into()],
+    )?;
     let unit = backoff_unit(env);
-    let pace = crate::throughput::Pace::from_env(env);
+    let pace = super::throughput::Pace::from_env(env);
     for row in due {
-        if is_template(&row) && !may_send_template(&sql, &row, now)? {
-            mark(&sql, &row.id, "suppressed")?;
+        if is_template(&row) && !may_send_template(sql, &row, now)? {
+            mark(sql, &row.id, "suppressed")?;
             continue;
         }
-        if crate::halt::current(&sql)?.is_some() {
+        if super::halt::current(sql)?.is_some() {
             break;
         }
         let now = worker::Date::now().as_millis() as i64;
         if let Some(at) =
-            crate::throughput::wait_until(&sql, &pace, &row.phone, &row.phone_number_id, now)?
+            super::throughput::wait_until(sql, &pace, &row.phone, &row.phone_number_id, now)?
         {
             // Too soon for this person or this number: later, and not an attempt.
-            sql.exec(
+            sql.run(
                 "UPDATE outbox SET next_attempt_at = ? WHERE id = ? AND status = 'pending'",
-                vec![at.into(), row.id.as_str().into()],
+                &[at.into(), row.id.as_str().into()],
             )?;
             continue;
         }
         // Durable before the fetch: a crash after Meta accepts cannot resend at once.
         // Claimed only if still pending, so no other run can send it as well.
-        if !claim(&sql, &row.id)? {
+        if !claim(sql, &row.id)? {
             continue;
         }
-        crate::throughput::count_call(&sql, &row.phone_number_id, now)?;
+        super::throughput::count_call(sql, &row.phone_number_id, now)?;
         let outcome = send(env, &row).await;
         if let Outcome::MarketingStopped(_) = &outcome {
             let evidence =
-                crate::inbound::MarketingEvidence::error_131050("", &row.phone_number_id);
+                super::inbound::MarketingEvidence::error_131050("", &row.phone_number_id);
             let wa_id = row.phone.trim_start_matches('+');
-            crate::inbound::marketing_choice(ledger, wa_id, "stop", &evidence, now)?;
+            let tx = Tx {
+                db: sql,
+                keys,
+                now,
+                hour_ms: super::double_optin::hour_ms(env),
+            };
+            super::inbound::marketing_choice(&tx, wa_id, "stop", &evidence)?;
         }
-        record_outcome(&sql, &row, outcome, unit)?;
+        record_outcome(sql, &row, outcome, unit)?;
     }
-    if crate::halt::current(&sql)?.is_some() {
-        return arm_for_expiry(state, &sql).await;
+    if super::halt::current(sql)?.is_some() {
+        return arm_for_expiry(state, sql).await;
     }
     let next = sql
-        .exec(
+        .one::<NextRow>(
             "SELECT MIN(at) AS next FROM (
                SELECT next_attempt_at AS at FROM outbox WHERE status = 'pending'
                UNION ALL
                SELECT updated_at + ? AS at FROM outbox WHERE status = 'sending')",
-            vec![grace.into()],
+            &[grace.into()],
         )?
-        .one::<NextRow>()?
         .next;
     // Wake up for the next double opt-in expiry too (the alarm applies it).
-    let next = match (next, crate::double_optin::next_expiry(&sql)?) {
+    let next = match (next, super::double_optin::next_expiry(sql)?) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     };
@@ -351,8 +335,8 @@ pub async fn deliver_due(ledger: &crate::ledger::SiteLedger) -> Result<()> {
 }
 
 /// While sending is halted the alarm still comes back for double opt-in expiries.
-async fn arm_for_expiry(state: &State, sql: &SqlStorage) -> Result<()> {
-    if let Some(at) = crate::double_optin::next_expiry(sql)? {
+async fn arm_for_expiry(state: &State, sql: &dyn Db) -> Result<()> {
+    if let Some(at) = super::double_optin::next_expiry(sql)? {
         let now = worker::Date::now().as_millis() as i64;
         state.storage().set_alarm((at - now).max(0)).await?;
     }
@@ -361,13 +345,13 @@ async fn arm_for_expiry(state: &State, sql: &SqlStorage) -> Result<()> {
 
 /// A row left in 'sending' (the isolate died mid-send) with no status webhook
 /// after the grace period was most likely never accepted: send it again.
-fn release_stuck(sql: &SqlStorage, now: i64, grace: i64) -> Result<()> {
-    sql.exec(
+fn release_stuck(sql: &dyn Db, now: i64, grace: i64) -> Result<()> {
+    sql.run(
         "UPDATE outbox SET status = CASE WHEN attempts >= ? THEN 'failed' ELSE 'pending' END,
            next_attempt_at = ?, updated_at = ?,
            last_error = 'no answer or status webhook within the grace period; retrying'
          WHERE status = 'sending' AND updated_at <= ?",
-        vec![
+        &[
             MAX_ATTEMPTS.into(),
             now.into(),
             now.into(),
@@ -384,23 +368,21 @@ struct IdRow {
 }
 
 /// Marks a pending row 'sending'; false when it is no longer pending.
-fn claim(sql: &SqlStorage, id: &str) -> Result<bool> {
+fn claim(sql: &dyn Db, id: &str) -> Result<bool> {
     let now = worker::Date::now().as_millis() as i64;
-    let claimed: Vec<IdRow> = sql
-        .exec(
-            "UPDATE outbox SET status = 'sending', updated_at = ?
+    let claimed: Vec<IdRow> = sql.rows(
+        "UPDATE outbox SET status = 'sending', updated_at = ?
              WHERE id = ? AND status = 'pending' RETURNING id",
-            vec![now.into(), id.into()],
-        )?
-        .to_array()?;
+        &[now.into(), id.into()],
+    )?;
     Ok(!claimed.is_empty())
 }
 
-fn mark(sql: &SqlStorage, id: &str, status: &str) -> Result<()> {
+fn mark(sql: &dyn Db, id: &str, status: &str) -> Result<()> {
     let now = worker::Date::now().as_millis() as i64;
-    sql.exec(
+    sql.run(
         "UPDATE outbox SET status = ?, updated_at = ? WHERE id = ?",
-        vec![status.into(), now.into(), id.into()],
+        &[status.into(), now.into(), id.into()],
     )?;
     Ok(())
 }
@@ -421,20 +403,18 @@ struct CountRow {
 /// A double opt-in request goes out only while its consent still waits (not
 /// confirmed, expired or withdrawn); any other template needs a granted
 /// category: nothing is sent to someone who has not confirmed.
-fn may_send_template(sql: &SqlStorage, row: &DueRow, now: i64) -> Result<bool> {
-    match crate::double_optin::request_open(sql, &row.consent_id, now)? {
+fn may_send_template(sql: &dyn Db, row: &DueRow, now: i64) -> Result<bool> {
+    match super::double_optin::request_open(sql, &row.consent_id, now)? {
         Some(open) => Ok(open),
         None => has_grant(sql, &row.phone),
     }
 }
 
-fn has_grant(sql: &SqlStorage, phone: &str) -> Result<bool> {
-    let row: CountRow = sql
-        .exec(
-            "SELECT COUNT(*) AS n FROM subscriptions WHERE phone = ? AND status = 'granted'",
-            vec![phone.into()],
-        )?
-        .one()?;
+fn has_grant(sql: &dyn Db, phone: &str) -> Result<bool> {
+    let row: CountRow = sql.one(
+        "SELECT COUNT(*) AS n FROM subscriptions WHERE phone = ? AND status = 'granted'",
+        &[phone.into()],
+    )?;
     Ok(row.n > 0)
 }
 
@@ -540,17 +520,17 @@ fn classify(class: RetryClass, error: String) -> Outcome {
 
 /// Records a send's outcome. A status webhook may have overtaken the answer
 /// (it carries our row id), so a row already past 'sending' keeps its status.
-fn record_outcome(sql: &SqlStorage, row: &DueRow, outcome: Outcome, unit: i64) -> Result<()> {
+fn record_outcome(sql: &dyn Db, row: &DueRow, outcome: Outcome, unit: i64) -> Result<()> {
     let now = worker::Date::now().as_millis() as i64;
     let attempts = row.attempts + 1;
     if matches!(outcome, Outcome::Sent(_) | Outcome::Unknown(_)) {
-        crate::throughput::note_sent(sql, &row.phone, now)?;
+        super::throughput::note_sent(sql, &row.phone, now)?;
     }
     match outcome {
-        Outcome::Sent(wamid) => sql.exec(
+        Outcome::Sent(wamid) => sql.run(
             "UPDATE outbox SET status = CASE status WHEN 'sending' THEN 'sent' ELSE status END,
                attempts = ?, wamid = ?, last_error = NULL, updated_at = ? WHERE id = ?",
-            vec![
+            &[
                 attempts.into(),
                 wamid.into(),
                 now.into(),
@@ -564,7 +544,7 @@ fn record_outcome(sql: &SqlStorage, row: &DueRow, outcome: Outcome, unit: i64) -
         // No usable answer: stays `sending` until its status webhook or the grace period.
         Outcome::Unknown(error) => leave_sending(sql, row, "sending", None, attempts, &error, now)?,
         Outcome::Halt(error) => {
-            crate::halt::halt(sql, &error, &row.id, now)?;
+            super::halt::halt(sql, &error, &row.id, now)?;
             leave_sending(sql, row, "pending", Some(now), attempts, &error, now)?
         }
         Outcome::Retry { error, .. }
@@ -579,24 +559,22 @@ fn record_outcome(sql: &SqlStorage, row: &DueRow, outcome: Outcome, unit: i64) -
 /// Records an attempt on a row this run claimed (still `sending`): its new
 /// status, when to try next (kept when `None`), and the error.
 fn leave_sending(
-    sql: &SqlStorage,
+    sql: &dyn Db,
     row: &DueRow,
     status: &str,
     next_attempt_at: Option<i64>,
     attempts: i64,
     error: &str,
     now: i64,
-) -> Result<SqlCursor> {
-    sql.exec(
+) -> Result<()> {
+    sql.run(
         "UPDATE outbox SET status = ?, attempts = ?,
            next_attempt_at = COALESCE(?, next_attempt_at), last_error = ?, updated_at = ?
          WHERE id = ? AND status = 'sending'",
-        vec![
+        &[
             status.into(),
             attempts.into(),
-            next_attempt_at
-                .map(Into::into)
-                .unwrap_or(SqlStorageValue::Null),
+            next_attempt_at.into(),
             error.into(),
             now.into(),
             row.id.as_str().into(),

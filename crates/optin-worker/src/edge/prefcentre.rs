@@ -8,10 +8,10 @@ use consent_core::{locale::PrefStrings, Locale, SiteConfig};
 use worker::{Env, Headers, Request, Response, Url};
 
 use crate::{
-    changes::{day_string, Frequency, Preferences},
+    edge::preferences::{self, Opened, Wanted},
     error::AppError,
     http::read_bytes,
-    preferences::{self, Opened, Wanted},
+    protocol::{day_string, Frequency, Preferences},
 };
 
 /// What the page says above the form.

@@ -5,44 +5,49 @@
 //! event makes them `expired`. Expiry is applied by the ledger's alarm and,
 //! lazily, before anything reads or changes a person's state.
 
-use consent_core::{ids::uuid7, Category};
+use consent_core::Category;
 use serde::{Deserialize, Serialize};
-use worker::{Env, Result, SqlStorage};
+use worker::{Env, Result};
 
-use crate::ledger::{random_bytes, SiteLedger};
+use super::{
+    store::Db,
+    tx::{Event, Tx},
+};
+use crate::protocol::DoubleOptInCounts;
 
 /// One hour; `DOUBLE_OPT_IN_HOUR_MS` shortens it for tests (as `OUTBOX_BACKOFF_MS` does).
 const HOUR_MS: i64 = 3_600_000;
 /// Pending consents expired per call, so one run stays short (the alarm comes back).
 const EXPIRE_BATCH: i64 = 100;
 
-/// When a consent recorded at `now` with `expiry_hours` expires.
-pub fn expires_at(env: &Env, expiry_hours: u32, now: i64) -> i64 {
-    let hour = crate::outbox::env_ms(env, "DOUBLE_OPT_IN_HOUR_MS", 100..=HOUR_MS, HOUR_MS);
-    now + i64::from(expiry_hours) * hour
+/// One hour of expiry, in ms, from the Worker's settings.
+pub fn hour_ms(env: &Env) -> i64 {
+    super::outbox::env_ms(env, "DOUBLE_OPT_IN_HOUR_MS", 100..=HOUR_MS, HOUR_MS)
+}
+
+/// When a consent recorded now with `expiry_hours` expires.
+pub fn expires_at(tx: &Tx, expiry_hours: u32) -> i64 {
+    tx.now + i64::from(expiry_hours) * tx.hour_ms
 }
 
 /// Records that `consent_id` waits for `phone`'s confirmation of `categories`.
 /// Synchronous, so it joins the consent's write.
 pub fn open(
-    sql: &SqlStorage,
+    sql: &dyn Db,
     consent_id: &str,
     phone: &str,
     categories: &[Category],
     expires_at: i64,
     now: i64,
 ) -> Result<()> {
-    sql.exec(
-        "INSERT INTO pending_confirmations (consent_id, phone, categories, status, expires_at, created_at)
-         VALUES (?, ?, ?, 'pending', ?, ?)",
-        vec![
+    sql.run("INSERT INTO pending_confirmations (consent_id, phone, categories, status, expires_at, created_at)
+         VALUES (?, ?, ?, 'pending', ?, ?)", &[
             consent_id.into(),
             phone.into(),
             json(categories)?.into(),
             expires_at.into(),
             now.into(),
-        ],
-    )?;
+        ])?;
     Ok(())
 }
 
@@ -77,73 +82,60 @@ const COLUMNS: &str =
     "consent_id, phone, categories, status, expires_at, created_at, resolved_at, resolved_by";
 
 /// The request behind `consent_id`, if that consent asked for confirmation.
-pub fn find(sql: &SqlStorage, consent_id: &str) -> Result<Option<Request>> {
+pub fn find(sql: &dyn Db, consent_id: &str) -> Result<Option<Request>> {
     Ok(sql
-        .exec(
+        .rows::<Request>(
             &format!("SELECT {COLUMNS} FROM pending_confirmations WHERE consent_id = ?"),
-            vec![consent_id.into()],
+            &[consent_id.into()],
         )?
-        .to_array::<Request>()?
         .pop())
 }
 
 /// `phone`'s requests still waiting, oldest first.
-pub fn pending_for(sql: &SqlStorage, phone: &str) -> Result<Vec<Request>> {
-    sql.exec(
+pub fn pending_for(sql: &dyn Db, phone: &str) -> Result<Vec<Request>> {
+    sql.rows(
         &format!(
             "SELECT {COLUMNS} FROM pending_confirmations WHERE phone = ? AND status = 'pending'
              ORDER BY created_at, consent_id"
         ),
-        vec![phone.into()],
-    )?
-    .to_array()
+        &[phone.into()],
+    )
 }
 
 /// Every request of `phone`, for the admin view.
-pub fn history(sql: &SqlStorage, phone: &str) -> Result<Vec<Request>> {
-    sql.exec(
-        &format!(
+pub fn history(sql: &dyn Db, phone: &str) -> Result<Vec<Request>> {
+    sql.rows(&format!(
             "SELECT {COLUMNS} FROM pending_confirmations WHERE phone = ? ORDER BY created_at, consent_id"
-        ),
-        vec![phone.into()],
-    )?
-    .to_array()
+        ), &[phone.into()])
 }
 
 /// For the sender: `Some(true)` when `consent_id`'s confirmation request may
 /// still go out, `Some(false)` when it is settled or expired (never send it),
 /// `None` when that consent asked for no confirmation.
-pub fn request_open(sql: &SqlStorage, consent_id: &str, now: i64) -> Result<Option<bool>> {
+pub fn request_open(sql: &dyn Db, consent_id: &str, now: i64) -> Result<Option<bool>> {
     Ok(find(sql, consent_id)?.map(|r| r.status == "pending" && r.expires_at > now))
 }
 
 /// The earliest expiry still to apply, for the alarm.
-pub fn next_expiry(sql: &SqlStorage) -> Result<Option<i64>> {
+pub fn next_expiry(sql: &dyn Db) -> Result<Option<i64>> {
     #[derive(Deserialize)]
     struct Next {
         next: Option<i64>,
     }
     Ok(sql
-        .exec(
+        .one::<Next>(
             "SELECT MIN(expires_at) AS next FROM pending_confirmations WHERE status = 'pending'",
-            None,
+            &[],
         )?
-        .one::<Next>()?
         .next)
 }
 
 /// Marks a request settled by `event_id`.
-fn settle(
-    sql: &SqlStorage,
-    consent_id: &str,
-    status: &str,
-    event_id: &str,
-    now: i64,
-) -> Result<()> {
-    sql.exec(
+fn settle(sql: &dyn Db, consent_id: &str, status: &str, event_id: &str, now: i64) -> Result<()> {
+    sql.run(
         "UPDATE pending_confirmations SET status = ?, resolved_at = ?, resolved_by = ?
          WHERE consent_id = ? AND status = 'pending'",
-        vec![
+        &[
             status.into(),
             now.into(),
             event_id.into(),
@@ -160,24 +152,22 @@ struct CategoryRow {
 
 /// Of `categories`, those `phone` holds in `status` (pointing at `event_id` when given).
 fn held(
-    sql: &SqlStorage,
+    sql: &dyn Db,
     phone: &str,
     categories: &[Category],
     status: &str,
     event_id: Option<&str>,
 ) -> Result<Vec<Category>> {
-    let rows: Vec<CategoryRow> = sql
-        .exec(
-            "SELECT category FROM subscriptions WHERE phone = ? AND status = ?
+    let rows: Vec<CategoryRow> = sql.rows(
+        "SELECT category FROM subscriptions WHERE phone = ? AND status = ?
                AND (? IS NULL OR event_id = ?)",
-            vec![
-                phone.into(),
-                status.into(),
-                event_id.into(),
-                event_id.into(),
-            ],
-        )?
-        .to_array()?;
+        &[
+            phone.into(),
+            status.into(),
+            event_id.into(),
+            event_id.into(),
+        ],
+    )?;
     Ok(categories
         .iter()
         .filter(|c| rows.iter().any(|r| r.category == c.as_str()))
@@ -187,37 +177,36 @@ fn held(
 
 /// Confirms `request` with a `confirm` event carrying `evidence`: its
 /// categories still pending become granted. Returns the categories granted.
-pub fn confirm(
-    ledger: &SiteLedger,
-    request: &Request,
-    evidence: &str,
-    now: i64,
-) -> Result<Vec<Category>> {
-    let sql = ledger.sql();
-    let granted = held(&sql, &request.phone, &request.categories(), "pending", None)?;
-    let id = uuid7(now as u64, random_bytes()?);
-    ledger.append_event(&id, "confirm", &request.phone, &granted, now, evidence)?;
-    for c in &granted {
-        ledger.set_state(&request.phone, *c, "granted", &id, now)?;
-    }
-    settle(&sql, &request.consent_id, "confirmed", &id, now)?;
+pub fn confirm(tx: &Tx, request: &Request, evidence: &str) -> Result<Vec<Category>> {
+    let granted = held(
+        tx.db,
+        &request.phone,
+        &request.categories(),
+        "pending",
+        None,
+    )?;
+    let id = tx.new_id()?;
+    let state: Vec<(Category, &str)> = granted.iter().map(|c| (*c, "granted")).collect();
+    let event = Event {
+        id: &id,
+        kind: "confirm",
+        phone: &request.phone,
+        categories: &granted,
+        evidence,
+    };
+    tx.record(&event, &state)?;
+    settle(tx.db, &request.consent_id, "confirmed", &id, tx.now)?;
     Ok(granted)
 }
 
 /// Settles all of `phone`'s waiting requests as `status` by event `event_id`:
 /// `withdrawn` when they opted out, `confirmed` when their own message granted
 /// the categories anyway.
-pub fn settle_all(
-    sql: &SqlStorage,
-    phone: &str,
-    status: &str,
-    event_id: &str,
-    now: i64,
-) -> Result<()> {
-    sql.exec(
+pub fn settle_all(sql: &dyn Db, phone: &str, status: &str, event_id: &str, now: i64) -> Result<()> {
+    sql.run(
         "UPDATE pending_confirmations SET status = ?, resolved_at = ?, resolved_by = ?
          WHERE phone = ? AND status = 'pending'",
-        vec![status.into(), now.into(), event_id.into(), phone.into()],
+        &[status.into(), now.into(), event_id.into(), phone.into()],
     )?;
     Ok(())
 }
@@ -232,20 +221,16 @@ struct ExpiryEvidence<'a> {
 
 /// Expires every request past its time: an `expire` event each, and their
 /// categories still pending from it become `expired`. Returns how many.
-pub fn expire_due(ledger: &SiteLedger, now: i64) -> Result<usize> {
-    let sql = ledger.sql();
+pub fn expire_due(tx: &Tx) -> Result<usize> {
+    let (sql, now) = (tx.db, tx.now);
     let due: Vec<Request> = sql
-        .exec(
-            &format!(
+        .rows(&format!(
                 "SELECT {COLUMNS} FROM pending_confirmations WHERE status = 'pending' AND expires_at <= ?
                  ORDER BY expires_at LIMIT ?"
-            ),
-            vec![now.into(), EXPIRE_BATCH.into()],
-        )?
-        .to_array()?;
+            ), &[now.into(), EXPIRE_BATCH.into()])?;
     for r in &due {
         let lapsed = held(
-            &sql,
+            sql,
             &r.phone,
             &r.categories(),
             "pending",
@@ -258,56 +243,34 @@ pub fn expire_due(ledger: &SiteLedger, now: i64) -> Result<usize> {
             expires_at: r.expires_at,
         })
         .map_err(|e| worker::Error::RustError(e.to_string()))?;
-        let id = uuid7(now as u64, random_bytes()?);
-        ledger.append_event(&id, "expire", &r.phone, &lapsed, now, &evidence)?;
-        for c in &lapsed {
-            ledger.set_state(&r.phone, *c, "expired", &id, now)?;
-        }
-        settle(&sql, &r.consent_id, "expired", &id, now)?;
+        let id = tx.new_id()?;
+        let state: Vec<(Category, &str)> = lapsed.iter().map(|c| (*c, "expired")).collect();
+        let event = Event {
+            id: &id,
+            kind: "expire",
+            phone: &r.phone,
+            categories: &lapsed,
+            evidence: &evidence,
+        };
+        tx.record(&event, &state)?;
+        settle(sql, &r.consent_id, "expired", &id, now)?;
         // A request still queued (held back by Graph errors) must never go out now.
-        sql.exec(
-            "UPDATE outbox SET status = 'suppressed', last_error = 'double opt-in expired', updated_at = ?
-             WHERE consent_id = ? AND status = 'pending'",
-            vec![now.into(), r.consent_id.as_str().into()],
-        )?;
+        let scope = super::outbox::Scope::Consent(&r.consent_id);
+        super::outbox::suppress(sql, scope, "double opt-in expired", now)?;
     }
     Ok(due.len())
 }
 
-/// How many requests are in each state, for the stats.
-#[derive(Debug, Default, Clone, Serialize, Deserialize)]
-pub struct Counts {
-    /// Waiting for the person.
-    pub pending: i64,
-    /// Confirmed in WhatsApp.
-    pub confirmed: i64,
-    /// Not confirmed in time.
-    pub expired: i64,
-    /// The person opted out before confirming.
-    pub withdrawn: i64,
-}
-
-impl Counts {
-    /// Adds another shard's counts.
-    pub fn add(&mut self, o: &Counts) {
-        self.pending += o.pending;
-        self.confirmed += o.confirmed;
-        self.expired += o.expired;
-        self.withdrawn += o.withdrawn;
-    }
-}
-
 /// Counts the ledger's requests by state.
-pub fn counts(sql: &SqlStorage) -> Result<Counts> {
-    sql.exec(
+pub fn counts(sql: &dyn Db) -> Result<DoubleOptInCounts> {
+    sql.one(
         "SELECT COALESCE(SUM(status = 'pending'), 0) AS pending,
                     COALESCE(SUM(status = 'confirmed'), 0) AS confirmed,
                     COALESCE(SUM(status = 'expired'), 0) AS expired,
                     COALESCE(SUM(status = 'withdrawn'), 0) AS withdrawn
              FROM pending_confirmations",
-        None,
-    )?
-    .one()
+        &[],
+    )
 }
 
 fn json<T: Serialize + ?Sized>(v: &T) -> Result<String> {

@@ -5,42 +5,20 @@
 //! the site's click-to-opt-in phrase subscribes — each answered by a text reply
 //! in their language.
 
-use consent_core::{ids::uuid7, keywords, normalize_phone, Category, Keyword, Locale, SiteConfig};
+use consent_core::{keywords, normalize_phone, Category, Keyword, Locale, SiteConfig};
 use serde::{Deserialize, Serialize};
 use whatsapp_cloud_api::{
-    webhook::{ChangeValue, InboundMessage, Referral, Status, UserPreference},
+    webhook::{InboundMessage, Referral, Status, UserPreference},
     MessageRequest,
 };
-use worker::{Result, SqlStorage};
+use worker::Result;
 
-use crate::{
-    ledger::{random_bytes, SiteLedger},
-    outbox,
+use super::{
+    double_optin, outbox,
+    store::Db,
+    tx::{Event, Tx},
 };
-
-/// What the edge worker hands the ledger: one business number's changes.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct WebhookBatch {
-    /// The site that number belongs to.
-    pub site: SiteConfig,
-    /// `value`s of its `messages` changes.
-    pub changes: Vec<ChangeValue>,
-}
-
-/// Counts, for logs and tests.
-#[derive(Debug, Default, Serialize, Deserialize)]
-pub struct Applied {
-    /// Status updates applied.
-    pub statuses: u32,
-    /// Inbound messages acted on.
-    pub messages: u32,
-    /// Redeliveries and unknown statuses ignored.
-    pub ignored: u32,
-    /// Replies queued.
-    pub replies: u32,
-    /// Marketing stop / resume choices recorded (`user_preferences`, error 131050).
-    pub preferences: u32,
-}
+use crate::protocol::{Applied, WebhookBatch};
 
 /// What one inbound message asks for.
 #[derive(Debug, Clone, PartialEq)]
@@ -64,18 +42,17 @@ enum Action {
 }
 
 /// Applies a batch; redelivered messages and statuses change nothing.
-pub fn apply(ledger: &SiteLedger, batch: &WebhookBatch) -> Result<Applied> {
-    let sql = ledger.sql();
-    let now = worker::Date::now().as_millis() as i64;
-    crate::double_optin::expire_due(ledger, now)?;
+pub fn apply(tx: &Tx, batch: &WebhookBatch) -> Result<Applied> {
+    let (sql, now) = (tx.db, tx.now);
+    double_optin::expire_due(tx)?;
     let mut applied = Applied::default();
     for value in &batch.changes {
         for status in &value.statuses {
-            if outbox::apply_status(&sql, status, now)? {
+            if outbox::apply_status(sql, status, now)? {
                 applied.statuses += 1;
                 if stopped_marketing(status) {
                     let evidence = MarketingEvidence::send_error(status, &batch.site);
-                    marketing_choice(ledger, &status.recipient_id, "stop", &evidence, now)?;
+                    marketing_choice(tx, &status.recipient_id, "stop", &evidence)?;
                     applied.preferences += 1;
                 }
             } else {
@@ -83,23 +60,23 @@ pub fn apply(ledger: &SiteLedger, batch: &WebhookBatch) -> Result<Applied> {
             }
         }
         for pref in &value.user_preferences {
-            if pref.category != "marketing_messages" || !first_preference(&sql, pref, now)? {
+            if pref.category != "marketing_messages" || !first_preference(sql, pref, now)? {
                 applied.ignored += 1;
                 continue;
             }
             let evidence = MarketingEvidence::user_preferences(pref, &batch.site);
-            marketing_choice(ledger, &pref.wa_id, &pref.value, &evidence, now)?;
+            marketing_choice(tx, &pref.wa_id, &pref.value, &evidence)?;
             applied.preferences += 1;
         }
         for message in &value.messages {
             let action = action_for(message, &batch.site);
-            if !first_delivery(&sql, message, action.as_ref(), now)? {
+            if !first_delivery(sql, message, action.as_ref(), now)? {
                 applied.ignored += 1;
                 continue;
             }
             let Some(action) = action else { continue };
             applied.messages += 1;
-            if handle(ledger, &batch.site, message, action, now)? {
+            if handle(tx, &batch.site, message, action)? {
                 applied.replies += 1;
             }
         }
@@ -171,56 +148,49 @@ fn marketing_categories() -> Vec<Category> {
 /// Records a person's marketing stop / resume as a chained `marketing_preference`
 /// event and applies it to the marketing categories.
 pub(crate) fn marketing_choice(
-    ledger: &SiteLedger,
+    tx: &Tx,
     wa_id: &str,
     value: &str,
     evidence: &MarketingEvidence,
-    now: i64,
 ) -> Result<()> {
     let Ok(phone) = normalize_phone(&format!("+{}", wa_id.trim_start_matches('+')), 0) else {
         return Ok(());
     };
     let applies = marketing_categories();
     let evidence = serde_json::to_string(evidence).unwrap_or_default();
-    let id = uuid7(now as u64, random_bytes()?);
-    ledger.append_event(
-        &id,
-        "marketing_preference",
-        phone.as_str(),
-        &applies,
-        now,
-        &evidence,
-    )?;
     let state = if value == "resume" {
         "granted"
     } else {
         "withdrawn"
     };
-    for category in &applies {
-        ledger.set_state(phone.as_str(), *category, state, &id, now)?;
-    }
-    Ok(())
+    change_all(
+        tx,
+        phone.as_str(),
+        &applies,
+        "marketing_preference",
+        state,
+        &evidence,
+    )
+    .map(drop)
 }
 
 /// Records a `user_preferences` item; false when it was seen before (no id: keyed
 /// by person, value and Meta's timestamp).
-fn first_preference(sql: &SqlStorage, p: &UserPreference, now: i64) -> Result<bool> {
+fn first_preference(sql: &dyn Db, p: &UserPreference, now: i64) -> Result<bool> {
     let key = format!(
         "pref:{}:{}:{}:{}",
         p.wa_id, p.category, p.value, p.timestamp
     );
-    let fresh: Vec<serde_json::Value> = sql
-        .exec(
-            "INSERT INTO inbound_messages (id, phone, kind, action, received_at)
+    let fresh: Vec<serde_json::Value> = sql.rows(
+        "INSERT INTO inbound_messages (id, phone, kind, action, received_at)
              VALUES (?, ?, 'user_preferences', ?, ?) ON CONFLICT DO NOTHING RETURNING id",
-            vec![
-                key.into(),
-                p.wa_id.as_str().into(),
-                p.value.as_str().into(),
-                now.into(),
-            ],
-        )?
-        .to_array()?;
+        &[
+            key.into(),
+            p.wa_id.as_str().into(),
+            p.value.as_str().into(),
+            now.into(),
+        ],
+    )?;
     Ok(!fresh.is_empty())
 }
 
@@ -280,7 +250,7 @@ fn action_for(m: &InboundMessage, site: &SiteConfig) -> Option<Action> {
 
 /// Records the inbound message id; false when it was seen before (Meta redelivers).
 fn first_delivery(
-    sql: &SqlStorage,
+    sql: &dyn Db,
     m: &InboundMessage,
     action: Option<&Action>,
     now: i64,
@@ -293,42 +263,35 @@ fn first_delivery(
         Action::JoinPhrase { .. } => "join_phrase",
         Action::NumberChanged { .. } => "number_changed",
     });
-    let fresh: Vec<serde_json::Value> = sql
-        .exec(
-            "INSERT INTO inbound_messages (id, phone, kind, action, received_at)
+    let fresh: Vec<serde_json::Value> = sql.rows(
+        "INSERT INTO inbound_messages (id, phone, kind, action, received_at)
              VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id",
-            vec![
-                m.id.as_str().into(),
-                m.from.as_str().into(),
-                m.kind.as_str().into(),
-                action.into(),
-                now.into(),
-            ],
-        )?
-        .to_array()?;
+        &[
+            m.id.as_str().into(),
+            m.from.as_str().into(),
+            m.kind.as_str().into(),
+            action.into(),
+            now.into(),
+        ],
+    )?;
     Ok(!fresh.is_empty())
 }
 
 /// Acts on one message; true when a reply was queued.
-fn handle(
-    ledger: &SiteLedger,
-    site: &SiteConfig,
-    m: &InboundMessage,
-    action: Action,
-    now: i64,
-) -> Result<bool> {
+fn handle(tx: &Tx, site: &SiteConfig, m: &InboundMessage, action: Action) -> Result<bool> {
+    let now = tx.now;
     let Ok(phone) = normalize_phone(&format!("+{}", m.from), site.default_calling_code) else {
         return Ok(false);
     };
     let phone = phone.as_str();
-    let sql = ledger.sql();
-    let known = last_grant_locale(&sql, phone)?;
+    let sql = tx.db;
+    let known = last_grant_locale(sql, phone)?;
     // Someone new writes in their number's language, else the site's.
     let locale = known
         .or_else(|| Locale::for_phone(phone))
         .unwrap_or(site.default_locale);
     let ctx = Thread {
-        ledger,
+        tx,
         site,
         m,
         phone,
@@ -368,13 +331,13 @@ fn handle(
         },
         Action::Help => locale.strings().reply_help,
     };
-    queue_reply(&sql, site, phone, &m.id, reply, now)?;
+    queue_reply(tx, site, phone, &m.id, reply)?;
     Ok(true)
 }
 
 /// One inbound message and who sent it, for the actions below.
 struct Thread<'a> {
-    ledger: &'a SiteLedger,
+    tx: &'a Tx<'a>,
     site: &'a SiteConfig,
     m: &'a InboundMessage,
     phone: &'a str,
@@ -404,7 +367,8 @@ impl Thread<'_> {
     /// Withdraws everything granted or waiting for confirmation.
     fn opt_out(&self, method: &'static str, said: &str) -> Result<&'static str> {
         self.withdraw_held(|| self.evidence("in_thread", method, said, None))?;
-        outbox::suppress_pending(&self.ledger.sql(), self.phone, self.now)?;
+        let scope = outbox::Scope::Templates(self.phone);
+        outbox::suppress(self.tx.db, scope, "withdrawn", self.now)?;
         Ok(self.locale.strings().reply_opted_out)
     }
 
@@ -412,23 +376,22 @@ impl Thread<'_> {
     /// chained event with `evidence`, and settles their pending confirmations;
     /// nothing is recorded when they hold none.
     fn withdraw_held(&self, evidence: impl FnOnce() -> String) -> Result<()> {
-        let sql = self.ledger.sql();
-        let mut held = categories_in(&sql, self.phone, "granted")?;
-        held.extend(categories_in(&sql, self.phone, "pending")?);
+        let sql = self.tx.db;
+        let mut held = self.tx.categories_with(self.phone, "granted")?;
+        held.extend(self.tx.categories_with(self.phone, "pending")?);
         held.sort();
         if held.is_empty() {
             return Ok(());
         }
         let id = change_all(
-            self.ledger,
+            self.tx,
             self.phone,
             &held,
             "withdraw",
             "withdrawn",
             &evidence(),
-            self.now,
         )?;
-        crate::double_optin::settle_all(&sql, self.phone, "withdrawn", &id, self.now)
+        double_optin::settle_all(sql, self.phone, "withdrawn", &id, self.now)
     }
 
     /// `user_changed_number`: every grant of the old number is withdrawn (reason
@@ -448,26 +411,19 @@ impl Thread<'_> {
             })
             .unwrap_or_default()
         })?;
-        outbox::suppress_all_pending(&self.ledger.sql(), self.phone, self.now)
+        let scope = outbox::Scope::Everything(self.phone);
+        let reason = "the number changed hands (user_changed_number)";
+        outbox::suppress(self.tx.db, scope, reason, self.now)
     }
 
     /// START: re-grants what was withdrawn, or lapsed unconfirmed (they ask for it now, in their own thread).
     fn opt_in(&self, said: &str) -> Result<&'static str> {
-        let sql = self.ledger.sql();
-        let mut back = categories_in(&sql, self.phone, "withdrawn")?;
-        back.extend(categories_in(&sql, self.phone, "expired")?);
+        let mut back = self.tx.categories_with(self.phone, "withdrawn")?;
+        back.extend(self.tx.categories_with(self.phone, "expired")?);
         back.sort();
         if !back.is_empty() {
             let evidence = self.evidence("in_thread", "keyword", said, None);
-            change_all(
-                self.ledger,
-                self.phone,
-                &back,
-                "grant",
-                "granted",
-                &evidence,
-                self.now,
-            )?;
+            change_all(self.tx, self.phone, &back, "grant", "granted", &evidence)?;
         }
         Ok(self.locale.strings().reply_opted_in)
     }
@@ -475,12 +431,11 @@ impl Thread<'_> {
     /// The Confirm button of one request: only the person it was sent to can confirm it.
     fn confirm_one(&self, consent_id: &str, method: &str, said: &str) -> Result<&'static str> {
         let texts = self.locale.whatsapp();
-        let request = crate::double_optin::find(&self.ledger.sql(), consent_id)?
-            .filter(|r| r.phone == self.phone);
+        let request = double_optin::find(self.tx.db, consent_id)?.filter(|r| r.phone == self.phone);
         Ok(match request {
             Some(r) if r.status == "pending" => {
                 let evidence = self.evidence("in_thread", method, said, Some(&r.consent_id));
-                crate::double_optin::confirm(self.ledger, &r, &evidence, self.now)?;
+                double_optin::confirm(self.tx, &r, &evidence)?;
                 texts.reply_confirmed
             }
             // Tapped again after confirming: nothing more to record.
@@ -491,10 +446,10 @@ impl Thread<'_> {
 
     /// YES (or START): confirms every request still waiting; `None` when none is.
     fn confirm_all(&self, method: &str, said: &str) -> Result<Option<&'static str>> {
-        let waiting = crate::double_optin::pending_for(&self.ledger.sql(), self.phone)?;
+        let waiting = double_optin::pending_for(self.tx.db, self.phone)?;
         for r in &waiting {
             let evidence = self.evidence("in_thread", method, said, Some(&r.consent_id));
-            crate::double_optin::confirm(self.ledger, r, &evidence, self.now)?;
+            double_optin::confirm(self.tx, r, &evidence)?;
         }
         Ok((!waiting.is_empty()).then_some(self.locale.whatsapp().reply_confirmed))
     }
@@ -502,8 +457,8 @@ impl Thread<'_> {
     /// The click-to-opt-in phrase: grants every category of the site they do not
     /// hold (their own message proves the number is theirs: no confirmation needed).
     fn join(&self, said: &str) -> Result<&'static str> {
-        let sql = self.ledger.sql();
-        let held = categories_in(&sql, self.phone, "granted")?;
+        let sql = self.tx.db;
+        let held = self.tx.categories_with(self.phone, "granted")?;
         let new: Vec<Category> = self
             .site
             .categories
@@ -513,20 +468,12 @@ impl Thread<'_> {
             .collect();
         if !new.is_empty() {
             let evidence = self.evidence("in_thread_keyword", "keyword", said, None);
-            let id = change_all(
-                self.ledger,
-                self.phone,
-                &new,
-                "grant",
-                "granted",
-                &evidence,
-                self.now,
-            )?;
+            let id = change_all(self.tx, self.phone, &new, "grant", "granted", &evidence)?;
             // Requests it overtakes are settled by it; a fresh opt-in lifts an erasure's suppression.
-            crate::double_optin::settle_all(&sql, self.phone, "confirmed", &id, self.now)?;
-            sql.exec(
+            double_optin::settle_all(sql, self.phone, "confirmed", &id, self.now)?;
+            sql.run(
                 "DELETE FROM suppressions WHERE subject_hash = ? AND reason = 'erased'",
-                vec![self.ledger.subject(self.phone)?.into()],
+                &[self.tx.subject(self.phone).into()],
             )?;
         }
         Ok(self.locale.whatsapp().reply_subscribed)
@@ -535,19 +482,23 @@ impl Thread<'_> {
 
 /// One event for all `categories`, and their state, in one synchronous write.
 fn change_all(
-    ledger: &SiteLedger,
+    tx: &Tx,
     phone: &str,
     categories: &[Category],
     kind: &str,
     state: &str,
     evidence: &str,
-    now: i64,
 ) -> Result<String> {
-    let id = uuid7(now as u64, random_bytes()?);
-    ledger.append_event(&id, kind, phone, categories, now, evidence)?;
-    for category in categories {
-        ledger.set_state(phone, *category, state, &id, now)?;
-    }
+    let id = tx.new_id()?;
+    let states: Vec<(Category, &str)> = categories.iter().map(|c| (*c, state)).collect();
+    let event = Event {
+        id: &id,
+        kind,
+        phone,
+        categories,
+        evidence,
+    };
+    tx.record(&event, &states)?;
     Ok(id)
 }
 
@@ -636,14 +587,14 @@ fn in_thread_evidence(
 }
 
 fn queue_reply(
-    sql: &SqlStorage,
+    tx: &Tx,
     site: &SiteConfig,
     phone: &str,
     inbound_id: &str,
     text: &str,
-    now: i64,
 ) -> Result<()> {
-    let id = uuid7(now as u64, random_bytes()?);
+    let (sql, now) = (tx.db, tx.now);
+    let id = tx.new_id()?;
     let body = text.replace("{business}", &site.business_name);
     let message = MessageRequest::text(phone, &body, &id).replying_to(inbound_id);
     outbox::enqueue_row(sql, &id, inbound_id, phone, site, &message, now)
@@ -655,13 +606,9 @@ struct EvidenceRow {
 }
 
 /// The locale of the person's latest grant, or None if they never opted in.
-fn last_grant_locale(sql: &SqlStorage, phone: &str) -> Result<Option<Locale>> {
+fn last_grant_locale(sql: &dyn Db, phone: &str) -> Result<Option<Locale>> {
     let row = sql
-        .exec(
-            "SELECT evidence FROM events WHERE phone = ? AND kind = 'grant' ORDER BY seq DESC LIMIT 1",
-            vec![phone.into()],
-        )?
-        .to_array::<EvidenceRow>()?
+        .rows::<EvidenceRow>("SELECT evidence FROM events WHERE phone = ? AND kind = 'grant' ORDER BY seq DESC LIMIT 1", &[phone.into()])?
         .pop();
     Ok(row.map(|r| {
         serde_json::from_str::<serde_json::Value>(&r.evidence)
@@ -669,24 +616,6 @@ fn last_grant_locale(sql: &SqlStorage, phone: &str) -> Result<Option<Locale>> {
             .and_then(|v| Locale::from_tag(v["locale"].as_str()?))
             .unwrap_or(Locale::En)
     }))
-}
-
-#[derive(Deserialize)]
-struct CategoryRow {
-    category: String,
-}
-
-fn categories_in(sql: &SqlStorage, phone: &str, status: &str) -> Result<Vec<Category>> {
-    let rows: Vec<CategoryRow> = sql
-        .exec(
-            "SELECT category FROM subscriptions WHERE phone = ? AND status = ? ORDER BY category",
-            vec![phone.into(), status.into()],
-        )?
-        .to_array()?;
-    Ok(rows
-        .iter()
-        .filter_map(|r| Category::parse(&r.category))
-        .collect())
 }
 
 #[cfg(test)]
@@ -711,7 +640,7 @@ mod tests {
 
     fn site() -> SiteConfig {
         let mut site: SiteConfig =
-            serde_json::from_str(include_str!("../sites/demo.json")).unwrap();
+            serde_json::from_str(include_str!("../../sites/demo.json")).unwrap();
         site.optin_keyword = Some("JOIN ACME".into());
         site
     }
@@ -759,7 +688,7 @@ mod tests {
         assert_eq!(action_for(&text("join acme now")), None);
         let plain = super::action_for(
             &text("JOIN ACME"),
-            &serde_json::from_str(include_str!("../sites/demo.json")).unwrap(),
+            &serde_json::from_str(include_str!("../../sites/demo.json")).unwrap(),
         );
         assert_eq!(plain, None, "no phrase configured: an ordinary message");
     }

@@ -1,0 +1,11 @@
+//! The edge: HTTP handlers in front of the ledgers. Nothing here touches SQL;
+//! everything a ledger records goes through [`crate::protocol::LedgerClient`].
+
+pub mod admin;
+pub mod beacon;
+pub mod prefcentre;
+pub mod preferences;
+pub mod public;
+pub mod sites;
+pub mod turnstile;
+pub mod webhooks;

@@ -1,0 +1,157 @@
+//! Changes a person makes after opting in (preference centre): updates and
+//! withdrawals, each a ledger event written with the derived state.
+
+use consent_core::Category;
+use serde::Deserialize;
+use worker::Result;
+
+use super::{
+    double_optin, outbox,
+    tx::{Event, Tx},
+};
+use crate::protocol::{day_number, Change, Frequency, Preferences};
+
+#[derive(Deserialize)]
+struct EvidenceRow {
+    evidence: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct GrantRow {
+    phone: String,
+    evidence: Option<String>,
+}
+
+/// The phone and locale behind a consent id, if it still holds personal data.
+fn subject_of(tx: &Tx, consent_id: &str) -> Result<Option<(String, String)>> {
+    let rows: Vec<GrantRow> = tx.db.rows(
+        "SELECT phone, evidence FROM events WHERE id = ? AND phone IS NOT NULL",
+        &[consent_id.into()],
+    )?;
+    Ok(rows.into_iter().next().map(|r| {
+        let locale = r
+            .evidence
+            .and_then(|e| serde_json::from_str::<serde_json::Value>(&e).ok())
+            .and_then(|v| v.get("locale").and_then(|l| l.as_str()).map(str::to_owned))
+            .unwrap_or_else(|| "en".to_owned());
+        (r.phone, locale)
+    }))
+}
+
+/// Categories waiting for a double opt-in confirmation.
+fn pending_categories(tx: &Tx, phone: &str) -> Result<Vec<Category>> {
+    tx.categories_with(phone, "pending")
+}
+
+/// Current choices for the person behind `consent_id`.
+pub fn preferences(tx: &Tx, consent_id: &str) -> Result<Option<Preferences>> {
+    let Some((phone, locale)) = subject_of(tx, consent_id)? else {
+        return Ok(None);
+    };
+    let (frequency, paused_until) = delivery(tx, &phone)?;
+    let today = tx.now / 86_400_000;
+    Ok(Some(Preferences {
+        granted: tx.granted(&phone)?,
+        locale,
+        frequency,
+        paused_until: paused_until.filter(|d| day_number(d).is_some_and(|n| n > today)),
+    }))
+}
+
+/// The frequency and pause last recorded for `phone` (defaults when never set).
+fn delivery(tx: &Tx, phone: &str) -> Result<(Frequency, Option<String>)> {
+    let rows: Vec<EvidenceRow> = tx.db.rows(
+        "SELECT evidence FROM events WHERE phone = ? AND evidence IS NOT NULL
+               AND json_extract(evidence, '$.frequency') IS NOT NULL
+             ORDER BY seq DESC LIMIT 1",
+        &[phone.into()],
+    )?;
+    let Some(v) = rows
+        .into_iter()
+        .next()
+        .and_then(|r| r.evidence)
+        .and_then(|e| serde_json::from_str::<serde_json::Value>(&e).ok())
+    else {
+        return Ok((Frequency::default(), None));
+    };
+    let frequency = v["frequency"]
+        .as_str()
+        .and_then(Frequency::parse)
+        .unwrap_or_default();
+    Ok((frequency, v["paused_until"].as_str().map(str::to_owned)))
+}
+
+/// Applies a change as one `update` (or `withdraw`, when nothing is left) event;
+/// a change that changes nothing records nothing.
+pub fn change(tx: &Tx, change: &Change) -> Result<Option<Preferences>> {
+    let Some((phone, locale)) = subject_of(tx, &change.consent_id)? else {
+        return Ok(None);
+    };
+    let before = tx.granted(&phone)?;
+    let (old_frequency, old_pause) = delivery(tx, &phone)?;
+    let mut after = change.granted.clone();
+    after.sort();
+    after.dedup();
+    let frequency = change.frequency.unwrap_or(old_frequency);
+    let paused_until = change.paused_until.clone().unwrap_or(old_pause.clone());
+    let delivery_changed = frequency != old_frequency || paused_until != old_pause;
+    // Double opt-in: a category waiting for confirmation is granted only by
+    // the person's own confirmation in WhatsApp; this link is no proof the
+    // number is theirs. Opting out still works (and ends what was waiting).
+    let pending = pending_categories(tx, &phone)?;
+    let asked = !after.is_empty();
+    after.retain(|c| !pending.contains(c));
+    // Nothing ticked and nothing else changed: an opt-out, of what waits too.
+    let cancels_pending = after.is_empty() && !pending.is_empty() && !delivery_changed;
+    if (asked && after.is_empty()) || (after == before && !delivery_changed && !cancels_pending) {
+        return preferences(tx, &change.consent_id);
+    }
+    let (now, sql) = (tx.now, tx.db);
+    let mut withdrawn: Vec<Category> = before
+        .iter()
+        .filter(|c| !after.contains(c))
+        .copied()
+        .collect();
+    if cancels_pending {
+        withdrawn.extend(&pending);
+    }
+    let kind = if after.is_empty() && !withdrawn.is_empty() {
+        "withdraw"
+    } else {
+        "update"
+    };
+    let mut evidence = serde_json::json!({
+        "method": change.method,
+        "via_consent": change.consent_id,
+        "granted": after,
+        "withdrawn": withdrawn,
+    });
+    if delivery_changed || change.frequency.is_some() {
+        // Recorded in full, so the latest such event is the current state.
+        evidence["frequency"] = frequency.as_str().into();
+        evidence["paused_until"] = paused_until.clone().into();
+    }
+    let evidence = evidence.to_string();
+    let id = tx.new_id()?;
+    let state: Vec<(Category, &str)> = (after.iter().map(|c| (*c, "granted")))
+        .chain(withdrawn.iter().map(|c| (*c, "withdrawn")))
+        .collect();
+    let event = Event {
+        id: &id,
+        kind,
+        phone: &phone,
+        categories: &after,
+        evidence: &evidence,
+    };
+    tx.record(&event, &state)?;
+    if kind == "withdraw" {
+        double_optin::settle_all(sql, &phone, "withdrawn", &id, now)?;
+        outbox::suppress(sql, outbox::Scope::Templates(&phone), "withdrawn", now)?;
+    }
+    Ok(Some(Preferences {
+        granted: after,
+        locale,
+        frequency,
+        paused_until,
+    }))
+}

@@ -1,0 +1,172 @@
+//! The per-site ledger: the only Durable Object. SQLite storage holds the
+//! hash-chained consent events, the derived subscription state and the outbox.
+//! `fetch` decodes one [`LedgerCommand`] and dispatches it; the alarm sends.
+
+mod analytics;
+mod audit;
+mod changes;
+mod double_optin;
+mod grant;
+mod halt;
+mod inbound;
+mod limits;
+mod outbox;
+mod schema;
+mod store;
+mod subscriber;
+mod throughput;
+mod tx;
+
+use serde::Serialize;
+use worker::{durable_object, DurableObject, Env, Headers, Request, Response, Result, State};
+
+use crate::protocol::{LedgerCommand, LedgerError, Range, Resumed};
+use tx::{Keys, Tx};
+
+/// One site's ledger (or one shard of it).
+#[durable_object]
+pub struct SiteLedger {
+    state: State,
+    env: Env,
+    /// Why the schema could not be migrated; such a ledger serves nothing.
+    broken: Option<String>,
+}
+
+impl DurableObject for SiteLedger {
+    fn new(state: State, env: Env) -> Self {
+        let now = worker::Date::now().as_millis() as i64;
+        let broken = schema::migrate(&state.storage().sql(), now)
+            .err()
+            .map(|e| e.to_string());
+        if let Some(e) = &broken {
+            worker::console_error!("ALERT ledger migration failed; serving nothing: {e}");
+        }
+        Self { state, env, broken }
+    }
+
+    async fn fetch(&self, mut req: Request) -> Result<Response> {
+        let answer = match self.decode(&mut req).await {
+            Ok(cmd) => self.dispatch(cmd).await,
+            Err(e) => Err(e),
+        };
+        match answer {
+            Ok(json) => reply(200, json),
+            Err(e) => reply(e.status(), serde_json::to_string(&e).unwrap_or_default()),
+        }
+    }
+
+    async fn alarm(&self) -> Result<Response> {
+        if let Some(e) = &self.broken {
+            worker::console_error!("ALERT ledger alarm skipped, schema broken: {e}");
+            return Response::ok("broken");
+        }
+        let keys = self.keys()?;
+        let sql = self.state.storage().sql();
+        double_optin::expire_due(&self.tx(&sql, &keys))?;
+        outbox::deliver_due(&self.state, &self.env, &keys).await?;
+        Response::ok("delivered")
+    }
+}
+
+impl SiteLedger {
+    async fn decode(&self, req: &mut Request) -> std::result::Result<LedgerCommand, LedgerError> {
+        if let Some(detail) = &self.broken {
+            return Err(LedgerError::Unavailable {
+                detail: detail.clone(),
+            });
+        }
+        let text = req.text().await?;
+        serde_json::from_str(&text).map_err(|e| LedgerError::BadCommand {
+            detail: e.to_string(),
+        })
+    }
+
+    fn keys(&self) -> Result<Keys> {
+        Ok(Keys {
+            subject: self.env.secret("SUBJECT_HASH_KEY")?.to_string(),
+            prefs_token: self.env.secret("PREFS_TOKEN_KEY")?.to_string(),
+        })
+    }
+
+    fn tx<'a>(&self, db: &'a worker::SqlStorage, keys: &'a Keys) -> Tx<'a> {
+        Tx {
+            db,
+            keys,
+            now: worker::Date::now().as_millis() as i64,
+            hour_ms: double_optin::hour_ms(&self.env),
+        }
+    }
+
+    /// Runs one command; its reply as JSON.
+    async fn dispatch(&self, cmd: LedgerCommand) -> std::result::Result<String, LedgerError> {
+        let keys = self.keys()?;
+        let sql = self.state.storage().sql();
+        let tx = self.tx(&sql, &keys);
+        let not_found = || LedgerError::NoSubscriber;
+        let json = match cmd {
+            LedgerCommand::RecordConsent(cmd) => {
+                let reply = grant::record(&tx, &cmd)?;
+                if !reply.replayed {
+                    // Wake the sender now; the outbox row is already durable.
+                    self.wake().await?;
+                }
+                to_json(&reply)?
+            }
+            LedgerCommand::Preferences { consent_id } => {
+                to_json(&changes::preferences(&tx, &consent_id)?.ok_or_else(not_found)?)?
+            }
+            LedgerCommand::Change(change) => {
+                to_json(&changes::change(&tx, &change)?.ok_or_else(not_found)?)?
+            }
+            LedgerCommand::CountEvents(cmd) => to_json(&analytics::record(&tx, &cmd)?)?,
+            LedgerCommand::ApplyWebhook(batch) => {
+                let applied = inbound::apply(&tx, &batch)?;
+                if applied.replies > 0 {
+                    self.wake().await?;
+                }
+                to_json(&applied)?
+            }
+            LedgerCommand::ResumeSending => {
+                let was = halt::resume(tx.db)?;
+                self.wake().await?;
+                to_json(&Resumed { was })?
+            }
+            LedgerCommand::Subscriber { phone } => {
+                to_json(&subscriber::view(&tx, &phone)?.ok_or_else(not_found)?)?
+            }
+            LedgerCommand::Erase { phone } => {
+                to_json(&audit::erase(&tx, &phone)?.ok_or_else(not_found)?)?
+            }
+            LedgerCommand::Verify => to_json(&audit::verify(&tx)?)?,
+            LedgerCommand::Stats { from, to } => {
+                let range = Range::from_query(Some(&from), Some(&to), tx.now)
+                    .or_else(|_| Range::from_query(None, None, tx.now))
+                    .map_err(|e| LedgerError::BadCommand {
+                        detail: e.to_string(),
+                    })?;
+                to_json(&audit::stats(&tx, &range)?)?
+            }
+            LedgerCommand::Export { after, since } => {
+                to_json(&audit::export_page(&tx, after, since)?)?
+            }
+        };
+        Ok(json)
+    }
+
+    /// Runs the alarm as soon as possible.
+    async fn wake(&self) -> Result<()> {
+        self.state.storage().set_alarm(0).await
+    }
+}
+
+fn to_json<T: Serialize>(v: &T) -> std::result::Result<String, LedgerError> {
+    Ok(serde_json::to_string(v)?)
+}
+
+fn reply(status: u16, body: String) -> Result<Response> {
+    let headers = Headers::new();
+    headers.set("Content-Type", "application/json")?;
+    Ok(Response::ok(body)?
+        .with_status(status)
+        .with_headers(headers))
+}

@@ -1,0 +1,195 @@
+//! The one way a ledger writes: a [`Tx`] carries the SQL handle, the keys and
+//! *now*, and every event goes through [`Tx::record`] (chain + derived state).
+//! Nothing below awaits, so one command's writes are one atomic write in the
+//! Durable Object, and native tests can run them on rusqlite with any clock.
+
+use consent_core::{
+    chain::{evidence_digest, ChainedEvent, GENESIS},
+    ids::uuid7,
+    privacy::subject_hash,
+    token, Category, SiteConfig,
+};
+use serde::Deserialize;
+use worker::Result;
+
+use super::store::Db;
+use crate::protocol::TOKEN_TTL_MS;
+
+/// The secrets a ledger derives hashes and links from.
+pub struct Keys {
+    /// Keys the subject hash of a phone (`SUBJECT_HASH_KEY`).
+    pub subject: String,
+    /// Signs preference-centre links (`PREFS_TOKEN_KEY`).
+    pub prefs_token: String,
+}
+
+/// One command's context.
+pub struct Tx<'a> {
+    /// The ledger's SQL.
+    pub db: &'a dyn Db,
+    /// The ledger's keys.
+    pub keys: &'a Keys,
+    /// Server time of this command, Unix ms.
+    pub now: i64,
+    /// One hour of double opt-in expiry, in ms (tests shorten it).
+    pub hour_ms: i64,
+}
+
+#[derive(Deserialize)]
+struct HashRow {
+    hash: String,
+}
+
+#[derive(Deserialize)]
+struct CategoryRow {
+    category: String,
+}
+
+#[derive(Deserialize)]
+struct LastTs {
+    ts: Option<i64>,
+}
+
+impl Tx<'_> {
+    /// A fresh UUIDv7 at this command's time.
+    pub fn new_id(&self) -> Result<String> {
+        let mut b = [0u8; 10];
+        getrandom::fill(&mut b).map_err(|e| worker::Error::RustError(e.to_string()))?;
+        Ok(uuid7(self.now as u64, b))
+    }
+
+    /// Keyed hash of a phone: what the chain and logs carry instead of the number.
+    pub fn subject(&self, phone: &str) -> String {
+        subject_hash(self.keys.subject.as_bytes(), phone)
+    }
+
+    /// Appends one event to the chain and sets each of `state`'s categories to
+    /// its status, in the same write. An `erase` keeps no phone.
+    pub fn record(&self, event: &Event<'_>, state: &[(Category, &str)]) -> Result<()> {
+        let subject = self.subject(event.phone);
+        let stored_phone = (event.kind != "erase").then_some(event.phone);
+        self.append_chained(event, stored_phone, &subject)?;
+        for (category, status) in state {
+            self.set_state(event.phone, *category, status, event.id)?;
+        }
+        Ok(())
+    }
+
+    fn append_chained(&self, e: &Event<'_>, phone: Option<&str>, subject: &str) -> Result<()> {
+        let prev = self
+            .db
+            .rows::<HashRow>("SELECT hash FROM events ORDER BY seq DESC LIMIT 1", &[])?
+            .pop()
+            .map_or_else(|| GENESIS.to_owned(), |r| r.hash);
+        let categories_json = serde_json::to_string(e.categories)
+            .map_err(|err| worker::Error::RustError(err.to_string()))?;
+        let digest = evidence_digest(e.evidence);
+        let hash = ChainedEvent {
+            id: e.id,
+            kind: e.kind,
+            subject,
+            categories: &categories_json,
+            server_ts: self.now,
+            evidence_digest: &digest,
+        }
+        .hash(&prev);
+        self.db.run(
+            "INSERT INTO events (id, kind, phone, subject_hash, categories, evidence, evidence_digest,
+               server_ts, prev_hash, hash)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            &[
+                e.id.into(),
+                e.kind.into(),
+                phone.into(),
+                subject.into(),
+                categories_json.into(),
+                e.evidence.into(),
+                digest.into(),
+                self.now.into(),
+                prev.into(),
+                hash.into(),
+            ],
+        )
+    }
+
+    /// Sets the derived current state of one phone × category.
+    fn set_state(
+        &self,
+        phone: &str,
+        category: Category,
+        status: &str,
+        event_id: &str,
+    ) -> Result<()> {
+        self.db.run(
+            "INSERT INTO subscriptions (phone, category, status, event_id, updated_at)
+             VALUES (?, ?, ?, ?, ?)
+             ON CONFLICT (phone, category) DO UPDATE SET
+               status = excluded.status, event_id = excluded.event_id, updated_at = excluded.updated_at",
+            &[
+                phone.into(),
+                category.as_str().into(),
+                status.into(),
+                event_id.into(),
+                self.now.into(),
+            ],
+        )
+    }
+
+    /// The categories `phone` holds in `status` now, sorted: the one
+    /// categories-by-status query.
+    pub fn categories_with(&self, phone: &str, status: &str) -> Result<Vec<Category>> {
+        let rows: Vec<CategoryRow> = self.db.rows(
+            "SELECT category FROM subscriptions WHERE phone = ? AND status = ?",
+            &[phone.into(), status.into()],
+        )?;
+        let mut out: Vec<Category> = rows
+            .iter()
+            .filter_map(|r| Category::parse(&r.category))
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+
+    /// The categories `phone` holds granted now, sorted.
+    pub fn granted(&self, phone: &str) -> Result<Vec<Category>> {
+        self.categories_with(phone, "granted")
+    }
+
+    /// The token printed into preference links for `consent_id`.
+    pub fn preferences_token(&self, site: &str, shard: u32, consent_id: &str) -> String {
+        token::issue(
+            self.keys.prefs_token.as_bytes(),
+            site,
+            shard,
+            consent_id,
+            self.now + TOKEN_TTL_MS,
+        )
+    }
+
+    /// Whether `phone` withdrew within the site's resend cooldown.
+    pub fn withdrew_recently(&self, phone: &str, site: &SiteConfig) -> Result<bool> {
+        let last = self
+            .db
+            .one::<LastTs>(
+                "SELECT MAX(server_ts) AS ts FROM events WHERE phone = ? AND kind = 'withdraw'",
+                &[phone.into()],
+            )?
+            .ts;
+        let cooldown = i64::from(site.limits.resend_cooldown_hours) * 3_600_000;
+        Ok(last.is_some_and(|ts| self.now - ts < cooldown))
+    }
+}
+
+/// One event to append.
+pub struct Event<'a> {
+    /// Event id (a UUIDv7).
+    pub id: &'a str,
+    /// `grant`, `update`, `withdraw`, `confirm`, `expire`, `erase`, …
+    pub kind: &'a str,
+    /// E.164 of the person.
+    pub phone: &'a str,
+    /// Categories the event concerns.
+    pub categories: &'a [Category],
+    /// Evidence JSON.
+    pub evidence: &'a str,
+}

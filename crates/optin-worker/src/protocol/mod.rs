@@ -1,0 +1,326 @@
+//! The one typed protocol between the edge and a site's ledger Durable Object.
+//!
+//! The edge sends a [`LedgerCommand`] (one JSON body, one route); the ledger
+//! answers the command's reply type with 200, or a [`LedgerError`] with its
+//! status. [`LedgerClient`] has one typed method per command, so no edge code
+//! reads a ledger status code or builds a ledger path.
+
+mod audit;
+mod consent;
+mod prefs;
+mod stats;
+mod subscriber;
+mod webhook;
+
+pub use audit::{BrokenLink, Erased, ExportPage, ExportRow, Verification};
+pub use consent::{RecordConsent, Recorded, RequestContext};
+pub use prefs::{
+    check_pause, day_number, day_string, present, Change, Frequency, Preferences, TOKEN_TTL_MS,
+};
+pub use stats::{CountEvents, Delivery, DoubleOptInCounts, Range, Sending, Series, Stats};
+pub use subscriber::{
+    DoubleOptInView, EventView, OutboxView, StateRow, StatusView, SubscriberView,
+};
+pub use webhook::{Applied, WebhookBatch};
+
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use worker::{Env, Headers, Method, Request, RequestInit, Stub};
+
+use crate::error::AppError;
+
+/// Everything the edge may ask of a ledger. Serialised as
+/// `{"command": "record_consent", …}`.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum LedgerCommand {
+    /// Record a consent and queue its confirmation → [`ConsentReply`].
+    RecordConsent(Box<RecordConsent>),
+    /// A person's current choices → [`Preferences`].
+    Preferences {
+        /// The consent id a preference token names.
+        consent_id: String,
+    },
+    /// Change a person's choices → [`Preferences`].
+    Change(Change),
+    /// Count funnel beacons → `()`.
+    CountEvents(CountEvents),
+    /// Apply one business number's webhook changes → [`Applied`].
+    ApplyWebhook(Box<WebhookBatch>),
+    /// Lift a sending halt → [`Resumed`].
+    ResumeSending,
+    /// One person's history → [`SubscriberView`].
+    Subscriber {
+        /// E.164.
+        phone: String,
+    },
+    /// Erase one person's personal data → [`Erased`].
+    Erase {
+        /// E.164.
+        phone: String,
+    },
+    /// Walk the chain → [`Verification`].
+    Verify,
+    /// Counts and series of the days `from`..=`to` (YYYY-MM-DD) → [`Stats`].
+    Stats {
+        /// First day.
+        from: String,
+        /// Last day.
+        to: String,
+    },
+    /// One page of the chain → [`ExportPage`].
+    Export {
+        /// Last `seq` of the previous page (0 for the first).
+        after: i64,
+        /// Only events at or after this time, Unix ms.
+        since: i64,
+    },
+}
+
+/// Why a ledger refused a command. Serialised as `{"error": "rate-limited", …}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, thiserror::Error)]
+#[serde(tag = "error", rename_all = "kebab-case")]
+pub enum LedgerError {
+    /// A limit was hit.
+    #[error("{scope} limit; retry after {retry_after} s")]
+    RateLimited {
+        /// Which limit.
+        scope: String,
+        /// Seconds until it resets.
+        retry_after: i64,
+    },
+    /// Same idempotency key, different body.
+    #[error("idempotency key reused for another body")]
+    IdempotencyKeyReused,
+    /// Nothing recorded for that person or consent id.
+    #[error("no such subscriber")]
+    NoSubscriber,
+    /// The ledger's schema could not be brought up to date: it serves nothing.
+    #[error("ledger unavailable: {detail}")]
+    Unavailable {
+        /// The migration's error.
+        detail: String,
+    },
+    /// The body was not a command this ledger knows (an edge/ledger version skew).
+    #[error("bad ledger command: {detail}")]
+    BadCommand {
+        /// The decoder's message.
+        detail: String,
+    },
+    /// Storage or another binding failed.
+    #[error("ledger storage: {detail}")]
+    Storage {
+        /// The cause.
+        detail: String,
+    },
+}
+
+impl LedgerError {
+    /// The HTTP status the ledger answers with.
+    pub fn status(&self) -> u16 {
+        match self {
+            LedgerError::RateLimited { .. } => 429,
+            LedgerError::IdempotencyKeyReused => 422,
+            LedgerError::NoSubscriber => 404,
+            LedgerError::Unavailable { .. } => 503,
+            LedgerError::BadCommand { .. } => 400,
+            LedgerError::Storage { .. } => 500,
+        }
+    }
+}
+
+impl From<worker::Error> for LedgerError {
+    fn from(e: worker::Error) -> Self {
+        LedgerError::Storage {
+            detail: e.to_string(),
+        }
+    }
+}
+
+impl From<serde_json::Error> for LedgerError {
+    fn from(e: serde_json::Error) -> Self {
+        LedgerError::Storage {
+            detail: e.to_string(),
+        }
+    }
+}
+
+impl From<LedgerError> for AppError {
+    fn from(e: LedgerError) -> Self {
+        match e {
+            LedgerError::RateLimited { scope, retry_after } => {
+                AppError::RateLimited { scope, retry_after }
+            }
+            LedgerError::IdempotencyKeyReused => AppError::IdempotencyKeyReused,
+            LedgerError::NoSubscriber => AppError::NoSubscriber,
+            LedgerError::Unavailable { detail } => AppError::LedgerUnavailable(detail),
+            e @ (LedgerError::BadCommand { .. } | LedgerError::Storage { .. }) => {
+                AppError::Internal(e.to_string())
+            }
+        }
+    }
+}
+
+/// The answer to [`LedgerCommand::RecordConsent`]: the first answer stored for
+/// an idempotency key is replayed byte for byte.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ConsentReply {
+    /// 201 for a new record.
+    pub status: u16,
+    /// Whether this repeats an earlier answer.
+    pub replayed: bool,
+    /// The JSON body (a [`Recorded`]).
+    pub body: String,
+}
+
+/// The answer to [`LedgerCommand::ResumeSending`].
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Resumed {
+    /// The halt that was lifted, if sending was halted.
+    pub was: Option<Sending>,
+}
+
+/// A typed handle on one ledger (a site, or one shard of it).
+pub struct LedgerClient {
+    stub: Stub,
+    name: String,
+}
+
+impl LedgerClient {
+    /// The ledger named `name` (see `SiteConfig::shard_name`).
+    pub fn new(env: &Env, name: &str) -> Result<Self, AppError> {
+        let stub = env.durable_object("LEDGER")?.get_by_name(name)?;
+        Ok(LedgerClient {
+            stub,
+            name: name.to_owned(),
+        })
+    }
+
+    /// Sends one command and decodes its reply or refusal.
+    async fn send<T: DeserializeOwned>(&self, cmd: &LedgerCommand) -> Result<T, LedgerError> {
+        let body = serde_json::to_string(cmd)?;
+        let headers = Headers::new();
+        headers.set("Content-Type", "application/json")?;
+        let mut init = RequestInit::new();
+        init.with_method(Method::Post)
+            .with_headers(headers)
+            .with_body(Some(body.into()));
+        let req = Request::new_with_init("https://ledger/", &init)?;
+        let mut resp = self.stub.fetch_with_request(req).await?;
+        let text = resp.text().await?;
+        if resp.status_code() == 200 {
+            return Ok(serde_json::from_str(&text)?);
+        }
+        Err(
+            serde_json::from_str(&text).unwrap_or_else(|_| LedgerError::Storage {
+                detail: format!(
+                    "ledger {} answered {}: {}",
+                    self.name,
+                    resp.status_code(),
+                    text.chars().take(200).collect::<String>()
+                ),
+            }),
+        )
+    }
+
+    /// [`LedgerCommand::RecordConsent`].
+    pub async fn record_consent(&self, cmd: RecordConsent) -> Result<ConsentReply, LedgerError> {
+        self.send(&LedgerCommand::RecordConsent(Box::new(cmd)))
+            .await
+    }
+
+    /// [`LedgerCommand::Preferences`].
+    pub async fn preferences(&self, consent_id: &str) -> Result<Preferences, LedgerError> {
+        let consent_id = consent_id.to_owned();
+        self.send(&LedgerCommand::Preferences { consent_id }).await
+    }
+
+    /// [`LedgerCommand::Change`].
+    pub async fn change(&self, change: Change) -> Result<Preferences, LedgerError> {
+        self.send(&LedgerCommand::Change(change)).await
+    }
+
+    /// [`LedgerCommand::CountEvents`].
+    pub async fn count_events(&self, cmd: CountEvents) -> Result<(), LedgerError> {
+        self.send(&LedgerCommand::CountEvents(cmd)).await
+    }
+
+    /// [`LedgerCommand::ApplyWebhook`].
+    pub async fn apply_webhook(&self, batch: WebhookBatch) -> Result<Applied, LedgerError> {
+        self.send(&LedgerCommand::ApplyWebhook(Box::new(batch)))
+            .await
+    }
+
+    /// [`LedgerCommand::ResumeSending`].
+    pub async fn resume_sending(&self) -> Result<Resumed, LedgerError> {
+        self.send(&LedgerCommand::ResumeSending).await
+    }
+
+    /// [`LedgerCommand::Subscriber`].
+    pub async fn subscriber(&self, phone: &str) -> Result<SubscriberView, LedgerError> {
+        let phone = phone.to_owned();
+        self.send(&LedgerCommand::Subscriber { phone }).await
+    }
+
+    /// [`LedgerCommand::Erase`].
+    pub async fn erase(&self, phone: &str) -> Result<Erased, LedgerError> {
+        let phone = phone.to_owned();
+        self.send(&LedgerCommand::Erase { phone }).await
+    }
+
+    /// [`LedgerCommand::Verify`].
+    pub async fn verify(&self) -> Result<Verification, LedgerError> {
+        self.send(&LedgerCommand::Verify).await
+    }
+
+    /// [`LedgerCommand::Stats`].
+    pub async fn stats(&self, range: &Range) -> Result<Stats, LedgerError> {
+        let (from, to) = (range.from.format(), range.to.format());
+        self.send(&LedgerCommand::Stats { from, to }).await
+    }
+
+    /// [`LedgerCommand::Export`].
+    pub async fn export(&self, after: i64, since: i64) -> Result<ExportPage, LedgerError> {
+        self.send(&LedgerCommand::Export { after, since }).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_are_tagged_by_name() {
+        let cmd = LedgerCommand::Export { after: 5, since: 0 };
+        let json = serde_json::to_string(&cmd).unwrap();
+        assert_eq!(json, r#"{"command":"export","after":5,"since":0}"#);
+        let unit = serde_json::to_string(&LedgerCommand::Verify).unwrap();
+        assert_eq!(unit, r#"{"command":"verify"}"#);
+        assert!(serde_json::from_str::<LedgerCommand>(r#"{"command":"drop_tables"}"#).is_err());
+    }
+
+    #[test]
+    fn refusals_round_trip_with_their_status() {
+        let e = LedgerError::RateLimited {
+            scope: "ip".into(),
+            retry_after: 7,
+        };
+        let json = serde_json::to_string(&e).unwrap();
+        assert_eq!(
+            json,
+            r#"{"error":"rate-limited","scope":"ip","retry_after":7}"#
+        );
+        assert_eq!(serde_json::from_str::<LedgerError>(&json).unwrap(), e);
+        assert_eq!(e.status(), 429);
+        assert_eq!(LedgerError::NoSubscriber.status(), 404);
+        let unavailable = LedgerError::Unavailable { detail: "x".into() };
+        assert_eq!(unavailable.status(), 503);
+        assert!(matches!(
+            AppError::from(unavailable),
+            AppError::LedgerUnavailable(_)
+        ));
+        assert!(matches!(
+            AppError::from(LedgerError::NoSubscriber),
+            AppError::NoSubscriber
+        ));
+    }
+}
