@@ -866,7 +866,7 @@ mod tests {
 
     #[test]
     fn templates_are_what_whatsapp_manager_accepts_and_the_readme_lists() {
-        let readme = include_str!("../../../README.md");
+        let readme = include_str!("../../../docs/operations.md");
         for l in Locale::ALL {
             let w = l.whatsapp();
             for body in [w.template_confirmation, w.template_double_opt_in] {
@@ -882,7 +882,7 @@ mod tests {
                 );
                 assert!(
                     readme.contains(body),
-                    "README.md lacks the {l:?} template text: {body}"
+                    "docs/operations.md lacks the {l:?} template text: {body}"
                 );
             }
             for label in [w.button_confirm, w.button_stop] {
@@ -899,7 +899,7 @@ mod tests {
             );
             assert!(
                 readme.contains(&row),
-                "README.md lacks the button row {row}"
+                "docs/operations.md lacks the button row {row}"
             );
         }
     }

@@ -349,13 +349,13 @@ mod tests {
         assert!(Never.max_attempts() == 1 && MuchLater.max_attempts() == 2);
     }
 
-    /// README's "Retry classes" table and [`RETRY_TABLE`] are one list.
+    /// docs/api.md's "Retry classes" table and [`RETRY_TABLE`] are one list.
     #[test]
     fn the_readme_table_is_the_code_table() {
-        let readme = include_str!("../../../README.md");
+        let readme = include_str!("../../../docs/api.md");
         let start = readme
             .find("| Graph error | meaning | what the sender does |")
-            .expect("README has the retry table");
+            .expect("docs/api.md has the retry table");
         let rows: Vec<Vec<String>> = readme[start..]
             .lines()
             .skip(2)
