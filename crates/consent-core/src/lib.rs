@@ -35,6 +35,7 @@ pub mod notice;
 pub mod phone;
 pub mod privacy;
 pub mod site;
+pub mod states;
 pub mod stats;
 pub mod targeting;
 pub mod token;
@@ -48,5 +49,10 @@ pub use notice::{notice_hash, pick_variant, render_notice, Notice, PublicVariant
 pub use phone::{normalize_phone, PhoneError, E164};
 pub use site::{
     ChatConfig, DoubleOptIn, IpPolicy, Limits, PublicConfig, SiteConfig, WhatsAppConfig,
+};
+pub use states::{
+    ButtonPayload, DeliveryStatus, DoubleOptInStatus, EventKind, EvidenceMethod, EvidenceSource,
+    Frequency, InboundAction, MarketingChoice, OptOutSource, OutboxKind, OutboxStatus,
+    SubscriberSummary, SubscriptionStatus, SuppressionReason,
 };
 pub use targeting::Targeting;
