@@ -2,6 +2,7 @@
 //! count it, and erase one person while keeping the proof intact.
 
 use consent_core::chain::{evidence_digest, ChainedEvent, GENESIS};
+use consent_core::states::EventKind;
 use serde::Deserialize;
 use worker::Result;
 
@@ -154,7 +155,7 @@ pub fn erase(tx: &Tx, phone: &str) -> Result<Option<Erased>> {
     let id = tx.new_id()?;
     let event = Event {
         id: &id,
-        kind: "erase",
+        kind: EventKind::Erase,
         phone,
         categories: &[],
         evidence: "{\"method\":\"admin_api\"}",

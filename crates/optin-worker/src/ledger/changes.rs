@@ -1,6 +1,7 @@
 //! Changes a person makes after opting in (preference centre): updates and
 //! withdrawals, each a ledger event written with the derived state.
 
+use consent_core::states::{EventKind, SubscriptionStatus};
 use consent_core::Category;
 use serde::Deserialize;
 use worker::Result;
@@ -40,7 +41,7 @@ fn subject_of(tx: &Tx, consent_id: &str) -> Result<Option<(String, String)>> {
 
 /// Categories waiting for a double opt-in confirmation.
 fn pending_categories(tx: &Tx, phone: &str) -> Result<Vec<Category>> {
-    tx.categories_with(phone, "pending")
+    tx.categories_with(phone, SubscriptionStatus::Pending)
 }
 
 /// Current choices for the person behind `consent_id`.
@@ -116,9 +117,9 @@ pub fn change(tx: &Tx, change: &Change) -> Result<Option<Preferences>> {
         withdrawn.extend(&pending);
     }
     let kind = if after.is_empty() && !withdrawn.is_empty() {
-        "withdraw"
+        EventKind::Withdraw
     } else {
-        "update"
+        EventKind::Update
     };
     let mut evidence = serde_json::json!({
         "method": change.method,
@@ -133,9 +134,14 @@ pub fn change(tx: &Tx, change: &Change) -> Result<Option<Preferences>> {
     }
     let evidence = evidence.to_string();
     let id = tx.new_id()?;
-    let state: Vec<(Category, &str)> = (after.iter().map(|c| (*c, "granted")))
-        .chain(withdrawn.iter().map(|c| (*c, "withdrawn")))
-        .collect();
+    let state: Vec<(Category, SubscriptionStatus)> =
+        (after.iter().map(|c| (*c, SubscriptionStatus::Granted)))
+            .chain(
+                withdrawn
+                    .iter()
+                    .map(|c| (*c, SubscriptionStatus::Withdrawn)),
+            )
+            .collect();
     let event = Event {
         id: &id,
         kind,
@@ -144,7 +150,7 @@ pub fn change(tx: &Tx, change: &Change) -> Result<Option<Preferences>> {
         evidence: &evidence,
     };
     tx.record(&event, &state)?;
-    if kind == "withdraw" {
+    if kind == EventKind::Withdraw {
         double_optin::settle_all(sql, &phone, "withdrawn", &id, now)?;
         outbox::suppress(sql, outbox::Scope::Templates(&phone), "withdrawn", now)?;
     }

@@ -5,6 +5,7 @@
 //! event makes them `expired`. Expiry is applied by the ledger's alarm and,
 //! lazily, before anything reads or changes a person's state.
 
+use consent_core::states::{EventKind, SubscriptionStatus};
 use consent_core::Category;
 use serde::{Deserialize, Serialize};
 use worker::{Env, Result};
@@ -186,10 +187,13 @@ pub fn confirm(tx: &Tx, request: &Request, evidence: &str) -> Result<Vec<Categor
         None,
     )?;
     let id = tx.new_id()?;
-    let state: Vec<(Category, &str)> = granted.iter().map(|c| (*c, "granted")).collect();
+    let state: Vec<(Category, SubscriptionStatus)> = granted
+        .iter()
+        .map(|c| (*c, SubscriptionStatus::Granted))
+        .collect();
     let event = Event {
         id: &id,
-        kind: "confirm",
+        kind: EventKind::Confirm,
         phone: &request.phone,
         categories: &granted,
         evidence,
@@ -244,10 +248,13 @@ pub fn expire_due(tx: &Tx) -> Result<usize> {
         })
         .map_err(|e| worker::Error::RustError(e.to_string()))?;
         let id = tx.new_id()?;
-        let state: Vec<(Category, &str)> = lapsed.iter().map(|c| (*c, "expired")).collect();
+        let state: Vec<(Category, SubscriptionStatus)> = lapsed
+            .iter()
+            .map(|c| (*c, SubscriptionStatus::Expired))
+            .collect();
         let event = Event {
             id: &id,
-            kind: "expire",
+            kind: EventKind::Expire,
             phone: &r.phone,
             categories: &lapsed,
             evidence: &evidence,

@@ -2,6 +2,7 @@
 //! request and the confirmation in the outbox, in one write; an idempotency
 //! key replays the first answer.
 
+use consent_core::states::{ButtonPayload, EventKind, SubscriptionStatus};
 use consent_core::Category;
 use serde::{Deserialize, Serialize};
 use whatsapp_cloud_api::MessageRequest;
@@ -160,23 +161,23 @@ fn write_grant(tx: &Tx, cmd: &RecordConsent) -> worker::Result<Recorded> {
         .as_ref()
         .map(|p| p.categories.as_slice())
         .unwrap_or(&[]);
-    let state: Vec<(Category, &str)> = c
+    let state: Vec<(Category, SubscriptionStatus)> = c
         .categories
         .iter()
         .map(|cat| {
             (
                 *cat,
                 if waiting.contains(cat) {
-                    "pending"
+                    SubscriptionStatus::Pending
                 } else {
-                    "granted"
+                    SubscriptionStatus::Granted
                 },
             )
         })
         .collect();
     let event = Event {
         id: &id,
-        kind: "grant",
+        kind: EventKind::Grant,
         phone,
         categories: &c.categories,
         evidence: &evidence,
@@ -190,8 +191,8 @@ fn write_grant(tx: &Tx, cmd: &RecordConsent) -> worker::Result<Recorded> {
                 template_name,
                 language,
                 &cmd.site.business_name,
-                &format!("CONFIRM:{id}"),
-                &format!("OPTOUT:{id}"),
+                &ButtonPayload::Confirm(id.clone()).payload(),
+                &ButtonPayload::OptOut(id.clone()).payload(),
                 &id,
             )
         }
@@ -200,7 +201,7 @@ fn write_grant(tx: &Tx, cmd: &RecordConsent) -> worker::Result<Recorded> {
             template_name,
             language,
             &cmd.site.business_name,
-            &format!("OPTOUT:{id}"),
+            &ButtonPayload::OptOut(id.clone()).payload(),
             &id,
         ),
     };

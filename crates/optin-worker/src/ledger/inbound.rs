@@ -5,6 +5,7 @@
 //! the site's click-to-opt-in phrase subscribes — each answered by a text reply
 //! in their language.
 
+use consent_core::states::{ButtonPayload, EventKind, MarketingChoice, SubscriptionStatus};
 use consent_core::{keywords, normalize_phone, Category, Keyword, Locale, SiteConfig};
 use serde::{Deserialize, Serialize};
 use whatsapp_cloud_api::{
@@ -158,16 +159,12 @@ pub(crate) fn marketing_choice(
     };
     let applies = marketing_categories();
     let evidence = serde_json::to_string(evidence).unwrap_or_default();
-    let state = if value == "resume" {
-        "granted"
-    } else {
-        "withdrawn"
-    };
+    let state = MarketingChoice::of_meta_value(value).status();
     change_all(
         tx,
         phone.as_str(),
         &applies,
-        "marketing_preference",
+        EventKind::MarketingPreference,
         state,
         &evidence,
     )
@@ -206,17 +203,17 @@ fn action_for(m: &InboundMessage, site: &SiteConfig) -> Option<Action> {
     }
     if let Some(payload) = m.reply_payload() {
         let said: String = payload.chars().take(100).collect();
-        if let Some(id) = payload.strip_prefix("CONFIRM:") {
+        if let Some(ButtonPayload::Confirm(id)) = ButtonPayload::parse(payload) {
             return Some(Action::Confirm {
                 method: "quick_reply",
-                consent_id: Some(id.chars().take(64).collect()),
+                consent_id: Some(id),
                 said,
             });
         }
         // Ours (`OPTOUT:…`), or a button whose payload or label is a stop phrase:
         // Meta's "Stop promotions", a merchant's "Unsubscribe".
         let label = m.reply_label().unwrap_or_default();
-        let stop = payload.starts_with("OPTOUT:")
+        let stop = payload.starts_with(ButtonPayload::OPT_OUT_PREFIX)
             || keywords::classify(payload) == Some(Keyword::OptOut)
             || keywords::classify(label) == Some(Keyword::OptOut);
         return stop.then_some(Action::OptOut {
@@ -377,8 +374,13 @@ impl Thread<'_> {
     /// nothing is recorded when they hold none.
     fn withdraw_held(&self, evidence: impl FnOnce() -> String) -> Result<()> {
         let sql = self.tx.db;
-        let mut held = self.tx.categories_with(self.phone, "granted")?;
-        held.extend(self.tx.categories_with(self.phone, "pending")?);
+        let mut held = self
+            .tx
+            .categories_with(self.phone, SubscriptionStatus::Granted)?;
+        held.extend(
+            self.tx
+                .categories_with(self.phone, SubscriptionStatus::Pending)?,
+        );
         held.sort();
         if held.is_empty() {
             return Ok(());
@@ -387,8 +389,8 @@ impl Thread<'_> {
             self.tx,
             self.phone,
             &held,
-            "withdraw",
-            "withdrawn",
+            EventKind::Withdraw,
+            SubscriptionStatus::Withdrawn,
             &evidence(),
         )?;
         double_optin::settle_all(sql, self.phone, "withdrawn", &id, self.now)
@@ -418,12 +420,24 @@ impl Thread<'_> {
 
     /// START: re-grants what was withdrawn, or lapsed unconfirmed (they ask for it now, in their own thread).
     fn opt_in(&self, said: &str) -> Result<&'static str> {
-        let mut back = self.tx.categories_with(self.phone, "withdrawn")?;
-        back.extend(self.tx.categories_with(self.phone, "expired")?);
+        let mut back = self
+            .tx
+            .categories_with(self.phone, SubscriptionStatus::Withdrawn)?;
+        back.extend(
+            self.tx
+                .categories_with(self.phone, SubscriptionStatus::Expired)?,
+        );
         back.sort();
         if !back.is_empty() {
             let evidence = self.evidence("in_thread", "keyword", said, None);
-            change_all(self.tx, self.phone, &back, "grant", "granted", &evidence)?;
+            change_all(
+                self.tx,
+                self.phone,
+                &back,
+                EventKind::Grant,
+                SubscriptionStatus::Granted,
+                &evidence,
+            )?;
         }
         Ok(self.locale.strings().reply_opted_in)
     }
@@ -458,7 +472,9 @@ impl Thread<'_> {
     /// hold (their own message proves the number is theirs: no confirmation needed).
     fn join(&self, said: &str) -> Result<&'static str> {
         let sql = self.tx.db;
-        let held = self.tx.categories_with(self.phone, "granted")?;
+        let held = self
+            .tx
+            .categories_with(self.phone, SubscriptionStatus::Granted)?;
         let new: Vec<Category> = self
             .site
             .categories
@@ -468,7 +484,14 @@ impl Thread<'_> {
             .collect();
         if !new.is_empty() {
             let evidence = self.evidence("in_thread_keyword", "keyword", said, None);
-            let id = change_all(self.tx, self.phone, &new, "grant", "granted", &evidence)?;
+            let id = change_all(
+                self.tx,
+                self.phone,
+                &new,
+                EventKind::Grant,
+                SubscriptionStatus::Granted,
+                &evidence,
+            )?;
             // Requests it overtakes are settled by it; a fresh opt-in lifts an erasure's suppression.
             double_optin::settle_all(sql, self.phone, "confirmed", &id, self.now)?;
             sql.run(
@@ -485,12 +508,13 @@ fn change_all(
     tx: &Tx,
     phone: &str,
     categories: &[Category],
-    kind: &str,
-    state: &str,
+    kind: EventKind,
+    state: SubscriptionStatus,
     evidence: &str,
 ) -> Result<String> {
     let id = tx.new_id()?;
-    let states: Vec<(Category, &str)> = categories.iter().map(|c| (*c, state)).collect();
+    let states: Vec<(Category, SubscriptionStatus)> =
+        categories.iter().map(|c| (*c, state)).collect();
     let event = Event {
         id: &id,
         kind,

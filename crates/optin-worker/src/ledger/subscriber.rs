@@ -1,6 +1,7 @@
 //! One person's history, state, confirmations and double opt-in requests, as
 //! the admin API shows them.
 
+use consent_core::states::{SubscriberSummary, SubscriptionStatus};
 use serde::Deserialize;
 use worker::Result;
 
@@ -82,14 +83,9 @@ impl From<double_optin::Request> for DoubleOptInView {
 
 /// One word for a person's state over all categories, most engaged first.
 fn summary(state: &[StateRow]) -> &'static str {
-    let has = |s: &str| state.iter().any(|r| r.status == s);
-    [
-        ("granted", "active"),
-        ("pending", "pending"),
-        ("expired", "expired"),
-        ("withdrawn", "withdrawn"),
-    ]
-    .into_iter()
-    .find(|(s, _)| has(s))
-    .map_or("none", |(_, word)| word)
+    let statuses: Vec<SubscriptionStatus> = state
+        .iter()
+        .filter_map(|r| SubscriptionStatus::parse(&r.status))
+        .collect();
+    SubscriberSummary::of(&statuses).as_str()
 }

@@ -7,6 +7,7 @@ use consent_core::{
     chain::{evidence_digest, ChainedEvent, GENESIS},
     ids::uuid7,
     privacy::subject_hash,
+    states::{EventKind, SubscriptionStatus},
     token, Category, SiteConfig,
 };
 use serde::Deserialize;
@@ -65,12 +66,16 @@ impl Tx<'_> {
 
     /// Appends one event to the chain and sets each of `state`'s categories to
     /// its status, in the same write. An `erase` keeps no phone.
-    pub fn record(&self, event: &Event<'_>, state: &[(Category, &str)]) -> Result<()> {
+    pub fn record(
+        &self,
+        event: &Event<'_>,
+        state: &[(Category, SubscriptionStatus)],
+    ) -> Result<()> {
         let subject = self.subject(event.phone);
-        let stored_phone = (event.kind != "erase").then_some(event.phone);
+        let stored_phone = event.kind.stores_phone().then_some(event.phone);
         self.append_chained(event, stored_phone, &subject)?;
         for (category, status) in state {
-            self.set_state(event.phone, *category, status, event.id)?;
+            self.set_state(event.phone, *category, *status, event.id)?;
         }
         Ok(())
     }
@@ -86,7 +91,7 @@ impl Tx<'_> {
         let digest = evidence_digest(e.evidence);
         let hash = ChainedEvent {
             id: e.id,
-            kind: e.kind,
+            kind: e.kind.as_str(),
             subject,
             categories: &categories_json,
             server_ts: self.now,
@@ -99,7 +104,7 @@ impl Tx<'_> {
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             &[
                 e.id.into(),
-                e.kind.into(),
+                e.kind.as_str().into(),
                 phone.into(),
                 subject.into(),
                 categories_json.into(),
@@ -117,7 +122,7 @@ impl Tx<'_> {
         &self,
         phone: &str,
         category: Category,
-        status: &str,
+        status: SubscriptionStatus,
         event_id: &str,
     ) -> Result<()> {
         self.db.run(
@@ -128,7 +133,7 @@ impl Tx<'_> {
             &[
                 phone.into(),
                 category.as_str().into(),
-                status.into(),
+                status.as_str().into(),
                 event_id.into(),
                 self.now.into(),
             ],
@@ -137,10 +142,14 @@ impl Tx<'_> {
 
     /// The categories `phone` holds in `status` now, sorted: the one
     /// categories-by-status query.
-    pub fn categories_with(&self, phone: &str, status: &str) -> Result<Vec<Category>> {
+    pub fn categories_with(
+        &self,
+        phone: &str,
+        status: SubscriptionStatus,
+    ) -> Result<Vec<Category>> {
         let rows: Vec<CategoryRow> = self.db.rows(
             "SELECT category FROM subscriptions WHERE phone = ? AND status = ?",
-            &[phone.into(), status.into()],
+            &[phone.into(), status.as_str().into()],
         )?;
         let mut out: Vec<Category> = rows
             .iter()
@@ -152,7 +161,7 @@ impl Tx<'_> {
 
     /// The categories `phone` holds granted now, sorted.
     pub fn granted(&self, phone: &str) -> Result<Vec<Category>> {
-        self.categories_with(phone, "granted")
+        self.categories_with(phone, SubscriptionStatus::Granted)
     }
 
     /// The token printed into preference links for `consent_id`.
@@ -184,8 +193,8 @@ impl Tx<'_> {
 pub struct Event<'a> {
     /// Event id (a UUIDv7).
     pub id: &'a str,
-    /// `grant`, `update`, `withdraw`, `confirm`, `expire`, `erase`, …
-    pub kind: &'a str,
+    /// What it records.
+    pub kind: EventKind,
     /// E.164 of the person.
     pub phone: &'a str,
     /// Categories the event concerns.

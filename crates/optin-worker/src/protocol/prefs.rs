@@ -1,46 +1,11 @@
 //! A person's choices after opting in, and the rules for changing them.
 
+pub use consent_core::states::Frequency;
 use consent_core::{stats::Day, Category};
 use serde::{Deserialize, Serialize};
 
 /// Preference tokens live a year; a new consent issues a new one.
 pub const TOKEN_TTL_MS: i64 = 365 * 86_400_000;
-
-/// How often a person wants the business's messages (kept for the merchant's sender).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Frequency {
-    /// Every message as it is sent.
-    #[default]
-    AsSent,
-    /// One weekly digest.
-    WeeklyDigest,
-    /// Only critical messages.
-    CriticalOnly,
-}
-
-impl Frequency {
-    /// Every choice, in display order.
-    pub const ALL: [Frequency; 3] = [
-        Frequency::AsSent,
-        Frequency::WeeklyDigest,
-        Frequency::CriticalOnly,
-    ];
-
-    /// The wire name (`as_sent`, …).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Frequency::AsSent => "as_sent",
-            Frequency::WeeklyDigest => "weekly_digest",
-            Frequency::CriticalOnly => "critical_only",
-        }
-    }
-
-    /// The choice named `s`.
-    pub fn parse(s: &str) -> Option<Frequency> {
-        Frequency::ALL.into_iter().find(|f| f.as_str() == s)
-    }
-}
 
 /// A person's current choices, as the preference centre shows them.
 #[derive(Serialize, Deserialize)]
