@@ -8,7 +8,9 @@ const TOKEN_KEY = "optin-admin-token";
 const SITE_KEY = "optin-admin-site";
 const $ = (id) => document.getElementById(id);
 
-const OPTOUT_SOURCES = { keyword: "Keyword (STOP…)", button: "Opt-out button", preference_centre: "Preference centre", support: "Support" };
+// The Worker classifies opt-outs (consent-core's OptOutSource) and labels them;
+// these four are always shown, any other source when it has opt-outs.
+const MAIN_OPTOUT_SOURCES = { keyword: "Keyword (STOP…)", button: "Opt-out button", preference_centre: "Preference centre", support: "Support" };
 const FUNNEL_STEPS = ["impression", "open", "submit", "consent"];
 
 class Refused extends Error {}
@@ -80,7 +82,7 @@ async function loadStats() {
   setStatus("Loading…");
   const stats = await apiJson(`/stats?from=${from}&to=${to}`);
   // Older Workers answer without the per-day parts: derive them from the export.
-  const derived = stats.consents_by_day && stats.optouts_by_source ? null : await deriveFromExport(from, to);
+  const derived = stats.consents_by_day ? null : await deriveFromExport(from, to);
   renderKpis(stats, derived);
   renderFunnel(stats, derived);
   renderOverTime(stats, derived);
@@ -99,14 +101,12 @@ async function loadChain() {
     : `first broken link: event ${v.first_broken?.id} (${v.first_broken?.reason})`;
 }
 
-/** Reads at most 20,000 export lines and counts consents and opt-outs per day, surface and source. */
+/** Reads at most 20,000 export lines and counts consents per day and surface (older Workers). */
 async function deriveFromExport(from, to) {
   const res = await api(`/export?format=ndjson&since=${from}`);
   if (!res.ok) return null;
   const end = Date.parse(`${to}T23:59:59.999Z`);
   const consents = new Map();
-  const optouts = new Map();
-  const optoutDays = new Map();
   const lines = (await res.text()).split("\n").slice(0, 20_000);
   for (const line of lines) {
     if (!line) continue;
@@ -116,10 +116,6 @@ async function deriveFromExport(from, to) {
     if (e.kind === "grant" && e.evidence?.surface) {
       const key = `${d}|${e.evidence.surface}|${e.evidence.variant ?? "default"}`;
       consents.set(key, (consents.get(key) ?? 0) + 1);
-    } else if (e.kind === "withdraw") {
-      const source = optoutSource(e.evidence?.method);
-      optouts.set(source, (optouts.get(source) ?? 0) + 1);
-      optoutDays.set(d, (optoutDays.get(d) ?? 0) + 1);
     }
   }
   return {
@@ -127,16 +123,7 @@ async function deriveFromExport(from, to) {
       const [d, surface, variant] = k.split("|");
       return { day: d, surface, variant, n };
     }),
-    optouts_by_source: [...optouts].map(([source, n]) => ({ source, n })),
-    optouts_by_day: [...optoutDays].map(([d, n]) => ({ day: d, n })),
   };
-}
-
-function optoutSource(method = "") {
-  if (method === "keyword") return "keyword";
-  if (method === "quick_reply") return "button";
-  if (method.startsWith("preference_centre")) return "preference_centre";
-  return "support";
 }
 
 const sum = (rows, f) => rows.reduce((a, r) => a + (f(r) ?? 0), 0);
@@ -238,6 +225,13 @@ function renderOverTime(stats, derived) {
   }
 }
 
+/** The four main sources (zero included), then any other the Worker counted, with its label. */
+function optOutRows(bySource) {
+  const main = Object.entries(MAIN_OPTOUT_SOURCES).map(([k, label]) => ({ label, value: sum(bySource.filter((r) => r.source === k), (r) => r.n) }));
+  const others = bySource.filter((r) => !(r.source in MAIN_OPTOUT_SOURCES) && r.n > 0).map((r) => ({ label: r.label ?? r.source, value: r.n }));
+  return [...main, ...others];
+}
+
 function renderOptOuts(stats, derived) {
   const box = $("optouts");
   box.replaceChildren();
@@ -246,7 +240,7 @@ function renderOptOuts(stats, derived) {
   box.append(barChart({
     title: `Opt-outs by how people left (${sum(bySource, (r) => r.n)} in all)`,
     id: "optouts-by-source",
-    rows: Object.keys(OPTOUT_SOURCES).map((k) => ({ label: OPTOUT_SOURCES[k], value: sum(bySource.filter((r) => r.source === k), (r) => r.n) })),
+    rows: optOutRows(bySource),
   }));
   const byDay = part(stats, derived, "optouts_by_day");
   if (byDay?.length) {

@@ -4,11 +4,11 @@
 
 use std::collections::BTreeMap;
 
-use consent_core::{stats::Day, Surface};
+use consent_core::{states::OptOutSource, stats::Day, Surface};
 use serde::Deserialize;
 
 use super::{limits, store::Value, tx::Tx};
-use crate::protocol::{CountEvents, Delivery, LedgerError, Range, Series};
+use crate::protocol::{CountEvents, Delivery, LedgerError, Range, Series, SourceCount};
 
 /// Counts a validated batch in one synchronous write, after the per-IP limit.
 pub fn record(tx: &Tx, cmd: &CountEvents) -> Result<(), LedgerError> {
@@ -75,25 +75,23 @@ const CONSENTS_SQL: &str = "SELECT strftime('%Y-%m-%d', server_ts / 1000, 'unixe
    AND (evidence IS NULL OR json_extract(evidence, '$.surface') IS NOT NULL)
  GROUP BY 1, 2, 3 ORDER BY 1, 2, 3";
 
-/// Opt-outs: withdrawals by how they were made (the evidence's `method`), and
-/// erasures on request (`support`) unless the person had already withdrawn.
-const OPTOUTS: &str = "WITH optouts AS (
+/// Opt-outs: withdrawals by how they were made (consent-core's one
+/// [`OptOutSource`] rule), and erasures on request (`support`) unless the
+/// person had already withdrawn.
+fn optouts_sql() -> String {
+    format!(
+        "WITH optouts AS (
    SELECT strftime('%Y-%m-%d', e.server_ts / 1000, 'unixepoch') AS day,
-     CASE
-       WHEN e.kind = 'erase' THEN 'support'
-       WHEN e.evidence IS NULL THEN 'unknown'
-       WHEN json_extract(e.evidence, '$.method') = 'keyword' THEN 'keyword'
-       WHEN json_extract(e.evidence, '$.method') = 'quick_reply' THEN 'button'
-       WHEN json_extract(e.evidence, '$.method') LIKE 'preference_centre%' THEN 'preference_centre'
-       WHEN json_extract(e.evidence, '$.method') = 'admin_api' THEN 'support'
-       ELSE 'other'
-     END AS source
+     {} AS source
    FROM events e
    WHERE e.server_ts >= ? AND e.server_ts < ?
      AND (e.kind = 'withdraw'
        OR (e.kind = 'erase' AND COALESCE((SELECT p.kind FROM events p
              WHERE p.subject_hash = e.subject_hash AND p.seq < e.seq
-             ORDER BY p.seq DESC LIMIT 1), '') <> 'withdraw')))";
+             ORDER BY p.seq DESC LIMIT 1), '') <> 'withdraw')))",
+        OptOutSource::sql_case("e.kind", "e.evidence")
+    )
+}
 
 /// Confirmation templates (outbox rows keyed by their consent id) queued in the range.
 const DELIVERY_SQL: &str = "SELECT
@@ -124,17 +122,22 @@ pub fn series(tx: &Tx, range: &Range) -> worker::Result<Series> {
     let days = || -> [Value; 2] { [range.from.format().into(), range.to.format().into()] };
     let ms = || -> [Value; 2] { [range.start_ms().into(), range.end_ms().into()] };
     let d: DeliveryRow = sql.one(DELIVERY_SQL, &ms())?;
+    let optouts = optouts_sql();
+    let mut by_source: Vec<SourceCount> = sql.rows(
+        &format!("{optouts} SELECT source, COUNT(*) AS n FROM optouts GROUP BY source"),
+        &ms(),
+    )?;
+    for row in &mut by_source {
+        row.label = OptOutSource::parse(&row.source).map(|s| s.label().to_owned());
+    }
     Ok(Series {
         from: range.from.format(),
         to: range.to.format(),
         funnel: sql.rows(FUNNEL_SQL, &days())?,
         consents_by_day: sql.rows(CONSENTS_SQL, &ms())?,
-        optouts_by_source: sql.rows(
-            &format!("{OPTOUTS} SELECT source, COUNT(*) AS n FROM optouts GROUP BY source"),
-            &ms(),
-        )?,
+        optouts_by_source: by_source,
         optouts_by_day: sql.rows(
-            &format!("{OPTOUTS} SELECT day, COUNT(*) AS n FROM optouts GROUP BY day"),
+            &format!("{optouts} SELECT day, COUNT(*) AS n FROM optouts GROUP BY day"),
             &ms(),
         )?,
         variants: Vec::new(),
@@ -282,8 +285,9 @@ mod tests {
             Some(r#"{"source":"in_thread","method":"keyword"}"#),
         );
         let range = (day, day + 2 * 86_400_000);
+        let optouts = optouts_sql();
         let by_source = format!(
-            "{OPTOUTS} SELECT source, COUNT(*) AS n FROM optouts GROUP BY source ORDER BY source"
+            "{optouts} SELECT source, COUNT(*) AS n FROM optouts GROUP BY source ORDER BY source"
         );
         assert_eq!(
             rows(&db, &by_source, range),
@@ -291,7 +295,7 @@ mod tests {
             "erasing someone who already withdrew is not a second opt-out"
         );
         let by_day =
-            format!("{OPTOUTS} SELECT day, COUNT(*) AS n FROM optouts GROUP BY day ORDER BY day");
+            format!("{optouts} SELECT day, COUNT(*) AS n FROM optouts GROUP BY day ORDER BY day");
         assert_eq!(rows(&db, &by_day, range), ["2026-11-20|3", "2026-11-21|1"]);
         assert_eq!(
             rows(&db, CONSENTS_SQL, range),

@@ -17,7 +17,9 @@ pub use consent::{RecordConsent, Recorded, RequestContext};
 pub use prefs::{
     check_pause, day_number, day_string, present, Change, Frequency, Preferences, TOKEN_TTL_MS,
 };
-pub use stats::{CountEvents, Delivery, DoubleOptInCounts, Range, Sending, Series, Stats};
+pub use stats::{
+    CountEvents, Delivery, DoubleOptInCounts, Range, Sending, Series, SourceCount, Stats,
+};
 pub use subscriber::{
     DoubleOptInView, EventView, OutboxView, StateRow, StatusView, SubscriberView,
 };

@@ -103,7 +103,11 @@ pub struct ConsentDay {
 /// Opt-outs by how they were made.
 #[derive(Serialize, Deserialize)]
 pub struct SourceCount {
+    /// consent-core's `OptOutSource` wire name.
     pub source: String,
+    /// Its label, for the dashboard (which classifies nothing itself).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
     pub n: i64,
 }
 
