@@ -7,7 +7,7 @@ use serde::Deserialize;
 use worker::Result;
 
 use super::{
-    double_optin, outbox,
+    double_optin, queue,
     tx::{Event, Tx},
 };
 use crate::protocol::{day_number, Change, Frequency, Preferences};
@@ -152,7 +152,7 @@ pub fn change(tx: &Tx, change: &Change) -> Result<Option<Preferences>> {
     tx.record(&event, &state)?;
     if kind == EventKind::Withdraw {
         double_optin::settle_all(sql, &phone, "withdrawn", &id, now)?;
-        outbox::suppress(sql, outbox::Scope::Templates(&phone), "withdrawn", now)?;
+        queue::suppress(sql, queue::Scope::Templates(&phone), "withdrawn", now)?;
     }
     Ok(Some(Preferences {
         granted: after,

@@ -23,7 +23,7 @@ const EXPIRE_BATCH: i64 = 100;
 
 /// One hour of expiry, in ms, from the Worker's settings.
 pub fn hour_ms(env: &Env) -> i64 {
-    super::outbox::env_ms(env, "DOUBLE_OPT_IN_HOUR_MS", 100..=HOUR_MS, HOUR_MS)
+    super::settings::env_ms(env, "DOUBLE_OPT_IN_HOUR_MS", 100..=HOUR_MS, HOUR_MS)
 }
 
 /// When a consent recorded now with `expiry_hours` expires.
@@ -262,8 +262,8 @@ pub fn expire_due(tx: &Tx) -> Result<usize> {
         tx.record(&event, &state)?;
         settle(sql, &r.consent_id, "expired", &id, now)?;
         // A request still queued (held back by Graph errors) must never go out now.
-        let scope = super::outbox::Scope::Consent(&r.consent_id);
-        super::outbox::suppress(sql, scope, "double opt-in expired", now)?;
+        let scope = super::queue::Scope::Consent(&r.consent_id);
+        super::queue::suppress(sql, scope, "double opt-in expired", now)?;
     }
     Ok(due.len())
 }

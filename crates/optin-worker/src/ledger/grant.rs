@@ -1,5 +1,5 @@
 //! Recording a consent: the grant event, its derived state, the double opt-in
-//! request and the confirmation in the outbox, in one write; an idempotency
+//! request and the confirmation in the queue, in one write; an idempotency
 //! key replays the first answer.
 
 use consent_core::states::{ButtonPayload, EventKind, SubscriptionStatus};
@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use whatsapp_cloud_api::MessageRequest;
 
 use super::{
-    double_optin, limits, outbox,
+    double_optin, limits, queue,
     tx::{Event, Tx},
 };
 use crate::protocol::{ConsentReply, LedgerError, RecordConsent, Recorded};
@@ -205,11 +205,11 @@ fn write_grant(tx: &Tx, cmd: &RecordConsent) -> worker::Result<Recorded> {
             &id,
         ),
     };
-    outbox::enqueue(tx.db, &id, c.phone.as_str(), &cmd.site, &message, now)?;
+    queue::enqueue(tx.db, &id, c.phone.as_str(), &cmd.site, &message, now)?;
     if tx.withdrew_recently(phone, &cmd.site)? {
         // Someone who just said stop gets no template, however often their number is typed in.
         let reason = "withdrew within the resend cooldown";
-        outbox::suppress(tx.db, outbox::Scope::Row(&id), reason, now)?;
+        queue::suppress(tx.db, queue::Scope::Row(&id), reason, now)?;
     }
     // A fresh opt-in lifts an erasure's suppression.
     tx.db.run(

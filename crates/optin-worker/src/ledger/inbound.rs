@@ -1,5 +1,5 @@
 //! What a site's ledger does with a verified webhook: status updates for the
-//! outbox, and the person's own messages — opt-out keywords and the template's
+//! queue, and the person's own messages — opt-out keywords and the template's
 //! `OPTOUT:<consent id>` button withdraw everything, START re-subscribes, HELP
 //! explains, the `CONFIRM:<consent id>` button or YES confirms a double opt-in,
 //! the site's click-to-opt-in phrase subscribes — each answered by a text reply
@@ -15,7 +15,7 @@ use whatsapp_cloud_api::{
 use worker::Result;
 
 use super::{
-    double_optin, outbox,
+    double_optin, queue,
     store::Db,
     tx::{Event, Tx},
 };
@@ -49,7 +49,7 @@ pub fn apply(tx: &Tx, batch: &WebhookBatch) -> Result<Applied> {
     let mut applied = Applied::default();
     for value in &batch.changes {
         for status in &value.statuses {
-            if outbox::apply_status(sql, status, now)? {
+            if queue::apply_status(sql, status, now)? {
                 applied.statuses += 1;
                 if stopped_marketing(status) {
                     let evidence = MarketingEvidence::send_error(status, &batch.site);
@@ -364,8 +364,8 @@ impl Thread<'_> {
     /// Withdraws everything granted or waiting for confirmation.
     fn opt_out(&self, method: &'static str, said: &str) -> Result<&'static str> {
         self.withdraw_held(|| self.evidence("in_thread", method, said, None))?;
-        let scope = outbox::Scope::Templates(self.phone);
-        outbox::suppress(self.tx.db, scope, "withdrawn", self.now)?;
+        let scope = queue::Scope::Templates(self.phone);
+        queue::suppress(self.tx.db, scope, "withdrawn", self.now)?;
         Ok(self.locale.strings().reply_opted_out)
     }
 
@@ -413,9 +413,9 @@ impl Thread<'_> {
             })
             .unwrap_or_default()
         })?;
-        let scope = outbox::Scope::Everything(self.phone);
+        let scope = queue::Scope::Everything(self.phone);
         let reason = "the number changed hands (user_changed_number)";
-        outbox::suppress(self.tx.db, scope, reason, self.now)
+        queue::suppress(self.tx.db, scope, reason, self.now)
     }
 
     /// START: re-grants what was withdrawn, or lapsed unconfirmed (they ask for it now, in their own thread).
@@ -621,7 +621,7 @@ fn queue_reply(
     let id = tx.new_id()?;
     let body = text.replace("{business}", &site.business_name);
     let message = MessageRequest::text(phone, &body, &id).replying_to(inbound_id);
-    outbox::enqueue_row(sql, &id, inbound_id, phone, site, &message, now)
+    queue::enqueue_row(sql, &id, inbound_id, phone, site, &message, now)
 }
 
 #[derive(Deserialize)]

@@ -5,7 +5,7 @@ use consent_core::states::{SubscriberSummary, SubscriptionStatus};
 use serde::Deserialize;
 use worker::Result;
 
-use super::{double_optin, outbox, tx::Tx};
+use super::{double_optin, queue, tx::Tx};
 use crate::protocol::{DoubleOptInView, EventView, StateRow, SubscriberView};
 
 /// One person's full history and current state; `None` if nothing is recorded.
@@ -24,7 +24,7 @@ pub fn view(tx: &Tx, phone: &str) -> Result<Option<SubscriberView>> {
              WHERE phone = ? ORDER BY category",
         &[phone.into()],
     )?;
-    let confirmations = outbox::for_phone(tx.db, phone)?;
+    let confirmations = queue::for_phone(tx.db, phone)?;
     let double_opt_in = double_optin::history(tx.db, phone)?
         .into_iter()
         .map(DoubleOptInView::from)

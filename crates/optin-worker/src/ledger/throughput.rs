@@ -5,7 +5,7 @@
 use serde::Deserialize;
 use worker::{Env, Result};
 
-use super::{outbox::env_ms, store::Db};
+use super::{settings::env_ms, store::Db};
 
 /// Default gap between two messages to the same person; `OUTBOX_PAIR_GAP_MS` overrides it.
 pub const PAIR_GAP_MS: i64 = 6_000;
