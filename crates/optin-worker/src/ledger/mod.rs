@@ -14,6 +14,8 @@ mod outbox;
 mod schema;
 mod store;
 mod subscriber;
+#[cfg(test)]
+mod tests;
 mod throughput;
 mod tx;
 
