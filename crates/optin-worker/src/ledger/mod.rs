@@ -16,6 +16,8 @@ mod schema;
 mod settings;
 mod store;
 mod subscriber;
+#[cfg(test)]
+mod tests;
 mod throughput;
 mod tx;
 

@@ -163,7 +163,7 @@ async fn arm_for_expiry(state: &State, sql: &dyn Db) -> Result<()> {
 
 /// A row left in 'sending' (the isolate died mid-send) with no status webhook
 /// after the grace period was most likely never accepted: send it again.
-fn release_stuck(sql: &dyn Db, now: i64, grace: i64) -> Result<()> {
+pub(super) fn release_stuck(sql: &dyn Db, now: i64, grace: i64) -> Result<()> {
     sql.run(
         "UPDATE outbox SET status = CASE WHEN attempts >= ? THEN 'failed' ELSE 'pending' END,
            next_attempt_at = ?, updated_at = ?,

@@ -1,0 +1,510 @@
+//! The ledger's write paths, run natively on rusqlite with an injected clock:
+//! grant, change, withdraw, confirm, expire, erase and the outbox's release.
+
+use consent_core::{site::DoubleOptIn, Category, ConsentRequest, Locale, SiteConfig};
+use rusqlite::Connection;
+use whatsapp_cloud_api::MessageRequest;
+
+use super::{
+    audit, changes, double_optin, grant, outbox, schema, subscriber,
+    tx::{Keys, Tx},
+};
+use crate::protocol::{Change, ConsentReply, LedgerError, RecordConsent, Recorded, RequestContext};
+
+/// Some Tuesday, 800 s into its UTC hour.
+const T0: i64 = 1_700_000_000_000;
+const HOUR: i64 = 3_600_000;
+const PHONE: &str = "+6281234567890";
+const OTHER: &str = "+6281298765432";
+
+fn site() -> SiteConfig {
+    serde_json::from_str(include_str!("../../sites/demo.json")).unwrap()
+}
+
+/// The demo site with double opt-in on (48 h to confirm).
+fn double_opt_in_site() -> SiteConfig {
+    let mut site = site();
+    site.double_opt_in = Some(DoubleOptIn {
+        enabled: true,
+        expiry_hours: 48,
+        template_name: "optin_double_confirmation".into(),
+    });
+    site
+}
+
+fn ledger() -> Connection {
+    let db = Connection::open_in_memory().unwrap();
+    schema::migrate(&db, T0).unwrap();
+    db
+}
+
+fn keys() -> Keys {
+    Keys {
+        subject: "k".into(),
+        prefs_token: "p".into(),
+    }
+}
+
+fn tx<'a>(db: &'a Connection, keys: &'a Keys, now: i64) -> Tx<'a> {
+    Tx {
+        db,
+        keys,
+        now,
+        hour_ms: HOUR,
+    }
+}
+
+/// A consent from the modal for `phone`, ticking `categories`.
+fn consent(site: &SiteConfig, phone: &str, categories: &[&str]) -> RecordConsent {
+    let request = ConsentRequest {
+        phone: phone.into(),
+        categories: categories.iter().map(|c| (*c).to_owned()).collect(),
+        locale: "en".into(),
+        notice_version: site.notice_version,
+        notice_text: site.notice(Locale::from_tag("en").unwrap(), None).text,
+        surface: "modal".into(),
+        page_url: Some("https://shop.example/checkout".into()),
+        client_ts: None,
+        widget_version: None,
+        turnstile_token: None,
+        variant: None,
+    };
+    RecordConsent {
+        consent: request.validate(site).unwrap(),
+        site: site.clone(),
+        context: RequestContext {
+            user_agent: None,
+            ip: None,
+            country: None,
+        },
+        idempotency_key: None,
+        body_digest: "digest".into(),
+        ip_key: None,
+        shard: 0,
+    }
+}
+
+/// Records `cmd` and returns what the ledger answered.
+fn record(tx: &Tx, cmd: &RecordConsent) -> Recorded {
+    let reply = grant::record(tx, cmd).unwrap();
+    assert_eq!(reply.status, 201);
+    serde_json::from_str(&reply.body).unwrap()
+}
+
+fn count(db: &Connection, sql: &str) -> i64 {
+    db.query_row(sql, [], |r| r.get(0)).unwrap()
+}
+
+fn text(db: &Connection, sql: &str) -> String {
+    db.query_row(sql, [], |r| r.get(0)).unwrap()
+}
+
+/// `phone`'s state per category, sorted by category.
+fn state(db: &Connection, phone: &str) -> Vec<(String, String)> {
+    let mut stmt = db
+        .prepare("SELECT category, status FROM subscriptions WHERE phone = ? ORDER BY category")
+        .unwrap();
+    stmt.query_map([phone], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+fn pair(category: &str, status: &str) -> (String, String) {
+    (category.to_owned(), status.to_owned())
+}
+
+fn outbox_status(db: &Connection, id: &str) -> String {
+    db.query_row("SELECT status FROM outbox WHERE id = ?", [id], |r| r.get(0))
+        .unwrap()
+}
+
+fn verified(tx: &Tx) -> bool {
+    audit::verify(tx).unwrap().ok
+}
+
+fn change(consent_id: &str, granted: &[Category]) -> Change {
+    Change {
+        consent_id: consent_id.into(),
+        granted: granted.to_vec(),
+        method: "preference_centre".into(),
+        frequency: None,
+        paused_until: None,
+    }
+}
+
+// ---- grant ----------------------------------------------------------------
+
+#[test]
+fn a_grant_is_one_event_at_server_time_with_state_and_a_queued_confirmation() {
+    let (db, keys) = (ledger(), keys());
+    let site = site();
+    let recorded = record(
+        &tx(&db, &keys, T0),
+        &consent(&site, PHONE, &["order_updates", "delivery"]),
+    );
+
+    assert_eq!(recorded.recorded_at, T0);
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM events"), 1);
+    let (kind, server_ts, phone): (String, i64, String) = db
+        .query_row("SELECT kind, server_ts, phone FROM events", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .unwrap();
+    assert_eq!(
+        (kind.as_str(), server_ts, phone.as_str()),
+        ("grant", T0, PHONE)
+    );
+    assert_eq!(
+        state(&db, PHONE),
+        [
+            pair("delivery", "granted"),
+            pair("order_updates", "granted")
+        ]
+    );
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM outbox"), 1);
+    assert_eq!(outbox_status(&db, &recorded.id), "pending");
+    assert!(recorded.pending_until.is_none());
+    assert!(verified(&tx(&db, &keys, T0)));
+}
+
+#[test]
+fn an_idempotency_key_replays_the_same_body_and_refuses_another() {
+    let (db, keys) = (ledger(), keys());
+    let site = site();
+    let mut cmd = consent(&site, PHONE, &["delivery"]);
+    cmd.idempotency_key = Some("key-1".into());
+    let first = grant::record(&tx(&db, &keys, T0), &cmd).unwrap();
+    assert!(!first.replayed);
+
+    let again: ConsentReply = grant::record(&tx(&db, &keys, T0 + 1_000), &cmd).unwrap();
+    assert!(again.replayed);
+    assert_eq!(again.status, 201);
+    assert_eq!(again.body, first.body, "the first answer, byte for byte");
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM events"), 1);
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM outbox"), 1);
+
+    cmd.body_digest = "another body".into();
+    let reused = grant::record(&tx(&db, &keys, T0 + 2_000), &cmd);
+    assert_eq!(reused.unwrap_err(), LedgerError::IdempotencyKeyReused);
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM events"), 1);
+}
+
+#[test]
+fn the_per_phone_limit_refuses_after_the_site_limit_and_admits_an_hour_later() {
+    let (db, keys) = (ledger(), keys());
+    let site = site();
+    let limit = i64::from(site.limits.per_phone_per_hour);
+    let cmd = consent(&site, PHONE, &["delivery"]);
+    for i in 0..limit {
+        record(&tx(&db, &keys, T0 + i), &cmd);
+    }
+
+    let refused = grant::record(&tx(&db, &keys, T0 + limit), &cmd);
+    assert!(
+        matches!(&refused, Err(LedgerError::RateLimited { scope, retry_after })
+            if scope == "phone" && *retry_after > 0),
+        "{refused:?}"
+    );
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM events"), limit);
+    // Another number is not held back by this one's limit.
+    record(
+        &tx(&db, &keys, T0 + limit),
+        &consent(&site, OTHER, &["delivery"]),
+    );
+
+    record(&tx(&db, &keys, T0 + HOUR), &cmd);
+    assert_eq!(
+        count(
+            &db,
+            &format!("SELECT COUNT(*) FROM events WHERE phone = '{PHONE}'")
+        ),
+        limit + 1
+    );
+}
+
+// ---- change and withdraw ---------------------------------------------------
+
+#[test]
+fn narrowing_the_categories_is_one_update_and_the_removed_one_is_withdrawn() {
+    let (db, keys) = (ledger(), keys());
+    let site = site();
+    let id = record(
+        &tx(&db, &keys, T0),
+        &consent(&site, PHONE, &["order_updates", "delivery"]),
+    )
+    .id;
+
+    let t1 = T0 + 60_000;
+    let prefs = changes::change(&tx(&db, &keys, t1), &change(&id, &[Category::Delivery]))
+        .unwrap()
+        .unwrap();
+    assert_eq!(prefs.granted, [Category::Delivery]);
+    assert_eq!(
+        count(&db, "SELECT COUNT(*) FROM events WHERE kind = 'update'"),
+        1
+    );
+    assert_eq!(
+        count(&db, "SELECT server_ts FROM events WHERE kind = 'update'"),
+        t1
+    );
+    assert_eq!(
+        state(&db, PHONE),
+        [
+            pair("delivery", "granted"),
+            pair("order_updates", "withdrawn")
+        ]
+    );
+
+    // The same choice again changes nothing, so records nothing.
+    changes::change(&tx(&db, &keys, t1 + 1), &change(&id, &[Category::Delivery])).unwrap();
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM events"), 2);
+    assert!(verified(&tx(&db, &keys, t1 + 1)));
+}
+
+#[test]
+fn withdrawing_everything_suppresses_queued_templates_but_not_replies() {
+    let (db, keys) = (ledger(), keys());
+    let site = site();
+    let id = record(&tx(&db, &keys, T0), &consent(&site, PHONE, &["delivery"])).id;
+    let reply = MessageRequest::text(PHONE, "You're subscribed.", "reply-1");
+    outbox::enqueue_row(&db, "reply-1", &id, PHONE, &site, &reply, T0).unwrap();
+
+    let t1 = T0 + 60_000;
+    let prefs = changes::change(&tx(&db, &keys, t1), &change(&id, &[]))
+        .unwrap()
+        .unwrap();
+    assert!(prefs.granted.is_empty());
+    assert_eq!(
+        count(&db, "SELECT COUNT(*) FROM events WHERE kind = 'withdraw'"),
+        1
+    );
+    assert_eq!(state(&db, PHONE), [pair("delivery", "withdrawn")]);
+    assert_eq!(outbox_status(&db, &id), "suppressed");
+    assert_eq!(outbox_status(&db, "reply-1"), "pending");
+}
+
+#[test]
+fn a_grant_within_the_resend_cooldown_after_a_withdraw_sends_no_template() {
+    let (db, keys) = (ledger(), keys());
+    let site = site();
+    let cooldown = i64::from(site.limits.resend_cooldown_hours) * HOUR;
+    let cmd = consent(&site, PHONE, &["delivery"]);
+    let first = record(&tx(&db, &keys, T0), &cmd).id;
+    changes::change(&tx(&db, &keys, T0 + 1_000), &change(&first, &[])).unwrap();
+
+    let within = record(&tx(&db, &keys, T0 + cooldown - 1), &cmd).id;
+    assert_eq!(outbox_status(&db, &within), "suppressed");
+    assert_eq!(state(&db, PHONE), [pair("delivery", "granted")]);
+
+    // Once the cooldown has passed since that withdrawal, a new grant sends again.
+    changes::change(&tx(&db, &keys, T0 + cooldown), &change(&within, &[])).unwrap();
+    let t2 = T0 + 2 * cooldown + 1;
+    let after = record(&tx(&db, &keys, t2), &cmd).id;
+    assert_eq!(outbox_status(&db, &after), "pending");
+}
+
+// ---- double opt-in --------------------------------------------------------
+
+#[test]
+fn double_opt_in_waits_for_the_confirmation_then_grants() {
+    let (db, keys) = (ledger(), keys());
+    let site = double_opt_in_site();
+    let recorded = record(
+        &tx(&db, &keys, T0),
+        &consent(&site, PHONE, &["order_updates", "delivery"]),
+    );
+    assert_eq!(recorded.pending_until, Some(T0 + 48 * HOUR));
+    assert_eq!(
+        state(&db, PHONE),
+        [
+            pair("delivery", "pending"),
+            pair("order_updates", "pending")
+        ]
+    );
+    let waiting = double_optin::pending_for(&db, PHONE).unwrap();
+    assert_eq!(waiting.len(), 1);
+    assert_eq!(waiting[0].consent_id, recorded.id);
+    assert_eq!(waiting[0].expires_at, T0 + 48 * HOUR);
+
+    let request = double_optin::find(&db, &recorded.id).unwrap().unwrap();
+    let t1 = T0 + HOUR;
+    let granted =
+        double_optin::confirm(&tx(&db, &keys, t1), &request, "{\"method\":\"button\"}").unwrap();
+    assert_eq!(granted, [Category::OrderUpdates, Category::Delivery]);
+    assert_eq!(
+        count(&db, "SELECT server_ts FROM events WHERE kind = 'confirm'"),
+        t1
+    );
+    assert_eq!(
+        state(&db, PHONE),
+        [
+            pair("delivery", "granted"),
+            pair("order_updates", "granted")
+        ]
+    );
+    let settled = double_optin::find(&db, &recorded.id).unwrap().unwrap();
+    assert_eq!(settled.status, "confirmed");
+    assert!(double_optin::pending_for(&db, PHONE).unwrap().is_empty());
+    assert!(verified(&tx(&db, &keys, t1)));
+}
+
+#[test]
+fn an_unconfirmed_consent_expires_once_and_its_request_never_goes_out() {
+    let (db, keys) = (ledger(), keys());
+    let site = double_opt_in_site();
+    let confirmed = record(&tx(&db, &keys, T0), &consent(&site, PHONE, &["delivery"])).id;
+    let lapsing = record(&tx(&db, &keys, T0), &consent(&site, OTHER, &["delivery"])).id;
+    let request = double_optin::find(&db, &confirmed).unwrap().unwrap();
+    double_optin::confirm(&tx(&db, &keys, T0 + HOUR), &request, "{}").unwrap();
+
+    let expiry = T0 + 48 * HOUR;
+    assert_eq!(
+        double_optin::expire_due(&tx(&db, &keys, expiry - 1)).unwrap(),
+        0
+    );
+    assert_eq!(state(&db, OTHER), [pair("delivery", "pending")]);
+
+    assert_eq!(
+        double_optin::expire_due(&tx(&db, &keys, expiry)).unwrap(),
+        1
+    );
+    assert_eq!(
+        count(&db, "SELECT COUNT(*) FROM events WHERE kind = 'expire'"),
+        1
+    );
+    assert_eq!(
+        text(&db, "SELECT phone FROM events WHERE kind = 'expire'"),
+        OTHER
+    );
+    assert_eq!(state(&db, OTHER), [pair("delivery", "expired")]);
+    assert_eq!(state(&db, PHONE), [pair("delivery", "granted")]);
+    assert_eq!(outbox_status(&db, &lapsing), "suppressed");
+    assert_eq!(outbox_status(&db, &confirmed), "pending");
+    assert_eq!(
+        double_optin::find(&db, &lapsing).unwrap().unwrap().status,
+        "expired"
+    );
+
+    assert_eq!(
+        double_optin::expire_due(&tx(&db, &keys, expiry + HOUR)).unwrap(),
+        0
+    );
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM events"), 4);
+    assert!(verified(&tx(&db, &keys, expiry + HOUR)));
+}
+
+// ---- erase ----------------------------------------------------------------
+
+#[test]
+fn erasing_keeps_the_proof_but_no_personal_data() {
+    let (db, keys) = (ledger(), keys());
+    let site = site();
+    let cmd = consent(&site, PHONE, &["order_updates", "delivery"]);
+    let id = record(&tx(&db, &keys, T0), &cmd).id;
+    changes::change(&tx(&db, &keys, T0 + 1), &change(&id, &[Category::Delivery])).unwrap();
+    record(
+        &tx(&db, &keys, T0 + 2),
+        &consent(&site, OTHER, &["delivery"]),
+    );
+
+    let t = tx(&db, &keys, T0 + HOUR);
+    let erased = audit::erase(&t, PHONE).unwrap().unwrap();
+    assert_eq!(erased.events, 2);
+
+    let subject = t.subject(PHONE);
+    let theirs = |extra: &str| {
+        count(
+            &db,
+            &format!("SELECT COUNT(*) FROM events WHERE subject_hash = '{subject}' {extra}"),
+        )
+    };
+    assert_eq!(theirs(""), 3, "their grant, update and the erase event");
+    assert_eq!(theirs("AND phone IS NOT NULL"), 0);
+    assert_eq!(theirs("AND kind <> 'erase' AND evidence IS NOT NULL"), 0);
+    assert_eq!(
+        text(&db, "SELECT id FROM events ORDER BY seq DESC LIMIT 1"),
+        erased.erase_event
+    );
+    assert_eq!(
+        text(&db, "SELECT kind FROM events ORDER BY seq DESC LIMIT 1"),
+        "erase"
+    );
+    assert!(
+        db.query_row(
+            "SELECT evidence FROM events WHERE kind = 'grant' AND phone = ?",
+            [OTHER],
+            |r| r.get::<_, Option<String>>(0)
+        )
+        .unwrap()
+        .is_some(),
+        "someone else's evidence stays"
+    );
+    assert!(verified(&t));
+    assert!(subscriber::view(&t, PHONE).unwrap().is_none());
+    assert!(state(&db, PHONE).is_empty());
+    let (phone, request): (String, String) = db
+        .query_row(
+            "SELECT phone, request FROM outbox WHERE id = ?",
+            [&id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((phone.as_str(), request.as_str()), ("", "{}"));
+    assert!(!request.contains(PHONE));
+    assert_eq!(outbox_status(&db, &id), "erased");
+    let suppressed = format!(
+        "SELECT COUNT(*) FROM suppressions WHERE subject_hash = '{subject}' AND reason = 'erased'"
+    );
+    assert_eq!(count(&db, &suppressed), 1);
+    assert!(audit::erase(&tx(&db, &keys, T0 + HOUR), PHONE)
+        .unwrap()
+        .is_none());
+
+    // A fresh opt-in lifts the erasure's suppression, and the chain still holds.
+    let again = tx(&db, &keys, T0 + 2 * HOUR);
+    record(&again, &cmd);
+    assert_eq!(count(&db, &suppressed), 0);
+    assert_eq!(
+        state(&db, PHONE),
+        [
+            pair("delivery", "granted"),
+            pair("order_updates", "granted")
+        ]
+    );
+    assert!(verified(&again));
+}
+
+// ---- outbox ---------------------------------------------------------------
+
+#[test]
+fn a_row_stuck_in_sending_is_released_after_the_grace_and_not_before() {
+    let (db, keys) = (ledger(), keys());
+    let site = site();
+    let id = record(&tx(&db, &keys, T0), &consent(&site, PHONE, &["delivery"])).id;
+    let worn = record(&tx(&db, &keys, T0), &consent(&site, OTHER, &["delivery"])).id;
+    // What a claim leaves behind when the isolate dies mid-send.
+    db.execute(
+        "UPDATE outbox SET status = 'sending', updated_at = ?1",
+        [T0],
+    )
+    .unwrap();
+    db.execute("UPDATE outbox SET attempts = 8 WHERE id = ?1", [&worn])
+        .unwrap();
+    let grace = 10 * 60_000;
+
+    outbox::release_stuck(&db, T0 + grace - 1, grace).unwrap();
+    assert_eq!(outbox_status(&db, &id), "sending");
+    assert_eq!(outbox_status(&db, &worn), "sending");
+
+    outbox::release_stuck(&db, T0 + grace, grace).unwrap();
+    assert_eq!(outbox_status(&db, &id), "pending");
+    assert_eq!(
+        count(
+            &db,
+            &format!("SELECT next_attempt_at FROM outbox WHERE id = '{id}'")
+        ),
+        T0 + grace
+    );
+    assert_eq!(outbox_status(&db, &worn), "failed", "out of attempts");
+}
