@@ -90,7 +90,7 @@ pub async fn deliver_due(state: &State, env: &Env, keys: &Keys) -> Result<()> {
     let pace = super::throughput::Pace::from_env(env);
     for row in due {
         if is_template(&row) && !may_send_template(sql, &row, now)? {
-            mark(sql, &row.id, "suppressed")?;
+            mark(sql, &row.id, "suppressed", now)?;
             continue;
         }
         if super::halt::current(sql)?.is_some() {
@@ -109,7 +109,7 @@ pub async fn deliver_due(state: &State, env: &Env, keys: &Keys) -> Result<()> {
         }
         // Durable before the fetch: a crash after Meta accepts cannot resend at once.
         // Claimed only if still pending, so no other run can send it as well.
-        if !claim(sql, &row.id)? {
+        if !claim(sql, &row.id, now)? {
             continue;
         }
         super::throughput::count_call(sql, &row.phone_number_id, now)?;
@@ -126,7 +126,8 @@ pub async fn deliver_due(state: &State, env: &Env, keys: &Keys) -> Result<()> {
             };
             super::inbound::marketing_choice(&tx, wa_id, "stop", &evidence)?;
         }
-        record_outcome(sql, &row, outcome, unit)?;
+        let answered_at = worker::Date::now().as_millis() as i64;
+        record_outcome(sql, &row, outcome, unit, answered_at)?;
     }
     if super::halt::current(sql)?.is_some() {
         return arm_for_expiry(state, sql).await;
@@ -186,8 +187,7 @@ struct IdRow {
 }
 
 /// Marks a pending row 'sending'; false when it is no longer pending.
-fn claim(sql: &dyn Db, id: &str) -> Result<bool> {
-    let now = worker::Date::now().as_millis() as i64;
+pub(super) fn claim(sql: &dyn Db, id: &str, now: i64) -> Result<bool> {
     let claimed: Vec<IdRow> = sql.rows(
         "UPDATE outbox SET status = 'sending', updated_at = ?
              WHERE id = ? AND status = 'pending' RETURNING id",
@@ -196,8 +196,7 @@ fn claim(sql: &dyn Db, id: &str) -> Result<bool> {
     Ok(!claimed.is_empty())
 }
 
-fn mark(sql: &dyn Db, id: &str, status: &str) -> Result<()> {
-    let now = worker::Date::now().as_millis() as i64;
+fn mark(sql: &dyn Db, id: &str, status: &str, now: i64) -> Result<()> {
     sql.run(
         "UPDATE outbox SET status = ?, updated_at = ? WHERE id = ?",
         &[status.into(), now.into(), id.into()],
@@ -324,8 +323,7 @@ fn classify(class: RetryClass, error: String) -> Outcome {
 
 /// Records a send's outcome. A status webhook may have overtaken the answer
 /// (it carries our row id), so a row already past 'sending' keeps its status.
-fn record_outcome(sql: &dyn Db, row: &DueRow, outcome: Outcome, unit: i64) -> Result<()> {
-    let now = worker::Date::now().as_millis() as i64;
+fn record_outcome(sql: &dyn Db, row: &DueRow, outcome: Outcome, unit: i64, now: i64) -> Result<()> {
     let attempts = row.attempts + 1;
     if matches!(outcome, Outcome::Sent(_) | Outcome::Unknown(_)) {
         super::throughput::note_sent(sql, &row.phone, now)?;

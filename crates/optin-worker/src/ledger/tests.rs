@@ -6,7 +6,7 @@ use rusqlite::Connection;
 use whatsapp_cloud_api::MessageRequest;
 
 use super::{
-    audit, changes, double_optin, grant, outbox, schema, subscriber,
+    audit, changes, double_optin, grant, outbox, queue, schema, subscriber,
     tx::{Keys, Tx},
 };
 use crate::protocol::{Change, ConsentReply, LedgerError, RecordConsent, Recorded, RequestContext};
@@ -268,7 +268,7 @@ fn withdrawing_everything_suppresses_queued_templates_but_not_replies() {
     let site = site();
     let id = record(&tx(&db, &keys, T0), &consent(&site, PHONE, &["delivery"])).id;
     let reply = MessageRequest::text(PHONE, "You're subscribed.", "reply-1");
-    outbox::enqueue_row(&db, "reply-1", &id, PHONE, &site, &reply, T0).unwrap();
+    queue::enqueue_row(&db, "reply-1", &id, PHONE, &site, &reply, T0).unwrap();
 
     let t1 = T0 + 60_000;
     let prefs = changes::change(&tx(&db, &keys, t1), &change(&id, &[]))
@@ -507,4 +507,46 @@ fn a_row_stuck_in_sending_is_released_after_the_grace_and_not_before() {
         T0 + grace
     );
     assert_eq!(outbox_status(&db, &worn), "failed", "out of attempts");
+}
+
+// ---- found by these tests, fixed with them ----
+
+/// The edge sends a `Change` as JSON; `paused_until: None` means "keep the pause".
+#[test]
+fn a_change_that_does_not_mention_the_pause_keeps_it() {
+    let (db, keys) = (ledger(), keys());
+    let site = site();
+    let id = record(
+        &tx(&db, &keys, T0),
+        &consent(&site, PHONE, &["order_updates", "delivery"]),
+    )
+    .id;
+    let mut pause = change(&id, &[Category::OrderUpdates, Category::Delivery]);
+    pause.paused_until = Some(Some("2099-01-01".into()));
+    changes::change(&tx(&db, &keys, T0 + 1), &pause).unwrap();
+
+    // What the edge's LedgerClient sends, and what the ledger decodes.
+    let wire = serde_json::to_string(&crate::protocol::LedgerCommand::Change(change(
+        &id,
+        &[Category::Delivery],
+    )))
+    .unwrap();
+    let crate::protocol::LedgerCommand::Change(received) = serde_json::from_str(&wire).unwrap()
+    else {
+        panic!("not a change: {wire}")
+    };
+    assert_eq!(received.paused_until, None, "sent {wire}");
+    let prefs = changes::change(&tx(&db, &keys, T0 + 2), &received)
+        .unwrap()
+        .unwrap();
+    assert_eq!(prefs.paused_until.as_deref(), Some("2099-01-01"));
+}
+
+#[test]
+fn a_pending_row_is_claimed_once() {
+    let (db, keys) = (ledger(), keys());
+    let id = record(&tx(&db, &keys, T0), &consent(&site(), PHONE, &["delivery"])).id;
+    assert!(outbox::claim(&db, &id, T0 + 1).unwrap());
+    assert!(!outbox::claim(&db, &id, T0 + 1).unwrap());
+    assert_eq!(outbox_status(&db, &id), "sending");
 }

@@ -35,7 +35,12 @@ pub struct Change {
     #[serde(default)]
     pub frequency: Option<Frequency>,
     /// New pause: `Some(None)` lifts it, `Some(Some(day))` pauses until that day.
-    #[serde(default, deserialize_with = "present")]
+    /// `None` is left out of the JSON, so the ledger reads it as "keep".
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub paused_until: Option<Option<String>>,
 }
 
