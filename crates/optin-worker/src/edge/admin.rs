@@ -9,7 +9,9 @@ use super::sites;
 use crate::{
     error::{from_json_error, AppError},
     http::{json, read_json},
-    protocol::{ExportPage, ExportRow, LedgerClient, Range, Stats, Verification, TOKEN_TTL_MS},
+    protocol::{
+        preferences_token, ExportPage, ExportRow, LedgerClient, Range, Stats, Verification,
+    },
 };
 
 /// Refuses the request unless it carries the global token or `site`'s token
@@ -87,9 +89,8 @@ fn preferences_url(
         return Ok(None);
     };
     let key = env.secret("PREFS_TOKEN_KEY")?.to_string();
-    let expires = worker::Date::now().as_millis() as i64 + TOKEN_TTL_MS;
-    let token =
-        consent_core::token::issue(key.as_bytes(), &site.id, site.shard_for(phone), id, expires);
+    let now = worker::Date::now().as_millis() as i64;
+    let token = preferences_token(key.as_bytes(), &site.id, site.shard_for(phone), id, now);
     Ok(Some(format!("/p/{token}")))
 }
 

@@ -91,7 +91,8 @@ fn exceeded(sql: &dyn Db, bucket: &str, window: i64, max: u32, now: i64) -> Resu
         .map(|_| ((start + window - now) / 1000).max(1)))
 }
 
-fn bump(sql: &dyn Db, bucket: &str, window: i64, now: i64) -> Result<()> {
+/// Counts one hit in `bucket`'s fixed window of `window` ms: the one rate-limit upsert.
+pub fn bump(sql: &dyn Db, bucket: &str, window: i64, now: i64) -> Result<()> {
     let start = window_of(now, window);
     sql.run(
         "INSERT INTO rate_limits (bucket, window_start, count) VALUES (?, ?, 1)

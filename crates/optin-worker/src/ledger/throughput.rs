@@ -80,17 +80,7 @@ pub fn wait_until(
 
 /// Counts one send call against its business number's second.
 pub fn count_call(sql: &dyn Db, phone_number_id: &str, now: i64) -> Result<()> {
-    sql.run(
-        "INSERT INTO rate_limits (bucket, window_start, count) VALUES (?, ?, 1)
-         ON CONFLICT (bucket) DO UPDATE SET
-           count = CASE WHEN window_start = excluded.window_start THEN count + 1 ELSE 1 END,
-           window_start = excluded.window_start",
-        &[
-            format!("send:{phone_number_id}").into(),
-            (now - now.rem_euclid(1_000)).into(),
-        ],
-    )?;
-    Ok(())
+    super::limits::bump(sql, &format!("send:{phone_number_id}"), 1_000, now)
 }
 
 /// Notes that a message to `phone` may have gone out at `now`.

@@ -8,13 +8,12 @@ use consent_core::{
     ids::uuid7,
     privacy::subject_hash,
     states::{EventKind, SubscriptionStatus},
-    token, Category, SiteConfig,
+    Category, SiteConfig,
 };
 use serde::Deserialize;
 use worker::Result;
 
 use super::store::Db;
-use crate::protocol::TOKEN_TTL_MS;
 
 /// The secrets a ledger derives hashes and links from.
 pub struct Keys {
@@ -166,13 +165,8 @@ impl Tx<'_> {
 
     /// The token printed into preference links for `consent_id`.
     pub fn preferences_token(&self, site: &str, shard: u32, consent_id: &str) -> String {
-        token::issue(
-            self.keys.prefs_token.as_bytes(),
-            site,
-            shard,
-            consent_id,
-            self.now + TOKEN_TTL_MS,
-        )
+        let key = self.keys.prefs_token.as_bytes();
+        crate::protocol::preferences_token(key, site, shard, consent_id, self.now)
     }
 
     /// Whether `phone` withdrew within the site's resend cooldown.

@@ -15,7 +15,7 @@ mod webhook;
 pub use audit::{BrokenLink, Erased, ExportPage, ExportRow, Verification};
 pub use consent::{RecordConsent, Recorded, RequestContext};
 pub use prefs::{
-    check_pause, day_number, day_string, present, Change, Frequency, Preferences, TOKEN_TTL_MS,
+    check_pause, day_number, day_string, preferences_token, present, Change, Frequency, Preferences,
 };
 pub use stats::{
     CountEvents, Delivery, DoubleOptInCounts, Range, Sending, Series, SourceCount, Stats,

@@ -7,6 +7,12 @@ use serde::{Deserialize, Serialize};
 /// Preference tokens live a year; a new consent issues a new one.
 pub const TOKEN_TTL_MS: i64 = 365 * 86_400_000;
 
+/// The signed token of a preference link for `consent_id`, issued at `now`:
+/// the one place links are made (the ledger on a consent, the admin API on a lookup).
+pub fn preferences_token(key: &[u8], site: &str, shard: u32, consent_id: &str, now: i64) -> String {
+    consent_core::token::issue(key, site, shard, consent_id, now + TOKEN_TTL_MS)
+}
+
 /// A person's current choices, as the preference centre shows them.
 #[derive(Serialize, Deserialize)]
 pub struct Preferences {
