@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Seeds the demo site with a few hundred realistic events, through the real
 // public API, the simulator's control API and the widget's events endpoint, so
-// the dashboard (/admin/) is worth looking at on first run. Bounded: 240
-// consents, a few dozen opt-outs and changes, a few thousand funnel events.
+// the dashboard (/admin/) is worth looking at on first run: a month of charts,
+// day by day (the demo's ledgers shift their clocks back; see DEV_CLOCK). Bounded:
+// 240 consents, a few dozen opt-outs and changes, a few thousand funnel events.
 //
 //   OPTIN_BASE=http://127.0.0.1:8787 SIM_BASE=http://127.0.0.1:8789 node scripts/seed-demo.mjs
 //
@@ -17,6 +18,8 @@ const ADMIN = { authorization: `Bearer ${process.env.ADMIN_TOKEN ?? "dev-admin-t
 const CONSENTS = Number(process.env.SEED_CONSENTS ?? 240);
 const PHONE_NUMBER_ID = "100000000000001"; // the demo site's business number
 const MARKER = "+6281299999999"; // the seed's first consent: its history says "already seeded"
+const DAYS = 30; // history spread over the last DAYS days (where the Worker allows a dev clock)
+const DAY = 86_400_000;
 
 // A fixed seed: the same demo every time.
 let state = 0x2545f491;
@@ -95,61 +98,99 @@ async function main() {
     await fetch(`${SIM}/_sim/statuses`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(p) });
   }
 
+  // A month that grows, with quieter weekends: each person consents on one of the last DAYS days.
+  const today = Math.floor(Date.now() / DAY);
+  const weight = (d) => (1 + d / DAYS) * ([0, 6].includes(new Date((today - (DAYS - 1) + d) * DAY).getUTCDay()) ? 0.6 : 1);
+  const days = Array.from({ length: DAYS }, (_, d) => [d, weight(d)]);
   const people = Array.from({ length: CONSENTS }, (_, i) => {
     const locale = pick(Object.entries(MARKETS).map(([k, m]) => [k, m.w]));
     const surface = pick(SURFACES);
     const n = 1 + Math.floor(rand() * 3);
     const categories = [...config.categories].sort(() => rand() - 0.5).slice(0, n);
-    return { locale, surface, categories, phone: i === 0 ? MARKER : MARKETS[locale].phone() };
+    const day = i === 0 ? 0 : pick(days);
+    return { locale, surface, categories, day, phone: i === 0 ? MARKER : MARKETS[locale].phone() };
   });
-  const answers = await pool(people.map((p) => async () => {
-    const res = await json(`${BASE}/v1/sites/demo/consents`, {
-      method: "POST",
-      headers: { "content-type": "application/json", origin: shop },
-      body: JSON.stringify({
-        phone: p.phone, categories: p.categories, locale: p.locale, notice_version: config.notice_version,
-        notice_text: texts[p.locale].replace("{business}", config.business_name), surface: p.surface,
-        page_url: `${shop}${PAGES[p.surface]}`, client_ts: Date.now(), widget_version: "demo-seed",
-      }),
-    });
-    return { ...p, ...res };
-  }), 8);
-  const consentsDone = Date.now();
-  const ok = answers.filter((a) => a.status === 201);
-  const refused = answers.length - ok.length;
-  if (refused) console.log(`seed-demo: ${refused} consents refused, first: ${JSON.stringify(answers.find((a) => a.status !== 201).body)}`);
-
-  // People leave the ways people do: a STOP word, the template's button, the preference centre.
-  const byKeyword = ok.filter((_, i) => i % 11 === 3);
-  const byButton = ok.filter((_, i) => i % 29 === 7);
-  const byCentre = ok.filter((_, i) => i % 23 === 5);
-  const narrowed = ok.filter((_, i) => i % 17 === 9 && i % 23 !== 5);
   const inbound = (body) => fetch(`${SIM}/_sim/inbound`, {
     method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ phone_number_id: PHONE_NUMBER_ID, ...body }),
   });
-  await pool([
-    ...byKeyword.map((p) => () => inbound({ from: p.phone, text: MARKETS[p.locale].stop })),
-    ...byButton.map((p) => () => inbound({ from: p.phone, button_payload: `OPTOUT:${p.body.id}`, button_text: "Stop" })),
-    ...byCentre.map((p) => () => fetch(`${BASE}/v1/preferences/${p.body.preferences_token}/opt-out`, { method: "POST", headers: { origin } })),
-    ...narrowed.map((p) => () => fetch(`${BASE}/v1/preferences/${p.body.preferences_token}`, {
+  // People leave the ways people do, a few days after they joined: a STOP word, the
+  // template's button, the preference centre; some narrow what they get.
+  const leave = {
+    keyword: (p) => inbound({ from: p.phone, text: MARKETS[p.locale].stop }),
+    button: (p) => inbound({ from: p.phone, button_payload: `OPTOUT:${p.body.id}`, button_text: "Stop" }),
+    centre: (p) => fetch(`${BASE}/v1/preferences/${p.body.preferences_token}/opt-out`, { method: "POST", headers: { origin } }),
+    narrow: (p) => fetch(`${BASE}/v1/preferences/${p.body.preferences_token}`, {
       method: "PUT", headers: { "content-type": "application/json", origin },
       body: JSON.stringify({ categories: p.categories.slice(0, 1), frequency: "weekly_digest" }),
-    })),
-  ], 4);
-
-  const events = await seedFunnel(ok, shop);
+    }),
+  };
+  const howLeft = (i) => (i % 11 === 3 ? "keyword" : i % 29 === 7 ? "button" : i % 23 === 5 ? "centre" : i % 17 === 9 ? "narrow" : null);
+  const later = Array.from({ length: DAYS }, () => []);
+  const ok = [];
+  const left = { keyword: [], button: [], centre: [], narrow: [] };
+  let refused = 0;
+  let firstRefusal = null;
+  let events = 0;
+  let spread = true;
+  for (let d = 0; d < DAYS; d++) {
+    spread &&= await shiftClock(-(DAYS - 1 - d) * DAY);
+    await pool(later[d].map(([how, p]) => () => leave[how](p)), 4);
+    const answers = await pool(people.filter((p) => p.day === d).map((p) => async () => {
+      const res = await json(`${BASE}/v1/sites/demo/consents`, {
+        method: "POST",
+        headers: { "content-type": "application/json", origin: shop },
+        body: JSON.stringify({
+          phone: p.phone, categories: p.categories, locale: p.locale, notice_version: config.notice_version,
+          notice_text: texts[p.locale].replace("{business}", config.business_name), surface: p.surface,
+          page_url: `${shop}${PAGES[p.surface]}`, client_ts: Date.now(), widget_version: "demo-seed",
+        }),
+      });
+      return { ...p, ...res };
+    }), 8);
+    const okToday = answers.filter((a) => a.status === 201);
+    refused += answers.length - okToday.length;
+    firstRefusal ??= answers.find((a) => a.status !== 201)?.body ?? null;
+    for (const p of okToday) {
+      const how = howLeft(ok.length);
+      ok.push(p);
+      if (!how) continue;
+      left[how].push(p);
+      later[Math.min(DAYS - 1, d + 1 + Math.floor(rand() * 6))].push([how, p]);
+    }
+    events += await seedFunnel(okToday, shop);
+  }
+  if (spread) await shiftClock(0);
+  const consentsDone = Date.now();
+  if (refused) console.log(`seed-demo: ${refused} consents refused, first: ${JSON.stringify(firstRefusal)}`);
   await drained();
   console.log(
-    `seed-demo: ${ok.length} consents (${Object.entries(count(ok, (p) => p.surface)).map(([k, v]) => `${k} ${v}`).join(", ")}), ` +
-    `${byKeyword.length} STOP replies, ${byButton.length} button opt-outs, ${byCentre.length} preference-centre opt-outs, ` +
-    `${narrowed.length} narrowed, ${events} funnel events, in ${((Date.now() - started) / 1000).toFixed(1)} s ` +
+    `seed-demo: ${ok.length} consents over ${spread ? DAYS : 1} day(s) (${Object.entries(count(ok, (p) => p.surface)).map(([k, v]) => `${k} ${v}`).join(", ")}), ` +
+    `${left.keyword.length} STOP replies, ${left.button.length} button opt-outs, ${left.centre.length} preference-centre opt-outs, ` +
+    `${left.narrow.length} narrowed, ${events} funnel events, in ${((Date.now() - started) / 1000).toFixed(1)} s ` +
     `(consents ${((consentsDone - started) / 1000).toFixed(1)} s)`,
   );
-  const someone = ok.find((p) => !byKeyword.includes(p) && !byButton.includes(p) && !byCentre.includes(p));
+  const gone = new Set([...left.keyword, ...left.button, ...left.centre]);
+  const someone = ok.find((p) => !gone.has(p));
   if (someone) {
     console.log(`seed-demo: dashboard ${origin}/admin/ (token dev-admin-token); try searching ${someone.phone}, ` +
       `or open their preference centre: ${origin}/p/${someone.body.preferences_token}`);
   }
+}
+
+/**
+ * Shifts the demo ledgers' clocks `offsetMs` from now (the local demo's Worker runs
+ * with DEV_CLOCK=allow); false where it may not, and the seed then writes today only.
+ */
+async function shiftClock(offsetMs) {
+  const res = await fetch(`${BASE}/admin/sites/demo/dev-clock`, {
+    method: "POST", headers: { ...ADMIN, "content-type": "application/json" }, body: JSON.stringify({ offset_ms: offsetMs }),
+  });
+  if (res.status === 404) {
+    console.log("seed-demo: this Worker keeps real time (no DEV_CLOCK); the history is all today");
+    return false;
+  }
+  if (!res.ok) throw new Error(`dev-clock answered ${res.status}: ${await res.text()}`);
+  return true;
 }
 
 /** Waits (at most 20 s) for the confirmations to leave, then puts the simulator's statuses back to normal. */

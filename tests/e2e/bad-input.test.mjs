@@ -144,3 +144,15 @@ test("/openapi.json documents every route the Worker serves", async () => {
     assert.deepEqual(Object.keys(spec.paths[path] ?? {}).sort(), methods.sort(), path);
   }
 });
+
+test("the demo's dev clock does not exist on a Worker without DEV_CLOCK=allow (as in production)", async () => {
+  const res = await fetch(`${BASE}/admin/sites/demo/dev-clock`, {
+    method: "POST",
+    headers: { authorization: "Bearer dev-admin-token", "content-type": "application/json" },
+    body: JSON.stringify({ offset_ms: -86_400_000 }),
+  });
+  assert.equal(res.status, 404);
+  assert.equal((await res.json()).type, "/problems/not-found");
+  const wrangler = (await import("node:fs")).readFileSync(new URL("../../wrangler.toml", import.meta.url), "utf8");
+  assert.doesNotMatch(wrangler, /DEV_CLOCK/, "wrangler.toml must never allow the dev clock");
+});

@@ -78,6 +78,7 @@ async fn route(req: Request, env: &Env) -> std::result::Result<Response, AppErro
                 (["stats"], Method::Get) => admin::stats(&req, env, site).await,
                 (["export"], Method::Get) => admin::export(&req, env, site).await,
                 (["resume-sending"], Method::Post) => admin::resume_sending(env, site).await,
+                (["dev-clock"], Method::Post) => admin::dev_clock(req, env, site).await,
                 (["resume-sending"], _) => Err(AppError::MethodNotAllowed { allow: "POST" }),
                 (["verify" | "stats" | "export"], _) => {
                     Err(AppError::MethodNotAllowed { allow: "GET" })

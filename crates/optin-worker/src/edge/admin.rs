@@ -183,6 +183,40 @@ pub async fn stats(req: &Request, env: &Env, site: &str) -> Result<Response, App
     json(&total, 200, no_store()?)
 }
 
+/// Body of `POST /admin/sites/{site}/dev-clock`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DevClock {
+    offset_ms: i64,
+}
+
+/// `POST /admin/sites/{site}/dev-clock`: the local demo's seed shifts every
+/// shard's clock back to write a month of history. Where the Worker's
+/// `DEV_CLOCK` var is not `allow` (production), the route does not exist.
+pub async fn dev_clock(mut req: Request, env: &Env, site: &str) -> Result<Response, AppError> {
+    if !env.var("DEV_CLOCK").is_ok_and(|v| v.to_string() == "allow") {
+        return Err(AppError::NotFound(format!("/admin/sites/{site}/dev-clock")));
+    }
+    let site = sites::load(env, site).await?;
+    let body: DevClock = read_json(&mut req).await?;
+    if !(-400 * 86_400_000..=0).contains(&body.offset_ms) {
+        return Err(AppError::InvalidBody {
+            field: Some("offset_ms".into()),
+            detail: "offset_ms must be between -400 days and 0".into(),
+        });
+    }
+    for ledger in site.shard_names() {
+        LedgerClient::new(env, &ledger)?
+            .set_dev_clock(body.offset_ms)
+            .await?;
+    }
+    json(
+        &serde_json::json!({ "offset_ms": body.offset_ms }),
+        200,
+        no_store()?,
+    )
+}
+
 /// `POST /admin/sites/{site}/resume-sending`: lifts a halt on every shard and
 /// wakes the senders; held rows go out. Answers what was halted.
 pub async fn resume_sending(env: &Env, site: &str) -> Result<Response, AppError> {

@@ -5,6 +5,7 @@
 mod analytics;
 mod audit;
 mod changes;
+mod clock;
 mod double_optin;
 mod grant;
 mod halt;
@@ -66,7 +67,7 @@ impl DurableObject for SiteLedger {
         }
         let keys = self.keys()?;
         let sql = self.state.storage().sql();
-        double_optin::expire_due(&self.tx(&sql, &keys))?;
+        double_optin::expire_due(&self.tx(&sql, &keys)?)?;
         outbox::deliver_due(&self.state, &self.env, &keys).await?;
         Response::ok("delivered")
     }
@@ -92,20 +93,20 @@ impl SiteLedger {
         })
     }
 
-    fn tx<'a>(&self, db: &'a worker::SqlStorage, keys: &'a Keys) -> Tx<'a> {
-        Tx {
+    fn tx<'a>(&self, db: &'a worker::SqlStorage, keys: &'a Keys) -> Result<Tx<'a>> {
+        Ok(Tx {
             db,
             keys,
-            now: worker::Date::now().as_millis() as i64,
+            now: clock::now(&self.env, db)?,
             hour_ms: double_optin::hour_ms(&self.env),
-        }
+        })
     }
 
     /// Runs one command; its reply as JSON.
     async fn dispatch(&self, cmd: LedgerCommand) -> std::result::Result<String, LedgerError> {
         let keys = self.keys()?;
         let sql = self.state.storage().sql();
-        let tx = self.tx(&sql, &keys);
+        let tx = self.tx(&sql, &keys)?;
         let not_found = || LedgerError::NoSubscriber;
         let json = match cmd {
             LedgerCommand::RecordConsent(cmd) => {
@@ -149,6 +150,15 @@ impl SiteLedger {
                         detail: e.to_string(),
                     })?;
                 to_json(&audit::stats(&tx, &range)?)?
+            }
+            LedgerCommand::SetDevClock { offset_ms } => {
+                if !clock::allowed(&self.env) {
+                    return Err(LedgerError::BadCommand {
+                        detail: "this Worker does not allow a dev clock".into(),
+                    });
+                }
+                clock::set(tx.db, offset_ms)?;
+                to_json(&serde_json::json!({ "offset_ms": offset_ms }))?
             }
             LedgerCommand::Export { after, since } => {
                 to_json(&audit::export_page(&tx, after, since)?)?

@@ -69,7 +69,7 @@ enum Outcome {
 pub async fn deliver_due(state: &State, env: &Env, keys: &Keys) -> Result<()> {
     let storage = state.storage().sql();
     let sql: &dyn Db = &storage;
-    let now = worker::Date::now().as_millis() as i64;
+    let now = super::clock::now(env, sql)?;
     let grace = env_ms(
         env,
         "OUTBOX_SENDING_GRACE_MS",
@@ -79,7 +79,7 @@ pub async fn deliver_due(state: &State, env: &Env, keys: &Keys) -> Result<()> {
     release_stuck(sql, now, grace)?;
     if super::halt::current(sql)?.is_some() {
         // Held: pending rows wait for an admin to resume (which re-arms the alarm).
-        return arm_for_expiry(state, sql).await;
+        return arm_for_expiry(state, env, sql).await;
     }
     let due: Vec<DueRow> = sql.rows(
         "SELECT id, consent_id, phone, phone_number_id, token_secret, request, attempts FROM outbox
@@ -96,7 +96,7 @@ pub async fn deliver_due(state: &State, env: &Env, keys: &Keys) -> Result<()> {
         if super::halt::current(sql)?.is_some() {
             break;
         }
-        let now = worker::Date::now().as_millis() as i64;
+        let now = super::clock::now(env, sql)?;
         if let Some(at) =
             super::throughput::wait_until(sql, &pace, &row.phone, &row.phone_number_id, now)?
         {
@@ -126,11 +126,11 @@ pub async fn deliver_due(state: &State, env: &Env, keys: &Keys) -> Result<()> {
             };
             super::inbound::marketing_choice(&tx, wa_id, "stop", &evidence)?;
         }
-        let answered_at = worker::Date::now().as_millis() as i64;
+        let answered_at = super::clock::now(env, sql)?;
         record_outcome(sql, &row, outcome, unit, answered_at)?;
     }
     if super::halt::current(sql)?.is_some() {
-        return arm_for_expiry(state, sql).await;
+        return arm_for_expiry(state, env, sql).await;
     }
     let next = sql
         .one::<NextRow>(
@@ -147,16 +147,16 @@ pub async fn deliver_due(state: &State, env: &Env, keys: &Keys) -> Result<()> {
         (a, b) => a.or(b),
     };
     if let Some(at) = next {
-        let now = worker::Date::now().as_millis() as i64;
+        let now = super::clock::now(env, sql)?;
         state.storage().set_alarm((at - now).max(0)).await?;
     }
     Ok(())
 }
 
 /// While sending is halted the alarm still comes back for double opt-in expiries.
-async fn arm_for_expiry(state: &State, sql: &dyn Db) -> Result<()> {
+async fn arm_for_expiry(state: &State, env: &Env, sql: &dyn Db) -> Result<()> {
     if let Some(at) = super::double_optin::next_expiry(sql)? {
-        let now = worker::Date::now().as_millis() as i64;
+        let now = super::clock::now(env, sql)?;
         state.storage().set_alarm((at - now).max(0)).await?;
     }
     Ok(())

@@ -69,6 +69,12 @@ pub enum LedgerCommand {
         /// Last day.
         to: String,
     },
+    /// Local demo only (`DEV_CLOCK=allow`): shift this ledger's clock so a seed
+    /// can spread history over past days → `{"offset_ms"}`.
+    SetDevClock {
+        /// Milliseconds from the wall clock, ≤ 0.
+        offset_ms: i64,
+    },
     /// One page of the chain → [`ExportPage`].
     Export {
         /// Last `seq` of the previous page (0 for the first).
@@ -278,6 +284,11 @@ impl LedgerClient {
     pub async fn stats(&self, range: &Range) -> Result<Stats, LedgerError> {
         let (from, to) = (range.from.format(), range.to.format());
         self.send(&LedgerCommand::Stats { from, to }).await
+    }
+
+    /// [`LedgerCommand::SetDevClock`].
+    pub async fn set_dev_clock(&self, offset_ms: i64) -> Result<serde_json::Value, LedgerError> {
+        self.send(&LedgerCommand::SetDevClock { offset_ms }).await
     }
 
     /// [`LedgerCommand::Export`].
