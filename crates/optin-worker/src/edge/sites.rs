@@ -1,4 +1,8 @@
-//! Site configuration: KV first, with the built-in `demo` site as a fallback.
+//! Site configuration: KV first, with the built-in `demo` site as a fallback,
+//! kept in the isolate for a few seconds so a busy site's requests do not each
+//! read and parse it again.
+
+use std::{cell::RefCell, collections::BTreeMap};
 
 use consent_core::{site::is_valid_site_id, SiteConfig};
 use worker::Env;
@@ -7,11 +11,53 @@ use crate::error::AppError;
 
 const DEMO: &str = include_str!("../../sites/demo.json");
 
+/// How long an isolate reuses a config it read. KV is eventually consistent
+/// (other locations see a write within about 60 s), so this adds no staleness a
+/// merchant does not already have; a `PUT` through this isolate replaces its
+/// entry at once.
+const CACHE_MS: f64 = 10_000.0;
+/// Configs kept per isolate; beyond this the cache starts again.
+const CACHE_SITES: usize = 256;
+
+thread_local! {
+    // One isolate runs one request at a time on one thread.
+    static CACHE: RefCell<BTreeMap<String, (f64, SiteConfig)>> = const { RefCell::new(BTreeMap::new()) };
+}
+
 /// Loads a site's configuration, or `UnknownSite`.
 pub async fn load(env: &Env, id: &str) -> Result<SiteConfig, AppError> {
     if !is_valid_site_id(id) {
         return Err(AppError::UnknownSite(truncate(id)));
     }
+    let now = worker::Date::now().as_millis() as f64;
+    if let Some(site) = cached(id, now) {
+        return Ok(site);
+    }
+    let site = read(env, id).await?;
+    remember(&site, now);
+    Ok(site)
+}
+
+fn cached(id: &str, now: f64) -> Option<SiteConfig> {
+    CACHE.with(|c| {
+        c.borrow()
+            .get(id)
+            .filter(|(at, _)| now - at < CACHE_MS)
+            .map(|(_, site)| site.clone())
+    })
+}
+
+fn remember(site: &SiteConfig, now: f64) {
+    CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() >= CACHE_SITES {
+            c.clear();
+        }
+        c.insert(site.id.clone(), (now, site.clone()));
+    });
+}
+
+async fn read(env: &Env, id: &str) -> Result<SiteConfig, AppError> {
     let stored = env
         .kv("SITES")?
         .get(&format!("site:{id}"))
@@ -34,7 +80,9 @@ pub async fn store(env: &Env, site: &SiteConfig) -> Result<(), AppError> {
         .map_err(|e| AppError::Internal(e.to_string()))?
         .execute()
         .await
-        .map_err(|e| AppError::Internal(e.to_string()))
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    remember(site, worker::Date::now().as_millis() as f64);
+    Ok(())
 }
 
 /// Routes the site's business number's webhooks to it (KV `pnid:{id}`), unless
