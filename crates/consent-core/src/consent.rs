@@ -108,6 +108,10 @@ pub enum ConsentError {
     /// The phone number cannot be a WhatsApp number.
     #[error("{0}")]
     InvalidPhone(#[from] PhoneError),
+    /// A number of a country the site does not take sign-ups from
+    /// ([`SiteConfig::allowed_calling_codes`]); names the calling code, never the number.
+    #[error("numbers with the calling code +{0} cannot sign up on this site")]
+    CountryNotAllowed(u16),
     /// No category ticked.
     #[error("at least one category must be chosen")]
     NoCategory,
@@ -148,7 +152,7 @@ impl ConsentError {
     /// The request field at fault.
     pub fn field(&self) -> &'static str {
         match self {
-            ConsentError::InvalidPhone(_) => "phone",
+            ConsentError::InvalidPhone(_) | ConsentError::CountryNotAllowed(_) => "phone",
             ConsentError::NoCategory | ConsentError::UnknownCategory(_) => "categories",
             ConsentError::UnsupportedLocale(_) => "locale",
             ConsentError::UnknownSurface(_) => "surface",
@@ -163,6 +167,7 @@ impl ConsentError {
     pub fn slug(&self) -> &'static str {
         match self {
             ConsentError::InvalidPhone(_) => "invalid-phone",
+            ConsentError::CountryNotAllowed(_) => "country-not-allowed",
             ConsentError::NoCategory => "no-category",
             ConsentError::UnknownCategory(_) => "unknown-category",
             ConsentError::UnsupportedLocale(_) => "unsupported-locale",
@@ -182,6 +187,11 @@ impl ConsentRequest {
     /// Checks the request against the site, field by field, in form order.
     pub fn validate(&self, site: &SiteConfig) -> Result<ValidConsent, ConsentError> {
         let phone = normalize_phone(&self.phone, site.default_calling_code)?;
+        // Before anything else is looked at: a number from elsewhere costs a
+        // template and reaches a stranger, whatever the rest says.
+        if !site.allows_calling_code(phone.calling_code()) {
+            return Err(ConsentError::CountryNotAllowed(phone.calling_code()));
+        }
         let categories = self.known_categories(site)?;
         let locale = Locale::from_tag(&self.locale)
             .ok_or_else(|| ConsentError::UnsupportedLocale(self.locale.clone()))?;
@@ -330,6 +340,53 @@ mod tests {
             let err = r.validate(&s).unwrap_err();
             assert_eq!((err.field(), err.slug()), (field, slug), "{err}");
         }
+    }
+
+    #[test]
+    fn only_numbers_of_the_allowed_calling_codes_may_consent() {
+        // No list: the default calling code alone.
+        let mut s = site();
+        assert!(s.allowed_calling_codes.is_empty());
+        let with_phone = |phone: &str| ConsentRequest {
+            phone: phone.into(),
+            ..request()
+        };
+        assert!(with_phone("0812 3456 7890").validate(&s).is_ok());
+        assert!(with_phone("+62 812 3456 7890").validate(&s).is_ok());
+        for (phone, cc) in [
+            ("+880 1712 345678", 880),
+            ("+234 803 123 4567", 234),
+            ("+964 770 123 4567", 964),
+            ("00601 2345 6789", 60),
+        ] {
+            let err = with_phone(phone).validate(&s).unwrap_err();
+            assert_eq!(err, ConsentError::CountryNotAllowed(cc), "{phone}");
+            assert_eq!((err.field(), err.slug()), ("phone", "country-not-allowed"));
+            let detail = err.to_string();
+            assert!(detail.contains(&format!("+{cc} ")), "{detail}");
+            assert!(
+                !detail.contains("345"),
+                "the number is not echoed: {detail}"
+            );
+        }
+        // An impossible number is still an impossible number, wherever it is from.
+        assert_eq!(
+            with_phone("+234 80").validate(&s).unwrap_err().slug(),
+            "invalid-phone"
+        );
+        // A site serving two countries.
+        s.allowed_calling_codes = vec![62, 60];
+        assert!(with_phone("+60 12 345 6789").validate(&s).is_ok());
+        assert!(with_phone("0812 3456 7890").validate(&s).is_ok());
+        assert_eq!(
+            with_phone("+234 803 123 4567").validate(&s).unwrap_err(),
+            ConsentError::CountryNotAllowed(234)
+        );
+        // Checked before the rest of the form: a foreign number with a bad
+        // notice is refused for its country.
+        let mut r = with_phone("+880 1712 345678");
+        r.notice_text.push('!');
+        assert_eq!(r.validate(&s).unwrap_err().slug(), "country-not-allowed");
     }
 
     #[test]

@@ -185,6 +185,14 @@ fn cc_len(cc: u16) -> usize {
     }
 }
 
+/// Whether `cc` is an assigned country calling code (`62`, `1`, `880`), as
+/// [`E164::calling_code`] reads them: `6` or `1000` are not.
+pub fn is_calling_code(cc: u16) -> bool {
+    let mut digits = String::with_capacity(5);
+    push_decimal(&mut digits, cc.into());
+    split_calling_code(&digits) == Some((cc, ""))
+}
+
 /// Splits `digits` into an assigned calling code and the rest.
 fn split_calling_code(digits: &str) -> Option<(u16, &str)> {
     let mut code = 0u16;

@@ -32,6 +32,11 @@ pub struct SiteConfig {
     pub default_locale: Locale,
     /// Calling code assumed for numbers typed without one (62 for Indonesia).
     pub default_calling_code: u16,
+    /// Calling codes whose numbers may consent (the countries the site serves,
+    /// e.g. `[62, 60]`); absent or empty: `default_calling_code` alone. A number
+    /// from elsewhere is refused ([`crate::ConsentError::CountryNotAllowed`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_calling_codes: Vec<u16>,
     /// Categories offered, in display order.
     pub categories: Vec<Category>,
     /// Version of the notice wording; bump it when the wording changes.
@@ -196,6 +201,8 @@ pub struct PublicConfig {
     pub variants: BTreeMap<Surface, Vec<PublicVariant>>,
     /// Calling code preselected in the phone input.
     pub default_calling_code: u16,
+    /// Calling codes whose numbers may consent (never empty: at least the default).
+    pub allowed_calling_codes: Vec<u16>,
     /// Categories to offer, in order.
     pub categories: Vec<Category>,
     /// Notice version the widget must echo back.
@@ -225,6 +232,7 @@ impl SiteConfig {
             strings: self.widget_strings(locale),
             variants: self.public_variants(locale),
             default_calling_code: self.default_calling_code,
+            allowed_calling_codes: self.calling_codes().to_vec(),
             categories: self.categories.clone(),
             notice_version: self.notice_version,
             chat: self.chat.clone(),
@@ -252,6 +260,7 @@ impl SiteConfig {
         {
             return Err(("privacy_policy_url", "must be an http(s) URL"));
         }
+        self.check_calling_codes()?;
         let mut cats = self.categories.clone();
         cats.sort();
         cats.dedup();
@@ -309,6 +318,48 @@ impl SiteConfig {
             crate::keywords::check_phrase(k).map_err(|detail| ("optin_keyword", detail))?;
         }
         self.check_texts()
+    }
+
+    /// At most [`MAX_CALLING_CODES`] known calling codes, none twice, the default among them.
+    fn check_calling_codes(&self) -> Result<(), (&'static str, &'static str)> {
+        const FIELD: &str = "allowed_calling_codes";
+        let list = &self.allowed_calling_codes;
+        if list.is_empty() {
+            return Ok(());
+        }
+        if list.len() > MAX_CALLING_CODES {
+            return Err((FIELD, "must list at most 50 calling codes"));
+        }
+        if !list.iter().all(|&cc| crate::phone::is_calling_code(cc)) {
+            return Err((
+                FIELD,
+                "must list country calling codes (62, 60, 1, 880, ...)",
+            ));
+        }
+        let mut unique = list.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        if unique.len() != list.len() {
+            return Err((FIELD, "must not list a calling code twice"));
+        }
+        if !list.contains(&self.default_calling_code) {
+            return Err((FIELD, "must include default_calling_code"));
+        }
+        Ok(())
+    }
+
+    /// The calling codes whose numbers may consent: the list, else the default code alone.
+    pub fn calling_codes(&self) -> &[u16] {
+        if self.allowed_calling_codes.is_empty() {
+            core::slice::from_ref(&self.default_calling_code)
+        } else {
+            &self.allowed_calling_codes
+        }
+    }
+
+    /// Whether numbers with calling code `cc` may consent on this site.
+    pub fn allows_calling_code(&self, cc: u16) -> bool {
+        self.calling_codes().contains(&cc)
     }
 
     /// The double opt-in setting, when it is switched on.
@@ -398,6 +449,9 @@ fn percent_encode(s: &str) -> String {
     out
 }
 
+/// Most calling codes a site may list in `allowed_calling_codes`.
+pub const MAX_CALLING_CODES: usize = 50;
+
 /// `scheme://host[:port]` with nothing after it.
 fn is_origin(o: &str) -> bool {
     let rest = o
@@ -428,6 +482,7 @@ pub(crate) mod sample {
             privacy_policy_url: "https://acme.example/privacy".into(),
             default_locale: Locale::Id,
             default_calling_code: 62,
+            allowed_calling_codes: vec![],
             categories: vec![Category::OrderUpdates, Category::Delivery],
             notice_version: 1,
             whatsapp: WhatsAppConfig {
@@ -494,6 +549,64 @@ mod tests {
         let mut s = site();
         s.business_name = "  ".into();
         assert_eq!(s.check().unwrap_err().0, "business_name");
+    }
+
+    #[test]
+    fn allowed_calling_codes_default_to_the_default_code_and_reach_the_widget() {
+        let mut v = serde_json::to_value(site()).unwrap();
+        assert!(
+            v.get("allowed_calling_codes").is_none(),
+            "absent when not set"
+        );
+        let s: SiteConfig = serde_json::from_value(v.clone()).unwrap();
+        assert_eq!(s.calling_codes(), [62]);
+        assert!(s.allows_calling_code(62) && !s.allows_calling_code(234));
+        assert_eq!(s.public().allowed_calling_codes, vec![62]);
+        v["allowed_calling_codes"] = serde_json::json!([]);
+        let empty: SiteConfig = serde_json::from_value(v.clone()).unwrap();
+        assert_eq!((empty.calling_codes(), empty.check()), (&[62][..], Ok(())));
+        v["allowed_calling_codes"] = serde_json::json!([62, 60]);
+        let two: SiteConfig = serde_json::from_value(v).unwrap();
+        assert_eq!(two.check(), Ok(()));
+        assert!(two.allows_calling_code(60) && !two.allows_calling_code(65));
+        let public = serde_json::to_value(two.public()).unwrap();
+        assert_eq!(public["allowed_calling_codes"], serde_json::json!([62, 60]));
+    }
+
+    #[test]
+    fn allowed_calling_codes_are_checked() {
+        let with = |codes: Vec<u16>| SiteConfig {
+            allowed_calling_codes: codes,
+            ..site()
+        };
+        assert_eq!(with(vec![62, 60, 1, 880, 234, 964]).check(), Ok(()));
+        let known: Vec<u16> = (1..1000)
+            .filter(|&cc| crate::phone::is_calling_code(cc))
+            .collect();
+        assert!(known.len() > 150, "{}", known.len());
+        let mut fifty: Vec<u16> = known
+            .iter()
+            .copied()
+            .filter(|&cc| cc != 62)
+            .take(49)
+            .collect();
+        fifty.push(62);
+        assert_eq!(with(fifty.clone()).check(), Ok(()), "50 is the most");
+        fifty.push(known[60]);
+        for (codes, why) in [
+            (vec![62, 28], "28 is no country's code"),
+            (vec![62, 6], "6 only starts codes"),
+            (vec![62, 0], "0 is none"),
+            (vec![62, 1000], "four digits"),
+            (vec![62, 2200], "a code and a digit more"),
+            (fifty, "51 codes"),
+            (vec![62, 60, 62], "a duplicate"),
+            (vec![60], "the default is missing"),
+        ] {
+            let err = with(codes).check().unwrap_err();
+            assert_eq!(err.0, "allowed_calling_codes", "{why}: {err:?}");
+        }
+        assert!(crate::phone::is_calling_code(880) && crate::phone::is_calling_code(1));
     }
 
     #[test]

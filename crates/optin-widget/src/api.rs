@@ -131,6 +131,8 @@ pub struct PostError {
 pub enum Failure {
     /// The Worker found the number impossible.
     InvalidPhone,
+    /// The number's country is not one the site takes sign-ups from.
+    CountryNotAllowed,
     /// Too many tries: wait, then try again.
     RateLimited,
     /// This page's origin may not record consents for the site.
@@ -150,6 +152,7 @@ impl PostError {
             (0, _) => Failure::Network,
             (429, _) | (_, Some("/problems/rate-limited")) => Failure::RateLimited,
             (400..=499, Some("/problems/invalid-phone")) => Failure::InvalidPhone,
+            (400..=499, Some("/problems/country-not-allowed")) => Failure::CountryNotAllowed,
             (400..=499, Some("/problems/origin-not-allowed")) => Failure::NotAllowed,
             (400..=499, _) => Failure::Refused,
             _ => Failure::Server,
@@ -162,6 +165,7 @@ impl Failure {
     pub fn text_key(self) -> &'static str {
         match self {
             Failure::InvalidPhone => "invalid_phone",
+            Failure::CountryNotAllowed => "country_not_allowed",
             Failure::RateLimited => "error_rate_limited",
             Failure::NotAllowed => "error_not_allowed",
             Failure::Refused => "error_refused",
@@ -333,6 +337,10 @@ mod tests {
             failure(422, Some(&p("invalid-phone"))),
             Failure::InvalidPhone
         );
+        assert_eq!(
+            failure(422, Some(&p("country-not-allowed"))),
+            Failure::CountryNotAllowed
+        );
         assert_eq!(failure(429, Some(&p("rate-limited"))), Failure::RateLimited);
         assert_eq!(
             failure(403, Some(&p("origin-not-allowed"))),
@@ -388,6 +396,7 @@ mod tests {
         use Failure::*;
         let kept: Vec<_> = [
             InvalidPhone,
+            CountryNotAllowed,
             RateLimited,
             NotAllowed,
             Refused,
@@ -405,6 +414,7 @@ mod tests {
         use Failure::*;
         for f in [
             InvalidPhone,
+            CountryNotAllowed,
             RateLimited,
             NotAllowed,
             Refused,
