@@ -8,10 +8,8 @@ import { readFileSync, readdirSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 
 // Under the issue's CI ceiling of 25 KB (25,600 B), lowered as bytes are won:
-// 24.5 KB since the loader sends consents and wasm-bindgen's init was trimmed (24,891 B);
-// 24.6 KB with allowed countries (issue #14: the demo's allowed_calling_codes and the
-// country_not_allowed string in the config, the widget's mapping of its 422: 25,079 → 25,183 B).
-const BUDGET_BYTES = Number(process.env.WIDGET_BUDGET_BYTES ?? 24.6 * 1024);
+// 24.5 KB since the loader sends consents and wasm-bindgen's init was trimmed (24,891 B).
+const BUDGET_BYTES = Number(process.env.WIDGET_BUDGET_BYTES ?? 24.5 * 1024);
 const BASE = process.env.OPTIN_BASE ?? "http://127.0.0.1:8787";
 const LOCALES = ["en", "id", "pt-BR", "tr", "da", "es", "de"];
 const gzip = (bytes) => gzipSync(bytes, { level: 9 }).length;
