@@ -201,8 +201,6 @@ pub struct PublicConfig {
     pub variants: BTreeMap<Surface, Vec<PublicVariant>>,
     /// Calling code preselected in the phone input.
     pub default_calling_code: u16,
-    /// Calling codes whose numbers may consent (never empty: at least the default).
-    pub allowed_calling_codes: Vec<u16>,
     /// Categories to offer, in order.
     pub categories: Vec<Category>,
     /// Notice version the widget must echo back.
@@ -232,7 +230,6 @@ impl SiteConfig {
             strings: self.widget_strings(locale),
             variants: self.public_variants(locale),
             default_calling_code: self.default_calling_code,
-            allowed_calling_codes: self.calling_codes().to_vec(),
             categories: self.categories.clone(),
             notice_version: self.notice_version,
             chat: self.chat.clone(),
@@ -552,7 +549,7 @@ mod tests {
     }
 
     #[test]
-    fn allowed_calling_codes_default_to_the_default_code_and_reach_the_widget() {
+    fn allowed_calling_codes_default_to_the_default_code() {
         let mut v = serde_json::to_value(site()).unwrap();
         assert!(
             v.get("allowed_calling_codes").is_none(),
@@ -561,7 +558,6 @@ mod tests {
         let s: SiteConfig = serde_json::from_value(v.clone()).unwrap();
         assert_eq!(s.calling_codes(), [62]);
         assert!(s.allows_calling_code(62) && !s.allows_calling_code(234));
-        assert_eq!(s.public().allowed_calling_codes, vec![62]);
         v["allowed_calling_codes"] = serde_json::json!([]);
         let empty: SiteConfig = serde_json::from_value(v.clone()).unwrap();
         assert_eq!((empty.calling_codes(), empty.check()), (&[62][..], Ok(())));
@@ -569,8 +565,9 @@ mod tests {
         let two: SiteConfig = serde_json::from_value(v).unwrap();
         assert_eq!(two.check(), Ok(()));
         assert!(two.allows_calling_code(60) && !two.allows_calling_code(65));
+        // The widget shows the server's refusal; the list costs its bytes nothing.
         let public = serde_json::to_value(two.public()).unwrap();
-        assert_eq!(public["allowed_calling_codes"], serde_json::json!([62, 60]));
+        assert!(public.get("allowed_calling_codes").is_none());
     }
 
     #[test]
