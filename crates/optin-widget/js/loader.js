@@ -240,6 +240,13 @@
         });
     };
   };
+  // Starts module `m` with the site's config; its options go by name (a
+  // missing one takes the wasm's default). `modal` false: no modal, for the
+  // full build run next to the modal-only one.
+  var begin = function (m, config, modal) {
+    m.start({ site: site, api: api, config: config, post: poster(m), autoOpen: autoOpen, chat: chat, modal: modal });
+    return m;
+  };
   // The full build (checkout opt-in, chat widget): its glue script, then its wasm.
   // `withModal` false: it runs next to the modal-only build, for mount()/consent().
   var full = null;
@@ -265,8 +272,7 @@
             return new Promise(function (resolve) { setTimeout(resolve, 0, r); });
           })
           .then(function (r) {
-            m.start(site, api, autoOpen, chat, r[1], withModal, poster(m));
-            return m;
+            return begin(m, r[1], withModal);
           });
       });
     }
@@ -289,8 +295,7 @@
     var loaded = needsFull
       ? loadFull(true)
       : Promise.all([loadLite(), config]).then(function (r) {
-          wasm_bindgen.start(site, api, autoOpen, chat, r[1], true, poster(wasm_bindgen));
-          return wasm_bindgen;
+          return begin(wasm_bindgen, r[1], true);
         });
     loaded.then(function (m) {
       ready = m;
