@@ -8,6 +8,9 @@
   "use strict";
   if (window.WhatsAppOptIn) return; // idempotent: a second copy of the tag does nothing
   var script = document.currentScript;
+  // A copy run inline (an optimiser's, or a tag holding the text) has no src of
+  // its own to find the wasm by: the tag it copies has, and says the site.
+  if (!(script && script.src)) script = document.querySelector("script[data-site][src]") || script;
   var src = script ? script.src : "";
   var site = script && script.getAttribute("data-site");
   var api = (script && script.getAttribute("data-api")) || (src && new URL(src).origin);
@@ -105,7 +108,8 @@
     document.body.appendChild(a);
   };
   var say = (m) => console.error("WhatsAppOptIn: " + m);
-  if (!site) return say((failed = new Error("the script tag needs data-site")).message);
+  if (!site || !src)
+    return say((failed = new Error(site ? "load widget.js with <script src>, not inline" : "the script tag needs data-site")).message);
   // A strict CSP that blocks the widget: say exactly what the policy must add
   // (for the widget's own URLs: the Worker's, and widget.js's if elsewhere).
   var csp = "this page's Content-Security-Policy blocked ";

@@ -334,3 +334,24 @@ mod tests {
         }
     }
 }
+
+/// In a browser: `scripts/dev test-widget`.
+#[cfg(all(test, target_arch = "wasm32"))]
+mod browser_tests {
+    use super::*;
+    use alloc::rc::Rc;
+    use core::cell::Cell;
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    #[wasm_bindgen_test]
+    fn without_a_sender_a_consent_fails_as_unanswered_and_nothing_throws() {
+        let endpoint = Endpoint::new("".into(), JsValue::UNDEFINED.unchecked_into());
+        let told = Rc::new(Cell::new(None));
+        let answer = told.clone();
+        endpoint.post_consent("demo", "{}", "k", false, move |p| {
+            answer.set(Some(p.map_err(|e| (e.status, e.failure()))));
+        });
+        assert_eq!(told.take(), Some(Err((0, Failure::Network))));
+    }
+}

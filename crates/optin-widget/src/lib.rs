@@ -128,7 +128,6 @@ pub fn start(opts: JsValue) {
     if STARTED.0.borrow().is_some() {
         return;
     }
-    let flag = |key, default| get(&opts, key).as_bool().unwrap_or(default);
     let text = |key| get_str(&opts, key).unwrap_or_default();
     let started = Rc::new(Started {
         site: text("site"),
@@ -136,13 +135,28 @@ pub fn start(opts: JsValue) {
         config: get(&opts, "config"),
     });
     *STARTED.0.borrow_mut() = Some(started.clone());
-    let (auto_open, chat, modal) = (
-        flag("autoOpen", true),
-        flag("chat", false),
-        flag("modal", true),
-    );
-    if let Err(e) = mount_all(&started, auto_open, chat, modal) {
+    let o = Flags::read(&opts);
+    if let Err(e) = mount_all(&started, o.auto_open, o.chat, o.modal) {
         events::emit_error(&Shown::bare(&started.site, "modal"), &e);
+    }
+}
+
+/// [`start`]'s switches, each its default when missing or not a boolean.
+#[cfg_attr(test, derive(Debug, PartialEq))]
+struct Flags {
+    auto_open: bool,
+    chat: bool,
+    modal: bool,
+}
+
+impl Flags {
+    fn read(opts: &JsValue) -> Flags {
+        let flag = |key, default| get(opts, key).as_bool().unwrap_or(default);
+        Flags {
+            auto_open: flag("autoOpen", true),
+            chat: flag("chat", false),
+            modal: flag("modal", true),
+        }
     }
 }
 
@@ -259,5 +273,50 @@ pub fn open() {
 pub fn close() {
     if let Some(m) = modal() {
         m.close();
+    }
+}
+
+/// In a browser: `scripts/dev test-widget`.
+#[cfg(all(test, target_arch = "wasm32"))]
+mod tests {
+    use super::*;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    fn object(fields: &[(&str, JsValue)]) -> JsValue {
+        let o = js_sys::Object::new();
+        for (k, v) in fields {
+            js::set(&o, k, v);
+        }
+        o.into()
+    }
+
+    #[wasm_bindgen_test]
+    fn start_switches_go_by_name_and_a_missing_or_mistyped_one_takes_its_default() {
+        let defaults = Flags {
+            auto_open: true,
+            chat: false,
+            modal: true,
+        };
+        assert_eq!(Flags::read(&object(&[])), defaults);
+        assert_eq!(Flags::read(&JsValue::UNDEFINED), defaults);
+        let mistyped = object(&[
+            ("autoOpen", "false".into()),
+            ("chat", 1.into()),
+            ("modal", JsValue::NULL),
+            ("unknown", true.into()),
+        ]);
+        assert_eq!(Flags::read(&mistyped), defaults);
+        let given = object(&[
+            ("autoOpen", false.into()),
+            ("chat", true.into()),
+            ("modal", false.into()),
+        ]);
+        let read = Flags::read(&given);
+        let flipped = Flags {
+            auto_open: false,
+            chat: true,
+            modal: false,
+        };
+        assert_eq!(read, flipped);
     }
 }
