@@ -8,6 +8,9 @@
   "use strict";
   if (window.WhatsAppOptIn) return; // idempotent: a second copy of the tag does nothing
   var script = document.currentScript;
+  // A copy run inline (an optimiser's, or a tag holding the text) has no src of
+  // its own to find the wasm by: the tag it copies has, and says the site.
+  if (!(script && script.src)) script = document.querySelector("script[data-site][src]") || script;
   var src = script ? script.src : "";
   var site = script && script.getAttribute("data-site");
   var api = (script && script.getAttribute("data-api")) || (src && new URL(src).origin);
@@ -105,7 +108,8 @@
     document.body.appendChild(a);
   };
   var say = (m) => console.error("WhatsAppOptIn: " + m);
-  if (!site) return say((failed = new Error("the script tag needs data-site")).message);
+  if (!site || !src)
+    return say((failed = new Error(site ? "load widget.js with <script src>, not inline" : "the script tag needs data-site")).message);
   // A strict CSP that blocks the widget: say exactly what the policy must add
   // (for the widget's own URLs: the Worker's, and widget.js's if elsewhere).
   var csp = "this page's Content-Security-Policy blocked ";
@@ -240,6 +244,13 @@
         });
     };
   };
+  // Starts module `m` with the site's config; its options go by name (a
+  // missing one takes the wasm's default). `modal` false: no modal, for the
+  // full build run next to the modal-only one.
+  var begin = function (m, config, modal) {
+    m.start({ site: site, api: api, config: config, post: poster(m), autoOpen: autoOpen, chat: chat, modal: modal });
+    return m;
+  };
   // The full build (checkout opt-in, chat widget): its glue script, then its wasm.
   // `withModal` false: it runs next to the modal-only build, for mount()/consent().
   var full = null;
@@ -265,8 +276,7 @@
             return new Promise(function (resolve) { setTimeout(resolve, 0, r); });
           })
           .then(function (r) {
-            m.start(site, api, autoOpen, chat, r[1], withModal, poster(m));
-            return m;
+            return begin(m, r[1], withModal);
           });
       });
     }
@@ -289,8 +299,7 @@
     var loaded = needsFull
       ? loadFull(true)
       : Promise.all([loadLite(), config]).then(function (r) {
-          wasm_bindgen.start(site, api, autoOpen, chat, r[1], true, poster(wasm_bindgen));
-          return wasm_bindgen;
+          return begin(wasm_bindgen, r[1], true);
         });
     loaded.then(function (m) {
       ready = m;

@@ -1,98 +1,21 @@
-//! The Worker's public API: site config in, consent out.
+//! The Worker's public API: consent out, and its answer back.
 //!
-//! JSON is read through `Reflect` and written as a string in Rust
-//! ([`crate::json`]) rather than with serde: serde's generic decoder (and the
-//! float formatting its error messages pull in) would double the widget's size.
+//! The consent is written as a string in Rust ([`crate::json`]); the request
+//! itself goes out through the loader ([`Poster`]).
 
 use alloc::{boxed::Box, string::String, vec::Vec};
 use core::cell::RefCell;
 
-#[cfg(feature = "surfaces")]
-use consent_core::ChatConfig;
-use consent_core::Targeting;
-use js_sys::Array;
-use wasm_bindgen::{prelude::wasm_bindgen, JsCast, JsValue};
+use wasm_bindgen::{prelude::wasm_bindgen, JsValue};
 
-use crate::{text::Shown, Global};
+use crate::{
+    dom,
+    js::{get_str, Global},
+    text::Shown,
+};
 
-/// `obj[key]`, or `undefined`. The data the widget reads (the config, the
-/// Worker's answers, options passed to the JS API) reaches it without a
-/// prototype (the loader's `bare`), so a field a page put on
-/// `Object.prototype` is never read as if the data had it.
-pub use crate::dom::{get, set};
-
-/// `obj[key]` as a string, if it is one.
-pub fn get_str(obj: &JsValue, key: &str) -> Option<String> {
-    get(obj, key).as_string()
-}
-
-/// `obj[key]`'s strings, if it is an array.
-pub fn strings_at(obj: &JsValue, key: &str) -> Option<Vec<String>> {
-    let list = get(obj, key).dyn_into::<Array>().ok()?;
-    Some(list.iter().filter_map(|v| v.as_string()).collect())
-}
-
-fn bad_config() -> JsValue {
-    JsValue::from_str("site configuration is malformed")
-}
-
-/// The site's public config as the Worker serves it (`GET …/config?locale=`):
-/// the fields every surface reads, and the strings in the visitor's locale.
-pub struct Config {
-    /// Site id.
-    pub site: String,
-    /// Privacy-policy URL every surface links.
-    pub privacy_policy_url: String,
-    /// The locale the strings are in, recorded with the consent.
-    pub locale: String,
-    /// Calling code shown in the phone placeholder and assumed when none is typed.
-    pub default_calling_code: u16,
-    /// Category wire names offered, in order (their labels are strings by the same key).
-    pub categories: Vec<String>,
-    /// Notice version to echo back.
-    pub notice_version: u32,
-    /// The chat widget, if the site has one (full build).
-    #[cfg(feature = "surfaces")]
-    pub chat: Option<ChatConfig>,
-    /// When the modal opens by itself (absent: the defaults).
-    pub targeting: Option<Targeting>,
-    /// Every widget string, by key (the merchant's overrides applied).
-    pub strings: JsValue,
-    /// Per surface, the A/B variants (`[{id, weight, strings}]`).
-    pub variants: JsValue,
-}
-
-/// Reads the Worker's JSON projection of `PublicConfig` field by field.
-pub fn parse_config(json: &JsValue) -> Result<Config, JsValue> {
-    let string = |k| get_str(json, k).ok_or_else(bad_config);
-    let number = |k| get(json, k).as_f64().ok_or_else(bad_config);
-    let strings = get(json, "strings");
-    if !strings.is_object() {
-        return Err(bad_config());
-    }
-    let categories = strings_at(json, "categories").ok_or_else(bad_config)?;
-    Ok(Config {
-        site: string("site")?,
-        privacy_policy_url: string("privacy_policy_url")?,
-        locale: string("locale")?,
-        default_calling_code: number("default_calling_code")? as u16,
-        categories,
-        notice_version: number("notice_version")? as u32,
-        #[cfg(feature = "surfaces")]
-        chat: {
-            let chat = get(json, "chat");
-            get_str(&chat, "number").map(|number| ChatConfig {
-                number,
-                greeting: get_str(&chat, "greeting"),
-                prefilled: get_str(&chat, "prefilled"),
-                hours: crate::rules::hours(&get(&chat, "hours")),
-            })
-        },
-        targeting: crate::rules::targeting(&get(json, "targeting")),
-        strings,
-        variants: get(json, "variants"),
-    })
-}
+/// Version recorded with every consent as `widget_version`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// The consent as `shown` on its surface, as the JSON the Worker decodes:
 /// the exact notice, this page, now.
@@ -102,7 +25,7 @@ pub fn consent_json(
     shown: &Shown,
     notice_version: u32,
 ) -> String {
-    let page_url = crate::dom::href();
+    let page_url = dom::href();
     crate::json::Consent {
         phone,
         categories,
@@ -113,7 +36,7 @@ pub fn consent_json(
         variant: shown.variant.as_deref(),
         page_url: page_url.as_deref(),
         client_ts: js_sys::Date::now() as u64,
-        widget_version: crate::VERSION,
+        widget_version: VERSION,
     }
     .to_json()
 }
@@ -219,7 +142,8 @@ impl Endpoint {
 
     /// `POST {base}/v1/sites/{site}/consents` with an `Idempotency-Key`, so a
     /// retry records once; `keepalive` lets the request outlive the page
-    /// (checkout submit). `done` gets the outcome.
+    /// (checkout submit). `done` gets the outcome: with no sender (no
+    /// function), that nothing came back.
     pub fn post_consent(
         &self,
         site: &str,
@@ -228,7 +152,10 @@ impl Endpoint {
         keepalive: bool,
         done: impl FnOnce(Posted) + 'static,
     ) {
-        let url = crate::dom::cat(&[&self.base, "/v1/sites/", site, "/consents"]);
+        if !self.post.is_function() {
+            return done(outcome(0, &JsValue::NULL));
+        }
+        let url = dom::cat(&[&self.base, "/v1/sites/", site, "/consents"]);
         let ticket = {
             let mut waiting = WAITING.0.borrow_mut();
             waiting.0 = waiting.0.wrapping_add(1);
@@ -308,16 +235,6 @@ pub async fn post_consent_async(
         }
     })
     .await
-}
-
-/// A fresh random key (32 hex digits): idempotency keys, visitor ids.
-pub fn new_key() -> String {
-    let mut bytes = [0u8; 16];
-    for chunk in bytes.chunks_mut(4) {
-        let r = (js_sys::Math::random() * 4_294_967_296.0) as u32;
-        chunk.copy_from_slice(&r.to_be_bytes());
-    }
-    consent_core::notice::hex(&bytes)
 }
 
 #[cfg(test)]
@@ -425,5 +342,26 @@ mod tests {
                 assert!(l.strings().get(f.text_key()).is_some(), "{f:?} {l:?}");
             }
         }
+    }
+}
+
+/// In a browser: `scripts/dev test-widget`.
+#[cfg(all(test, target_arch = "wasm32"))]
+mod browser_tests {
+    use super::*;
+    use alloc::rc::Rc;
+    use core::cell::Cell;
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    #[wasm_bindgen_test]
+    fn without_a_sender_a_consent_fails_as_unanswered_and_nothing_throws() {
+        let endpoint = Endpoint::new("".into(), JsValue::UNDEFINED.unchecked_into());
+        let told = Rc::new(Cell::new(None));
+        let answer = told.clone();
+        endpoint.post_consent("demo", "{}", "k", false, move |p| {
+            answer.set(Some(p.map_err(|e| (e.status, e.failure()))));
+        });
+        assert_eq!(told.take(), Some(Err((0, Failure::Network))));
     }
 }

@@ -14,10 +14,11 @@ use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{Element, HtmlElement, KeyboardEvent};
 
 use crate::{
-    api::{Config, Endpoint},
+    api::Endpoint,
     checkout::Checkout,
+    config::Config,
     dom::{self, append, cast, close_button, document, el, listen, text_el, Listener},
-    events, style,
+    events, js, style,
     text::Shown,
 };
 
@@ -156,23 +157,24 @@ impl Chat {
             hours: chat.hours,
             listeners: Default::default(),
         });
-        let on = |target: &Element, name: &'static str, f: fn(&Chat, &web_sys::Event)| {
-            let weak = Rc::downgrade(&chat);
-            listen(target, name, move |e| {
-                if let Some(c) = weak.upgrade() {
-                    f(&c, &e)
-                }
-            })
-        };
+        let on =
+            |target: &Element, name: &'static [&'static str], f: fn(&Chat, &web_sys::Event)| {
+                let weak = Rc::downgrade(&chat);
+                listen(target, name, move |e| {
+                    if let Some(c) = weak.upgrade() {
+                        f(&c, &e)
+                    }
+                })
+            };
         let l = [
-            on(&chat.fab, "click", |c, _| c.toggle()),
-            on(&close, "click", |c, _| c.hide()),
-            on(&chat.panel, "keydown", |c, e| {
+            on(&chat.fab, &["click"], |c, _| c.toggle()),
+            on(&close, &["click"], |c, _| c.hide()),
+            on(&chat.panel, &["keydown"], |c, e| {
                 if e.dyn_ref::<KeyboardEvent>().map(|k| k.key()).as_deref() == Some("Escape") {
                     c.hide();
                 }
             }),
-            on(&link, "click", |c, e| c.hand_over(e)),
+            on(&link, &["click"], |c, e| c.hand_over(e)),
         ];
         chat.listeners.borrow_mut().extend(l);
         Ok(chat)
@@ -215,7 +217,7 @@ impl Chat {
             Ok(None) => {}
             Ok(Some(body)) => {
                 let optin = self.optin.clone();
-                crate::surfaces::spawn(Box::pin(async move {
+                js::spawn(Box::pin(async move {
                     let _ = optin.send(body, true).await;
                 }));
             }

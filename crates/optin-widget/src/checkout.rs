@@ -15,9 +15,13 @@ use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{Element, HtmlInputElement};
 
 use crate::{
-    api::{self, get_str, Config, Endpoint, Failure},
-    dom::{self, append, cast, document, el, listen, privacy_link, text_el, Choice, Listener},
-    events, phone_input, storage, style,
+    api::{self, Endpoint, Failure},
+    config::Config,
+    dom::{self, append, cast, document, el, listen, privacy_link, text_el, Listener},
+    events,
+    form::{self, Choice},
+    js::{self, get_str},
+    phone_input, storage, style,
     text::Shown,
 };
 
@@ -93,7 +97,7 @@ impl Checkout {
         let notice_p = text_el("p", &[("id", "n")], &s("notice"));
         append(&group, &[&notice_p]);
         let choices = el("div", &[("class", "choices")]);
-        let checkboxes = dom::choices(&choices, &categories, &shown);
+        let checkboxes = form::choices(&choices, &categories, &shown);
         append(&group, &[&choices]);
         let own_phone = match phone_field {
             Some(_) => None,
@@ -130,7 +134,7 @@ impl Checkout {
             own_phone,
             error,
             checkboxes,
-            idempotency_key: RefCell::new(api::new_key()),
+            idempotency_key: RefCell::new(js::new_key()),
             listeners: RefCell::new(Vec::new()),
         });
         if let Some(input) = &checkout.own_phone {
@@ -144,10 +148,10 @@ impl Checkout {
         }
         if let Some(form) = checkout.placeholder.closest("form")? {
             let weak = Rc::downgrade(&checkout);
-            let l = listen(&form, "submit", move |e| {
+            let l = listen(&form, &["submit"], move |e| {
                 if let Some(c) = weak.upgrade() {
                     if !e.default_prevented() {
-                        crate::surfaces::spawn(Box::pin(async move {
+                        js::spawn(Box::pin(async move {
                             let _ = c.record(true).await;
                         }));
                     }
@@ -183,7 +187,7 @@ impl Checkout {
     /// the request when it can be sent, `Err` (shown inline, and as an
     /// `error` event) when the number is impossible.
     pub fn prepare(&self) -> Result<Option<String>, JsValue> {
-        let categories = dom::chosen(&self.checkboxes);
+        let categories = form::chosen(&self.checkboxes);
         if categories.is_empty() {
             return Ok(None);
         }
@@ -213,7 +217,7 @@ impl Checkout {
         let key = self.idempotency_key.borrow().clone();
         match api::post_consent_async(&self.api, &self.shown.site, &body, &key, keepalive).await {
             Ok(id) => {
-                *self.idempotency_key.borrow_mut() = api::new_key();
+                *self.idempotency_key.borrow_mut() = js::new_key();
                 storage::mark_consented(&self.shown.site);
                 events::emit_consent(&self.shown, &id);
                 Ok(id)
@@ -228,7 +232,7 @@ impl Checkout {
                     self.error.set_text_content(Some(&msg));
                 }
                 if !failure.transient() {
-                    *self.idempotency_key.borrow_mut() = api::new_key();
+                    *self.idempotency_key.borrow_mut() = js::new_key();
                 }
                 events::emit_failure(&self.shown, &msg, &e);
                 Err(msg.into())

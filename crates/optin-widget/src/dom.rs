@@ -5,12 +5,13 @@
 //! in practice) propagates to JS instead of returning a `Result`. That keeps
 //! the error glue and the clean-up code of every `?` out of the wasm.
 
-use alloc::{string::String, vec::Vec};
+use alloc::string::String;
 
-use crate::text::Shown;
 use js_sys::Array;
-use wasm_bindgen::{prelude::wasm_bindgen, JsCast, JsValue};
-use web_sys::{Document, Element, HtmlInputElement, NodeList, ShadowRoot, Window};
+use wasm_bindgen::{closure::Closure, prelude::wasm_bindgen, JsCast, JsValue};
+use web_sys::{Document, Element, NodeList, ShadowRoot, Window};
+
+use crate::js::{get, set};
 
 #[wasm_bindgen]
 extern "C" {
@@ -36,6 +37,8 @@ extern "C" {
     fn focus_it(this: &Node, options: &JsValue);
     #[wasm_bindgen(method, js_name = addEventListener)]
     fn add_listener(this: &Node, name: &str, f: &JsValue);
+    #[wasm_bindgen(method, js_name = removeEventListener)]
+    fn remove_listener(this: &Node, name: &str, f: &JsValue);
     #[wasm_bindgen(method, js_name = dispatchEvent)]
     fn dispatch_it(this: &Node, event: &JsValue);
     #[wasm_bindgen(method, js_name = attachShadow)]
@@ -48,10 +51,6 @@ extern "C" {
     fn select_range(this: &Node, from: u32, to: u32);
     #[wasm_bindgen(method, js_name = matchMedia)]
     fn media(this: &Node, query: &str) -> JsValue;
-    #[wasm_bindgen(js_namespace = Reflect, js_name = get)]
-    fn reflect_get(obj: &JsValue, key: &str) -> JsValue;
-    #[wasm_bindgen(js_namespace = Reflect, js_name = set)]
-    fn reflect_set(obj: &JsValue, key: &str, value: &JsValue);
     #[wasm_bindgen(js_name = CSSStyleSheet)]
     type Sheet;
     #[wasm_bindgen(constructor, js_class = CSSStyleSheet)]
@@ -89,21 +88,6 @@ pub fn add(parent: &JsValue, child: &Element) {
     node(parent).add(child);
 }
 
-/// `obj[key]` (its prototype's getters included), or `undefined` when `obj`
-/// is no object (where `Reflect.get` would throw).
-pub fn get(obj: &JsValue, key: &str) -> JsValue {
-    if obj.is_object() {
-        reflect_get(obj, key)
-    } else {
-        JsValue::UNDEFINED
-    }
-}
-
-/// `obj[key] = value` on an object we made (cannot throw).
-pub fn set(obj: &JsValue, key: &str, value: &JsValue) {
-    reflect_set(obj, key, value);
-}
-
 /// `target.dispatchEvent(new CustomEvent(name, {detail, bubbles: true}))`.
 pub fn dispatch(target: &JsValue, name: &str, detail: &JsValue) {
     let init = js_sys::Object::new();
@@ -133,7 +117,7 @@ pub fn matches(query: &str) -> bool {
 }
 
 /// `location.href`.
-pub fn href() -> Option<alloc::string::String> {
+pub fn href() -> Option<String> {
     get(&get(&window(), "location"), "href").as_string()
 }
 
@@ -142,7 +126,7 @@ pub fn href() -> Option<alloc::string::String> {
 /// view would force a synchronous layout of the page.
 pub fn focus(e: &JsValue) {
     let options = js_sys::Object::new();
-    crate::api::set(&options, "preventScroll", &JsValue::TRUE);
+    set(&options, "preventScroll", &JsValue::TRUE);
     node(e).focus_it(&options);
 }
 
@@ -195,23 +179,49 @@ pub fn decimal(n: u32) -> String {
     out
 }
 
-/// A DOM event handler kept alive by its owner (dropping it makes later events no-ops).
-pub type Listener = wasm_bindgen::closure::Closure<dyn FnMut(web_sys::Event)>;
+/// A closure JS can call with an event (the timer calls it with none).
+pub type Handler = Closure<dyn FnMut(web_sys::Event)>;
 
-/// `target.addEventListener(name, f)` for a JS function `f`.
+/// An event listener on a target, removed from it when dropped: the
+/// `Closure` it holds is freed with it, and wasm-bindgen makes a freed
+/// closure throw when JS calls it, so a listener left on its target would
+/// throw at every later event.
+pub struct Listener {
+    target: JsValue,
+    names: &'static [&'static str],
+    f: Handler,
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        for name in self.names {
+            node(&self.target).remove_listener(name, self.f.as_ref());
+        }
+    }
+}
+
+/// `target.addEventListener(name, f)` for a JS function `f` that is never
+/// removed: a closure that lives as long as the page (targeting's handler).
 pub fn add_listener(target: &JsValue, name: &str, f: &JsValue) {
     node(target).add_listener(name, f);
 }
 
-/// `target.addEventListener(name, f)`; the returned closure must be kept.
+/// `target.addEventListener(name, f)` for every name of `names` (one closure
+/// for all); they are removed when the returned listener is dropped.
 pub fn listen(
     target: &web_sys::EventTarget,
-    name: &str,
+    names: &'static [&'static str],
     f: impl FnMut(web_sys::Event) + 'static,
 ) -> Listener {
-    let closure = Listener::new(f);
-    add_listener(target, name, closure.as_ref());
-    closure
+    let f = Handler::new(f);
+    for name in names {
+        add_listener(target, name, f.as_ref());
+    }
+    Listener {
+        target: target.into(),
+        names,
+        f,
+    }
 }
 
 /// Concatenates `parts` (one small non-generic routine instead of `concat`'s).
@@ -238,35 +248,6 @@ pub fn shadow_host(css: &str) -> Result<(Element, ShadowRoot), JsValue> {
     Ok((host, root))
 }
 
-/// A category checkbox: its wire name and its input.
-pub type Choice = (String, HtmlInputElement);
-
-/// One unchecked checkbox per category (wire names), labelled with the
-/// config's string for it, appended to `parent`.
-pub fn choices(parent: &Element, categories: &[String], shown: &Shown) -> Vec<Choice> {
-    let mut out = Vec::new();
-    for c in categories {
-        let label = el("label", &[("class", "choice")]);
-        let input = el(
-            "input",
-            &[("type", "checkbox"), ("name", "category"), ("value", c)],
-        );
-        append(&label, &[&input, &text_el("span", &[], &shown.get(c))]);
-        append(parent, &[&label]);
-        out.push((c.clone(), cast::<HtmlInputElement>(input)));
-    }
-    out
-}
-
-/// Wire names of the ticked categories, in display order.
-pub fn chosen(boxes: &[Choice]) -> Vec<String> {
-    boxes
-        .iter()
-        .filter(|(_, i)| i.checked())
-        .map(|(c, _)| c.clone())
-        .collect()
-}
-
 /// The close button every surface shows (its label is the accessible name).
 pub fn close_button(label: &str) -> Element {
     text_el(
@@ -287,4 +268,59 @@ pub fn privacy_link(url: &str, text: &str) -> Element {
         &[("href", url), ("target", "_blank"), ("rel", "noopener")],
         text,
     )
+}
+
+/// In a browser: `scripts/dev test-widget` (wasm-bindgen-test-runner and Chromium).
+#[cfg(all(test, target_arch = "wasm32"))]
+mod tests {
+    use super::*;
+    use alloc::rc::Rc;
+    use core::cell::Cell;
+    use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
+
+    wasm_bindgen_test_configure!(run_in_browser);
+
+    /// Counts the errors JS reports on `window` (a listener that threw) from now on.
+    fn errors() -> (Rc<Cell<u32>>, Handler) {
+        let n = Rc::new(Cell::new(0));
+        let count = n.clone();
+        let h = Handler::new(move |e: web_sys::Event| {
+            count.set(count.get() + 1);
+            e.prevent_default();
+        });
+        add_listener(&window(), "error", h.as_ref());
+        (n, h)
+    }
+
+    #[wasm_bindgen_test]
+    fn a_dropped_listener_is_removed_so_later_events_neither_call_it_nor_throw() {
+        let (thrown, _watch) = errors();
+        let target = el("div", &[]);
+        let calls = Rc::new(Cell::new(0));
+        let counted = calls.clone();
+        let l = listen(&target, &["a", "b"], move |_| {
+            counted.set(counted.get() + 1)
+        });
+        dispatch(&target, "a", &JsValue::NULL);
+        dispatch(&target, "b", &JsValue::NULL);
+        assert_eq!(calls.get(), 2, "one closure serves every name");
+        drop(l);
+        dispatch(&target, "a", &JsValue::NULL);
+        dispatch(&target, "b", &JsValue::NULL);
+        assert_eq!(calls.get(), 2, "not called once dropped");
+        assert_eq!(thrown.get(), 0, "nothing threw");
+    }
+
+    /// Why [`Listener`] removes itself: a freed closure left on its target
+    /// throws at the next event (it is no silent no-op).
+    #[wasm_bindgen_test]
+    fn a_bare_closure_freed_while_still_added_throws_at_the_next_event() {
+        let (thrown, _watch) = errors();
+        let target = el("div", &[]);
+        let h = Handler::new(|_| {});
+        add_listener(&target, "a", h.as_ref());
+        drop(h);
+        dispatch(&target, "a", &JsValue::NULL);
+        assert_eq!(thrown.get(), 1);
+    }
 }

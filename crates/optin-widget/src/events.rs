@@ -9,14 +9,15 @@ use js_sys::Object;
 use wasm_bindgen::JsValue;
 
 use crate::{
-    api::{get_str, set, PostError},
-    dom::document,
+    api::PostError,
+    dom::{self, document},
+    js::{get_str, set},
     text::Shown,
 };
 
 fn dispatch(name: &str, detail: &Object) {
-    let full = crate::dom::cat(&["whatsapp-optin:", name]);
-    crate::dom::dispatch(&document(), &full, detail);
+    let full = dom::cat(&["whatsapp-optin:", name]);
+    dom::dispatch(&document(), &full, detail);
 }
 
 fn detail(from: &Shown) -> Object {

@@ -1,13 +1,29 @@
 //! The WhatsApp opt-in widget, compiled to wasm and loaded by `widget.js`.
 //!
-//! Split like wasm-bindgen's todomvc: `api` (the Worker, the store),
-//! `modal` (view + controller of the pop-up), `checkout` (the opt-in embedded
-//! in a merchant form), `dom` (element helpers),
-//! `events` (the `CustomEvent`s merchants listen to), `text` (the strings a
-//! surface shows: served with the config, none bundled), `targeting` (when the
-//! modal opens by itself; `rules` reads its config, `storage` the caps),
-//! `phone_input` (calling code, grouping and inline error of our phone inputs),
-//! `json` (the consent body, written in Rust where the page cannot reach it).
+//! Split like wasm-bindgen's todomvc: `modal` (view + controller of the
+//! pop-up), `checkout` (the opt-in embedded in a merchant form), `chat`,
+//! `targeting` (when the modal opens by itself; `rules` reads its config,
+//! `storage` the caps), `api` (the consent out, the Worker's answer back),
+//! `config` (the site's config, read field by field), `text` (the strings a
+//! surface shows: served with the config, none bundled), `events` (the
+//! `CustomEvent`s merchants listen to), `form` (the category boxes),
+//! `phone_input` (calling code, grouping and inline error of our phone
+//! inputs), `dom` (element and listener helpers), `json` (the consent body,
+//! written in Rust where the page cannot reach it) and `js` (reading JS
+//! values, random keys, page-global state).
+//!
+//! Module dependencies run one way, with no cycle (`grep 'crate::' src/*.rs`):
+//!
+//! - `targeting` → `modal`, `storage`; `chat` → `checkout`;
+//! - `modal`, `checkout`, `chat` → `api`, `config`, `events`, `text`,
+//!   `style`, `dom`, and (modal, checkout) `form`, `phone_input`, `storage`;
+//! - `events` → `api`, `text`; `form` → `text`; `api` → `json`, `text`;
+//! - `text` → `config`, `storage`; `config` → `rules`;
+//! - `api`, `events`, `form`, `phone_input`, `storage` → `dom`;
+//! - every module that reads a JS value → `js`, a leaf like `json`, `style`
+//!   and `heap`.
+//!
+//! The crate root (the JS API) uses the modules; none uses it.
 //!
 //! The wasm build links no `std`: only `core` and `alloc`, a small allocator
 //! ([`heap`]) and a panic handler that traps. std's panic and formatting
@@ -18,7 +34,8 @@
 #![cfg_attr(not(feature = "surfaces"), allow(dead_code))]
 
 extern crate alloc;
-#[cfg(not(target_arch = "wasm32"))]
+// Native builds (unit tests), and the browser tests' harness.
+#[cfg(any(test, not(target_arch = "wasm32")))]
 extern crate std;
 
 mod api;
@@ -26,10 +43,13 @@ mod api;
 mod chat;
 #[cfg(feature = "surfaces")]
 mod checkout;
+mod config;
 mod dom;
 mod events;
+mod form;
 #[cfg(target_arch = "wasm32")]
 pub mod heap;
+mod js;
 mod json;
 mod modal;
 mod phone_input;
@@ -44,29 +64,23 @@ use core::cell::RefCell;
 
 use wasm_bindgen::prelude::*;
 
+pub use crate::api::VERSION;
 use crate::{
-    api::{Endpoint, Poster},
+    api::Endpoint,
+    js::{get, get_str, Global},
     modal::Modal,
     text::Shown,
 };
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", not(test)))]
 #[global_allocator]
 static HEAP: heap::Heap = heap::Heap::new();
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", not(test)))]
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo) -> ! {
     core::arch::wasm32::unreachable()
 }
-
-/// Version recorded with every consent as `widget_version`.
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
-
-/// Page-global state. Wasm pages run one thread, so a `RefCell` is enough.
-pub(crate) struct Global<T>(pub(crate) RefCell<T>);
-// SAFETY: the widget runs on the page's single thread.
-unsafe impl<T> Sync for Global<T> {}
 
 /// What `start` learnt: the site, the Worker, and the site's config (JSON).
 struct Started {
@@ -90,41 +104,64 @@ fn started() -> Result<Rc<Started>, JsValue> {
         .ok_or_else(|| JsValue::from_str("WhatsAppOptIn has not started"))
 }
 
-/// With `config` (the site's config in the visitor's locale, which the loader
-/// fetched while the wasm loaded; without it the loader does not start) mounts the
-/// modal (opening it when the site's targeting rules and frequency caps allow,
-/// unless `auto_open` is false), a checkout opt-in in every
-/// `[data-wa-optin="checkout"]` placeholder, and the chat widget when `chat`
-/// is set and the site has one (full build). `modal` false mounts no modal:
-/// the full build started next to the modal-only one for a later `mount()`.
-/// `post` is the loader's sender (see [`api::Poster`]).
-/// Idempotent: a second call does nothing.
+/// Starts the widget with the options the loader passes by name:
+///
+/// - `site`: the site id (default `""`);
+/// - `api`: the Worker's base URL (default `""`: this page's origin);
+/// - `config`: the site's config in the visitor's locale, which the loader
+///   fetched while the wasm loaded (missing or malformed: nothing mounts and
+///   `whatsapp-optin:error` says so);
+/// - `post`: the loader's sender (see [`api::Poster`]); without one every
+///   consent fails as unanswered;
+/// - `autoOpen` (default `true`): open the modal when the site's targeting
+///   rules and frequency caps allow;
+/// - `chat` (default `false`): mount the chat widget when the site has one
+///   (full build);
+/// - `modal` (default `true`): mount the modal; `false` for the full build
+///   started next to the modal-only one for a later `mount()`.
+///
+/// A checkout opt-in is mounted in every `[data-wa-optin="checkout"]`
+/// placeholder (full build). Other fields are ignored, and a field of the
+/// wrong type takes its default. Idempotent: a second call does nothing.
 #[wasm_bindgen]
-pub fn start(
-    site: String,
-    api_base: String,
-    auto_open: bool,
-    chat: bool,
-    config: JsValue,
-    modal: bool,
-    post: Poster,
-) {
+pub fn start(opts: JsValue) {
     if STARTED.0.borrow().is_some() {
         return;
     }
+    let text = |key| get_str(&opts, key).unwrap_or_default();
     let started = Rc::new(Started {
-        site,
-        api: Endpoint::new(api_base, post),
-        config,
+        site: text("site"),
+        api: Endpoint::new(text("api"), get(&opts, "post").unchecked_into()),
+        config: get(&opts, "config"),
     });
     *STARTED.0.borrow_mut() = Some(started.clone());
-    if let Err(e) = mount_all(&started, auto_open, chat, modal) {
+    let o = Flags::read(&opts);
+    if let Err(e) = mount_all(&started, o.auto_open, o.chat, o.modal) {
         events::emit_error(&Shown::bare(&started.site, "modal"), &e);
     }
 }
 
+/// [`start`]'s switches, each its default when missing or not a boolean.
+#[cfg_attr(test, derive(Debug, PartialEq))]
+struct Flags {
+    auto_open: bool,
+    chat: bool,
+    modal: bool,
+}
+
+impl Flags {
+    fn read(opts: &JsValue) -> Flags {
+        let flag = |key, default| get(opts, key).as_bool().unwrap_or(default);
+        Flags {
+            auto_open: flag("autoOpen", true),
+            chat: flag("chat", false),
+            modal: flag("modal", true),
+        }
+    }
+}
+
 fn mount_all(started: &Started, auto_open: bool, chat: bool, modal: bool) -> Result<(), JsValue> {
-    let mut config = api::parse_config(&started.config)?;
+    let mut config = config::parse_config(&started.config)?;
     #[cfg(feature = "surfaces")]
     surfaces::mount_page(&config, &started.api, chat)?;
     let _ = chat;
@@ -148,7 +185,7 @@ fn mount_all(started: &Started, auto_open: bool, chat: bool, modal: bool) -> Res
 #[cfg(feature = "surfaces")]
 mod surfaces {
     use super::*;
-    use crate::{api::Config, chat::Chat, checkout::Checkout};
+    use crate::{chat::Chat, checkout::Checkout, config::Config};
     use alloc::{boxed::Box, vec::Vec};
     use core::{future::Future, pin::Pin};
     use js_sys::Promise;
@@ -180,11 +217,6 @@ mod surfaces {
         wasm_bindgen_futures::future_to_promise(f)
     }
 
-    /// One instantiation of `spawn_local` for every background task.
-    pub(crate) fn spawn(f: Pin<Box<dyn Future<Output = ()>>>) {
-        wasm_bindgen_futures::spawn_local(f)
-    }
-
     fn mount_checkout(el: Element, config: &Config, api: &Endpoint, opts: &JsValue) {
         if el.has_attribute(crate::checkout::MOUNTED) {
             return;
@@ -201,7 +233,7 @@ mod surfaces {
     pub fn mount(el: Element, opts: JsValue) -> Promise {
         promise(Box::pin(async move {
             let started = started()?;
-            let config = api::parse_config(&started.config)?;
+            let config = config::parse_config(&started.config)?;
             mount_checkout(el, &config, &started.api, &opts);
             Ok(JsValue::UNDEFINED)
         }))
@@ -213,7 +245,7 @@ mod surfaces {
     #[wasm_bindgen]
     pub fn consent(opts: JsValue) -> Promise {
         promise(Box::pin(async move {
-            let only = api::get(&opts, "element");
+            let only = get(&opts, "element");
             let checkouts: Vec<Rc<Checkout>> = CHECKOUTS.0.borrow().clone();
             let mut id = JsValue::NULL;
             for c in checkouts {
@@ -241,5 +273,50 @@ pub fn open() {
 pub fn close() {
     if let Some(m) = modal() {
         m.close();
+    }
+}
+
+/// In a browser: `scripts/dev test-widget`.
+#[cfg(all(test, target_arch = "wasm32"))]
+mod tests {
+    use super::*;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    fn object(fields: &[(&str, JsValue)]) -> JsValue {
+        let o = js_sys::Object::new();
+        for (k, v) in fields {
+            js::set(&o, k, v);
+        }
+        o.into()
+    }
+
+    #[wasm_bindgen_test]
+    fn start_switches_go_by_name_and_a_missing_or_mistyped_one_takes_its_default() {
+        let defaults = Flags {
+            auto_open: true,
+            chat: false,
+            modal: true,
+        };
+        assert_eq!(Flags::read(&object(&[])), defaults);
+        assert_eq!(Flags::read(&JsValue::UNDEFINED), defaults);
+        let mistyped = object(&[
+            ("autoOpen", "false".into()),
+            ("chat", 1.into()),
+            ("modal", JsValue::NULL),
+            ("unknown", true.into()),
+        ]);
+        assert_eq!(Flags::read(&mistyped), defaults);
+        let given = object(&[
+            ("autoOpen", false.into()),
+            ("chat", true.into()),
+            ("modal", false.into()),
+        ]);
+        let read = Flags::read(&given);
+        let flipped = Flags {
+            auto_open: false,
+            chat: true,
+            modal: false,
+        };
+        assert_eq!(read, flipped);
     }
 }

@@ -16,12 +16,14 @@ use web_sys::{
 };
 
 use crate::{
-    api::{self, Config, Endpoint, Posted},
+    api::{self, Endpoint, Posted},
+    config::Config,
     dom::{
-        self, append, cast, close_button, document, el, listen, privacy_link, text_el, Choice,
-        Listener,
+        self, append, cast, close_button, document, el, listen, privacy_link, text_el, Listener,
     },
-    events, phone_input, storage, style,
+    events,
+    form::{self, Choice},
+    js, phone_input, storage, style,
     text::Shown,
 };
 
@@ -77,7 +79,7 @@ impl Modal {
             &fieldset,
             &[&text_el("legend", &[], &s("categories_legend"))],
         );
-        let checkboxes = dom::choices(&fieldset, &config.categories, &shown);
+        let checkboxes = form::choices(&fieldset, &config.categories, &shown);
         let category_error = el("p", &[("id", "wa-cat-error"), ("class", "error")]);
         let phone_label = text_el(
             "label",
@@ -151,7 +153,7 @@ impl Modal {
             submit: cast(submit),
             checkboxes,
             return_focus: RefCell::new(None),
-            idempotency_key: RefCell::new(api::new_key()),
+            idempotency_key: RefCell::new(js::new_key()),
             busy: Cell::new(false),
             seen: Cell::new(false),
             listeners: RefCell::new(Vec::new()),
@@ -162,7 +164,7 @@ impl Modal {
 
     fn wire(self: &Rc<Self>, close: &Element) -> Result<(), JsValue> {
         let on = |target: &web_sys::EventTarget,
-                  name: &'static str,
+                  name: &'static [&'static str],
                   f: fn(&Rc<Modal>, &web_sys::Event)| {
             let weak: Weak<Modal> = Rc::downgrade(self);
             listen(target, name, move |e| {
@@ -172,19 +174,19 @@ impl Modal {
             })
         };
         let mut l = self.listeners.borrow_mut();
-        l.push(on(close, "click", |m, _| m.dismiss()));
+        l.push(on(close, &["click"], |m, _| m.dismiss()));
         // The box fills the dialog, so a click on the dialog itself is on its backdrop.
-        l.push(on(&self.dialog, "click", |m, e| {
+        l.push(on(&self.dialog, &["click"], |m, e| {
             if e.target().as_ref() == Some(m.dialog.as_ref()) {
                 m.dismiss();
             }
         }));
         // Escape, or a close request from the platform (Android back).
-        l.push(on(&self.dialog, "cancel", |m, e| {
+        l.push(on(&self.dialog, &["cancel"], |m, e| {
             e.prevent_default();
             m.dismiss();
         }));
-        l.push(on(&self.dialog, "keydown", |m, e| {
+        l.push(on(&self.dialog, &["keydown"], |m, e| {
             m.on_key(e.unchecked_ref::<KeyboardEvent>());
         }));
         l.push(phone_input::enhance(
@@ -193,7 +195,7 @@ impl Modal {
             self.config.default_calling_code,
             self.shown.get("invalid_phone"),
         ));
-        l.push(on(&self.form, "submit", |m, e| {
+        l.push(on(&self.form, &["submit"], |m, e| {
             e.prevent_default();
             m.submit();
         }));
@@ -277,7 +279,7 @@ impl Modal {
             return;
         }
         let s = |key| self.shown.get(key);
-        let categories = dom::chosen(&self.checkboxes);
+        let categories = form::chosen(&self.checkboxes);
         let missing = categories.is_empty().then(|| s("no_category"));
         self.category_error.set_text_content(missing.as_deref());
         if categories.is_empty() {
@@ -318,7 +320,7 @@ impl Modal {
                 // Only the thanks stays in view: a form still on screen reads as
                 // "nothing happened" (a later open() brings the form back).
                 dom::set_attr(&self.form, "class", "done");
-                *self.idempotency_key.borrow_mut() = api::new_key();
+                *self.idempotency_key.borrow_mut() = js::new_key();
                 storage::mark_consented(&self.config.site);
                 events::emit_consent(&self.shown, &id);
             }
@@ -329,7 +331,7 @@ impl Modal {
                 // A retry of a transient failure keeps its key: the Worker
                 // records a retried consent once. A refusal starts afresh.
                 if !failure.transient() {
-                    *self.idempotency_key.borrow_mut() = api::new_key();
+                    *self.idempotency_key.borrow_mut() = js::new_key();
                 }
                 events::emit_failure(&self.shown, &msg, &e);
             }

@@ -14,14 +14,14 @@ use consent_core::{
 use web_sys::{Element, HtmlInputElement};
 
 use crate::{
-    api::{get, get_str},
     dom::{self, listen, Listener},
+    js::{get, get_str},
 };
 
 /// Shows (or clears, with `None`) the inline error of `input`.
 pub fn show_error(input: &HtmlInputElement, error: &Element, msg: Option<&str>) {
     error.set_text_content(msg);
-    crate::dom::set_attr(
+    dom::set_attr(
         input,
         "aria-invalid",
         if msg.is_some() { "true" } else { "false" },
@@ -30,7 +30,7 @@ pub fn show_error(input: &HtmlInputElement, error: &Element, msg: Option<&str>) 
 
 /// Preselects `+<calling_code> ` in `input` and wires formatting, clearing the
 /// error while typing and the check on leaving the field (`invalid` is its
-/// message); the listener must be kept.
+/// message); dropping the returned listener removes it.
 pub fn enhance(
     input: &HtmlInputElement,
     error: &Element,
@@ -48,7 +48,7 @@ pub fn enhance(
     let f = {
         let (input, error) = (input.clone(), error.clone());
         let mut before = input.value();
-        listen(&input.clone(), "input", move |e| {
+        listen(&input.clone(), &["input", "change"], move |e| {
             let typed = input.value();
             if get_str(&e, "type").as_deref() == Some("change") {
                 let entered = trim_separators(&typed);
@@ -81,6 +81,5 @@ pub fn enhance(
             };
         })
     };
-    dom::add_listener(input, "change", f.as_ref());
     f
 }

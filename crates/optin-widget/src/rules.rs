@@ -1,10 +1,10 @@
 //! Reads the site config's `targeting` and (full build) `chat.hours`, field
-//! by field as `api::parse_config` does: no serde in the browser.
+//! by field as `config::parse_config` does: no serde in the browser.
 
 use consent_core::Targeting;
 use wasm_bindgen::JsValue;
 
-use crate::api::{get, strings_at};
+use crate::js::{get, strings_at};
 
 /// `targeting`, when the config has it; missing fields take their defaults.
 pub fn targeting(json: &JsValue) -> Option<Targeting> {

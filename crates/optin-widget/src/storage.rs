@@ -11,7 +11,7 @@ use core::cell::Cell;
 
 use consent_core::targeting::{decimals, Memory};
 
-use crate::dom;
+use crate::{dom, js};
 
 /// What is kept, each under its own key.
 #[derive(Clone, Copy)]
@@ -41,7 +41,7 @@ fn key(site: &str, slot: Slot) -> String {
 }
 
 fn area(slot: Slot) -> Option<web_sys::Storage> {
-    let w = crate::dom::window();
+    let w = dom::window();
     let s = match slot {
         Slot::Session => w.session_storage(),
         _ => w.local_storage(),
@@ -117,7 +117,7 @@ pub fn visitor_id() -> String {
     if !id.is_empty() {
         return id;
     }
-    let id = crate::api::new_key();
+    let id = js::new_key();
     write("", Slot::Visitor, id.clone());
     id
 }

@@ -27,8 +27,8 @@ use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{EventTarget, Window};
 
 use crate::{
-    api::{get, get_str},
-    dom::{self, Listener},
+    dom::{self, Handler},
+    js::{get, get_str},
     modal::Modal,
     storage,
 };
@@ -65,12 +65,12 @@ fn location(w: &Window) -> (String, String) {
 /// Arms the modal's automatic opening for this page load and every later route
 /// change. Lives as long as the page.
 pub fn start(modal: Rc<Modal>, site: &str, rules: Option<Targeting>) {
-    let window = crate::dom::window();
+    let window = dom::window();
     let auto = Rc::new_cyclic(|me: &alloc::rc::Weak<Auto>| {
         let me = me.clone();
         // The listeners' closure type, so no new closure shim is linked (the
         // timer calls it without an event: `undefined`).
-        let handler = Listener::new(move |e: web_sys::Event| {
+        let handler = Handler::new(move |e: web_sys::Event| {
             if let Some(a) = me.upgrade() {
                 a.on(&e)
             }

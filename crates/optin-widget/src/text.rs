@@ -13,7 +13,8 @@ use js_sys::Array;
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::{
-    api::{get, get_str, Config},
+    config::Config,
+    js::{get, get_str},
     storage,
 };
 

@@ -1,0 +1,39 @@
+//! The category boxes every surface's form shows, labelled in its wording.
+
+use alloc::{string::String, vec::Vec};
+
+use web_sys::{Element, HtmlInputElement};
+
+use crate::{
+    dom::{append, cast, el, text_el},
+    text::Shown,
+};
+
+/// A category checkbox: its wire name and its input.
+pub type Choice = (String, HtmlInputElement);
+
+/// One unchecked checkbox per category (wire names), labelled with the
+/// config's string for it, appended to `parent`.
+pub fn choices(parent: &Element, categories: &[String], shown: &Shown) -> Vec<Choice> {
+    let mut out = Vec::new();
+    for c in categories {
+        let label = el("label", &[("class", "choice")]);
+        let input = el(
+            "input",
+            &[("type", "checkbox"), ("name", "category"), ("value", c)],
+        );
+        append(&label, &[&input, &text_el("span", &[], &shown.get(c))]);
+        append(parent, &[&label]);
+        out.push((c.clone(), cast::<HtmlInputElement>(input)));
+    }
+    out
+}
+
+/// Wire names of the ticked categories, in display order.
+pub fn chosen(boxes: &[Choice]) -> Vec<String> {
+    boxes
+        .iter()
+        .filter(|(_, i)| i.checked())
+        .map(|(c, _)| c.clone())
+        .collect()
+}
