@@ -31,7 +31,7 @@ use serde::Deserialize;
 use worker::Result;
 
 use super::store::Db;
-use crate::protocol::{BreakerDecision, BreakerView, Decided, HeldSummary, DECISIONS_SHOWN};
+use crate::protocol::{BreakerView, Decided, HeldSummary, DECISIONS_SHOWN};
 
 /// The default threshold never goes below this many web consents per 10 minutes.
 pub const FLOOR: u32 = 50;
@@ -257,7 +257,7 @@ fn decide(db: &dyn Db, action: &str, count: i64, actor: &str, now: i64) -> Resul
 
 /// Every decision, oldest first (tests).
 #[cfg(test)]
-pub fn decisions(db: &dyn Db) -> Result<Vec<BreakerDecision>> {
+pub fn decisions(db: &dyn Db) -> Result<Vec<crate::protocol::BreakerDecision>> {
     db.rows(
         "SELECT action, count, actor, at FROM breaker_decisions ORDER BY id",
         &[],

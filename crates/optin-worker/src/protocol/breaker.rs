@@ -59,7 +59,7 @@ impl BreakerView {
         self.recent += other.recent;
         self.average_per_10_min += other.average_per_10_min;
         self.decisions.extend(other.decisions);
-        self.decisions.sort_by(|a, b| b.at.cmp(&a.at));
+        self.decisions.sort_by_key(|d| std::cmp::Reverse(d.at));
         self.decisions.truncate(DECISIONS_SHOWN);
     }
 }

@@ -14,7 +14,9 @@ mod subscriber;
 mod webhook;
 
 pub use audit::{BrokenLink, Erased, ExportPage, ExportRow, Verification};
-pub use breaker::{BreakerDecision, BreakerView, Decided, HeldSummary, DECISIONS_SHOWN};
+#[cfg(test)]
+pub use breaker::BreakerDecision;
+pub use breaker::{BreakerView, Decided, HeldSummary, DECISIONS_SHOWN};
 pub use consent::{RecordConsent, Recorded, RequestContext};
 pub use prefs::{
     check_pause, day_number, day_string, preferences_token, present, Change, Frequency, Preferences,
