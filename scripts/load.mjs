@@ -166,6 +166,8 @@ async function createSites() {
       default_locale: "en", default_calling_code: 62, categories: ["order_updates", "delivery"], notice_version: 1,
       whatsapp: { phone_number_id: s.pnid, template_name: "optin_confirmation", template_languages: ["en"], token_secret: "WA_TOKEN_DEMO" },
       limits: { per_ip_per_minute: 1_000_000, per_phone_per_hour: 10_000, daily_confirmations: 1_000_000, resend_cooldown_hours: 24 },
+      // A load test is a burst by design: the burst breaker would hold its confirmations.
+      breaker: { threshold_per_10_min: 100_000 },
     };
     const r = await request(`${BASE}/admin/sites/${s.id}`, {
       method: "PUT", headers: { ...ADMIN, "content-type": "application/json" }, body: JSON.stringify(config),

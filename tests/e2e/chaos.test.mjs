@@ -33,6 +33,8 @@ test("200 consents under 30% transient faults and 5% dropped connections: exactl
     default_locale: "en", default_calling_code: 62, categories: ["order_updates", "delivery"], notice_version: 1,
     whatsapp: { phone_number_id: pnid, template_name: "optin_confirmation", template_languages: ["en"], token_secret: "WA_TOKEN_DEMO" },
     limits: { per_ip_per_minute: 10_000, per_phone_per_hour: 5, daily_confirmations: 10_000, resend_cooldown_hours: 24 },
+    // 200 consents at once: above the burst breaker's default, which would hold them.
+    breaker: { threshold_per_10_min: 100_000 },
   };
   const put = await admin(id, { method: "PUT", body: JSON.stringify(config) });
   assert.equal(put.status, 200, await put.clone().text());

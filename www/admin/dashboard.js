@@ -84,6 +84,7 @@ async function loadStats() {
   // Older Workers answer without the per-day parts: derive them from the export.
   const derived = stats.consents_by_day ? null : await deriveFromExport(from, to);
   renderKpis(stats, derived);
+  await renderBreaker(stats);
   renderFunnel(stats, derived);
   renderOverTime(stats, derived);
   renderOptOuts(stats, derived);
@@ -148,7 +149,51 @@ function renderKpis(stats, derived) {
   const halted = stats.sending?.halted;
   $("kpi-sending").textContent = halted ? "Halted" : "Running";
   $("kpi-sending").className = `kpi ${halted ? "bad" : "good"}`;
-  $("sending-detail").textContent = halted ? `${stats.sending.reason ?? ""}` : "";
+  const held = stats.breaker?.held ?? 0;
+  $("sending-detail").textContent = [halted ? `${stats.sending.reason ?? ""}` : "", held ? `${held} held by the burst breaker` : ""]
+    .filter(Boolean).join("; ");
+}
+
+const when = (ms) => new Date(ms).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+
+/** The burst breaker's panel: shown while it is open or holds confirmations. */
+async function renderBreaker(stats) {
+  const b = stats.breaker;
+  if (!b || (!b.open && !b.held)) {
+    $("breaker").hidden = true;
+    return;
+  }
+  const view = await apiJson("/breaker");
+  const n = view.held;
+  $("breaker-summary").textContent = `${n} confirmation${n === 1 ? "" : "s"} held` +
+    (view.open_since ? ` since ${when(view.open_since)}` : "") +
+    (view.open ? "; new ones are held too until you decide." : ".");
+  $("breaker-rule").textContent = `It opens when web consents in 10 minutes exceed ${view.threshold} ` +
+    `(${view.threshold_source === "configured" ? "this site's setting" : "10 × the 7-day average, at least 50"}); ` +
+    `${view.recent} in the last 10 minutes, ${view.average_per_10_min.toFixed(1)} on average.`;
+  $("breaker-release").disabled = $("breaker-drop").disabled = false;
+  $("breaker").hidden = false;
+}
+
+/** Releases or drops what the breaker holds, after a confirm dialog; the outcome is announced in #status. */
+async function decideHeld(action) {
+  const question = action === "release"
+    ? "Send every held confirmation now? They go out spread over time, and each costs a template."
+    : "Drop every held confirmation? They will never be sent; the consents stay recorded.";
+  if (!confirm(question)) return;
+  $("breaker-release").disabled = $("breaker-drop").disabled = true;
+  try {
+    const res = await api(`/breaker/${action}`, { method: "POST" });
+    const body = await res.json();
+    if (!res.ok) throw new Error(body.detail ?? `HTTP ${res.status}`);
+    await loadStats();
+    setStatus(action === "release"
+      ? `Released ${body.count} held confirmation${body.count === 1 ? "" : "s"}; they are being sent, spread over time.`
+      : `Dropped ${body.count} held confirmation${body.count === 1 ? "" : "s"}; they will not be sent.`);
+  } catch (e) {
+    $("breaker-release").disabled = $("breaker-drop").disabled = false;
+    setStatus(`Could not ${action}: ${e.message}`);
+  }
 }
 
 /** Confirmation outcomes: the delivery block when present, else the outbox states. */
@@ -490,6 +535,8 @@ function wire() {
     ev.preventDefault();
     search($("phone").value.trim()).catch((e) => setStatus(`Search failed: ${e.message}`));
   });
+  $("breaker-release").addEventListener("click", () => decideHeld("release"));
+  $("breaker-drop").addEventListener("click", () => decideHeld("drop"));
   $("export-ndjson").addEventListener("click", () => exportAs("ndjson"));
   $("export-csv").addEventListener("click", () => exportAs("csv"));
   $("qr-form").addEventListener("submit", (ev) => {

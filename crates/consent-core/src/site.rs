@@ -81,6 +81,28 @@ pub struct SiteConfig {
     /// every category of the site. A wa.me link or QR code prefills it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub optin_keyword: Option<String>,
+    /// The burst breaker: above this many web consents in 10 minutes their
+    /// confirmations are held for an admin (absent: the derived default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub breaker: Option<Breaker>,
+}
+
+/// The burst breaker's setting. When web consents in the last 10 minutes (in one
+/// ledger shard) exceed the threshold, new consents are still recorded but their
+/// confirmations are held, not sent, until an admin releases or drops them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Breaker {
+    /// Web consents per 10 minutes per ledger shard above which confirmations
+    /// are held (1 to [`Breaker::MAX_THRESHOLD`]). Absent: derived from the
+    /// shard's own rate, see `optin-worker`'s `ledger/breaker.rs`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold_per_10_min: Option<u32>,
+}
+
+impl Breaker {
+    /// The largest threshold accepted: beyond it the breaker would never open.
+    pub const MAX_THRESHOLD: u32 = 100_000;
 }
 
 /// The double opt-in setting.
@@ -314,6 +336,11 @@ impl SiteConfig {
         if let Some(k) = &self.optin_keyword {
             crate::keywords::check_phrase(k).map_err(|detail| ("optin_keyword", detail))?;
         }
+        if let Some(n) = self.breaker.as_ref().and_then(|b| b.threshold_per_10_min) {
+            if !(1..=Breaker::MAX_THRESHOLD).contains(&n) {
+                return Err(("breaker.threshold_per_10_min", "must be 1 to 100000"));
+            }
+        }
         self.check_texts()
     }
 
@@ -497,6 +524,7 @@ pub(crate) mod sample {
             targeting: None,
             double_opt_in: None,
             optin_keyword: None,
+            breaker: None,
             strings: Default::default(),
             variants: Default::default(),
             respect_dnt: false,
@@ -604,6 +632,28 @@ mod tests {
             assert_eq!(err.0, "allowed_calling_codes", "{why}: {err:?}");
         }
         assert!(crate::phone::is_calling_code(880) && crate::phone::is_calling_code(1));
+    }
+
+    #[test]
+    fn the_breaker_threshold_is_checked() {
+        let with = |n| {
+            let mut s = site();
+            s.breaker = Some(Breaker {
+                threshold_per_10_min: n,
+            });
+            s.check()
+        };
+        assert_eq!(with(None), Ok(()));
+        assert_eq!(with(Some(20)), Ok(()));
+        assert_eq!(with(Some(Breaker::MAX_THRESHOLD)), Ok(()));
+        for bad in [0, Breaker::MAX_THRESHOLD + 1, u32::MAX] {
+            assert_eq!(
+                with(Some(bad)).unwrap_err().0,
+                "breaker.threshold_per_10_min"
+            );
+        }
+        let json = serde_json::json!({ "threshold_per_10_min": 5, "typo": 1 });
+        assert!(serde_json::from_value::<Breaker>(json).is_err());
     }
 
     #[test]

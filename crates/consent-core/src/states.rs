@@ -153,6 +153,10 @@ wire_enum! {
         Suppressed = "suppressed",
         /// Never sent: the person was erased while it was queued.
         Erased = "erased",
+        /// Held by the burst breaker: never sent until an admin releases it (to `pending`).
+        Held = "held",
+        /// Never sent: an admin dropped it while the burst breaker held it.
+        Dropped = "dropped",
     }
 }
 
@@ -576,7 +580,9 @@ mod tests {
                 "read",
                 "failed",
                 "suppressed",
-                "erased"
+                "erased",
+                "held",
+                "dropped"
             ]
         );
         check_wire!(OutboxKind, ["template", "text"]);
@@ -678,7 +684,7 @@ mod tests {
     #[test]
     fn ranks_match_the_status_update() {
         let rows: Vec<u8> = OutboxStatus::ALL.iter().map(|s| s.rank()).collect();
-        assert_eq!(rows, [0, 0, 1, 2, 3, 4, 0, 0]);
+        assert_eq!(rows, [0, 0, 1, 2, 3, 4, 0, 0, 0, 0]);
         let hooks: Vec<u8> = DeliveryStatus::ALL.iter().map(|s| s.rank()).collect();
         assert_eq!(hooks, [1, 2, 3, 2]);
         for d in DeliveryStatus::ALL {

@@ -64,7 +64,7 @@ async fn route(req: Request, env: &Env) -> std::result::Result<Response, AppErro
             _ => Err(AppError::MethodNotAllowed { allow: "GET, POST" }),
         },
         ["admin", "sites", site, rest @ ..] => {
-            admin::authorize(&req, env, site)?;
+            let actor = admin::authorize(&req, env, site)?;
             match (rest, method) {
                 ([], Method::Get) => admin::get_site(env, site).await,
                 ([], Method::Put) => admin::put_site(req, env, site).await,
@@ -80,7 +80,17 @@ async fn route(req: Request, env: &Env) -> std::result::Result<Response, AppErro
                 (["resume-sending"], Method::Post) => admin::resume_sending(env, site).await,
                 (["dev-clock"], Method::Post) => admin::dev_clock(req, env, site).await,
                 (["resume-sending"], _) => Err(AppError::MethodNotAllowed { allow: "POST" }),
-                (["verify" | "stats" | "export"], _) => {
+                (["breaker"], Method::Get) => admin::breaker(env, site).await,
+                (["breaker", "release"], Method::Post) => {
+                    admin::decide(env, site, admin::Held::Release, &actor).await
+                }
+                (["breaker", "drop"], Method::Post) => {
+                    admin::decide(env, site, admin::Held::Drop, &actor).await
+                }
+                (["breaker", "release" | "drop"], _) => {
+                    Err(AppError::MethodNotAllowed { allow: "POST" })
+                }
+                (["verify" | "stats" | "export" | "breaker"], _) => {
                     Err(AppError::MethodNotAllowed { allow: "GET" })
                 }
                 _ => Err(AppError::NotFound(path.chars().take(200).collect())),

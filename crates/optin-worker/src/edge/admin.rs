@@ -10,31 +10,32 @@ use crate::{
     error::{from_json_error, AppError},
     http::{json, read_json},
     protocol::{
-        preferences_token, ExportPage, ExportRow, LedgerClient, Range, Stats, Verification,
+        preferences_token, BreakerView, ExportPage, ExportRow, LedgerClient, Range, Stats,
+        Verification,
     },
 };
 
 /// Refuses the request unless it carries the global token or `site`'s token
-/// (compared in constant time).
-pub fn authorize(req: &Request, env: &Env, site: &str) -> Result<(), AppError> {
+/// (compared in constant time). Answers which one it was, by the secret's name
+/// (`ADMIN_TOKEN` or `ADMIN_TOKEN_<SITE>`): the actor of a breaker decision.
+pub fn authorize(req: &Request, env: &Env, site: &str) -> Result<String, AppError> {
     let given = req.headers().get("Authorization")?.unwrap_or_default();
     let token = given.strip_prefix("Bearer ").unwrap_or("");
     let site_secret = format!(
         "ADMIN_TOKEN_{}",
         site.to_ascii_uppercase().replace('-', "_")
     );
-    let ok = ["ADMIN_TOKEN", site_secret.as_str()].iter().any(|name| {
-        env.secret(name)
-            .map(|s| s.to_string())
-            .is_ok_and(|expected| {
-                !expected.is_empty() && constant_time_eq(token.as_bytes(), expected.as_bytes())
-            })
-    });
-    if ok {
-        Ok(())
-    } else {
-        Err(AppError::Unauthorized)
-    }
+    ["ADMIN_TOKEN", site_secret.as_str()]
+        .iter()
+        .find(|name| {
+            env.secret(name)
+                .map(|s| s.to_string())
+                .is_ok_and(|expected| {
+                    !expected.is_empty() && constant_time_eq(token.as_bytes(), expected.as_bytes())
+                })
+        })
+        .map(|name| (*name).to_owned())
+        .ok_or(AppError::Unauthorized)
 }
 
 /// Compares without an early exit on the first differing byte.
@@ -229,6 +230,61 @@ pub async fn resume_sending(env: &Env, site: &str) -> Result<Response, AppError>
     }
     json(
         &serde_json::json!({ "sending": { "halted": false }, "resumed": resumed }),
+        200,
+        no_store()?,
+    )
+}
+
+/// `GET /admin/sites/{site}/breaker`: the burst breaker summed over the shards
+/// (each shard counts and holds its own; `shards` lists them when there are several).
+pub async fn breaker(env: &Env, site: &str) -> Result<Response, AppError> {
+    let site = sites::load(env, site).await?;
+    let configured = site.breaker.as_ref().and_then(|b| b.threshold_per_10_min);
+    let mut total = BreakerView::default();
+    let mut shards = Vec::new();
+    for ledger in site.shard_names() {
+        let view = LedgerClient::new(env, &ledger)?.breaker(configured).await?;
+        shards.push(serde_json::json!({
+            "ledger": ledger, "open": view.open, "held": view.held,
+            "threshold": view.threshold, "recent": view.recent,
+        }));
+        total.add(view);
+    }
+    let mut body = serde_json::to_value(&total).map_err(|e| AppError::Internal(e.to_string()))?;
+    if site.shards > 1 {
+        body["shards"] = serde_json::Value::Array(shards);
+    }
+    json(&body, 200, no_store()?)
+}
+
+/// What an admin decides about the confirmations the breaker holds.
+#[derive(Clone, Copy)]
+pub enum Held {
+    /// Send them, paced.
+    Release,
+    /// Never send them.
+    Drop,
+}
+
+/// `POST /admin/sites/{site}/breaker/release` and `…/drop`: on every shard,
+/// recorded with `actor` (the token that authorised it); answers how many.
+pub async fn decide(env: &Env, site: &str, what: Held, actor: &str) -> Result<Response, AppError> {
+    let site = sites::load(env, site).await?;
+    let mut count = 0;
+    for ledger in site.shard_names() {
+        let ledger = LedgerClient::new(env, &ledger)?;
+        count += match what {
+            Held::Release => ledger.release_held(actor).await?,
+            Held::Drop => ledger.drop_held(actor).await?,
+        }
+        .count;
+    }
+    let action = match what {
+        Held::Release => "release",
+        Held::Drop => "drop",
+    };
+    json(
+        &serde_json::json!({ "action": action, "count": count, "actor": actor }),
         200,
         no_store()?,
     )

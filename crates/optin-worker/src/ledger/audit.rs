@@ -113,6 +113,7 @@ pub fn stats(tx: &Tx, range: &Range) -> Result<Stats> {
         )?,
         sending: halt::state(sql)?,
         double_opt_in: double_optin::counts(sql)?,
+        breaker: super::breaker::summary(sql)?,
         series: analytics::series(tx, range)?,
     })
 }
@@ -146,7 +147,7 @@ pub fn erase(tx: &Tx, phone: &str) -> Result<Option<Erased>> {
     )?;
     sql.run(
         "UPDATE outbox SET phone = '', request = '{}',
-           status = CASE WHEN status = 'pending' THEN 'erased' ELSE status END, updated_at = ?
+           status = CASE WHEN status IN ('pending', 'held') THEN 'erased' ELSE status END, updated_at = ?
          WHERE phone = ?",
         &[now.into(), phone.into()],
     )?;

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use whatsapp_cloud_api::MessageRequest;
 
 use super::{
-    double_optin, limits, queue,
+    breaker, double_optin, limits, queue,
     tx::{Event, Tx},
 };
 use crate::protocol::{ConsentReply, LedgerError, RecordConsent, Recorded};
@@ -210,6 +210,10 @@ fn write_grant(tx: &Tx, cmd: &RecordConsent) -> worker::Result<Recorded> {
         // Someone who just said stop gets no template, however often their number is typed in.
         let reason = "withdrew within the resend cooldown";
         queue::suppress(tx.db, queue::Scope::Row(&id), reason, now)?;
+    }
+    // A burst of web consents: recorded as ever, but the template waits for an admin.
+    if breaker::admit(tx.db, &cmd.site, now)? {
+        queue::hold(tx.db, &id, now)?;
     }
     // A fresh opt-in lifts an erasure's suppression.
     tx.db.run(

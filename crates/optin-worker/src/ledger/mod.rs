@@ -4,6 +4,7 @@
 
 mod analytics;
 mod audit;
+mod breaker;
 mod changes;
 mod clock;
 mod double_optin;
@@ -135,6 +136,23 @@ impl SiteLedger {
                 let was = halt::resume(tx.db)?;
                 self.wake().await?;
                 to_json(&Resumed { was })?
+            }
+            LedgerCommand::Breaker {
+                threshold_per_10_min,
+            } => to_json(&breaker::view(tx.db, threshold_per_10_min, tx.now)?)?,
+            LedgerCommand::ReleaseHeld { actor } => {
+                let spacing = settings::env_ms(
+                    &self.env,
+                    "BREAKER_RELEASE_SPACING_MS",
+                    0..=60_000,
+                    breaker::RELEASE_SPACING_MS,
+                );
+                let released = breaker::release(tx.db, &actor, tx.now, spacing)?;
+                self.wake().await?;
+                to_json(&released)?
+            }
+            LedgerCommand::DropHeld { actor } => {
+                to_json(&breaker::drop_held(tx.db, &actor, tx.now)?)?
             }
             LedgerCommand::Subscriber { phone } => {
                 to_json(&subscriber::view(&tx, &phone)?.ok_or_else(not_found)?)?

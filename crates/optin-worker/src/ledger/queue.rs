@@ -169,8 +169,8 @@ pub enum Scope<'a> {
     Row(&'a str),
 }
 
-/// Stops what `scope` names that has not left yet, with `reason` as its last error:
-/// the one suppression rule.
+/// Stops what `scope` names that has not left yet (pending, or held by the burst
+/// breaker), with `reason` as its last error: the one suppression rule.
 pub fn suppress(sql: &dyn Db, scope: Scope<'_>, reason: &str, now: i64) -> Result<()> {
     let (filter, key) = match scope {
         Scope::Templates(phone) => (
@@ -184,8 +184,16 @@ pub fn suppress(sql: &dyn Db, scope: Scope<'_>, reason: &str, now: i64) -> Resul
     sql.run(
         &format!(
             "UPDATE outbox SET status = 'suppressed', last_error = ?, updated_at = ?
-             WHERE status = 'pending' AND {filter}"
+             WHERE status IN ('pending', 'held') AND {filter}"
         ),
         &[reason.into(), now.into(), key.into()],
+    )
+}
+
+/// Holds a just-queued row for the burst breaker (only if it is still pending).
+pub fn hold(sql: &dyn Db, id: &str, now: i64) -> Result<()> {
+    sql.run(
+        "UPDATE outbox SET status = 'held', updated_at = ? WHERE id = ? AND status = 'pending'",
+        &[now.into(), id.into()],
     )
 }

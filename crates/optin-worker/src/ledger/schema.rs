@@ -130,6 +130,28 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
          CREATE INDEX pending_confirmations_due ON pending_confirmations(status, expires_at);
          CREATE INDEX pending_confirmations_by_phone ON pending_confirmations(phone, status);",
     ),
+    (
+        8,
+        // The burst breaker (breaker.rs): web consents per UTC minute, whether it
+        // is open, and every hold, release and drop with who and when (append-only).
+        "CREATE TABLE breaker_minutes (
+           minute INTEGER PRIMARY KEY,
+           n INTEGER NOT NULL
+         );
+         CREATE TABLE breaker_state (
+           id INTEGER PRIMARY KEY CHECK (id = 1),
+           opened_at INTEGER NOT NULL,
+           threshold INTEGER NOT NULL,
+           recent INTEGER NOT NULL
+         );
+         CREATE TABLE breaker_decisions (
+           id INTEGER PRIMARY KEY AUTOINCREMENT,
+           action TEXT NOT NULL,
+           count INTEGER NOT NULL,
+           actor TEXT NOT NULL,
+           at INTEGER NOT NULL
+         );",
+    ),
 ];
 
 /// Bookkeeping table, created before any migration runs.

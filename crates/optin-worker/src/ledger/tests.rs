@@ -1,12 +1,12 @@
 //! The ledger's write paths, run natively on rusqlite with an injected clock:
 //! grant, change, withdraw, confirm, expire, erase and the outbox's release.
 
-use consent_core::{site::DoubleOptIn, Category, ConsentRequest, Locale, SiteConfig};
+use consent_core::{site::DoubleOptIn, Breaker, Category, ConsentRequest, Locale, SiteConfig};
 use rusqlite::Connection;
 use whatsapp_cloud_api::MessageRequest;
 
 use super::{
-    audit, changes, double_optin, grant, outbox, queue, schema, subscriber,
+    audit, breaker, changes, double_optin, grant, outbox, queue, schema, subscriber,
     tx::{Keys, Tx},
 };
 use crate::protocol::{Change, ConsentReply, LedgerError, RecordConsent, Recorded, RequestContext};
@@ -549,4 +549,291 @@ fn a_pending_row_is_claimed_once() {
     assert!(outbox::claim(&db, &id, T0 + 1).unwrap());
     assert!(!outbox::claim(&db, &id, T0 + 1).unwrap());
     assert_eq!(outbox_status(&db, &id), "sending");
+}
+
+// ---- burst breaker ---------------------------------------------------------
+
+/// The demo site with a burst-breaker threshold of `n` per 10 minutes (`None`: derived).
+fn breaker_site(n: Option<u32>) -> SiteConfig {
+    let mut site = site();
+    site.breaker = Some(Breaker {
+        threshold_per_10_min: n,
+    });
+    site
+}
+
+fn burst_phone(i: usize) -> String {
+    format!("+62813{:08}", 10_000_000 + i)
+}
+
+/// Records `n` consents for fresh numbers from `first`, `step` ms apart; their ids.
+fn burst(
+    db: &Connection,
+    keys: &Keys,
+    site: &SiteConfig,
+    first: usize,
+    n: usize,
+    at: i64,
+    step: i64,
+) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            let cmd = consent(site, &burst_phone(first + i), &["delivery"]);
+            record(&tx(db, keys, at + i as i64 * step), &cmd).id
+        })
+        .collect()
+}
+
+fn statuses(db: &Connection, ids: &[String]) -> Vec<String> {
+    ids.iter().map(|id| outbox_status(db, id)).collect()
+}
+
+#[test]
+fn below_the_breaker_threshold_nothing_is_held() {
+    let (db, keys) = (ledger(), keys());
+    let ids = burst(&db, &keys, &breaker_site(Some(5)), 0, 5, T0, 1_000);
+    assert!(statuses(&db, &ids).iter().all(|s| s == "pending"));
+    let view = breaker::view(&db, Some(5), T0 + 5_000).unwrap();
+    assert!(!view.open);
+    assert_eq!((view.held, view.recent, view.threshold), (0, 5, 5));
+    assert_eq!(view.threshold_source, "configured");
+    assert!(breaker::decisions(&db).unwrap().is_empty());
+}
+
+#[test]
+fn above_the_threshold_grants_are_recorded_but_their_confirmations_held() {
+    let (db, keys) = (ledger(), keys());
+    let site = breaker_site(Some(5));
+    let ids = burst(&db, &keys, &site, 0, 8, T0, 100);
+    assert_eq!(
+        statuses(&db, &ids),
+        ["pending", "pending", "pending", "pending", "pending", "held", "held", "held"]
+    );
+    // Recorded as ever: an event and a granted state for every one, the chain intact.
+    assert_eq!(
+        count(&db, "SELECT COUNT(*) FROM events WHERE kind = 'grant'"),
+        8
+    );
+    for i in 0..8 {
+        assert_eq!(state(&db, &burst_phone(i)), [pair("delivery", "granted")]);
+    }
+    assert!(verified(&tx(&db, &keys, T0 + 1_000)));
+    let view = breaker::view(&db, Some(5), T0 + 1_000).unwrap();
+    assert!(view.open);
+    assert_eq!(view.open_since, Some(T0 + 500));
+    assert_eq!(view.held, 3);
+    let decisions = breaker::decisions(&db).unwrap();
+    assert_eq!(decisions.len(), 1);
+    assert_eq!(
+        (
+            decisions[0].action.as_str(),
+            decisions[0].count,
+            decisions[0].actor.as_str(),
+            decisions[0].at
+        ),
+        ("hold", 6, "breaker", T0 + 500)
+    );
+    // Once open it stays open: a consent long after the burst is held too, until an admin decides.
+    let later = burst(&db, &keys, &site, 100, 1, T0 + HOUR, 0);
+    assert_eq!(statuses(&db, &later), ["held"]);
+    // The sender never picks a held row.
+    assert!(!outbox::claim(&db, &ids[5], T0 + HOUR).unwrap());
+    // Stats show it.
+    let stats = audit::stats(
+        &tx(&db, &keys, T0 + HOUR),
+        &crate::protocol::Range::from_query(None, None, T0 + HOUR).unwrap(),
+    )
+    .unwrap();
+    assert!(stats.breaker.open);
+    assert_eq!(stats.breaker.held, 4);
+}
+
+#[test]
+fn release_moves_each_held_row_to_pending_once_paced_and_closes_the_breaker() {
+    let (db, keys) = (ledger(), keys());
+    let site = breaker_site(Some(5));
+    let ids = burst(&db, &keys, &site, 0, 9, T0, 100);
+    let held: Vec<String> = ids[5..].to_vec();
+    let t = T0 + 60_000;
+    let released = breaker::release(&db, "ADMIN_TOKEN_DEMO", t, 250).unwrap();
+    assert_eq!((released.action.as_str(), released.count), ("release", 4));
+    assert!(statuses(&db, &held).iter().all(|s| s == "pending"));
+    let mut times: Vec<i64> = held
+        .iter()
+        .map(|id| {
+            count(
+                &db,
+                &format!("SELECT next_attempt_at FROM outbox WHERE id = '{id}'"),
+            )
+        })
+        .collect();
+    times.sort();
+    assert_eq!(
+        times,
+        [t, t + 250, t + 500, t + 750],
+        "spread, not all at once"
+    );
+    // Exactly once: a second release finds nothing, and each row is claimed once.
+    assert_eq!(
+        breaker::release(&db, "ADMIN_TOKEN", t + 1, 250)
+            .unwrap()
+            .count,
+        0
+    );
+    for id in &held {
+        assert!(outbox::claim(&db, id, t + 1_000).unwrap());
+        assert!(!outbox::claim(&db, id, t + 1_000).unwrap());
+    }
+    let view = breaker::view(&db, Some(5), t + 1).unwrap();
+    assert!(!view.open);
+    assert_eq!(view.held, 0);
+    let d = breaker::decisions(&db).unwrap();
+    let got: Vec<_> = d
+        .iter()
+        .map(|d| (d.action.as_str(), d.count, d.actor.as_str(), d.at))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("hold", 6, "breaker", T0 + 500),
+            ("release", 4, "ADMIN_TOKEN_DEMO", t)
+        ],
+        "the empty second release is not a decision"
+    );
+    // Still in the burst's window: the next consent opens it again.
+    let next = burst(&db, &keys, &site, 50, 1, t + 2, 0);
+    assert_eq!(statuses(&db, &next), ["held"]);
+}
+
+#[test]
+fn drop_marks_held_rows_dropped_and_keeps_the_grants() {
+    let (db, keys) = (ledger(), keys());
+    let site = breaker_site(Some(3));
+    let ids = burst(&db, &keys, &site, 0, 6, T0, 100);
+    let dropped = breaker::drop_held(&db, "ADMIN_TOKEN", T0 + 1_000).unwrap();
+    assert_eq!((dropped.action.as_str(), dropped.count), ("drop", 3));
+    assert_eq!(statuses(&db, &ids[3..]), ["dropped", "dropped", "dropped"]);
+    assert_eq!(statuses(&db, &ids[..3]), ["pending", "pending", "pending"]);
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM outbox WHERE status IN ('held', 'pending') AND id IN (SELECT id FROM outbox WHERE status <> 'pending')"), 0);
+    for i in 3..6 {
+        assert_eq!(state(&db, &burst_phone(i)), [pair("delivery", "granted")]);
+    }
+    // Nothing left to release.
+    assert_eq!(
+        breaker::release(&db, "ADMIN_TOKEN", T0 + 2_000, 250)
+            .unwrap()
+            .count,
+        0
+    );
+    assert_eq!(statuses(&db, &ids[3..]), ["dropped", "dropped", "dropped"]);
+    let last = breaker::decisions(&db).unwrap().pop().unwrap();
+    assert_eq!(
+        (last.action.as_str(), last.count, last.actor.as_str()),
+        ("drop", 3, "ADMIN_TOKEN")
+    );
+}
+
+#[test]
+fn a_withdrawal_or_an_erasure_while_held_means_it_is_never_released() {
+    let (db, keys) = (ledger(), keys());
+    let site = breaker_site(Some(1));
+    let ids = burst(&db, &keys, &site, 0, 4, T0, 100);
+    assert_eq!(statuses(&db, &ids[1..]), ["held", "held", "held"]);
+    changes::change(&tx(&db, &keys, T0 + 1_000), &change(&ids[1], &[])).unwrap();
+    assert_eq!(outbox_status(&db, &ids[1]), "suppressed");
+    audit::erase(&tx(&db, &keys, T0 + 2_000), &burst_phone(2))
+        .unwrap()
+        .unwrap();
+    assert_eq!(outbox_status(&db, &ids[2]), "erased");
+
+    let released = breaker::release(&db, "ADMIN_TOKEN", T0 + 3_000, 250).unwrap();
+    assert_eq!(released.count, 1, "only the one still wanted");
+    assert_eq!(
+        statuses(&db, &ids[1..]),
+        ["suppressed", "erased", "pending"]
+    );
+}
+
+#[test]
+fn a_double_opt_in_request_is_held_like_a_confirmation_and_its_expiry_stops_it() {
+    let (db, keys) = (ledger(), keys());
+    let mut site = double_opt_in_site();
+    site.breaker = Some(Breaker {
+        threshold_per_10_min: Some(1),
+    });
+    let ids = burst(&db, &keys, &site, 0, 2, T0, 100);
+    assert_eq!(statuses(&db, &ids), ["pending", "held"]);
+    assert_eq!(state(&db, &burst_phone(1)), [pair("delivery", "pending")]);
+    double_optin::expire_due(&tx(&db, &keys, T0 + 49 * HOUR)).unwrap();
+    assert_eq!(outbox_status(&db, &ids[1]), "suppressed");
+    assert_eq!(
+        breaker::release(&db, "ADMIN_TOKEN", T0 + 49 * HOUR, 250)
+            .unwrap()
+            .count,
+        0
+    );
+}
+
+#[test]
+fn held_confirmations_still_count_against_the_daily_cap() {
+    let (db, keys) = (ledger(), keys());
+    let mut site = breaker_site(Some(2));
+    site.limits.daily_confirmations = 4;
+    let ids = burst(&db, &keys, &site, 0, 4, T0, 100);
+    assert_eq!(statuses(&db, &ids), ["pending", "pending", "held", "held"]);
+    let refused = grant::record(
+        &tx(&db, &keys, T0 + 1_000),
+        &consent(&site, &burst_phone(9), &["delivery"]),
+    );
+    assert!(
+        matches!(&refused, Err(LedgerError::RateLimited { scope, .. }) if scope == "site-daily-confirmations"),
+        "{refused:?}"
+    );
+}
+
+#[test]
+fn the_derived_threshold_follows_a_steady_week_and_a_normal_day_never_opens_it() {
+    let (db, keys) = (ledger(), keys());
+    let site = breaker_site(None);
+    let week = 7 * 24 * HOUR;
+    let now = T0 + week;
+    // A steady 20 web consents per 10 minutes (2 a minute) for the past 7 days.
+    for m in 0..(7 * 24 * 60) {
+        db.execute(
+            "INSERT INTO breaker_minutes (minute, n) VALUES (?1, 2)",
+            [(T0 / 60_000) + m],
+        )
+        .unwrap();
+    }
+    let (threshold, source) = breaker::threshold(&db, None, now).unwrap();
+    assert_eq!(
+        (threshold, source),
+        (200, "derived"),
+        "10 × the average of 20"
+    );
+    // A normal day's busy hour: three times the average, above the floor of 50.
+    let normal = burst(&db, &keys, &site, 0, 60, now, 9_000);
+    assert!(statuses(&db, &normal).iter().all(|s| s == "pending"));
+    assert!(!breaker::view(&db, None, now + 9 * 60_000).unwrap().open);
+    // Later, once that hour is out of the window, a burst of 250 in half a
+    // minute does open it, at the threshold.
+    let flood = burst(&db, &keys, &site, 1_000, 250, now + HOUR, 100);
+    let held = statuses(&db, &flood)
+        .iter()
+        .filter(|s| *s == "held")
+        .count();
+    assert_eq!(held, 250 - 200);
+
+    // A new site has no history: the floor lets a launch through.
+    let fresh = ledger();
+    assert_eq!(
+        breaker::threshold(&fresh, None, now).unwrap(),
+        (breaker::FLOOR, "derived")
+    );
+    let launch = burst(&fresh, &keys, &site, 0, 50, now, 1_000);
+    assert!(statuses(&fresh, &launch).iter().all(|s| s == "pending"));
+    assert_eq!(
+        statuses(&fresh, &burst(&fresh, &keys, &site, 50, 1, now + 50_000, 0)),
+        ["held"]
+    );
 }

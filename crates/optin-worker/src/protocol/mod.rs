@@ -6,6 +6,7 @@
 //! reads a ledger status code or builds a ledger path.
 
 mod audit;
+mod breaker;
 mod consent;
 mod prefs;
 mod stats;
@@ -13,6 +14,9 @@ mod subscriber;
 mod webhook;
 
 pub use audit::{BrokenLink, Erased, ExportPage, ExportRow, Verification};
+#[cfg(test)]
+pub use breaker::BreakerDecision;
+pub use breaker::{BreakerView, Decided, HeldSummary, DECISIONS_SHOWN};
 pub use consent::{RecordConsent, Recorded, RequestContext};
 pub use prefs::{
     check_pause, day_number, day_string, preferences_token, present, Change, Frequency, Preferences,
@@ -50,6 +54,21 @@ pub enum LedgerCommand {
     ApplyWebhook(Box<WebhookBatch>),
     /// Lift a sending halt → [`Resumed`].
     ResumeSending,
+    /// The burst breaker's state → [`BreakerView`].
+    Breaker {
+        /// The site's configured threshold (`breaker.threshold_per_10_min`), if any.
+        threshold_per_10_min: Option<u32>,
+    },
+    /// Send the confirmations the breaker holds, paced, and close it → [`Decided`].
+    ReleaseHeld {
+        /// The admin token that authorised it (`ADMIN_TOKEN` or `ADMIN_TOKEN_<SITE>`).
+        actor: String,
+    },
+    /// Never send the confirmations the breaker holds (their grants stay), and close it → [`Decided`].
+    DropHeld {
+        /// The admin token that authorised it.
+        actor: String,
+    },
     /// One person's history → [`SubscriberView`].
     Subscriber {
         /// E.164.
@@ -261,6 +280,29 @@ impl LedgerClient {
     /// [`LedgerCommand::ResumeSending`].
     pub async fn resume_sending(&self) -> Result<Resumed, LedgerError> {
         self.send(&LedgerCommand::ResumeSending).await
+    }
+
+    /// [`LedgerCommand::Breaker`].
+    pub async fn breaker(
+        &self,
+        threshold_per_10_min: Option<u32>,
+    ) -> Result<BreakerView, LedgerError> {
+        self.send(&LedgerCommand::Breaker {
+            threshold_per_10_min,
+        })
+        .await
+    }
+
+    /// [`LedgerCommand::ReleaseHeld`].
+    pub async fn release_held(&self, actor: &str) -> Result<Decided, LedgerError> {
+        let actor = actor.to_owned();
+        self.send(&LedgerCommand::ReleaseHeld { actor }).await
+    }
+
+    /// [`LedgerCommand::DropHeld`].
+    pub async fn drop_held(&self, actor: &str) -> Result<Decided, LedgerError> {
+        let actor = actor.to_owned();
+        self.send(&LedgerCommand::DropHeld { actor }).await
     }
 
     /// [`LedgerCommand::Subscriber`].

@@ -326,6 +326,9 @@ pub struct Stats {
     /// Double opt-in requests by state (all zero when the site never used it).
     #[serde(default)]
     pub double_opt_in: DoubleOptInCounts,
+    /// The burst breaker: whether it holds new confirmations, and how many it holds.
+    #[serde(default)]
+    pub breaker: super::HeldSummary,
     /// Funnel, consents, opt-outs and delivery over the requested days.
     #[serde(flatten)]
     pub series: Series,
@@ -357,6 +360,7 @@ impl Stats {
         }
         self.sending.add(other.sending);
         self.double_opt_in.add(&other.double_opt_in);
+        self.breaker.add(&other.breaker);
         self.series.add(other.series);
         for o in other.confirmations {
             match self.confirmations.iter_mut().find(|c| c.status == o.status) {

@@ -1,0 +1,265 @@
+//! The burst breaker: a flood of web consents from rotating IPs passes every
+//! per-IP and per-phone limit, and each accepted one would send a template the
+//! merchant pays for. Above a threshold of web consents in 10 minutes, new
+//! consents are still recorded (evidence, state, the visitor's 201 unchanged),
+//! but their confirmations are **held** (`outbox.status = 'held'`), which the
+//! sender never picks, until an admin releases them (back to `pending`, paced)
+//! or drops them (`dropped`, never sent; the grants stay recorded).
+//!
+//! **The threshold**, per ledger (each shard of a sharded site is its own
+//! Durable Object and counts only its own consents):
+//!
+//! * the site's `breaker.threshold_per_10_min` when set (1–100,000), else
+//! * `max(FLOOR, MULTIPLE × average)`, where *average* is the ledger's web
+//!   consents per 10 minutes over the past 7 days (its total over the 7 days
+//!   before the current window, divided by 1,008): with `FLOOR` = 50 and
+//!   `MULTIPLE` = 10, a new site may take 50 consents in 10 minutes at launch,
+//!   and a site averaging 12 per 10 minutes may take 120.
+//!
+//! The window is counted in whole UTC minutes: the current minute and the nine
+//! before it. It opens when a consent makes that count exceed the threshold;
+//! that consent's confirmation and every later one are held until an admin
+//! releases or drops them, which closes it (if the burst goes on, the next
+//! consent opens it again). Opening, release and drop are each recorded in
+//! `breaker_decisions` with who and when, and an opening logs an `ALERT`.
+//! Held rows still count against the daily cap, a withdrawal or erasure while
+//! held stops them (`queue::suppress` and `audit::erase` cover `held`), and a
+//! double opt-in request is held like a confirmation.
+
+use consent_core::SiteConfig;
+use serde::Deserialize;
+use worker::Result;
+
+use super::store::Db;
+use crate::protocol::{BreakerView, Decided, HeldSummary, DECISIONS_SHOWN};
+
+/// The default threshold never goes below this many web consents per 10 minutes.
+pub const FLOOR: u32 = 50;
+/// The default threshold is this multiple of the 7-day average per 10 minutes.
+pub const MULTIPLE: u32 = 10;
+/// Default gap between two released confirmations; `BREAKER_RELEASE_SPACING_MS` overrides it.
+pub const RELEASE_SPACING_MS: i64 = 250;
+
+const MINUTE_MS: i64 = 60_000;
+/// Minutes in the window: the current one and the nine before.
+const WINDOW_MINUTES: i64 = 10;
+/// Minutes of history the default threshold averages over.
+const BASELINE_MINUTES: i64 = 7 * 24 * 60;
+/// 10-minute windows in 7 days.
+const BASELINE_WINDOWS: i64 = BASELINE_MINUTES / WINDOW_MINUTES;
+
+#[derive(Deserialize)]
+struct SumRow {
+    n: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct OpenRow {
+    opened_at: i64,
+}
+
+#[derive(Deserialize)]
+struct CountRow {
+    n: i64,
+}
+
+#[derive(Deserialize)]
+struct IdRow {
+    id: String,
+}
+
+fn minute(now: i64) -> i64 {
+    now.div_euclid(MINUTE_MS)
+}
+
+/// Counts one web consent (already recorded) and says whether its confirmation
+/// is held: the breaker is open, or this consent opens it. Same write as the consent.
+pub fn admit(db: &dyn Db, site: &SiteConfig, now: i64) -> Result<bool> {
+    let m = minute(now);
+    db.run(
+        "INSERT INTO breaker_minutes (minute, n) VALUES (?, 1)
+         ON CONFLICT (minute) DO UPDATE SET n = n + 1",
+        &[m.into()],
+    )?;
+    db.run(
+        "DELETE FROM breaker_minutes WHERE minute < ?",
+        &[(m - BASELINE_MINUTES - WINDOW_MINUTES).into()],
+    )?;
+    if opened_at(db)?.is_some() {
+        return Ok(true);
+    }
+    let recent = recent(db, now)?;
+    let (threshold, _) = threshold(db, configured(site), now)?;
+    if recent <= i64::from(threshold) {
+        return Ok(false);
+    }
+    alert(&format!(
+        "ALERT burst breaker open for site {}: {recent} web consents in 10 minutes, above {threshold}; \
+         confirmations are held until an admin releases or drops them",
+        site.id
+    ));
+    db.run(
+        "INSERT INTO breaker_state (id, opened_at, threshold, recent) VALUES (1, ?, ?, ?)
+         ON CONFLICT (id) DO NOTHING",
+        &[now.into(), threshold.into(), recent.into()],
+    )?;
+    decide(db, "hold", recent, "breaker", now)?;
+    Ok(true)
+}
+
+/// Logs an `ALERT` line (the console exists only in the Worker; native tests print it).
+fn alert(line: &str) {
+    #[cfg(target_arch = "wasm32")]
+    worker::console_error!("{line}");
+    #[cfg(not(target_arch = "wasm32"))]
+    eprintln!("{line}");
+}
+
+/// The site's configured threshold, if any.
+pub fn configured(site: &SiteConfig) -> Option<u32> {
+    site.breaker.as_ref().and_then(|b| b.threshold_per_10_min)
+}
+
+/// When the breaker opened, if it is open.
+fn opened_at(db: &dyn Db) -> Result<Option<i64>> {
+    Ok(db
+        .rows::<OpenRow>("SELECT opened_at FROM breaker_state WHERE id = 1", &[])?
+        .pop()
+        .map(|r| r.opened_at))
+}
+
+fn sum(db: &dyn Db, from_minute: i64, to_minute: i64) -> Result<i64> {
+    Ok(db
+        .one::<SumRow>(
+            "SELECT SUM(n) AS n FROM breaker_minutes WHERE minute >= ? AND minute < ?",
+            &[from_minute.into(), to_minute.into()],
+        )?
+        .n
+        .unwrap_or(0))
+}
+
+/// Web consents in the window: the current minute and the nine before.
+pub fn recent(db: &dyn Db, now: i64) -> Result<i64> {
+    let m = minute(now);
+    sum(db, m - (WINDOW_MINUTES - 1), m + 1)
+}
+
+/// Web consents per 10 minutes over the 7 days before the window.
+pub fn average(db: &dyn Db, now: i64) -> Result<f64> {
+    let start = minute(now) - (WINDOW_MINUTES - 1);
+    Ok(sum(db, start - BASELINE_MINUTES, start)? as f64 / BASELINE_WINDOWS as f64)
+}
+
+/// The threshold in force, and whether it is `configured` or `derived` (the rule above).
+pub fn threshold(db: &dyn Db, configured: Option<u32>, now: i64) -> Result<(u32, &'static str)> {
+    if let Some(n) = configured {
+        return Ok((n, "configured"));
+    }
+    let derived = (f64::from(MULTIPLE) * average(db, now)?).ceil();
+    Ok((
+        FLOOR.max(derived.min(f64::from(u32::MAX)) as u32),
+        "derived",
+    ))
+}
+
+fn held(db: &dyn Db) -> Result<i64> {
+    Ok(db
+        .one::<CountRow>(
+            "SELECT COUNT(*) AS n FROM outbox WHERE status = 'held'",
+            &[],
+        )?
+        .n)
+}
+
+/// What the stats show.
+pub fn summary(db: &dyn Db) -> Result<HeldSummary> {
+    let since = opened_at(db)?;
+    Ok(HeldSummary {
+        open: since.is_some(),
+        since,
+        held: held(db)?,
+    })
+}
+
+/// The breaker's state, its threshold and its latest decisions.
+pub fn view(db: &dyn Db, configured: Option<u32>, now: i64) -> Result<BreakerView> {
+    let open_since = opened_at(db)?;
+    let (threshold, source) = threshold(db, configured, now)?;
+    Ok(BreakerView {
+        open: open_since.is_some(),
+        open_since,
+        held: held(db)?,
+        threshold,
+        threshold_source: source.into(),
+        recent: recent(db, now)?,
+        average_per_10_min: average(db, now)?,
+        decisions: db.rows(
+            "SELECT action, count, actor, at FROM breaker_decisions ORDER BY id DESC LIMIT ?",
+            &[(DECISIONS_SHOWN as i64).into()],
+        )?,
+    })
+}
+
+/// Moves every held row back to pending, oldest first, `spacing` ms apart, and
+/// closes the breaker. A row whose person withdrew or was erased meanwhile is
+/// no longer held, so it is not released.
+pub fn release(db: &dyn Db, actor: &str, now: i64, spacing: i64) -> Result<Decided> {
+    let rows: Vec<IdRow> = db.rows(
+        "SELECT id FROM outbox WHERE status = 'held' ORDER BY created_at, id",
+        &[],
+    )?;
+    for (i, row) in rows.iter().enumerate() {
+        db.run(
+            "UPDATE outbox SET status = 'pending', next_attempt_at = ?, updated_at = ?
+             WHERE id = ? AND status = 'held'",
+            &[
+                (now + i as i64 * spacing).into(),
+                now.into(),
+                row.id.as_str().into(),
+            ],
+        )?;
+    }
+    close(db, "release", rows.len() as i64, actor, now)
+}
+
+/// Marks every held row `dropped` (never sent; the grants stay) and closes the breaker.
+pub fn drop_held(db: &dyn Db, actor: &str, now: i64) -> Result<Decided> {
+    let dropped: Vec<IdRow> = db.rows(
+        "UPDATE outbox SET status = 'dropped', last_error = ?, updated_at = ?
+         WHERE status = 'held' RETURNING id",
+        &[
+            format!("dropped by {actor} while the burst breaker held it").into(),
+            now.into(),
+        ],
+    )?;
+    close(db, "drop", dropped.len() as i64, actor, now)
+}
+
+fn close(db: &dyn Db, action: &str, count: i64, actor: &str, now: i64) -> Result<Decided> {
+    let was_open = opened_at(db)?.is_some();
+    db.run("DELETE FROM breaker_state", &[])?;
+    if was_open || count > 0 {
+        decide(db, action, count, actor, now)?;
+    }
+    Ok(Decided {
+        action: action.into(),
+        count,
+    })
+}
+
+/// Appends one decision.
+fn decide(db: &dyn Db, action: &str, count: i64, actor: &str, now: i64) -> Result<()> {
+    db.run(
+        "INSERT INTO breaker_decisions (action, count, actor, at) VALUES (?, ?, ?, ?)",
+        &[action.into(), count.into(), actor.into(), now.into()],
+    )
+}
+
+/// Every decision, oldest first (tests).
+#[cfg(test)]
+pub fn decisions(db: &dyn Db) -> Result<Vec<crate::protocol::BreakerDecision>> {
+    db.rows(
+        "SELECT action, count, actor, at FROM breaker_decisions ORDER BY id",
+        &[],
+    )
+}
