@@ -163,9 +163,9 @@ after(async () => { await browser?.close(); });
 
 const TEXT = {
   en: { title: "Get updates on WhatsApp", box: "Order confirmations", phone: "WhatsApp number", submit: "Subscribe on WhatsApp",
-    country: "Numbers from this country cannot sign up here." },
+    country: "Sign-up is not allowed on this site." }, // error_not_allowed: one string for a page or a country the site refuses
   id: { title: "Dapatkan info lewat WhatsApp", box: "Konfirmasi pesanan", phone: "Nomor WhatsApp", submit: "Berlangganan di WhatsApp",
-    country: "Nomor dari negara ini tidak dapat didaftarkan di sini." },
+    country: "Pendaftaran tidak diizinkan di situs ini." },
 };
 
 test("in the browser, a +234 number on an Indonesian shop is answered in the shopper's language, and nothing is recorded or sent", { timeout: 60_000 }, async () => {

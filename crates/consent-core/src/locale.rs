@@ -61,10 +61,8 @@ pub struct Strings {
     pub network_error: &'static str,
     /// Shown when the Worker says too many tries (429): wait, then try again.
     pub error_rate_limited: &'static str,
-    /// Shown when the page's origin may not record consents for the site.
+    /// Shown when the site takes no sign-up from this page's origin or this number's country.
     pub error_not_allowed: &'static str,
-    /// Shown when the number's country is not among those the site takes sign-ups from.
-    pub country_not_allowed: &'static str,
     /// Shown for any other refusal (4xx): nothing was recorded.
     pub error_refused: &'static str,
     /// Shown when the Worker failed (5xx): try again later.
@@ -315,7 +313,6 @@ pub const WIDGET_KEYS: &[(&str, Field)] = &[
     ("network_error", |s| s.network_error),
     ("error_rate_limited", |s| s.error_rate_limited),
     ("error_not_allowed", |s| s.error_not_allowed),
-    ("country_not_allowed", |s| s.country_not_allowed),
     ("error_refused", |s| s.error_refused),
     ("error_server", |s| s.error_server),
     ("chat_open", |s| s.chat_open),
@@ -361,7 +358,6 @@ static EN: Strings = Strings {
     network_error: "Could not send. Check your connection and try again.",
     error_rate_limited: "Too many tries. Wait a few minutes and try again.",
     error_not_allowed: "Sign-up is not allowed on this site.",
-    country_not_allowed: "Numbers from this country cannot sign up here.",
     error_refused: "Your sign-up could not be recorded.",
     error_server: "Something went wrong. Please try again later.",
     reply_opted_out: "You are unsubscribed: {business} will send you no more WhatsApp messages. To subscribe again, reply START.",
@@ -397,7 +393,6 @@ static ID: Strings = Strings {
     network_error: "Gagal mengirim. Periksa koneksi kamu lalu coba lagi.",
     error_rate_limited: "Terlalu banyak percobaan. Tunggu beberapa menit lalu coba lagi.",
     error_not_allowed: "Pendaftaran tidak diizinkan di situs ini.",
-    country_not_allowed: "Nomor dari negara ini tidak dapat didaftarkan di sini.",
     error_refused: "Pendaftaran kamu tidak dapat dicatat.",
     error_server: "Terjadi kesalahan. Silakan coba lagi nanti.",
     reply_opted_out: "Kamu sudah berhenti berlangganan: {business} tidak akan mengirim pesan WhatsApp lagi. Untuk berlangganan kembali, balas MULAI.",
@@ -433,7 +428,6 @@ static PT_BR: Strings = Strings {
     network_error: "Não foi possível enviar. Verifique sua conexão e tente novamente.",
     error_rate_limited: "Muitas tentativas. Aguarde alguns minutos e tente novamente.",
     error_not_allowed: "A inscrição não é permitida neste site.",
-    country_not_allowed: "Números deste país não podem se inscrever aqui.",
     error_refused: "Não foi possível registrar sua inscrição.",
     error_server: "Algo deu errado. Tente novamente mais tarde.",
     reply_opted_out: "Inscrição cancelada: {business} não enviará mais mensagens no WhatsApp. Para voltar a receber, responda VOLTAR.",
@@ -469,7 +463,6 @@ static TR: Strings = Strings {
     network_error: "Gönderilemedi. Bağlantınızı kontrol edip tekrar deneyin.",
     error_rate_limited: "Çok fazla deneme. Birkaç dakika bekleyip tekrar deneyin.",
     error_not_allowed: "Bu sitede kayıt olmaya izin verilmiyor.",
-    country_not_allowed: "Bu ülkeden numaralar burada kayıt olamaz.",
     error_refused: "Kaydınız alınamadı.",
     error_server: "Bir sorun oluştu. Lütfen daha sonra tekrar deneyin.",
     reply_opted_out: "Aboneliğiniz iptal edildi: {business} size artık WhatsApp mesajı göndermeyecek. Yeniden abone olmak için BAŞLA yazın.",
@@ -505,7 +498,6 @@ static DA: Strings = Strings {
     network_error: "Kunne ikke sende. Tjek din forbindelse, og prøv igen.",
     error_rate_limited: "For mange forsøg. Vent et par minutter, og prøv igen.",
     error_not_allowed: "Tilmelding er ikke tilladt på dette website.",
-    country_not_allowed: "Numre fra dette land kan ikke tilmeldes her.",
     error_refused: "Din tilmelding kunne ikke registreres.",
     error_server: "Noget gik galt. Prøv igen senere.",
     reply_opted_out: "Du er afmeldt: {business} sender dig ikke flere beskeder på WhatsApp. Svar TILMELD for at tilmelde dig igen.",
@@ -541,7 +533,6 @@ static ES: Strings = Strings {
     network_error: "No se pudo enviar. Revisa tu conexión e inténtalo de nuevo.",
     error_rate_limited: "Demasiados intentos. Espera unos minutos e inténtalo de nuevo.",
     error_not_allowed: "No se permite suscribirse en este sitio.",
-    country_not_allowed: "Los números de este país no pueden suscribirse aquí.",
     error_refused: "No se pudo registrar tu suscripción.",
     error_server: "Algo salió mal. Inténtalo de nuevo más tarde.",
     reply_opted_out: "Te has dado de baja: {business} no te enviará más mensajes por WhatsApp. Para volver a suscribirte, responde ALTA.",
@@ -577,7 +568,6 @@ static DE: Strings = Strings {
     network_error: "Senden fehlgeschlagen. Prüfen Sie Ihre Verbindung und versuchen Sie es erneut.",
     error_rate_limited: "Zu viele Versuche. Bitte in einigen Minuten erneut versuchen.",
     error_not_allowed: "Die Anmeldung ist auf dieser Website nicht erlaubt.",
-    country_not_allowed: "Nummern aus diesem Land können hier nicht angemeldet werden.",
     error_refused: "Ihre Anmeldung konnte nicht gespeichert werden.",
     error_server: "Etwas ist schiefgelaufen. Bitte später erneut versuchen.",
     reply_opted_out: "Sie sind abgemeldet: {business} sendet Ihnen keine WhatsApp-Nachrichten mehr. Antworten Sie START, um sich wieder anzumelden.",
@@ -936,7 +926,6 @@ mod tests {
             "network_error",
             "error_rate_limited",
             "error_not_allowed",
-            "country_not_allowed",
             "error_refused",
             "error_server",
             "invalid_phone",

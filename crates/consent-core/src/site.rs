@@ -174,10 +174,10 @@ pub struct ChatConfig {
     /// The business's WhatsApp number as `https://wa.me/<number>` wants it: digits with country code.
     pub number: String,
     /// Greeting shown in the bubble; default: the visitor's locale's greeting.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub greeting: Option<String>,
     /// Message prefilled in WhatsApp; default: the visitor's locale's.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefilled: Option<String>,
     /// When the business answers; outside them the chat says it replies later.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -211,8 +211,6 @@ pub struct PublicConfig {
     pub business_name: String,
     /// Privacy-policy URL to link.
     pub privacy_policy_url: String,
-    /// Fallback language.
-    pub default_locale: Locale,
     /// The language `strings` are in (the one asked for, else the default).
     pub locale: Locale,
     /// Every widget string in `locale`, the merchant's overrides applied.
@@ -247,7 +245,6 @@ impl SiteConfig {
             site: self.id.clone(),
             business_name: self.business_name.clone(),
             privacy_policy_url: self.privacy_policy_url.clone(),
-            default_locale: self.default_locale,
             locale,
             strings: self.widget_strings(locale),
             variants: self.public_variants(locale),

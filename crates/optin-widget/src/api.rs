@@ -54,8 +54,6 @@ pub struct PostError {
 pub enum Failure {
     /// The Worker found the number impossible.
     InvalidPhone,
-    /// The number's country is not one the site takes sign-ups from.
-    CountryNotAllowed,
     /// Too many tries: wait, then try again.
     RateLimited,
     /// This page's origin may not record consents for the site.
@@ -75,8 +73,11 @@ impl PostError {
             (0, _) => Failure::Network,
             (429, _) | (_, Some("/problems/rate-limited")) => Failure::RateLimited,
             (400..=499, Some("/problems/invalid-phone")) => Failure::InvalidPhone,
-            (400..=499, Some("/problems/country-not-allowed")) => Failure::CountryNotAllowed,
-            (400..=499, Some("/problems/origin-not-allowed")) => Failure::NotAllowed,
+            // This page, or this number's country: the site takes no sign-up from it
+            // (one string for both keeps the bytes before the prompt).
+            (400..=499, Some("/problems/origin-not-allowed" | "/problems/country-not-allowed")) => {
+                Failure::NotAllowed
+            }
             (400..=499, _) => Failure::Refused,
             _ => Failure::Server,
         }
@@ -88,7 +89,6 @@ impl Failure {
     pub fn text_key(self) -> &'static str {
         match self {
             Failure::InvalidPhone => "invalid_phone",
-            Failure::CountryNotAllowed => "country_not_allowed",
             Failure::RateLimited => "error_rate_limited",
             Failure::NotAllowed => "error_not_allowed",
             Failure::Refused => "error_refused",
@@ -256,7 +256,7 @@ mod tests {
         );
         assert_eq!(
             failure(422, Some(&p("country-not-allowed"))),
-            Failure::CountryNotAllowed
+            Failure::NotAllowed
         );
         assert_eq!(failure(429, Some(&p("rate-limited"))), Failure::RateLimited);
         assert_eq!(
@@ -313,7 +313,6 @@ mod tests {
         use Failure::*;
         let kept: Vec<_> = [
             InvalidPhone,
-            CountryNotAllowed,
             RateLimited,
             NotAllowed,
             Refused,
@@ -331,7 +330,6 @@ mod tests {
         use Failure::*;
         for f in [
             InvalidPhone,
-            CountryNotAllowed,
             RateLimited,
             NotAllowed,
             Refused,
