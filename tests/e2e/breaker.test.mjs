@@ -8,7 +8,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { randomInt } from "node:crypto";
-import { BASE, SIM, ADMIN_TOKEN, SHOP, admin, newSite, postIdempotent, eventually, sleep, launch, axeViolations, siteConfig } from "./support.mjs";
+import { BASE, SIM, ADMIN_TOKEN, SHOP, admin, newSite, postIdempotent, eventually, sleep, launch, axeViolations, siteConfig, pool, table } from "./support.mjs";
 
 const NOTICE =
   "I agree to receive the messages I select below from Toko Acme on WhatsApp. I can stop at any time by replying STOP.";
@@ -24,16 +24,6 @@ const consent = (site, phone, ip) =>
     headers: { "content-type": "application/json", origin: SHOP, ...(ip ? { "cf-connecting-ip": ip } : {}) },
     body: JSON.stringify({ phone, categories: ["delivery"], locale: "en", notice_version: 1, notice_text: NOTICE, surface: "modal" }),
   });
-
-/** Runs `fn` over `items` with at most `n` in flight. */
-async function pool(items, n, fn) {
-  const out = new Array(items.length);
-  let i = 0;
-  await Promise.all(Array.from({ length: n }, async () => {
-    while (i < items.length) { const k = i++; out[k] = await fn(items[k], k); }
-  }));
-  return out;
-}
 
 /** `n` consents for fresh numbers from 50 rotating IPs, 16 in flight; each answer with its phone. */
 const burst = (site, n) =>
@@ -51,11 +41,6 @@ async function received(ids) {
 const breaker = async (site) => (await admin(`${site}/breaker`)).json();
 const stats = async (site) => (await admin(`${site}/stats`)).json();
 const settled = (st) => !st.confirmations.some((c) => c.status === "pending" || c.status === "sending");
-
-function table(rows) {
-  const cols = Object.keys(rows[0]);
-  return [`| ${cols.join(" | ")} |`, `|${cols.map(() => "---").join("|")}|`, ...rows.map((r) => `| ${cols.map((c) => r[c]).join(" | ")} |`)].join("\n");
-}
 
 let browser;
 before(async () => { browser = await launch(); });

@@ -6,7 +6,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes, randomInt } from "node:crypto";
-import { BASE, SIM, launch, admin, siteConfig, newSite, postIdempotent, eventually, sleep, shopPage, widgetTag, SHOP } from "./support.mjs";
+import { BASE, SIM, launch, admin, siteConfig, newSite, postIdempotent, eventually, sleep, shopPage, widgetTag, SHOP, pool, table } from "./support.mjs";
 
 const NOTICE =
   "I agree to receive the messages I select below from Toko Acme on WhatsApp. I can stop at any time by replying STOP.";
@@ -24,22 +24,6 @@ const MOBILE = {
   62: () => `+62812${digits(8)}`, // Indonesia
 };
 const codeOf = (phone) => Object.keys(MOBILE).find((cc) => phone.startsWith(`+${cc}`));
-
-/** Runs `fn` over `items` with at most `n` in flight. */
-async function pool(items, n, fn) {
-  const out = new Array(items.length);
-  let i = 0;
-  await Promise.all(Array.from({ length: n }, async () => {
-    while (i < items.length) { const k = i++; out[k] = await fn(items[k], k); }
-  }));
-  return out;
-}
-
-function table(rows) {
-  const cols = Object.keys(rows[0]);
-  return [`| ${cols.join(" | ")} |`, `|${cols.map(() => "---").join("|")}|`,
-    ...rows.map((r) => `| ${cols.map((c) => String(r[c])).join(" | ")} |`)].join("\n");
-}
 
 const allMessages = async () => (await (await fetch(`${SIM}/_sim/messages`)).json()).messages;
 /** The simulator's `to` is as sent (digits, maybe a `+`): compare digits. */

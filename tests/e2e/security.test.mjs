@@ -5,7 +5,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { connect } from "node:net";
 import { createHmac, randomBytes, randomInt } from "node:crypto";
-import { BASE, SIM, ADMIN_TOKEN, launch, freshPhone, subscriber, simMessages, eventually, sleep, admin, siteConfig, newSite as sharedNewSite, postIdempotent, SHOP } from "./support.mjs";
+import { BASE, SIM, ADMIN_TOKEN, launch, freshPhone, subscriber, simMessages, eventually, sleep, admin, siteConfig, newSite as sharedNewSite, postIdempotent, SHOP, pool } from "./support.mjs";
 
 const NOTICE =
   "I agree to receive the messages I select below from Toko Acme on WhatsApp. I can stop at any time by replying STOP.";
@@ -18,16 +18,6 @@ const consent = (site, phone, extra = {}, headers = {}) =>
     body: JSON.stringify({ phone, categories: ["delivery"], locale: "en", notice_version: 1, notice_text: NOTICE, surface: "modal", ...extra }),
   });
 const randomPhone = () => `+62813${randomInt(10_000_000, 99_999_999)}`;
-
-/** Runs `fn` over `items` with at most `n` in flight. */
-async function pool(items, n, fn) {
-  const out = new Array(items.length);
-  let i = 0;
-  await Promise.all(Array.from({ length: n }, async () => {
-    while (i < items.length) { const k = i++; out[k] = await fn(items[k]); }
-  }));
-  return out;
-}
 
 test("pumping: 1,000 consents for random numbers from one IP are stopped by the per-IP limit", { timeout: 180_000 }, async () => {
   const limit = 25;

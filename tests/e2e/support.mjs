@@ -171,3 +171,20 @@ export const inboundWebhook = (pnid, message) =>
       messages: [{ timestamp: String(Math.floor(Date.now() / 1000)), ...message }],
     } }] }],
   });
+
+/** Runs `fn(item, index)` over `items` with at most `n` in flight; the answers in order. */
+export async function pool(items, n, fn) {
+  const out = new Array(items.length);
+  let i = 0;
+  await Promise.all(Array.from({ length: n }, async () => {
+    while (i < items.length) { const k = i++; out[k] = await fn(items[k], k); }
+  }));
+  return out;
+}
+
+/** `rows` (objects with the same keys) as a Markdown table, for the tests' reconciliations. */
+export function table(rows) {
+  const cols = Object.keys(rows[0]);
+  return [`| ${cols.join(" | ")} |`, `|${cols.map(() => "---").join("|")}|`,
+    ...rows.map((r) => `| ${cols.map((c) => String(r[c])).join(" | ")} |`)].join("\n");
+}

@@ -73,3 +73,10 @@ pub fn cors_for(origin: &str) -> Result<Headers, AppError> {
     h.set("Vary", "Origin")?;
     Ok(h)
 }
+
+/// The first value of query parameter `name`, decoded.
+pub fn query_param(url: &worker::Url, name: &str) -> Option<String> {
+    url.query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}

@@ -8,7 +8,7 @@ use worker::{Env, Headers, Request, Response};
 use super::sites;
 use crate::{
     error::{from_json_error, AppError},
-    http::{json, read_json},
+    http::{json, query_param, read_json},
     protocol::{
         preferences_token, BreakerView, ExportPage, ExportRow, LedgerClient, Range, Stats,
         Verification,
@@ -169,11 +169,7 @@ pub async fn verify(env: &Env, site: &str) -> Result<Response, AppError> {
 pub async fn stats(req: &Request, env: &Env, site: &str) -> Result<Response, AppError> {
     let site = sites::load(env, site).await?;
     let url = req.url()?;
-    let param = |k: &str| {
-        url.query_pairs()
-            .find(|(q, _)| q == k)
-            .map(|(_, v)| v.into_owned())
-    };
+    let param = |k: &str| query_param(&url, k);
     let now = worker::Date::now().as_millis() as i64;
     let range = Range::from_query(param("from").as_deref(), param("to").as_deref(), now)?;
     let mut total = Stats::default();
@@ -353,11 +349,7 @@ enum Format {
 pub async fn export(req: &Request, env: &Env, site: &str) -> Result<Response, AppError> {
     let site = sites::load(env, site).await?;
     let url = req.url()?;
-    let param = |k: &str| {
-        url.query_pairs()
-            .find(|(q, _)| q == k)
-            .map(|(_, v)| v.into_owned())
-    };
+    let param = |k: &str| query_param(&url, k);
     let format = match param("format").as_deref() {
         None | Some("ndjson") => Format::Ndjson,
         Some("csv") => Format::Csv,

@@ -13,7 +13,7 @@ use worker::{Env, Headers, Request, Response};
 use super::{admin::constant_time_eq, sites};
 use crate::{
     error::{from_json_error, AppError},
-    http::{json, read_bytes},
+    http::{json, query_param, read_bytes},
     protocol::{LedgerClient, WebhookBatch},
 };
 
@@ -25,11 +25,7 @@ const MAX_CHALLENGE: usize = 128;
 /// `GET /webhooks/whatsapp`: answers `hub.challenge` when the verify token matches.
 pub fn verify(req: &Request, env: &Env) -> Result<Response, AppError> {
     let url = req.url()?;
-    let param = |name: &str| {
-        url.query_pairs()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.into_owned())
-    };
+    let param = |name: &str| query_param(&url, name);
     let expected = secret(env, "WEBHOOK_VERIFY_TOKEN").unwrap_or_default();
     let token = param("hub.verify_token").unwrap_or_default();
     let subscribe = param("hub.mode").as_deref() == Some("subscribe");

@@ -10,10 +10,7 @@ use consent_core::Category;
 use serde::{Deserialize, Serialize};
 use worker::{Env, Result};
 
-use super::{
-    store::Db,
-    tx::{Event, Tx},
-};
+use super::{store::Db, tx::Tx};
 use crate::protocol::DoubleOptInCounts;
 
 /// One hour; `DOUBLE_OPT_IN_HOUR_MS` shortens it for tests (as `OUTBOX_BACKOFF_MS` does).
@@ -186,19 +183,8 @@ pub fn confirm(tx: &Tx, request: &Request, evidence: &str) -> Result<Vec<Categor
         "pending",
         None,
     )?;
-    let id = tx.new_id()?;
-    let state: Vec<(Category, SubscriptionStatus)> = granted
-        .iter()
-        .map(|c| (*c, SubscriptionStatus::Granted))
-        .collect();
-    let event = Event {
-        id: &id,
-        kind: EventKind::Confirm,
-        phone: &request.phone,
-        categories: &granted,
-        evidence,
-    };
-    tx.record(&event, &state)?;
+    let (kind, status) = (EventKind::Confirm, SubscriptionStatus::Granted);
+    let id = tx.record_all(&request.phone, &granted, kind, status, evidence)?;
     settle(tx.db, &request.consent_id, "confirmed", &id, tx.now)?;
     Ok(granted)
 }
@@ -247,19 +233,8 @@ pub fn expire_due(tx: &Tx) -> Result<usize> {
             expires_at: r.expires_at,
         })
         .map_err(|e| worker::Error::RustError(e.to_string()))?;
-        let id = tx.new_id()?;
-        let state: Vec<(Category, SubscriptionStatus)> = lapsed
-            .iter()
-            .map(|c| (*c, SubscriptionStatus::Expired))
-            .collect();
-        let event = Event {
-            id: &id,
-            kind: EventKind::Expire,
-            phone: &r.phone,
-            categories: &lapsed,
-            evidence: &evidence,
-        };
-        tx.record(&event, &state)?;
+        let (kind, status) = (EventKind::Expire, SubscriptionStatus::Expired);
+        let id = tx.record_all(&r.phone, &lapsed, kind, status, &evidence)?;
         settle(sql, &r.consent_id, "expired", &id, now)?;
         // A request still queued (held back by Graph errors) must never go out now.
         let scope = super::queue::Scope::Consent(&r.consent_id);

@@ -14,11 +14,7 @@ use whatsapp_cloud_api::{
 };
 use worker::Result;
 
-use super::{
-    double_optin, queue,
-    store::Db,
-    tx::{Event, Tx},
-};
+use super::{double_optin, queue, store::Db, tx::Tx};
 use crate::protocol::{Applied, WebhookBatch};
 
 /// What one inbound message asks for.
@@ -160,8 +156,7 @@ pub(crate) fn marketing_choice(
     let applies = marketing_categories();
     let evidence = serde_json::to_string(evidence).unwrap_or_default();
     let state = MarketingChoice::of_meta_value(value).status();
-    change_all(
-        tx,
+    tx.record_all(
         phone.as_str(),
         &applies,
         EventKind::MarketingPreference,
@@ -385,8 +380,7 @@ impl Thread<'_> {
         if held.is_empty() {
             return Ok(());
         }
-        let id = change_all(
-            self.tx,
+        let id = self.tx.record_all(
             self.phone,
             &held,
             EventKind::Withdraw,
@@ -430,8 +424,7 @@ impl Thread<'_> {
         back.sort();
         if !back.is_empty() {
             let evidence = self.evidence("in_thread", "keyword", said, None);
-            change_all(
-                self.tx,
+            self.tx.record_all(
                 self.phone,
                 &back,
                 EventKind::Grant,
@@ -484,8 +477,7 @@ impl Thread<'_> {
             .collect();
         if !new.is_empty() {
             let evidence = self.evidence("in_thread_keyword", "keyword", said, None);
-            let id = change_all(
-                self.tx,
+            let id = self.tx.record_all(
                 self.phone,
                 &new,
                 EventKind::Grant,
@@ -501,29 +493,6 @@ impl Thread<'_> {
         }
         Ok(self.locale.whatsapp().reply_subscribed)
     }
-}
-
-/// One event for all `categories`, and their state, in one synchronous write.
-fn change_all(
-    tx: &Tx,
-    phone: &str,
-    categories: &[Category],
-    kind: EventKind,
-    state: SubscriptionStatus,
-    evidence: &str,
-) -> Result<String> {
-    let id = tx.new_id()?;
-    let states: Vec<(Category, SubscriptionStatus)> =
-        categories.iter().map(|c| (*c, state)).collect();
-    let event = Event {
-        id: &id,
-        kind,
-        phone,
-        categories,
-        evidence,
-    };
-    tx.record(&event, &states)?;
-    Ok(id)
 }
 
 /// Evidence of a withdrawal because WhatsApp says the number changed hands.

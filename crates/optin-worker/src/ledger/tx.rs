@@ -79,6 +79,29 @@ impl Tx<'_> {
         Ok(())
     }
 
+    /// One new event of `kind` for all `categories`, each set to `status`; its id.
+    pub fn record_all(
+        &self,
+        phone: &str,
+        categories: &[Category],
+        kind: EventKind,
+        status: SubscriptionStatus,
+        evidence: &str,
+    ) -> Result<String> {
+        let id = self.new_id()?;
+        let state: Vec<(Category, SubscriptionStatus)> =
+            categories.iter().map(|c| (*c, status)).collect();
+        let event = Event {
+            id: &id,
+            kind,
+            phone,
+            categories,
+            evidence,
+        };
+        self.record(&event, &state)?;
+        Ok(id)
+    }
+
     fn append_chained(&self, e: &Event<'_>, phone: Option<&str>, subject: &str) -> Result<()> {
         let prev = self
             .db
