@@ -90,19 +90,27 @@ full_wasm=$(cat "$OUT/optin_widget_full/wasm-name")
 full_js="${full_wasm%.wasm}.js"
 cp "$OUT/full.min.js" "www/widget/$full_js"
 
+# The Turnstile challenge module, imported by the loader only when a consent is
+# answered /problems/challenge-required.
+esbuild crates/optin-widget/js/challenge.js --minify --format=esm --target=es2020 --legal-comments=none \
+  --log-level=warning --outfile="$OUT/challenge.min.js"
+challenge_js="challenge.$(sha256sum "$OUT/challenge.min.js" | cut -c1-12).js"
+cp "$OUT/challenge.min.js" "www/widget/$challenge_js"
+
 version=$(awk -F'"' '/^version = /{print $2; exit}' Cargo.toml)
 node -e '
   const fs = require("fs");
-  const [loader, glue, wasm, fullJs, fullWasm, version, out] = process.argv.slice(1);
+  const [loader, glue, wasm, fullJs, fullWasm, challenge, version, out] = process.argv.slice(1);
   const js = fs.readFileSync(loader, "utf8")
     .replace("/*__WASM_BINDGEN__*/", () => fs.readFileSync(glue, "utf8"))
     .replaceAll("__WASM__", "widget/" + wasm)
     .replace("__FULL_JS__", "widget/" + fullJs)
     .replace("__FULL_WASM__", "widget/" + fullWasm)
+    .replace("__CHALLENGE__", "widget/" + challenge)
     .replace("__VERSION__", version);
   fs.writeFileSync(out, js);
 ' crates/optin-widget/js/loader.js "$OUT/lite-glue.js" "$(cat "$OUT/optin_widget/wasm-name")" \
-  "$full_js" "$full_wasm" "$version" "$OUT/widget.full.js"
+  "$full_js" "$full_wasm" "$challenge_js" "$version" "$OUT/widget.full.js"
 esbuild "$OUT/widget.full.js" --minify --target=es2020 --legal-comments=none \
   --log-level=warning --outfile=www/widget.js
 printf 'widget: www/widget.js %s B + www/widget/%s %s B (raw); full build: www/widget/%s %s B + %s B\n' \

@@ -196,8 +196,45 @@ test("site configuration is validated field by field, and site tokens are scoped
   assert.equal((await admin(`${id}/subscribers/${encodeURIComponent(victim)}`)).status, 200, "the person is not erased");
 });
 
-test("limits stop pumping with 429 and Retry-After, recording nothing", async () => {
-  const { id: site } = await newSite({ per_ip_per_minute: 1000, per_phone_per_hour: 2, daily_confirmations: 3 });
+test("limits stop pumping with 429 and Retry-After, recording nothing, also when the requests arrive at once", async () => {
+  // Every burst is sent at once: a counter that is read and then written apart would
+  // admit more than its limit.
+  const day = () => new Date().toISOString().slice(0, 10);
+  const { id: site } = await newSite({ per_ip_per_minute: 1000, per_phone_per_hour: 2, daily_confirmations: 100 });
+  const phone = freshPhone().e164;
+  const samePhone = await Promise.all(Array.from({ length: 12 }, () => consent(site, phone)));
+  assert.equal(samePhone.filter((r) => r.status === 201).length, 2, `per phone: ${samePhone.map((r) => r.status)}`);
+  const limited = samePhone.filter((r) => r.status !== 201);
+  assert.ok(limited.every((r) => r.status === 429 && Number(r.headers.get("retry-after")) > 0));
+  assert.ok((await Promise.all(limited.map((r) => r.json()))).every((b) => b.type === "/problems/rate-limited"));
+  assert.equal((await (await admin(`${site}/subscribers/${encodeURIComponent(phone)}`)).json()).events.length, 2);
+
+  const { id: capSite } = await newSite({ per_ip_per_minute: 1000, per_phone_per_hour: 5, daily_confirmations: 3 });
+  const firstDay = day();
+  const phones = Array.from({ length: 12 }, () => freshPhone().e164);
+  const capped = await Promise.all(phones.map((p) => consent(capSite, p)));
+  const cap = day() === firstDay ? 3 : 6; // a run across midnight UTC meets two days
+  assert.equal(capped.filter((r) => r.status === 201).length, cap, `daily cap: ${capped.map((r) => r.status)}`);
+  for (const [i, r] of capped.entries()) {
+    if (r.status === 201) continue;
+    assert.equal(r.status, 429);
+    assert.match((await r.json()).detail, /site-daily-confirmations/);
+    assert.equal((await admin(`${capSite}/subscribers/${encodeURIComponent(phones[i])}`)).status, 404, "a refused number is not recorded");
+  }
+
+  const { id: ipSite } = await newSite({ per_ip_per_minute: 2, per_phone_per_hour: 5, daily_confirmations: 100 });
+  const fromOneIp = await Promise.all(Array.from({ length: 8 }, () => consent(ipSite, freshPhone().e164)));
+  const admitted = await Promise.all(fromOneIp.filter((r) => r.status === 201).map((r) => r.json()));
+  assert.ok(fromOneIp.every((r) => r.status === 201 || r.status === 429));
+  // Per one-minute window of the Worker's clock (carried by the UUIDv7 ids): never more than 2.
+  const perMinute = new Map();
+  for (const { id } of admitted) {
+    const minute = Math.floor(parseInt(id.replaceAll("-", "").slice(0, 12), 16) / 60_000);
+    perMinute.set(minute, (perMinute.get(minute) ?? 0) + 1);
+  }
+  assert.ok([...perMinute.values()].every((n) => n <= 2), `one IP is limited across phone numbers: ${[...perMinute.values()]}`);
+  assert.equal(Math.max(...perMinute.values()), 2, "the limit is reached, not undercounted");
+});
   const phone = freshPhone().e164;
   assert.equal((await consent(site, phone)).status, 201);
   assert.equal((await consent(site, phone)).status, 201);

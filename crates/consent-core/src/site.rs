@@ -50,6 +50,14 @@ pub struct SiteConfig {
     /// with the secret of this name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub turnstile_secret: Option<String>,
+    /// The Turnstile widget's public site key: with it, a consent that needs a
+    /// challenge is answered `/problems/challenge-required` carrying the key, and
+    /// the widget shows the challenge, then sends the consent again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub turnstile_site_key: Option<String>,
+    /// When a site with `turnstile_secret` asks for the challenge.
+    #[serde(default, skip_serializing_if = "TurnstileWhen::is_always")]
+    pub turnstile_when: TurnstileWhen,
     /// What the evidence keeps of the client IP.
     #[serde(default)]
     pub ip_policy: IpPolicy,
@@ -103,6 +111,27 @@ pub struct Breaker {
 impl Breaker {
     /// The largest threshold accepted: beyond it the breaker would never open.
     pub const MAX_THRESHOLD: u32 = 100_000;
+}
+
+/// When Turnstile is asked for, on a site with `turnstile_secret`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TurnstileWhen {
+    /// Every consent carries a verified token.
+    #[default]
+    Always,
+    /// Only while the burst breaker is open: instead of holding the
+    /// confirmations of a burst, consents without a verified token are refused
+    /// with `/problems/challenge-required` (nothing recorded) and those with one
+    /// are recorded and confirmed as usual. Checkout opt-ins, whose page has
+    /// already moved on to the order, are recorded and held as without Turnstile.
+    BreakerOpen,
+}
+
+impl TurnstileWhen {
+    fn is_always(&self) -> bool {
+        *self == TurnstileWhen::Always
+    }
 }
 
 /// The double opt-in setting.
@@ -333,12 +362,44 @@ impl SiteConfig {
         if let Some(k) = &self.optin_keyword {
             crate::keywords::check_phrase(k).map_err(|detail| ("optin_keyword", detail))?;
         }
+        self.check_turnstile()?;
         if let Some(n) = self.breaker.as_ref().and_then(|b| b.threshold_per_10_min) {
             if !(1..=Breaker::MAX_THRESHOLD).contains(&n) {
                 return Err(("breaker.threshold_per_10_min", "must be 1 to 100000"));
             }
         }
         self.check_texts()
+    }
+
+    /// A site key or a mode only with a secret to verify by; a key of Turnstile's alphabet.
+    fn check_turnstile(&self) -> Result<(), (&'static str, &'static str)> {
+        if self.turnstile_secret.is_none() {
+            if self.turnstile_site_key.is_some() {
+                return Err(("turnstile_site_key", "needs turnstile_secret too"));
+            }
+            if self.turnstile_when != TurnstileWhen::Always {
+                return Err(("turnstile_when", "needs turnstile_secret too"));
+            }
+        }
+        if self.turnstile_when == TurnstileWhen::BreakerOpen && self.turnstile_site_key.is_none() {
+            return Err((
+                "turnstile_site_key",
+                "is needed for breaker_open: the widget shows the challenge with it",
+            ));
+        }
+        if let Some(key) = &self.turnstile_site_key {
+            let ok = (1..=100).contains(&key.len())
+                && key
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+            if !ok {
+                return Err((
+                    "turnstile_site_key",
+                    "must be 1-100 of A-Z, a-z, 0-9, _ and -",
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// At most [`MAX_CALLING_CODES`] known calling codes, none twice, the default among them.
@@ -515,6 +576,8 @@ pub(crate) mod sample {
             },
             limits: Limits::default(),
             turnstile_secret: None,
+            turnstile_site_key: None,
+            turnstile_when: TurnstileWhen::Always,
             ip_policy: IpPolicy::Truncate,
             shards: 1,
             chat: None,
@@ -629,6 +692,40 @@ mod tests {
             assert_eq!(err.0, "allowed_calling_codes", "{why}: {err:?}");
         }
         assert!(crate::phone::is_calling_code(880) && crate::phone::is_calling_code(1));
+    }
+
+    #[test]
+    fn turnstile_settings_are_checked() {
+        let with = |secret: Option<&str>, key: Option<&str>, when| {
+            let mut s = site();
+            s.turnstile_secret = secret.map(Into::into);
+            s.turnstile_site_key = key.map(Into::into);
+            s.turnstile_when = when;
+            s.check()
+        };
+        use TurnstileWhen::*;
+        assert_eq!(with(Some("TS"), None, Always), Ok(()));
+        assert_eq!(with(Some("TS"), Some("0x4AAA-b_c"), BreakerOpen), Ok(()));
+        assert_eq!(
+            with(None, Some("0x4AAA"), Always).unwrap_err().0,
+            "turnstile_site_key"
+        );
+        assert_eq!(
+            with(None, None, BreakerOpen).unwrap_err().0,
+            "turnstile_when"
+        );
+        assert_eq!(
+            with(Some("TS"), None, BreakerOpen).unwrap_err().0,
+            "turnstile_site_key"
+        );
+        for bad in ["", "a b", "<script>", &"k".repeat(101)] {
+            assert_eq!(
+                with(Some("TS"), Some(bad), Always).unwrap_err().0,
+                "turnstile_site_key"
+            );
+        }
+        let json = serde_json::json!("sometimes");
+        assert!(serde_json::from_value::<TurnstileWhen>(json).is_err());
     }
 
     #[test]

@@ -240,6 +240,14 @@
           var j = bare(a[1]);
           if (j && j.type == "/problems/origin-not-allowed")
             say("add " + location.origin + " to the allowed_origins of site " + site);
+          // The site asks for a Turnstile check first (/problems/challenge-required,
+          // the one problem with a site_key): the challenge module, loaded only now,
+          // shows it, and the same consent goes again with its token.
+          if (j && j.site_key)
+            return import(new URL("__CHALLENGE__", src)).then((c) => c.default(j, body)).then(
+              (b) => poster(m)(ticket, url, b, key, keepalive),
+              () => m.posted(ticket, a[0], j)
+            );
           m.posted(ticket, a[0], j);
         });
     };

@@ -61,6 +61,15 @@ pub enum AppError {
     /// The Turnstile challenge was missing or failed.
     #[error("the anti-bot check failed; reload the page and try again")]
     TurnstileFailed,
+    /// The site asks for a Turnstile challenge before this consent is recorded:
+    /// the problem carries what the widget needs to show one.
+    #[error("a short check is needed before this consent is recorded")]
+    ChallengeRequired {
+        /// The site's public Turnstile key.
+        site_key: String,
+        /// The Turnstile script to load.
+        script: String,
+    },
     /// Turnstile could not be reached; nothing recorded, retry later.
     #[error("the anti-bot check is unavailable; try again shortly")]
     TurnstileUnavailable,
@@ -121,6 +130,11 @@ struct Problem<'a> {
     detail: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     field: Option<&'a str>,
+    /// `challenge-required`: the Turnstile key and script.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    site_key: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    script: Option<&'a str>,
 }
 
 impl AppError {
@@ -143,6 +157,7 @@ impl AppError {
             }
             Token(_) => (403, "invalid-token", "Invalid link"),
             TurnstileFailed => (403, "turnstile-failed", "Anti-bot check failed"),
+            ChallengeRequired { .. } => (403, "challenge-required", "Challenge required"),
             TurnstileUnavailable => (503, "turnstile-unavailable", "Anti-bot check unavailable"),
             InvalidQuery { .. } => (400, "invalid-query", "Invalid query parameter"),
             RateLimited { .. } => (429, "rate-limited", "Too many requests"),
@@ -187,6 +202,16 @@ impl AppError {
             status,
             detail: self.to_string(),
             field: self.field(),
+            site_key: None,
+            script: None,
+        };
+        let body = match &self {
+            AppError::ChallengeRequired { site_key, script } => Problem {
+                site_key: Some(site_key),
+                script: Some(script),
+                ..body
+            },
+            _ => body,
         };
         headers.set("Content-Type", "application/problem+json")?;
         headers.set("Cache-Control", "no-store")?;

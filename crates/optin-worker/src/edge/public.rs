@@ -10,7 +10,7 @@ use worker::{Env, Headers, Request, Response};
 use crate::{
     error::AppError,
     http::{cors_for, json, parse_json, read_json_text},
-    protocol::{LedgerClient, RecordConsent, RequestContext},
+    protocol::{LedgerClient, LedgerError, RecordConsent, RequestContext},
 };
 
 use super::{sites, turnstile};
@@ -113,15 +113,13 @@ async fn record(req: &mut Request, env: &Env, site: &SiteConfig) -> Result<Respo
     let consent = body.validate(site)?;
     let body_digest = consent_digest(&consent);
     let client_ip = req.headers().get("CF-Connecting-IP")?;
-    if let Some(secret) = &site.turnstile_secret {
-        turnstile::verify(
-            env,
-            secret,
-            body.turnstile_token.as_deref(),
-            client_ip.as_deref(),
-        )
-        .await?;
-    }
+    let challenged = turnstile::check(
+        env,
+        site,
+        body.turnstile_token.as_deref(),
+        client_ip.as_deref(),
+    )
+    .await?;
     let key = env.secret("SUBJECT_HASH_KEY")?.to_string();
     let context = RequestContext {
         user_agent: req
@@ -143,10 +141,15 @@ async fn record(req: &mut Request, env: &Env, site: &SiteConfig) -> Result<Respo
         idempotency_key,
         body_digest,
         ip_key: client_ip.map(|ip| subject_hash(key.as_bytes(), &ip)),
+        challenged,
     };
     let reply = LedgerClient::new(env, &site.shard_name(shard))?
         .record_consent(cmd)
-        .await?;
+        .await
+        .map_err(|e| match e {
+            LedgerError::ChallengeRequired => turnstile::challenge(env, site),
+            e => e.into(),
+        })?;
     let headers = Headers::new();
     headers.set("Content-Type", "application/json")?;
     headers.set("Cache-Control", "no-store")?;

@@ -1,6 +1,7 @@
 //! Cloudflare Turnstile check for sites that require one. The base URL is a
 //! variable (`TURNSTILE_BASE`) so tests talk to a local stand-in.
 
+use consent_core::{SiteConfig, TurnstileWhen};
 use serde::Deserialize;
 use worker::{Env, Fetch, Headers, Method, Request, RequestInit};
 
@@ -11,8 +12,44 @@ struct Verdict {
     success: bool,
 }
 
+/// The Turnstile script the widget loads for a challenge; `TURNSTILE_SCRIPT` overrides it.
+const SCRIPT: &str = "https://challenges.cloudflare.com/turnstile/v0/api.js?render=explicit";
+
+/// Whether this consent passed a challenge: a token is verified whenever one is
+/// sent (a bad one is refused); without one, a site that always asks refuses it,
+/// with `challenge-required` when the widget can show the challenge.
+pub async fn check(
+    env: &Env,
+    site: &SiteConfig,
+    token: Option<&str>,
+    ip: Option<&str>,
+) -> Result<bool, AppError> {
+    let Some(secret) = &site.turnstile_secret else {
+        return Ok(false);
+    };
+    match (token, site.turnstile_when) {
+        (Some(token), _) => verify(env, secret, Some(token), ip).await.map(|()| true),
+        (None, TurnstileWhen::BreakerOpen) => Ok(false),
+        (None, TurnstileWhen::Always) if site.turnstile_site_key.is_some() => {
+            Err(challenge(env, site))
+        }
+        (None, TurnstileWhen::Always) => Err(AppError::TurnstileFailed),
+    }
+}
+
+/// The `challenge-required` problem for `site`: its key and the script to load.
+pub fn challenge(env: &Env, site: &SiteConfig) -> AppError {
+    AppError::ChallengeRequired {
+        site_key: site.turnstile_site_key.clone().unwrap_or_default(),
+        script: env
+            .var("TURNSTILE_SCRIPT")
+            .map(|v| v.to_string())
+            .unwrap_or_else(|_| SCRIPT.to_owned()),
+    }
+}
+
 /// Verifies `token` with the secret named `secret_name`; refuses on failure.
-pub async fn verify(
+async fn verify(
     env: &Env,
     secret_name: &str,
     token: Option<&str>,

@@ -25,13 +25,21 @@
 //! Held rows still count against the daily cap, a withdrawal or erasure while
 //! held stops them (`queue::suppress` and `audit::erase` cover `held`), and a
 //! double opt-in request is held like a confirmation.
+//!
+//! **With Turnstile** (`turnstile_when: breaker_open`), a challenge takes the
+//! place of the hold: while the breaker is open (or when a consent would open
+//! it, which opens it), a consent without a verified token is refused with
+//! `challenge-required` and nothing is recorded or counted; one with a token is
+//! recorded, counted and confirmed as usual. Checkout opt-ins, sent as the page
+//! moves on to the order, cannot show a challenge: they are held as above. The
+//! breaker stays open until an admin releases (or drops), as without Turnstile.
 
-use consent_core::SiteConfig;
+use consent_core::{SiteConfig, Surface, TurnstileWhen};
 use serde::Deserialize;
 use worker::Result;
 
 use super::store::Db;
-use crate::protocol::{BreakerView, Decided, HeldSummary, DECISIONS_SHOWN};
+use crate::protocol::{BreakerView, Decided, HeldSummary, RecordConsent, DECISIONS_SHOWN};
 
 /// The default threshold never goes below this many web consents per 10 minutes.
 pub const FLOOR: u32 = 50;
@@ -93,9 +101,49 @@ pub fn admit(db: &dyn Db, site: &SiteConfig, now: i64) -> Result<bool> {
     if recent <= i64::from(threshold) {
         return Ok(false);
     }
+    open(db, site, recent, threshold, now)?;
+    Ok(true)
+}
+
+/// Whether this consent must pass a Turnstile challenge before it is recorded:
+/// the site asks for one while the breaker is open, the consent has none, it
+/// can show one (not a checkout), and the breaker is open or this consent
+/// would open it (then it opens, with its `ALERT`, though nothing is recorded).
+pub fn challenge_first(db: &dyn Db, cmd: &RecordConsent, now: i64) -> Result<bool> {
+    let site = &cmd.site;
+    if site.turnstile_when != TurnstileWhen::BreakerOpen
+        || cmd.challenged
+        || cmd.consent.surface == Surface::Checkout
+    {
+        return Ok(false);
+    }
+    if opened_at(db)?.is_some() {
+        return Ok(true);
+    }
+    let recent = recent(db, now)? + 1;
+    let (threshold, _) = threshold(db, configured(site), now)?;
+    if recent <= i64::from(threshold) {
+        return Ok(false);
+    }
+    open(db, site, recent, threshold, now)?;
+    Ok(true)
+}
+
+/// Whether a consent passed the challenge that stands in for the hold.
+pub fn challenge_passed(cmd: &RecordConsent) -> bool {
+    cmd.challenged && cmd.site.turnstile_when == TurnstileWhen::BreakerOpen
+}
+
+/// Opens the breaker: the `ALERT`, the state row and the `hold` decision.
+fn open(db: &dyn Db, site: &SiteConfig, recent: i64, threshold: u32, now: i64) -> Result<()> {
+    let then = if site.turnstile_when == TurnstileWhen::BreakerOpen {
+        "consents without a Turnstile challenge are refused (checkout opt-ins held)"
+    } else {
+        "confirmations are held"
+    };
     alert(&format!(
         "ALERT burst breaker open for site {}: {recent} web consents in 10 minutes, above {threshold}; \
-         confirmations are held until an admin releases or drops them",
+         {then} until an admin releases or drops them",
         site.id
     ));
     db.run(
@@ -103,8 +151,7 @@ pub fn admit(db: &dyn Db, site: &SiteConfig, now: i64) -> Result<bool> {
          ON CONFLICT (id) DO NOTHING",
         &[now.into(), threshold.into(), recent.into()],
     )?;
-    decide(db, "hold", recent, "breaker", now)?;
-    Ok(true)
+    decide(db, "hold", recent, "breaker", now)
 }
 
 /// Logs an `ALERT` line (the console exists only in the Worker; native tests print it).

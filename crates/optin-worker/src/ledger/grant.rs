@@ -66,6 +66,9 @@ pub fn record(tx: &Tx, cmd: &RecordConsent) -> Result<ConsentReply, LedgerError>
         }
     }
     double_optin::expire_due(tx)?;
+    if breaker::challenge_first(tx.db, cmd, now)? {
+        return Err(LedgerError::ChallengeRequired);
+    }
     limits::admit(tx.db, cmd, now)?;
     let recorded = write_grant(tx, cmd)?;
     let body =
@@ -212,7 +215,7 @@ fn write_grant(tx: &Tx, cmd: &RecordConsent) -> worker::Result<Recorded> {
         queue::suppress(tx.db, queue::Scope::Row(&id), reason, now)?;
     }
     // A burst of web consents: recorded as ever, but the template waits for an admin.
-    if breaker::admit(tx.db, &cmd.site, now)? {
+    if breaker::admit(tx.db, &cmd.site, now)? && !breaker::challenge_passed(cmd) {
         queue::hold(tx.db, &id, now)?;
     }
     // A fresh opt-in lifts an erasure's suppression.

@@ -81,6 +81,7 @@ fn consent(site: &SiteConfig, phone: &str, categories: &[&str]) -> RecordConsent
         body_digest: "digest".into(),
         ip_key: None,
         shard: 0,
+        challenged: false,
     }
 }
 
@@ -586,6 +587,71 @@ fn burst(
 
 fn statuses(db: &Connection, ids: &[String]) -> Vec<String> {
     ids.iter().map(|id| outbox_status(db, id)).collect()
+}
+
+/// A site that asks for Turnstile only while its breaker (threshold 3) is open.
+fn challenge_site() -> SiteConfig {
+    let mut site = breaker_site(Some(3));
+    site.turnstile_secret = Some("TS".into());
+    site.turnstile_site_key = Some("0x4AAA".into());
+    site.turnstile_when = consent_core::TurnstileWhen::BreakerOpen;
+    site
+}
+
+#[test]
+fn with_turnstile_on_burst_a_challenge_replaces_the_hold() {
+    let (db, keys) = (ledger(), keys());
+    let site = challenge_site();
+    let ids = burst(&db, &keys, &site, 0, 3, T0, 100);
+    assert_eq!(statuses(&db, &ids), ["pending", "pending", "pending"]);
+    // The fourth would open it: it opens, and that consent is refused, nothing recorded or counted.
+    let fourth = consent(&site, &burst_phone(3), &["delivery"]);
+    let refused = grant::record(&tx(&db, &keys, T0 + 400), &fourth);
+    assert!(matches!(refused, Err(LedgerError::ChallengeRequired)));
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM events"), 3);
+    assert!(state(&db, &burst_phone(3)).is_empty());
+    let view = breaker::view(&db, Some(3), T0 + 500).unwrap();
+    assert!(view.open);
+    assert_eq!((view.recent, view.held), (3, 0));
+    assert_eq!(breaker::decisions(&db).unwrap()[0].action, "hold");
+    // With a verified token: recorded and confirmed, not held.
+    let mut challenged = fourth;
+    challenged.challenged = true;
+    let passed = record(&tx(&db, &keys, T0 + 600), &challenged);
+    assert_eq!(outbox_status(&db, &passed.id), "pending");
+    // A checkout opt-in cannot show a challenge: recorded, and held as without Turnstile.
+    let mut checkout = consent(&site, &burst_phone(4), &["delivery"]);
+    checkout.consent.surface = consent_core::Surface::Checkout;
+    let held = record(&tx(&db, &keys, T0 + 700), &checkout);
+    assert_eq!(outbox_status(&db, &held.id), "held");
+    // Later, still open until an admin decides; release closes it and lets consents through again.
+    let later = consent(&site, &burst_phone(5), &["delivery"]);
+    assert!(matches!(
+        grant::record(&tx(&db, &keys, T0 + HOUR), &later),
+        Err(LedgerError::ChallengeRequired)
+    ));
+    breaker::release(&db, "admin", T0 + HOUR, 0).unwrap();
+    assert_eq!(outbox_status(&db, &held.id), "pending");
+    let after = record(&tx(&db, &keys, T0 + HOUR + 1), &later);
+    assert_eq!(outbox_status(&db, &after.id), "pending");
+}
+
+#[test]
+fn a_site_that_always_asks_for_turnstile_still_holds_a_burst() {
+    let (db, keys) = (ledger(), keys());
+    let mut site = challenge_site();
+    site.turnstile_when = consent_core::TurnstileWhen::Always;
+    let ids: Vec<String> = (0..5)
+        .map(|i| {
+            let mut cmd = consent(&site, &burst_phone(i), &["delivery"]);
+            cmd.challenged = true;
+            record(&tx(&db, &keys, T0 + i as i64 * 100), &cmd).id
+        })
+        .collect();
+    assert_eq!(
+        statuses(&db, &ids),
+        ["pending", "pending", "pending", "held", "held"]
+    );
 }
 
 #[test]

@@ -20,6 +20,9 @@ pub struct RecordConsent {
     pub ip_key: Option<String>,
     /// Which of the site's ledger shards this is.
     pub shard: u32,
+    /// Whether the request carried a Turnstile token that verified.
+    #[serde(default)]
+    pub challenged: bool,
 }
 
 /// Evidence taken from the HTTP request rather than the body.

@@ -115,6 +115,10 @@ pub enum LedgerError {
         /// Seconds until it resets.
         retry_after: i64,
     },
+    /// The burst breaker is open and the site asks for a Turnstile challenge
+    /// meanwhile: nothing recorded.
+    #[error("challenge required while the burst breaker is open")]
+    ChallengeRequired,
     /// Same idempotency key, different body.
     #[error("idempotency key reused for another body")]
     IdempotencyKeyReused,
@@ -146,6 +150,7 @@ impl LedgerError {
     pub fn status(&self) -> u16 {
         match self {
             LedgerError::RateLimited { .. } => 429,
+            LedgerError::ChallengeRequired => 403,
             LedgerError::IdempotencyKeyReused => 422,
             LedgerError::NoSubscriber => 404,
             LedgerError::Unavailable { .. } => 503,
@@ -177,6 +182,10 @@ impl From<LedgerError> for AppError {
             LedgerError::RateLimited { scope, retry_after } => {
                 AppError::RateLimited { scope, retry_after }
             }
+            LedgerError::ChallengeRequired => AppError::ChallengeRequired {
+                site_key: String::new(),
+                script: String::new(),
+            },
             LedgerError::IdempotencyKeyReused => AppError::IdempotencyKeyReused,
             LedgerError::NoSubscriber => AppError::NoSubscriber,
             LedgerError::Unavailable { detail } => AppError::LedgerUnavailable(detail),
