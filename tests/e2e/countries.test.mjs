@@ -156,7 +156,7 @@ const TEXT = {
     country: "Pendaftaran tidak diizinkan di situs ini." },
 };
 
-test("in the browser, a +234 number on an Indonesian shop is answered in the shopper's language, and nothing is recorded or sent", { timeout: 60_000 }, async () => {
+test("in the browser, a +234 number on an Indonesian shop is refused in the shopper's language before anything is sent; a Malaysian one on a site that lists +60 goes through", { timeout: 60_000 }, async () => {
   const site = await newSite("cc");
   for (const lang of ["en", "id"]) {
     const t = TEXT[lang];
@@ -184,9 +184,8 @@ test("in the browser, a +234 number on an Indonesian shop is answered in the sho
     // What the shopper sees: the sentence, in their language.
     await dialog.getByText(t.country).waitFor({ timeout: 15_000 });
     assert.ok(await dialog.getByRole("status").filter({ hasText: t.country }).isVisible());
-    await eventually(async () => posts.length > 0, 5000);
-    // The widget checks on the server's word: the one POST was refused, nothing recorded.
-    assert.deepEqual(posts.map((p) => [p.status, p.body?.type]), [[422, "/problems/country-not-allowed"]]);
+    // The widget knows the site's calling codes: nothing was sent at all.
+    assert.deepEqual(posts, [], "refused before sending");
     const events = await page.evaluate(() => window.__errors);
     assert.deepEqual(events.map((e) => [e.type, e.status, e.message]), [["/problems/country-not-allowed", 422, t.country]]);
     assert.equal(await dialog.getByRole("checkbox", { name: t.box }).isVisible(), true, "the form stays, to correct the number");
@@ -194,4 +193,26 @@ test("in the browser, a +234 number on an Indonesian shop is answered in the sho
   }
   const stats = await (await admin(`${site}/stats`)).json();
   assert.deepEqual(stats.events, [], "nothing was recorded");
+
+  // A site serving Indonesia and Malaysia: a +60 number goes through; +234 still stops in the page.
+  const two = await newSite("cc", { allowed_calling_codes: [62, 60] });
+  const t = TEXT.en;
+  const url = await shopPage(`/countries/${two}.html`,
+    `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Toko</title>${widgetTag(two)}</head>` +
+      "<body><main><h1>Toko</h1></main></body></html>");
+  for (const [phone, sent] of [[`+234 803 ${digits(3)} ${digits(4)}`, false], [`+60 12 ${digits(3)} ${digits(4)}`, true]]) {
+    const page = await browser.newPage();
+    const posts = [];
+    page.on("request", (r) => r.method() === "POST" && r.url().endsWith(`/v1/sites/${two}/consents`) && posts.push(r.url()));
+    await page.goto(url);
+    const dialog = page.getByRole("dialog", { name: t.title });
+    await dialog.waitFor({ state: "visible", timeout: 15_000 });
+    await dialog.getByRole("checkbox", { name: t.box }).check();
+    await dialog.getByLabel(t.phone).fill(phone);
+    await dialog.getByRole("button", { name: t.submit }).click();
+    await dialog.getByText(sent ? "Thank you! We sent a confirmation to your WhatsApp." : t.country).waitFor({ timeout: 15_000 });
+    assert.equal(posts.length, sent ? 1 : 0, phone);
+    await page.close();
+  }
+  assert.deepEqual((await (await admin(`${two}/stats`)).json()).events, [{ kind: "grant", n: 1 }], "the Malaysian number alone");
 });

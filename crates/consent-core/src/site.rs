@@ -250,6 +250,11 @@ pub struct PublicConfig {
     pub variants: BTreeMap<Surface, Vec<PublicVariant>>,
     /// Calling code preselected in the phone input.
     pub default_calling_code: u16,
+    /// The calling codes the site takes sign-ups from, when more than its
+    /// default (absent: the default alone), so the widget refuses a number
+    /// from elsewhere before sending it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_calling_codes: Vec<u16>,
     /// Categories to offer, in order.
     pub categories: Vec<Category>,
     /// Notice version the widget must echo back.
@@ -260,6 +265,18 @@ pub struct PublicConfig {
     /// When the modal opens by itself (absent: the defaults).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub targeting: Option<Targeting>,
+}
+
+impl PublicConfig {
+    /// Without the chat widget's setting, strings and variants: what a page
+    /// that shows no chat widget downloads before its prompt (about a fifth of
+    /// the strings).
+    pub fn without_chat(mut self) -> PublicConfig {
+        self.chat = None;
+        self.strings.retain(|k, _| !k.starts_with("chat_"));
+        self.variants.remove(&Surface::Chat);
+        self
+    }
 }
 
 impl SiteConfig {
@@ -278,6 +295,10 @@ impl SiteConfig {
             strings: self.widget_strings(locale),
             variants: self.public_variants(locale),
             default_calling_code: self.default_calling_code,
+            allowed_calling_codes: match self.calling_codes() {
+                [only] if *only == self.default_calling_code => Vec::new(),
+                codes => codes.to_vec(),
+            },
             categories: self.categories.clone(),
             notice_version: self.notice_version,
             chat: self.chat.clone(),
@@ -637,6 +658,20 @@ mod tests {
     }
 
     #[test]
+    fn the_widget_is_told_the_calling_codes_when_more_than_the_default() {
+        let mut s = site();
+        assert!(s.public().allowed_calling_codes.is_empty());
+        assert!(serde_json::to_value(s.public())
+            .unwrap()
+            .get("allowed_calling_codes")
+            .is_none());
+        s.allowed_calling_codes = vec![62];
+        assert!(s.public().allowed_calling_codes.is_empty());
+        s.allowed_calling_codes = vec![60, 62, 65];
+        assert_eq!(s.public().allowed_calling_codes, [60, 62, 65]);
+    }
+
+    #[test]
     fn allowed_calling_codes_default_to_the_default_code() {
         let mut v = serde_json::to_value(site()).unwrap();
         assert!(
@@ -776,6 +811,20 @@ mod tests {
         v.as_object_mut().unwrap().remove("limits");
         let s: SiteConfig = serde_json::from_value(v).unwrap();
         assert_eq!(s.limits, Limits::default());
+    }
+
+    #[test]
+    fn a_page_without_the_chat_widget_gets_no_chat_strings() {
+        let mut json = serde_json::to_value(site()).unwrap();
+        json["chat"] = serde_json::json!({"number": "6281234567890"});
+        let s: SiteConfig = serde_json::from_value(json).unwrap();
+        let with = s.public_in(Locale::Id);
+        assert!(with.chat.is_some() && with.strings.contains_key("chat_open"));
+        let without = with.clone().without_chat();
+        assert!(without.chat.is_none());
+        assert!(!without.strings.keys().any(|k| k.starts_with("chat_")));
+        assert_eq!(without.strings["submit"], with.strings["submit"]);
+        assert_eq!(without.strings.len() + 5, with.strings.len());
     }
 
     #[test]

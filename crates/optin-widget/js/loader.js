@@ -127,12 +127,11 @@
   // (consent-core's Locale::ALL, which a test there holds this list to; the Worker
   // falls back to the site default).
   // Sent as ?locale= so the config answer caches per URL, without Vary.
-  var langs = [document.documentElement.lang].concat(navigator.languages || []);
   var locale = "";
-  for (var i = 0; i < langs.length && !locale; i++) {
-    var primary = String(langs[i] || "").toLowerCase().split(/[-_]/)[0];
-    if (/^(en|id|pt|tr|da|es|de)$/.test(primary)) locale = primary === "pt" ? "pt-BR" : primary;
-  }
+  [document.documentElement.lang].concat(navigator.languages || []).some((l) => {
+    var primary = String(l || "").toLowerCase().split(/[-_]/)[0];
+    return /^(en|id|pt|tr|da|es|de)$/.test(primary) && (locale = primary === "pt" ? "pt-BR" : primary);
+  });
   // A page whose modal opens by itself requests the modal-only wasm at once,
   // before the config and before the document has been parsed. It is wasted
   // only if a checkout placeholder appears after this script (boot then loads
@@ -143,8 +142,9 @@
       : null;
   if (early) early.catch(function () {}); // reported by boot, if boot uses it
   // The config (with the strings in that locale) loads while the wasm does.
+  // A page with the chat widget asks for its strings too (chat=1).
   var configUrl =
-    api + "/v1/sites/" + encodeURIComponent(site) + "/config" + (locale ? "?locale=" + locale : "");
+    api + "/v1/sites/" + encodeURIComponent(site) + "/config?" + (chat ? "chat=1&" : "") + "locale=" + locale;
   var config = load(configUrl).then(function (r) {
     return r.json().then(bare, function () {}).then(function (j) {
       if (r.ok && j) return j;
@@ -213,8 +213,14 @@
   // The widget's consents go out through here (api::Poster in the wasm): fetch,
   // then the module's posted(ticket, status, json), status 0 when nothing came
   // back. Keeping the network in JS keeps a futures executor out of the wasm.
-  var poster = function (m) {
+  var poster = function (m, c) {
     return function (ticket, url, body, key, keepalive) {
+      // A number of a country the site takes no sign-ups from is refused here, as
+      // the Worker would refuse it (422), before anything is sent. Calling codes are
+      // prefix-free: "+234 803…" is of code 234 exactly when it begins with it.
+      var d = /^(\+|00)(\d+)/.exec(body.match(/"phone":"([^"]*)/)[1].replace(/[^\d+]/g, ""));
+      if (d && !(c.allowed_calling_codes || [c.default_calling_code]).some((cc) => !d[2].indexOf(cc)))
+        return m.posted(ticket, 422, bare({ type: "/problems/country-not-allowed" }));
       // No prototype: fetch reads its options through the prototype chain, and the
       // page may have put `mode`, `credentials`, … on Object.prototype.
       var init = Object.setPrototypeOf({
@@ -245,7 +251,7 @@
           // shows it, and the same consent goes again with its token.
           if (j && j.site_key)
             return import(new URL("__CHALLENGE__", src)).then((c) => c.default(j, body)).then(
-              (b) => poster(m)(ticket, url, b, key, keepalive),
+              (b) => poster(m, c)(ticket, url, b, key, keepalive),
               () => m.posted(ticket, a[0], j)
             );
           m.posted(ticket, a[0], j);
@@ -256,7 +262,7 @@
   // missing one takes the wasm's default). `modal` false: no modal, for the
   // full build run next to the modal-only one.
   var begin = function (m, config, modal) {
-    m.start({ site: site, api: api, config: config, post: poster(m), autoOpen: autoOpen, chat: chat, modal: modal });
+    m.start({ site: site, api: api, config: config, post: poster(m, config), autoOpen: autoOpen, chat: chat, modal: modal });
     return m;
   };
   // The full build (checkout opt-in, chat widget): its glue script, then its wasm.

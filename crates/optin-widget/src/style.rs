@@ -2,45 +2,9 @@
 //! no `<style>` element and no inline styles, so a strict CSP needs no exception.
 //! Every control is at least 24×24 CSS px (WCAG 2.2 target size), most 44.
 
-/// The stylesheet.
-pub const CSS: &str = r#":host{all:initial}
-dialog{box-sizing:border-box;width:min(28rem,calc(100vw - 2rem));max-width:none;max-height:calc(100vh - 2rem);
-margin:auto;padding:0;border:0;overflow:auto;background:#fff;color:#111b21;border-radius:16px;
-box-shadow:0 12px 40px rgba(0,0,0,.3);font:16px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;
-animation:rise .18s ease-out}
-dialog::backdrop{background:rgba(17,27,33,.55)}
-.box{position:relative;padding:1.5rem}
-@keyframes rise{from{transform:translateY(12px);opacity:0}to{transform:none;opacity:1}}
-h2{margin:0 2.5rem .5rem 0;font-size:1.25rem;line-height:1.3}
-p{margin:.5rem 0}
-.notice{font-size:.95rem}
-fieldset{border:0;margin:.75rem 0;padding:0}
-legend{font-weight:600;margin-bottom:.25rem;padding:0}
-.choice{display:flex;align-items:center;gap:.6rem;min-height:44px;cursor:pointer}
-input[type=checkbox]{width:24px;height:24px;margin:0;accent-color:#008069;flex:none}
-.field-label{display:block;font-weight:600;margin:.75rem 0 .25rem}
-input[type=tel]{box-sizing:border-box;width:100%;min-height:44px;font:inherit;padding:.5rem .75rem;
-border:2px solid #667781;border-radius:8px;background:#fff;color:#111b21}
-input[aria-invalid=true]{border-color:#b3261e}
-.error{color:#b3261e;font-size:.9rem;min-height:1.2em;margin:.25rem 0}
-.submit{display:block;width:100%;min-height:48px;margin-top:1rem;border:0;border-radius:24px;
-background:#006e5a;color:#fff;font:inherit;font-weight:600;line-height:1;cursor:pointer}
-.submit[disabled]{opacity:.6;cursor:progress}
-.close{position:absolute;top:.75rem;right:.75rem;width:44px;height:44px;border:0;border-radius:50%;
-background:transparent;color:inherit;font:inherit;font-size:1.5rem;line-height:1;cursor:pointer}
-.close:hover{background:rgba(0,0,0,.06)}
-a{color:#006e5a;display:inline-block;min-height:24px;line-height:24px}
-:focus-visible{outline:3px solid #1d6fe0;outline-offset:2px}
-.status{font-weight:600;min-height:1.2em}
-.done>:not(.status){display:none}
-.status.ok{color:#006e5a}
-.status.bad{color:#b3261e}
-@media (max-width:480px){dialog{width:100vw;margin:auto 0 0;border-radius:16px 16px 0 0;max-height:90vh}}
-@media (prefers-reduced-motion:reduce){dialog{animation:none}}
-@media (prefers-color-scheme:dark){dialog{background:#1f2c34;color:#e9edef}
-input[type=tel]{background:#111b21;color:#e9edef;border-color:#8696a0}a,.status.ok{color:#53bdeb}
-.submit{background:#00a884;color:#111b21}.error,.status.bad{color:#f28b82}.close:hover{background:rgba(255,255,255,.1)}}
-"#;
+/// The stylesheet, on one line (each byte is before the prompt); `system-ui`
+/// is every supported browser's UI font.
+pub const CSS: &str = r#":host{all:initial}dialog{box-sizing:border-box;width:min(28rem,calc(100vw - 2rem));max-width:none;max-height:calc(100vh - 2rem);margin:auto;padding:0;border:0;overflow:auto;background:#fff;color:#111b21;border-radius:16px;box-shadow:0 12px 40px rgba(0,0,0,.3);font:16px/1.45 system-ui,sans-serif;animation:rise .18s ease-out}dialog::backdrop{background:rgba(17,27,33,.55)}.box{position:relative;padding:1.5rem}@keyframes rise{from{transform:translateY(12px);opacity:0}to{transform:none;opacity:1}}h2{margin:0 2.5rem .5rem 0;font-size:1.25rem;line-height:1.3}p{margin:.5rem 0}.notice{font-size:.95rem}fieldset{border:0;margin:.75rem 0;padding:0}legend{font-weight:600;margin-bottom:.25rem;padding:0}.choice{display:flex;align-items:center;gap:.6rem;min-height:44px;cursor:pointer}input[type=checkbox]{width:24px;height:24px;margin:0;accent-color:#008069;flex:none}.field-label{display:block;font-weight:600;margin:.75rem 0 .25rem}input[type=tel]{box-sizing:border-box;width:100%;min-height:44px;font:inherit;padding:.5rem .75rem;border:2px solid #667781;border-radius:8px;background:#fff;color:#111b21}input[aria-invalid=true]{border-color:#b3261e}.error{color:#b3261e;font-size:.9rem;min-height:1.2em;margin:.25rem 0}.submit{display:block;width:100%;min-height:48px;margin-top:1rem;border:0;border-radius:24px;background:#006e5a;color:#fff;font:inherit;font-weight:600;line-height:1;cursor:pointer}.submit[disabled]{opacity:.6;cursor:progress}.close{position:absolute;top:.75rem;right:.75rem;width:44px;height:44px;border:0;border-radius:50%;background:transparent;color:inherit;font:inherit;font-size:1.5rem;line-height:1;cursor:pointer}.close:hover{background:rgba(0,0,0,.06)}a{color:#006e5a;display:inline-block;min-height:24px;line-height:24px}:focus-visible{outline:3px solid #1d6fe0;outline-offset:2px}.status{font-weight:600;min-height:1.2em}.done>:not(.status){display:none}.status.ok{color:#006e5a}.status.bad{color:#b3261e}@media (max-width:480px){dialog{width:100vw;margin:auto 0 0;border-radius:16px 16px 0 0;max-height:90vh}}@media (prefers-reduced-motion:reduce){dialog{animation:none}}@media (prefers-color-scheme:dark){dialog{background:#1f2c34;color:#e9edef}input[type=tel]{background:#111b21;color:#e9edef;border-color:#8696a0}a,.status.ok{color:#53bdeb}.submit{background:#00a884;color:#111b21}.error,.status.bad{color:#f28b82}.close:hover{background:rgba(255,255,255,.1)}}"#;
 
 /// The checkout opt-in's stylesheet: it inherits the merchant form's font and
 /// colour, and fits the space the loader reserves for it (no layout shift).

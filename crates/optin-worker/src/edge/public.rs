@@ -9,7 +9,7 @@ use worker::{Env, Headers, Request, Response};
 
 use crate::{
     error::AppError,
-    http::{cors_for, json, parse_json, read_json_text},
+    http::{cors_for, json, parse_json, query_param, read_json_text},
     protocol::{LedgerClient, LedgerError, RecordConsent, RequestContext},
 };
 
@@ -42,8 +42,14 @@ async fn site_config(req: &Request, env: &Env, site: &str) -> Result<Response, A
     let headers = Headers::new();
     headers.set("Access-Control-Allow-Origin", "*")?;
     headers.set("Cache-Control", "public, max-age=60")?;
-    let mut body = serde_json::to_value(site.public_in(asked.unwrap_or(site.default_locale)))
-        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let public = site.public_in(asked.unwrap_or(site.default_locale));
+    // `chat=1` from a page with the chat widget; the others need none of its strings.
+    let public = if query_param(&req.url()?, "chat").as_deref() == Some("1") {
+        public
+    } else {
+        public.without_chat()
+    };
+    let mut body = serde_json::to_value(public).map_err(|e| AppError::Internal(e.to_string()))?;
     if site.respect_dnt {
         // Read by the loader only when the browser signals DNT or GPC.
         body["respect_dnt"] = true.into();
