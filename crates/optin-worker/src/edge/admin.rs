@@ -10,8 +10,7 @@ use crate::{
     error::{from_json_error, AppError},
     http::{json, query_param, read_json},
     protocol::{
-        preferences_token, BreakerView, ExportPage, ExportRow, LedgerClient, Range, Stats,
-        Verification,
+        preferences_token, BreakerView, ExportRow, LedgerClient, Range, Stats, Verification,
     },
 };
 
@@ -373,15 +372,20 @@ pub async fn export(req: &Request, env: &Env, site: &str) -> Result<Response, Ap
         async move {
             let (shard, after) = cursor?;
             let first = shard == 0 && after == 0;
-            let page = fetch_page(&env, &ledgers[shard], after, since).await;
+            let page = fetch_page(&env, &ledgers[shard], after, since, format).await;
             Some(match page {
-                Ok(page) => {
-                    let next = match page.next {
+                Ok((bytes, next)) => {
+                    let next = match next {
                         Some(seq) => Some((shard, seq)),
                         None if shard + 1 < ledgers.len() => Some((shard + 1, 0)),
                         None => None,
                     };
-                    (Ok(render(&page.events, format, first)), next)
+                    let bytes = if format == Format::Csv && first {
+                        [CSV_HEADER.as_bytes(), &bytes].concat()
+                    } else {
+                        bytes
+                    };
+                    (Ok(bytes), next)
                 }
                 Err(e) => (Err(worker::Error::RustError(e.to_string())), None),
             })
@@ -426,48 +430,52 @@ fn js_date_parse(_: &str) -> f64 {
     f64::NAN
 }
 
-async fn fetch_page(env: &Env, site: &str, after: i64, since: i64) -> Result<ExportPage, AppError> {
-    Ok(LedgerClient::new(env, site)?.export(after, since).await?)
+/// One page's bytes and where the next starts. NDJSON comes written by the
+/// ledger's SQLite (the rows never become Rust values); CSV is rendered here.
+async fn fetch_page(
+    env: &Env,
+    site: &str,
+    after: i64,
+    since: i64,
+    format: Format,
+) -> Result<(Vec<u8>, Option<i64>), AppError> {
+    let ledger = LedgerClient::new(env, site)?;
+    Ok(match format {
+        Format::Ndjson => {
+            let page = ledger.export_ndjson(after, since).await?;
+            let mut body = page.body.into_bytes();
+            if !body.is_empty() {
+                body.push(b'\n');
+            }
+            (body, page.next)
+        }
+        Format::Csv => {
+            let page = ledger.export(after, since).await?;
+            (render_csv(&page.events), page.next)
+        }
+    })
 }
 
 const CSV_HEADER: &str =
     "seq,id,kind,phone,subject_hash,categories,server_ts,evidence,prev_hash,hash\n";
 
-fn render(rows: &[ExportRow], format: Format, first: bool) -> Vec<u8> {
+fn render_csv(rows: &[ExportRow]) -> Vec<u8> {
     let mut out = String::new();
-    if format == Format::Csv && first {
-        out.push_str(CSV_HEADER);
-    }
     for r in rows {
-        match format {
-            Format::Ndjson => {
-                let line = serde_json::json!({
-                    "seq": r.seq, "id": r.id, "kind": r.kind, "phone": r.phone,
-                    "subject_hash": r.subject_hash,
-                    "categories": serde_json::from_str::<serde_json::Value>(&r.categories).unwrap_or_default(),
-                    "server_ts": r.server_ts,
-                    "evidence": r.evidence.as_deref().and_then(|e| serde_json::from_str::<serde_json::Value>(e).ok()),
-                    "prev_hash": r.prev_hash, "hash": r.hash,
-                });
-                out.push_str(&line.to_string());
-            }
-            Format::Csv => {
-                let cells = [
-                    r.seq.to_string(),
-                    r.id.clone(),
-                    r.kind.clone(),
-                    r.phone.clone().unwrap_or_default(),
-                    r.subject_hash.clone(),
-                    r.categories.clone(),
-                    r.server_ts.to_string(),
-                    r.evidence.clone().unwrap_or_default(),
-                    r.prev_hash.clone(),
-                    r.hash.clone(),
-                ];
-                let cells: Vec<String> = cells.iter().map(|c| csv_cell(c)).collect();
-                out.push_str(&cells.join(","));
-            }
-        }
+        let cells = [
+            r.seq.to_string(),
+            r.id.clone(),
+            r.kind.clone(),
+            r.phone.clone().unwrap_or_default(),
+            r.subject_hash.clone(),
+            r.categories.clone(),
+            r.server_ts.to_string(),
+            r.evidence.clone().unwrap_or_default(),
+            r.prev_hash.clone(),
+            r.hash.clone(),
+        ];
+        let cells: Vec<String> = cells.iter().map(|c| csv_cell(c)).collect();
+        out.push_str(&cells.join(","));
         out.push('\n');
     }
     out.into_bytes()

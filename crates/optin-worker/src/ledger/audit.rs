@@ -10,7 +10,9 @@ use super::{
     analytics, double_optin, halt,
     tx::{Event, Tx},
 };
-use crate::protocol::{BrokenLink, Erased, ExportPage, ExportRow, Range, Stats, Verification};
+use crate::protocol::{
+    BrokenLink, Erased, ExportPage, ExportRow, NdjsonPage, Range, Stats, Verification,
+};
 
 /// Rows read per page when walking or exporting the ledger.
 pub const PAGE: i64 = 1000;
@@ -90,6 +92,33 @@ pub fn export_page(tx: &Tx, after: i64, since: i64) -> Result<ExportPage> {
         .then(|| events.last().map(|e| e.seq))
         .flatten();
     Ok(ExportPage { events, next })
+}
+
+#[derive(Deserialize)]
+struct NdjsonRow {
+    n: i64,
+    last: Option<i64>,
+    body: Option<String>,
+}
+
+/// Like [`export_page`], written by SQLite: each event one JSON object with the
+/// keys in the order `serde_json` sorts them, `categories` and `evidence` as
+/// the JSON they were stored as (`null` where they are gone or not JSON).
+pub fn export_ndjson(tx: &Tx, after: i64, since: i64) -> Result<NdjsonPage> {
+    let row: NdjsonRow = tx.db.one(
+        "SELECT COUNT(*) AS n, MAX(seq) AS last, group_concat(line, char(10) ORDER BY seq) AS body
+         FROM (SELECT seq, json_object(
+                 'categories', CASE WHEN json_valid(categories) THEN json(categories) END,
+                 'evidence', CASE WHEN json_valid(evidence) THEN json(evidence) END,
+                 'hash', hash, 'id', id, 'kind', kind, 'phone', phone, 'prev_hash', prev_hash,
+                 'seq', seq, 'server_ts', server_ts, 'subject_hash', subject_hash) AS line
+               FROM events WHERE seq > ? AND server_ts >= ? ORDER BY seq LIMIT ?)",
+        &[after.into(), since.into(), PAGE.into()],
+    )?;
+    Ok(NdjsonPage {
+        body: row.body.unwrap_or_default(),
+        next: (row.n == PAGE).then_some(row.last).flatten(),
+    })
 }
 
 /// Counts events by kind, state by category, confirmations by status,

@@ -181,6 +181,9 @@ impl SiteLedger {
             LedgerCommand::Export { after, since } => {
                 to_json(&audit::export_page(&tx, after, since)?)?
             }
+            LedgerCommand::ExportNdjson { after, since } => {
+                to_json(&audit::export_ndjson(&tx, after, since)?)?
+            }
         };
         Ok(json)
     }

@@ -49,6 +49,16 @@ pub struct ExportRow {
     pub hash: String,
 }
 
+/// A page of the NDJSON export, one event per line (no trailing newline), as
+/// SQLite wrote it: the rows never become Rust values on either side.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct NdjsonPage {
+    /// The page's lines.
+    pub body: String,
+    /// `after` for the next page; `None` at the end.
+    pub next: Option<i64>,
+}
+
 /// A page of the export and where the next one starts.
 #[derive(Serialize, Deserialize)]
 pub struct ExportPage {

@@ -13,7 +13,7 @@ mod stats;
 mod subscriber;
 mod webhook;
 
-pub use audit::{BrokenLink, Erased, ExportPage, ExportRow, Verification};
+pub use audit::{BrokenLink, Erased, ExportPage, ExportRow, NdjsonPage, Verification};
 #[cfg(test)]
 pub use breaker::BreakerDecision;
 pub use breaker::{BreakerView, Decided, HeldSummary, DECISIONS_SHOWN};
@@ -96,6 +96,13 @@ pub enum LedgerCommand {
     },
     /// One page of the chain → [`ExportPage`].
     Export {
+        /// Last `seq` of the previous page (0 for the first).
+        after: i64,
+        /// Only events at or after this time, Unix ms.
+        since: i64,
+    },
+    /// One page of the chain already written as NDJSON → [`NdjsonPage`].
+    ExportNdjson {
         /// Last `seq` of the previous page (0 for the first).
         after: i64,
         /// Only events at or after this time, Unix ms.
@@ -345,6 +352,12 @@ impl LedgerClient {
     /// [`LedgerCommand::Export`].
     pub async fn export(&self, after: i64, since: i64) -> Result<ExportPage, LedgerError> {
         self.send(&LedgerCommand::Export { after, since }).await
+    }
+
+    /// [`LedgerCommand::ExportNdjson`].
+    pub async fn export_ndjson(&self, after: i64, since: i64) -> Result<NdjsonPage, LedgerError> {
+        self.send(&LedgerCommand::ExportNdjson { after, since })
+            .await
     }
 }
 
