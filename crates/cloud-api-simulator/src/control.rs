@@ -129,6 +129,9 @@ impl Simulator {
         if req.body.len() > MAX_BODY {
             return st.graph_error(413, 100, "(#100) Request body too large", "Body over 1 MiB");
         }
+        if let Some(answer) = self.template_control(&mut st, req, path) {
+            return answer;
+        }
         match (req.method.as_str(), path) {
             ("GET", "/_sim/health") => SimResponse::json(200, &json!({"ok": true})),
             ("GET", "/_sim/messages") => match MessageFilter::parse(query) {

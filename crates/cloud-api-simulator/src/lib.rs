@@ -52,6 +52,7 @@ mod http;
 mod messages;
 mod server;
 mod state;
+mod templates;
 mod webhooks;
 
 pub use chaos::{Chaos, ChaosSpec, DEFAULT_KINDS};
@@ -64,6 +65,7 @@ pub use messages::{Fault, FaultKind, FaultSpec, Record, RecordStatus, TemplateRe
 pub use server::{serve, ServerHandle, WORKERS};
 pub use state::contract;
 use state::*;
+pub use templates::{RejectRule, SimTemplate, TEMPLATE_EXISTS_SUBCODE};
 pub use webhooks::{Delivery, InboundSpec, StatusPlan, WebhookTarget, DEFAULT_STATUSES, MAX_PLAN};
 
 use std::collections::{HashMap, VecDeque};
@@ -95,6 +97,8 @@ pub struct Config {
     pub webhook: Option<WebhookTarget>,
     /// Pause before each status webhook of a send, in milliseconds.
     pub status_gap_ms: u64,
+    /// How long a created template stays `PENDING` before its review, in milliseconds.
+    pub template_approval_ms: u64,
 }
 
 /// The simulator: handles requests against shared state. Share it in an `Arc`.
@@ -125,6 +129,8 @@ impl Simulator {
                 chaos: None,
                 last_sent: HashMap::new(),
                 contract: ContractLog::default(),
+                templates: Vec::new(),
+                template_rules: Vec::new(),
             }),
         }
     }
@@ -174,6 +180,7 @@ impl Simulator {
         let segments: Vec<&str> = path.strip_prefix('/').unwrap_or(path).split('/').collect();
         match segments.as_slice() {
             [version, phone_number_id, "messages"] => self.send(req, version, phone_number_id),
+            [version, waba_id, "message_templates"] => self.templates(req, version, waba_id, query),
             _ => self.not_found(path),
         }
     }

@@ -46,6 +46,10 @@ pub(crate) struct State {
     pub(crate) last_sent: HashMap<String, String>,
     /// Contract checks and their violations.
     pub(crate) contract: ContractLog,
+    /// Templates created through the Graph endpoint.
+    pub(crate) templates: Vec<SimTemplate>,
+    /// Rejection rules applied at review.
+    pub(crate) template_rules: Vec<RejectRule>,
 }
 
 impl State {

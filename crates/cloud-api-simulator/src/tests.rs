@@ -295,3 +295,112 @@ fn log_line_hides_all_but_the_last_four_digits() {
     assert!(line.contains("***7890"), "{line}");
     assert!(!line.contains("628123"), "{line}");
 }
+
+const TEMPLATES: &str = "/v25.0/102290129340398/message_templates";
+
+fn template_body(language: &str, text: &str) -> Value {
+    json!({"name": "optin_confirmation", "language": language, "category": "UTILITY",
+           "components": [{"type": "BODY", "text": text, "example": {"body_text": [["Toko Acme"]]}},
+                          {"type": "BUTTONS", "buttons": [{"type": "QUICK_REPLY", "text": "Stop"}]}]})
+}
+
+fn list(sim: &Simulator) -> Vec<Value> {
+    let resp = sim.handle(&SimRequest::new(
+        "GET",
+        &format!("{TEMPLATES}?name=optin_confirmation"),
+    ));
+    assert_eq!(resp.status, 200);
+    resp.json_body().unwrap()["data"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+#[test]
+fn templates_are_created_reviewed_by_rule_and_read_back_within_the_contract() {
+    let sim = Simulator::new(Config {
+        template_approval_ms: 0,
+        ..Config::default()
+    });
+    let rule = json!({"language": "id", "reason": "TAG_CONTENT_MISMATCH"});
+    assert_eq!(
+        sim.handle(&SimRequest::new("POST", "/_sim/templates/rules").json(&rule))
+            .status,
+        200
+    );
+    for lang in ["en", "id"] {
+        let resp = sim.handle(
+            &SimRequest::new("POST", TEMPLATES).json(&template_body(lang, "Hi from {{1}}")),
+        );
+        assert_eq!(resp.status, 200, "{:?}", resp.json_body());
+        let answer = resp.json_body().unwrap();
+        assert_eq!(answer["category"], "UTILITY");
+        assert!(answer["id"]
+            .as_str()
+            .unwrap()
+            .bytes()
+            .all(|b| b.is_ascii_digit()));
+    }
+    // The same name and language again: Meta's "already exists".
+    let again =
+        sim.handle(&SimRequest::new("POST", TEMPLATES).json(&template_body("en", "Hi from {{1}}")));
+    assert_eq!(
+        graph_error(&again).error_subcode,
+        Some(TEMPLATE_EXISTS_SUBCODE)
+    );
+    let data = list(&sim);
+    let by = |l: &str| data.iter().find(|t| t["language"] == l).unwrap().clone();
+    assert_eq!(by("en")["status"], "APPROVED");
+    assert_eq!(by("id")["status"], "REJECTED");
+    assert_eq!(by("id")["rejected_reason"], "TAG_CONTENT_MISMATCH");
+    // Meta recategorises and pauses.
+    let update = json!({"name": "optin_confirmation", "language": "en", "category": "MARKETING", "status": "PAUSED"});
+    assert_eq!(
+        sim.handle(&SimRequest::new("POST", "/_sim/templates/update").json(&update))
+            .status,
+        200
+    );
+    let en = list(&sim)
+        .into_iter()
+        .find(|t| t["language"] == "en")
+        .unwrap();
+    assert_eq!(
+        (en["status"].as_str(), en["category"].as_str()),
+        (Some("PAUSED"), Some("MARKETING"))
+    );
+    assert_eq!(en["previous_category"], "UTILITY");
+    let log = sim
+        .handle(&SimRequest::new("GET", "/_sim/contract"))
+        .json_body()
+        .unwrap();
+    assert_eq!(log["violations"], json!([]), "{log}");
+}
+
+#[test]
+fn a_template_stays_pending_until_its_review_delay_passes() {
+    let sim = Simulator::new(Config {
+        template_approval_ms: 60_000,
+        ..Config::default()
+    });
+    let resp =
+        sim.handle(&SimRequest::new("POST", TEMPLATES).json(&template_body("en", "Hi {{1}}")));
+    assert_eq!(resp.json_body().unwrap()["status"], "PENDING");
+    assert_eq!(list(&sim)[0]["status"], "PENDING");
+}
+
+#[test]
+fn a_template_body_meta_would_refuse_is_refused() {
+    let sim = Simulator::new(Config::default());
+    let mut wrong_type = template_body("en", "Hi {{1}}");
+    wrong_type["name"] = json!(5);
+    let resp = sim.handle(&SimRequest::new("POST", TEMPLATES).json(&wrong_type));
+    assert_eq!(
+        graph_error(&resp).error_subcode,
+        Some(SCHEMA_VIOLATION_SUBCODE)
+    );
+    let no_example = json!({"name": "x", "language": "en", "category": "UTILITY",
+                            "components": [{"type": "BODY", "text": "Hi {{1}}"}]});
+    let resp = sim.handle(&SimRequest::new("POST", TEMPLATES).json(&no_example));
+    assert_eq!(resp.status, 400);
+    assert_eq!(graph_error(&resp).code, 100);
+}
