@@ -97,6 +97,21 @@ pub enum AppError {
         /// What is wrong.
         detail: &'static str,
     },
+    /// Templates are created in a WhatsApp Business Account the site does not name.
+    #[error("the site has no whatsapp.waba_id: set it (digits, from WhatsApp Manager) with PUT /admin/sites/{0}")]
+    NoWabaId(String),
+    /// Meta's Graph API answered an error (its retry class decides the status).
+    #[error("Graph API error {code}{}: {message}", .subcode.map(|s| format!(" (subcode {s})")).unwrap_or_default())]
+    Graph {
+        /// The Graph error code.
+        code: i64,
+        /// Its subcode.
+        subcode: Option<i64>,
+        /// Meta's message.
+        message: String,
+        /// Whether a later try may succeed (transient retry classes).
+        transient: bool,
+    },
     /// A ledger whose schema could not be migrated refuses to serve.
     #[error("the consent ledger is unavailable; try again later")]
     LedgerUnavailable(String),
@@ -121,6 +136,10 @@ struct Problem<'a> {
     detail: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     field: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    graph_code: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    graph_error_subcode: Option<i64>,
 }
 
 impl AppError {
@@ -152,6 +171,11 @@ impl AppError {
             VerificationFailed => (403, "verification-failed", "Webhook verification failed"),
             InvalidSignature => (401, "invalid-signature", "Invalid signature"),
             LedgerUnavailable(_) => (503, "ledger-unavailable", "Ledger unavailable"),
+            NoWabaId(_) => (422, "waba-id-missing", "No WhatsApp Business Account id"),
+            Graph {
+                transient: true, ..
+            } => (503, "graph-unavailable", "WhatsApp API unavailable"),
+            Graph { .. } => (502, "graph-error", "WhatsApp API refused the request"),
             Internal(_) => (500, "internal", "Internal error"),
         }
     }
@@ -164,6 +188,7 @@ impl AppError {
                 Some(field)
             }
             AppError::TurnstileFailed => Some("turnstile_token"),
+            AppError::NoWabaId(_) => Some("whatsapp.waba_id"),
             AppError::InvalidIdempotencyKey | AppError::IdempotencyKeyReused => {
                 Some("Idempotency-Key")
             }
@@ -187,6 +212,14 @@ impl AppError {
             status,
             detail: self.to_string(),
             field: self.field(),
+            graph_code: match &self {
+                AppError::Graph { code, .. } => Some(*code),
+                _ => None,
+            },
+            graph_error_subcode: match &self {
+                AppError::Graph { subcode, .. } => *subcode,
+                _ => None,
+            },
         };
         headers.set("Content-Type", "application/problem+json")?;
         headers.set("Cache-Control", "no-store")?;
@@ -196,7 +229,11 @@ impl AppError {
         if let AppError::RateLimited { retry_after, .. } = &self {
             headers.set("Retry-After", &retry_after.to_string())?;
         }
-        if let AppError::LedgerUnavailable(_) = &self {
+        if let AppError::LedgerUnavailable(_)
+        | AppError::Graph {
+            transient: true, ..
+        } = &self
+        {
             headers.set("Retry-After", "60")?;
         }
         if let AppError::Unauthorized = self {

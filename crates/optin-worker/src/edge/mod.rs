@@ -7,5 +7,6 @@ pub mod prefcentre;
 pub mod preferences;
 pub mod public;
 pub mod sites;
+pub mod templates;
 pub mod turnstile;
 pub mod webhooks;

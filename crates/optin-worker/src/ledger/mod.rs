@@ -18,6 +18,7 @@ mod schema;
 mod settings;
 mod store;
 mod subscriber;
+mod templates;
 #[cfg(test)]
 mod tests;
 mod throughput;
@@ -180,6 +181,9 @@ impl SiteLedger {
             }
             LedgerCommand::Export { after, since } => {
                 to_json(&audit::export_page(&tx, after, since)?)?
+            }
+            LedgerCommand::RecordTemplateStatuses { statuses } => {
+                to_json(&templates::record(tx.db, &statuses, tx.now)?)?
             }
         };
         Ok(json)

@@ -11,6 +11,7 @@ mod consent;
 mod prefs;
 mod stats;
 mod subscriber;
+mod templates;
 mod webhook;
 
 pub use audit::{BrokenLink, Erased, ExportPage, ExportRow, Verification};
@@ -27,6 +28,7 @@ pub use stats::{
 pub use subscriber::{
     DoubleOptInView, EventView, OutboxView, StateRow, StatusView, SubscriberView,
 };
+pub use templates::{TemplateStatus, TemplatesRecorded};
 pub use webhook::{Applied, WebhookBatch};
 
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
@@ -101,6 +103,8 @@ pub enum LedgerCommand {
         /// Only events at or after this time, Unix ms.
         since: i64,
     },
+    /// Template statuses just read from Meta; replaces what was known of those names.
+    RecordTemplateStatuses { statuses: Vec<TemplateStatus> },
 }
 
 /// Why a ledger refused a command. Serialised as `{"error": "rate-limited", …}`.
@@ -336,6 +340,14 @@ impl LedgerClient {
     /// [`LedgerCommand::Export`].
     pub async fn export(&self, after: i64, since: i64) -> Result<ExportPage, LedgerError> {
         self.send(&LedgerCommand::Export { after, since }).await
+    }
+
+    pub async fn record_template_statuses(
+        &self,
+        statuses: Vec<TemplateStatus>,
+    ) -> Result<TemplatesRecorded, LedgerError> {
+        self.send(&LedgerCommand::RecordTemplateStatuses { statuses })
+            .await
     }
 }
 
