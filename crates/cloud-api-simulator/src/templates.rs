@@ -43,6 +43,9 @@ pub struct SimTemplate {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RejectRule {
+    /// Only templates of this WABA.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waba_id: Option<String>,
     /// Template name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -62,7 +65,7 @@ fn default_reason() -> String {
 }
 
 impl RejectRule {
-    fn matches(&self, name: &str, language: &str, components: &Value) -> bool {
+    fn matches(&self, waba_id: &str, name: &str, language: &str, components: &Value) -> bool {
         let text_ok = self.text_contains.as_deref().is_none_or(|needle| {
             components.as_array().is_some_and(|cs| {
                 cs.iter().any(|c| {
@@ -74,7 +77,8 @@ impl RejectRule {
                 })
             })
         });
-        self.name.as_deref().is_none_or(|n| n == name)
+        self.waba_id.as_deref().is_none_or(|w| w == waba_id)
+            && self.name.as_deref().is_none_or(|n| n == name)
             && self.language.as_deref().is_none_or(|l| l == language)
             && text_ok
     }
@@ -84,6 +88,8 @@ impl RejectRule {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Update {
+    #[serde(default)]
+    waba_id: Option<String>,
     name: String,
     language: String,
     #[serde(default)]
@@ -324,7 +330,7 @@ impl Simulator {
         let verdict = st
             .template_rules
             .iter()
-            .find(|r| r.matches(name, language, &components))
+            .find(|r| r.matches(waba_id, name, language, &components))
             .map(|r| r.reason.clone());
         let id = format!(
             "{}",
@@ -411,11 +417,11 @@ impl Simulator {
                 {
                     return Some(bad(st, "status must be one of PENDING, APPROVED, REJECTED, PAUSED, DISABLED; category UTILITY, MARKETING or AUTHENTICATION"));
                 }
-                let Some(t) = st
-                    .templates
-                    .iter_mut()
-                    .find(|t| t.name == update.name && t.language == update.language)
-                else {
+                let Some(t) = st.templates.iter_mut().find(|t| {
+                    update.waba_id.as_ref().is_none_or(|w| *w == t.waba_id)
+                        && t.name == update.name
+                        && t.language == update.language
+                }) else {
                     return Some(bad(st, "no such template in that language"));
                 };
                 if let Some(status) = update.status {

@@ -168,6 +168,11 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
            PRIMARY KEY (name, language)
          );",
     ),
+    (
+        10,
+        // What Meta billed a message as (`pricing.category` of its status webhook).
+        "ALTER TABLE message_statuses ADD COLUMN pricing_category TEXT;",
+    ),
 ];
 
 /// Bookkeeping table, created before any migration runs.

@@ -892,3 +892,22 @@ fn a_confirmation_skips_a_language_meta_rejected_while_another_is_approved() {
     record(&tx, &consent(&site, "+6281211112222", &["order_updates"]));
     assert_eq!(queued_language(&db), "en");
 }
+
+#[test]
+fn a_confirmation_keeps_what_meta_charged_it_as() {
+    let db = ledger();
+    let keys = keys();
+    let site = site();
+    let tx = tx(&db, &keys, T0);
+    let recorded = record(&tx, &consent(&site, PHONE, &["order_updates"]));
+    let status: whatsapp_cloud_api::webhook::Status = serde_json::from_value(serde_json::json!({
+        "id": "wamid.X", "status": "delivered", "timestamp": "1700000001", "recipient_id": "6281234567890",
+        "biz_opaque_callback_data": recorded.id,
+        "pricing": {"billable": true, "pricing_model": "PMP", "category": "utility"}
+    }))
+    .unwrap();
+    assert!(queue::apply_status(&db, &status, T0 + 1).unwrap());
+    let view = subscriber::view(&tx, PHONE).unwrap().unwrap();
+    let statuses = &view.confirmations[0].statuses;
+    assert_eq!(statuses[0].pricing_category.as_deref(), Some("utility"));
+}
