@@ -12,6 +12,9 @@
 //! Success is 200 with a [`SendResponse`] carrying a fresh `wamid.…`. Errors are
 //! Meta-shaped [`ErrorEnvelope`]s. Every POST to this path is recorded.
 //!
+//! `POST|GET /{version}/{waba_id}/message_templates`: templates created,
+//! reviewed after [`Config::template_approval_ms`], read back by name (`templates.rs`).
+//!
 //! # Control API (no token needed)
 //!
 //! - `GET /_sim/health` → `{"ok":true}`.
