@@ -223,8 +223,44 @@ test("the dashboard shows each template's status, with the rejection reason and 
   await context.close();
 });
 
-test("every template request and answer held to Meta's spec", async () => {
+test("Meta's own short link and QR code (message_qrdls) for the business number, the opt-in phrase prefilled; listed in the dashboard", async () => {
+  const id = await newSite("tpl-qr", { optin_keyword: "JOIN ACME" });
+  const res = await admin(`${id}/qr-links`, { method: "POST" });
+  const qr = await res.json();
+  assert.equal(res.status, 200, JSON.stringify(qr));
+  assert.match(qr.deep_link_url, /^https:\/\/wa\.me\/message\/[A-Z2-7]{14}$/);
+  assert.equal(qr.prefilled_message, "JOIN ACME");
+  assert.ok(qr.qr_image_url, "an SVG was asked for");
+  const custom = await (await admin(`${id}/qr-links`, { method: "POST", body: JSON.stringify({ prefilled_message: "Hi Toko Acme" }) })).json();
+  assert.equal(custom.prefilled_message, "Hi Toko Acme");
+  const listed = (await (await admin(`${id}/qr-links`)).json()).qr_links;
+  assert.ok(listed.some((q) => q.code === qr.code) && listed.some((q) => q.code === custom.code));
+
+  const bare = await newSite("tpl-qr-bare");
+  const refused = await admin(`${bare}/qr-links`, { method: "POST" });
+  assert.equal(refused.status, 422);
+  assert.equal(refused.headers.get("content-type"), "application/problem+json");
+  assert.equal((await refused.json()).field, "prefilled_message");
+  const tooLong = await admin(`${id}/qr-links`, { method: "POST", body: JSON.stringify({ prefilled_message: "x".repeat(141) }) });
+  assert.equal(tooLong.status, 422);
+
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  await page.goto(`${BASE}/admin/`);
+  await page.getByLabel("Site").fill(id);
+  await page.getByLabel("Admin token").fill(ADMIN_TOKEN);
+  await page.getByRole("button", { name: "Open dashboard" }).click();
+  await page.getByRole("button", { name: "Make Meta's short link" }).click();
+  const links = page.locator("#qr-meta-list a");
+  await page.waitForFunction(() => document.querySelectorAll("#qr-meta-list a").length >= 3);
+  const texts = await links.allTextContents();
+  assert.ok(texts.includes(qr.deep_link_url), texts.join(", "));
+  assert.match(await page.locator("#qr-meta-list").textContent(), /“JOIN ACME”/);
+  await context.close();
+});
+
+test("every template and QR code request and answer held to Meta's spec", async () => {
   const log = (await sim("GET", "/_sim/contract")).body;
-  const ours = log.violations.filter((v) => v.schema.startsWith("message_templates"));
+  const ours = log.violations.filter((v) => v.schema.startsWith("message_templates") || v.schema.includes("QrCode"));
   assert.deepEqual(ours, []);
 });

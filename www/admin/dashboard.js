@@ -230,6 +230,25 @@ async function loadTemplates(method = "GET") {
     (rows.some((t) => t.status === "MISSING") ? " Some languages have no template yet: Create templates." : "");
 }
 
+/** Meta's short links for the business number, listed as text and links. */
+async function metaQr(create = false) {
+  if (create) {
+    const res = await api("/qr-links", { method: "POST" });
+    const body = await res.json();
+    if (!res.ok) throw new Error(body.detail ?? `HTTP ${res.status}`);
+    setStatus(`Meta made ${body.deep_link_url}`);
+  }
+  const { qr_links: links } = await apiJson("/qr-links");
+  $("qr-meta-list").replaceChildren(...links.map((q) => {
+    const li = document.createElement("li");
+    const a = document.createElement("a");
+    a.href = q.deep_link_url;
+    a.textContent = q.deep_link_url;
+    li.append(a, ` — “${q.prefilled_message}” (${q.code})`);
+    return li;
+  }));
+}
+
 /** Confirmation outcomes: the delivery block when present, else the outbox states. */
 function confirmationCounts(stats) {
   if (stats.delivery) {
@@ -575,6 +594,8 @@ function wire() {
     loadTemplates("POST").catch((e) => setStatus(`Could not create templates: ${e.message}`)));
   $("templates-refresh").addEventListener("click", () =>
     loadTemplates().catch((e) => setStatus(`Could not read templates: ${e.message}`)));
+  $("qr-meta-create").addEventListener("click", () =>
+    metaQr(true).catch((e) => setStatus(`Could not make Meta's short link: ${e.message}`)));
   $("export-ndjson").addEventListener("click", () => exportAs("ndjson"));
   $("export-csv").addEventListener("click", () => exportAs("csv"));
   $("qr-form").addEventListener("submit", (ev) => {

@@ -46,6 +46,12 @@ pub enum Schema {
     TemplateCreated,
     /// `GET /{WABA-ID}/message_templates` 200 answer.
     TemplateList,
+    /// `POST /{Phone-Number-ID}/message_qrdls` create request: `CreateQrCodeRequest`.
+    QrCreate,
+    /// Its 200 answer: `QrCodeResponse`.
+    QrCreated,
+    /// `GET /{Phone-Number-ID}/message_qrdls` 200 answer: `QrCodeList`.
+    QrList,
 }
 
 /// The template endpoint's path in Meta's file; its schemas are inline.
@@ -53,7 +59,7 @@ const TEMPLATES_PATH: &str = "/{Version}/{WABA-ID}/message_templates";
 
 impl Schema {
     /// Every schema.
-    pub const ALL: [Schema; 7] = [
+    pub const ALL: [Schema; 10] = [
         Schema::MessageRequest,
         Schema::MessageResponse,
         Schema::GraphError,
@@ -61,6 +67,9 @@ impl Schema {
         Schema::TemplateCreate,
         Schema::TemplateCreated,
         Schema::TemplateList,
+        Schema::QrCreate,
+        Schema::QrCreated,
+        Schema::QrList,
     ];
 
     /// The component's name in Meta's file.
@@ -73,6 +82,9 @@ impl Schema {
             Schema::TemplateCreate => "message_templates.post.request",
             Schema::TemplateCreated => "message_templates.post.200",
             Schema::TemplateList => "message_templates.get.200",
+            Schema::QrCreate => "CreateQrCodeRequest",
+            Schema::QrCreated => "QrCodeResponse",
+            Schema::QrList => "QrCodeList",
         }
     }
 

@@ -15,6 +15,9 @@
 //! `POST|GET /{version}/{waba_id}/message_templates`: templates created,
 //! reviewed after [`Config::template_approval_ms`], read back by name (`templates.rs`).
 //!
+//! `POST|GET /{version}/{phone_number_id}/message_qrdls`: Meta's QR codes and
+//! short links (`qrdls.rs`).
+//!
 //! # Control API (no token needed)
 //!
 //! - `GET /_sim/health` → `{"ok":true}`.
@@ -53,6 +56,7 @@ mod control;
 mod graph;
 mod http;
 mod messages;
+mod qrdls;
 mod server;
 mod state;
 mod templates;
@@ -65,6 +69,7 @@ pub use graph::*;
 pub use http::{PendingWebhook, SimRequest, SimResponse};
 use messages::*;
 pub use messages::{Fault, FaultKind, FaultSpec, Record, RecordStatus, TemplateRecord};
+pub use qrdls::SimQrCode;
 pub use server::{serve, ServerHandle, WORKERS};
 pub use state::contract;
 use state::*;
@@ -134,6 +139,7 @@ impl Simulator {
                 contract: ContractLog::default(),
                 templates: Vec::new(),
                 template_rules: Vec::new(),
+                qr_codes: Vec::new(),
             }),
         }
     }
@@ -184,6 +190,7 @@ impl Simulator {
         match segments.as_slice() {
             [version, phone_number_id, "messages"] => self.send(req, version, phone_number_id),
             [version, waba_id, "message_templates"] => self.templates(req, version, waba_id, query),
+            [version, pnid, "message_qrdls"] => self.qrdls(req, version, pnid),
             _ => self.not_found(path),
         }
     }

@@ -50,6 +50,8 @@ pub(crate) struct State {
     pub(crate) templates: Vec<SimTemplate>,
     /// Rejection rules applied at review.
     pub(crate) template_rules: Vec<RejectRule>,
+    /// QR codes and short links created through the Graph endpoint.
+    pub(crate) qr_codes: Vec<SimQrCode>,
 }
 
 impl State {

@@ -121,7 +121,7 @@ impl State {
     }
 
     /// Holds a template answer to Meta's schema for it.
-    fn check_template_answer(&mut self, ok: Schema, response: &SimResponse) {
+    pub(crate) fn check_template_answer(&mut self, ok: Schema, response: &SimResponse) {
         let Some(body) = response.json_body() else {
             return;
         };

@@ -404,3 +404,38 @@ fn a_template_body_meta_would_refuse_is_refused() {
     assert_eq!(resp.status, 400);
     assert_eq!(graph_error(&resp).code, 100);
 }
+
+#[test]
+fn a_qr_code_and_short_link_are_created_and_listed_within_the_contract() {
+    let sim = Simulator::new(Config::default());
+    let path = "/v25.0/100000000000001/message_qrdls";
+    let body = json!({"prefilled_message": "JOIN Toko Acme", "generate_qr_image": "SVG"});
+    let resp = sim.handle(&SimRequest::new("POST", path).json(&body));
+    assert_eq!(resp.status, 200, "{:?}", resp.json_body());
+    let qr = resp.json_body().unwrap();
+    let code = qr["code"].as_str().unwrap();
+    assert_eq!(code.len(), 14);
+    assert_eq!(qr["deep_link_url"], format!("https://wa.me/message/{code}"));
+    let list = sim
+        .handle(&SimRequest::new("GET", path))
+        .json_body()
+        .unwrap();
+    assert_eq!(list["data"][0]["prefilled_message"], "JOIN Toko Acme");
+    let too_long = json!({"prefilled_message": "x".repeat(141)});
+    let resp = sim.handle(&SimRequest::new("POST", path).json(&too_long));
+    assert_eq!(
+        graph_error(&resp).error_subcode,
+        Some(SCHEMA_VIOLATION_SUBCODE)
+    );
+    let log = sim
+        .handle(&SimRequest::new("GET", "/_sim/contract"))
+        .json_body()
+        .unwrap();
+    let answers: Vec<&Value> = log["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["direction"] != "request")
+        .collect();
+    assert!(answers.is_empty(), "{log}");
+}

@@ -4,6 +4,7 @@
 
 pub mod error;
 pub mod message;
+pub mod qr;
 pub mod template;
 pub mod webhook;
 

@@ -149,7 +149,7 @@ fn transient(class: RetryClass) -> bool {
 }
 
 /// One call to the Graph API with the site's token: status and body.
-async fn graph(
+pub(crate) async fn graph(
     env: &Env,
     site: &SiteConfig,
     method: Method,
