@@ -226,7 +226,7 @@ async function loadTemplates(method = "GET") {
   }));
   $("templates-table").hidden = rows.length === 0;
   const approved = rows.filter((t) => t.status === "APPROVED").length;
-  note.textContent = `${approved} of ${rows.length} approved.` +
+  note.textContent = `${approved} of ${rows.length} approved; once a language is approved, sends use only approved ones.` +
     (rows.some((t) => t.status === "MISSING") ? " Some languages have no template yet: Create templates." : "");
 }
 
