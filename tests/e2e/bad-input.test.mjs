@@ -135,6 +135,8 @@ test("/openapi.json documents every route the Worker serves", async () => {
     "/admin/sites/{site}": ["get", "put"],
     "/admin/sites/{site}/subscribers/{phone}": ["get", "delete"],
     "/admin/sites/{site}/verify": ["get"],
+    "/admin/sites/{site}/templates": ["get", "post"],
+    "/admin/sites/{site}/qr-links": ["get", "post"],
     "/admin/sites/{site}/stats": ["get"],
     "/admin/sites/{site}/resume-sending": ["post"],
     "/admin/sites/{site}/export": ["get"],

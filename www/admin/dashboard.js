@@ -53,6 +53,7 @@ async function start() {
     document.title = `Opt-in dashboard — ${site.business_name}`;
     prefillQr(site);
     renderInstall(site);
+    loadTemplates().catch((e) => ($("templates-note").textContent = `Could not read templates: ${e.message}`));
     await Promise.all([loadStats(), loadChain()]);
   } catch (e) {
     if (e instanceof Refused) {
@@ -194,6 +195,58 @@ async function decideHeld(action) {
     $("breaker-release").disabled = $("breaker-drop").disabled = false;
     setStatus(`Could not ${action}: ${e.message}`);
   }
+}
+
+/** The templates panel: Meta's status per template and language, as text only. */
+async function loadTemplates(method = "GET") {
+  const res = await api("/templates", { method });
+  const body = await res.json();
+  const note = $("templates-note");
+  if (!res.ok) {
+    $("templates-table").hidden = true;
+    note.textContent = body.field === "whatsapp.waba_id"
+      ? "Set whatsapp.waba_id (your WhatsApp Business Account id) in the site configuration to create and check templates."
+      : `Meta answered: ${body.detail ?? `HTTP ${res.status}`}`;
+    return;
+  }
+  const rows = body.templates ?? [];
+  const tbody = $("templates-table").querySelector("tbody");
+  tbody.replaceChildren(...rows.map((t) => {
+    const tr = document.createElement("tr");
+    tr.dataset.template = t.name;
+    tr.dataset.language = t.language;
+    const category = t.previous_category ? `${t.category ?? ""} (was ${t.previous_category})` : (t.category ?? "");
+    for (const text of [t.name, t.language, t.status, category, t.rejected_reason ?? ""]) {
+      const td = document.createElement("td");
+      td.textContent = text;
+      tr.append(td);
+    }
+    tr.className = t.status === "APPROVED" ? "good" : (t.status === "PENDING" || t.status === "MISSING" ? "" : "bad");
+    return tr;
+  }));
+  $("templates-table").hidden = rows.length === 0;
+  const approved = rows.filter((t) => t.status === "APPROVED").length;
+  note.textContent = `${approved} of ${rows.length} approved; once a language is approved, sends use only approved ones.` +
+    (rows.some((t) => t.status === "MISSING") ? " Some languages have no template yet: Create templates." : "");
+}
+
+/** Meta's short links for the business number, listed as text and links. */
+async function metaQr(create = false) {
+  if (create) {
+    const res = await api("/qr-links", { method: "POST" });
+    const body = await res.json();
+    if (!res.ok) throw new Error(body.detail ?? `HTTP ${res.status}`);
+    setStatus(`Meta made ${body.deep_link_url}`);
+  }
+  const { qr_links: links } = await apiJson("/qr-links");
+  $("qr-meta-list").replaceChildren(...links.map((q) => {
+    const li = document.createElement("li");
+    const a = document.createElement("a");
+    a.href = q.deep_link_url;
+    a.textContent = q.deep_link_url;
+    li.append(a, ` — “${q.prefilled_message}” (${q.code})`);
+    return li;
+  }));
 }
 
 /** Confirmation outcomes: the delivery block when present, else the outbox states. */
@@ -537,6 +590,12 @@ function wire() {
   });
   $("breaker-release").addEventListener("click", () => decideHeld("release"));
   $("breaker-drop").addEventListener("click", () => decideHeld("drop"));
+  $("templates-create").addEventListener("click", () =>
+    loadTemplates("POST").catch((e) => setStatus(`Could not create templates: ${e.message}`)));
+  $("templates-refresh").addEventListener("click", () =>
+    loadTemplates().catch((e) => setStatus(`Could not read templates: ${e.message}`)));
+  $("qr-meta-create").addEventListener("click", () =>
+    metaQr(true).catch((e) => setStatus(`Could not make Meta's short link: ${e.message}`)));
   $("export-ndjson").addEventListener("click", () => exportAs("ndjson"));
   $("export-csv").addEventListener("click", () => exportAs("csv"));
   $("qr-form").addEventListener("submit", (ev) => {

@@ -40,15 +40,36 @@ pub enum Schema {
     GraphError,
     /// A webhook the simulator posts: `WebhookPayload`.
     Webhook,
+    /// `POST /{WABA-ID}/message_templates` request (the operation's inline schema).
+    TemplateCreate,
+    /// Its 200 answer.
+    TemplateCreated,
+    /// `GET /{WABA-ID}/message_templates` 200 answer.
+    TemplateList,
+    /// `POST /{Phone-Number-ID}/message_qrdls` create request: `CreateQrCodeRequest`.
+    QrCreate,
+    /// Its 200 answer: `QrCodeResponse`.
+    QrCreated,
+    /// `GET /{Phone-Number-ID}/message_qrdls` 200 answer: `QrCodeList`.
+    QrList,
 }
+
+/// The template endpoint's path in Meta's file; its schemas are inline.
+const TEMPLATES_PATH: &str = "/{Version}/{WABA-ID}/message_templates";
 
 impl Schema {
     /// Every schema.
-    pub const ALL: [Schema; 4] = [
+    pub const ALL: [Schema; 10] = [
         Schema::MessageRequest,
         Schema::MessageResponse,
         Schema::GraphError,
         Schema::Webhook,
+        Schema::TemplateCreate,
+        Schema::TemplateCreated,
+        Schema::TemplateList,
+        Schema::QrCreate,
+        Schema::QrCreated,
+        Schema::QrList,
     ];
 
     /// The component's name in Meta's file.
@@ -58,6 +79,22 @@ impl Schema {
             Schema::MessageResponse => "MessageResponsePayload",
             Schema::GraphError => "GraphAPIError",
             Schema::Webhook => "WebhookPayload",
+            Schema::TemplateCreate => "message_templates.post.request",
+            Schema::TemplateCreated => "message_templates.post.200",
+            Schema::TemplateList => "message_templates.get.200",
+            Schema::QrCreate => "CreateQrCodeRequest",
+            Schema::QrCreated => "QrCodeResponse",
+            Schema::QrList => "QrCodeList",
+        }
+    }
+
+    /// For an operation's inline schema: its JSON pointer below the path item.
+    fn inline(self) -> Option<&'static str> {
+        match self {
+            Schema::TemplateCreate => Some("/post/requestBody/content/application~1json/schema"),
+            Schema::TemplateCreated => Some("/post/responses/200/content/application~1json/schema"),
+            Schema::TemplateList => Some("/get/responses/200/content/application~1json/schema"),
+            _ => None,
         }
     }
 }
@@ -92,7 +129,17 @@ impl Contract {
         let mut doc: Value =
             serde_yaml::from_str(SPEC_YAML).map_err(|e| format!("Meta's YAML: {e}"))?;
         correct(&mut doc)?;
-        let schemas = doc["components"]["schemas"].take();
+        let mut schemas = doc["components"]["schemas"].take();
+        // Inline operation schemas join the components under their own name, unchanged.
+        for schema in Schema::ALL {
+            if let Some(pointer) = schema.inline() {
+                let found = doc["paths"][TEMPLATES_PATH]
+                    .pointer(pointer)
+                    .cloned()
+                    .ok_or_else(|| format!("{} not in Meta's file", schema.component()))?;
+                schemas[schema.component()] = found;
+            }
+        }
         let mut validators = BTreeMap::new();
         for schema in Schema::ALL {
             let root = json!({

@@ -1,5 +1,5 @@
 //! `cloud-api-simulator [--host 127.0.0.1] [--port 8789] [--token T]
-//! [--webhook-url URL --app-secret S] [--status-gap-ms N]`: serves the WhatsApp
+//! [--webhook-url URL --app-secret S] [--status-gap-ms N] [--template-approval-ms N]`: serves the WhatsApp
 //! Cloud API simulator on a loopback address.
 #![deny(missing_docs)]
 
@@ -11,7 +11,7 @@ use cloud_api_simulator::{serve, Config, WebhookTarget, DEFAULT_PORT};
 
 const USAGE: &str = "usage: cloud-api-simulator [--host 127.0.0.1] [--port 8789] [--token TOKEN]
          [--webhook-url http://127.0.0.1:8787/webhooks/whatsapp --app-secret SECRET]
-         [--status-gap-ms 20]
+         [--status-gap-ms 20] [--template-approval-ms 200]
 
 Serves a fake WhatsApp Cloud API send endpoint on a loopback address.
   --host   loopback address to bind (127.0.0.1, ::1 or localhost)
@@ -20,6 +20,7 @@ Serves a fake WhatsApp Cloud API send endpoint on a loopback address.
   --webhook-url    loopback URL to deliver signed status and inbound webhooks to
   --app-secret     app secret that signs them (X-Hub-Signature-256); needs --webhook-url
   --status-gap-ms  pause before each status webhook of a send (default 20)
+  --template-approval-ms  how long a created template stays PENDING before review (default 200)
 Control API: GET /_sim/health, GET|DELETE /_sim/messages, GET|POST|DELETE /_sim/faults,
   GET|POST|DELETE /_sim/statuses, POST /_sim/inbound, GET|DELETE /_sim/webhooks";
 
@@ -30,6 +31,7 @@ struct Args {
     webhook_url: Option<String>,
     app_secret: Option<String>,
     status_gap_ms: u64,
+    template_approval_ms: u64,
 }
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
@@ -40,6 +42,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         webhook_url: None,
         app_secret: None,
         status_gap_ms: 20,
+        template_approval_ms: 200,
     };
     while let Some(flag) = args.next() {
         let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
@@ -72,6 +75,14 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
                     .ok()
                     .filter(|ms| *ms <= 60_000)
                     .ok_or(format!("--status-gap-ms: not 0 to 60000: {ms}"))?;
+            }
+            "--template-approval-ms" => {
+                let ms = value("--template-approval-ms")?;
+                parsed.template_approval_ms = ms
+                    .parse()
+                    .ok()
+                    .filter(|ms| *ms <= 3_600_000)
+                    .ok_or(format!("--template-approval-ms: not 0 to 3600000: {ms}"))?;
             }
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other}")),
@@ -122,6 +133,7 @@ fn main() -> ExitCode {
         log: true,
         webhook,
         status_gap_ms: args.status_gap_ms,
+        template_approval_ms: args.template_approval_ms,
     };
     match serve(listener, config) {
         Ok(handle) => {

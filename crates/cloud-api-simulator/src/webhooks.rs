@@ -6,6 +6,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
+use crate::{now_ms, PendingWebhook};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use whatsapp_cloud_api::sign;
@@ -415,6 +416,34 @@ fn full_referral(given: &Value) -> Value {
         }
     }
     r
+}
+
+impl crate::Simulator {
+    /// Delivers one webhook now (no lock held while posting) and records it,
+    /// after holding it to Meta's schema.
+    pub fn deliver(&self, webhook: &PendingWebhook) -> Delivery {
+        let result = match &self.config.webhook {
+            Some(target) => target.post(&webhook.body),
+            None => Err("started without --webhook-url".into()),
+        };
+        let mut st = self.lock();
+        let seq = st.deliveries.len() as u64 + 1;
+        st.check_webhook(seq, &webhook.body);
+        let delivery = Delivery {
+            seq,
+            kind: webhook.kind.into(),
+            wamid: webhook.wamid.clone(),
+            status: webhook.status.clone(),
+            http_status: result.as_ref().ok().copied(),
+            error: result.err(),
+            at_ms: now_ms(),
+            redelivery_of: webhook.redelivery_of,
+            payload: serde_json::from_slice(&webhook.body).unwrap_or(Value::Null),
+            body: webhook.body.clone(),
+        };
+        st.deliveries.push(delivery.clone());
+        delivery
+    }
 }
 
 #[cfg(test)]

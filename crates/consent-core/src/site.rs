@@ -229,6 +229,10 @@ pub struct WhatsAppConfig {
     /// wa.me links; the chat widget's `number` is used when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_phone_number: Option<String>,
+    /// The WhatsApp Business Account id (digits): where templates are created
+    /// and read back (`POST /admin/sites/{site}/templates`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waba_id: Option<String>,
 }
 
 /// What the widget is told about a site: nothing secret.
@@ -363,6 +367,11 @@ impl SiteConfig {
                     "whatsapp.display_phone_number",
                     "must be 8 to 15 digits with the country code",
                 ));
+            }
+        }
+        if let Some(w) = &self.whatsapp.waba_id {
+            if w.is_empty() || w.len() > 32 || !w.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(("whatsapp.waba_id", "must be digits"));
             }
         }
         if let Some(d) = &self.double_opt_in {
@@ -525,13 +534,31 @@ impl SiteConfig {
 
     /// The template language for a person's locale: theirs if approved, else the first.
     pub fn template_language(&self, locale: Locale) -> &str {
+        self.template_language_among(locale, &[])
+    }
+
+    /// As [`Self::template_language`], but once Meta has approved some of the
+    /// languages (`approved`, as last read back), only those are candidates: a
+    /// person never gets a language whose template is pending, rejected or paused
+    /// while an approved one exists. No approved language known: as before.
+    pub fn template_language_among(&self, locale: Locale, approved: &[String]) -> &str {
         let wanted = locale.whatsapp_code();
-        let langs = &self.whatsapp.template_languages;
+        let langs: Vec<&String> = self
+            .whatsapp
+            .template_languages
+            .iter()
+            .filter(|l| approved.is_empty() || approved.contains(l))
+            .collect();
+        let langs = if langs.is_empty() {
+            self.whatsapp.template_languages.iter().collect()
+        } else {
+            langs
+        };
         langs
             .iter()
             .find(|l| l.as_str() == wanted)
             .or_else(|| langs.first())
-            .map(String::as_str)
+            .map(|l| l.as_str())
             .unwrap_or("en")
     }
 }
@@ -594,6 +621,7 @@ pub(crate) mod sample {
                 template_languages: vec!["id".into(), "en".into()],
                 token_secret: "WA_TOKEN_ACME".into(),
                 display_phone_number: None,
+                waba_id: None,
             },
             limits: Limits::default(),
             turnstile_secret: None,
@@ -626,6 +654,43 @@ mod tests {
         assert!(!s.allows_origin("https://acme.example.evil.test"));
         assert!(!s.allows_origin("http://acme.example"));
         assert!(!s.allows_origin("null"));
+    }
+
+    #[test]
+    fn template_language_skips_languages_meta_has_not_approved() {
+        let s = site(); // id, en
+        let approved = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        // en rejected, id approved: an English speaker gets id.
+        assert_eq!(
+            s.template_language_among(Locale::En, &approved(&["id"])),
+            "id"
+        );
+        assert_eq!(
+            s.template_language_among(Locale::En, &approved(&["en", "id"])),
+            "en"
+        );
+        // Only en approved: the fallback is en, not the first listed.
+        assert_eq!(
+            s.template_language_among(Locale::De, &approved(&["en"])),
+            "en"
+        );
+        // Nothing approved known, or approved only outside the site's list: as today.
+        assert_eq!(s.template_language_among(Locale::En, &[]), "en");
+        assert_eq!(
+            s.template_language_among(Locale::De, &approved(&["tr"])),
+            "id"
+        );
+    }
+
+    #[test]
+    fn waba_id_must_be_digits() {
+        let mut s = site();
+        s.whatsapp.waba_id = Some("1029384756".into());
+        assert_eq!(s.check(), Ok(()));
+        for bad in ["", "12a4", "-1"] {
+            s.whatsapp.waba_id = Some(bad.into());
+            assert_eq!(s.check().unwrap_err().0, "whatsapp.waba_id");
+        }
     }
 
     #[test]
@@ -688,9 +753,9 @@ mod tests {
         let two: SiteConfig = serde_json::from_value(v).unwrap();
         assert_eq!(two.check(), Ok(()));
         assert!(two.allows_calling_code(60) && !two.allows_calling_code(65));
-        // The widget shows the server's refusal; the list costs its bytes nothing.
+        // The widget refuses other numbers before sending: it is told the list.
         let public = serde_json::to_value(two.public()).unwrap();
-        assert!(public.get("allowed_calling_codes").is_none());
+        assert_eq!(public["allowed_calling_codes"], serde_json::json!([62, 60]));
     }
 
     #[test]

@@ -106,6 +106,21 @@ pub enum AppError {
         /// What is wrong.
         detail: &'static str,
     },
+    /// Templates are created in a WhatsApp Business Account the site does not name.
+    #[error("the site has no whatsapp.waba_id: set it (digits, from WhatsApp Manager) with PUT /admin/sites/{0}")]
+    NoWabaId(String),
+    /// Meta's Graph API answered an error (its retry class decides the status).
+    #[error("Graph API error {code}{}: {message}", .subcode.map(|s| format!(" (subcode {s})")).unwrap_or_default())]
+    Graph {
+        /// The Graph error code.
+        code: i64,
+        /// Its subcode.
+        subcode: Option<i64>,
+        /// Meta's message.
+        message: String,
+        /// Whether a later try may succeed (transient retry classes).
+        transient: bool,
+    },
     /// A ledger whose schema could not be migrated refuses to serve.
     #[error("the consent ledger is unavailable; try again later")]
     LedgerUnavailable(String),
@@ -135,6 +150,10 @@ struct Problem<'a> {
     site_key: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     script: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    graph_code: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    graph_error_subcode: Option<i64>,
 }
 
 impl AppError {
@@ -167,6 +186,11 @@ impl AppError {
             VerificationFailed => (403, "verification-failed", "Webhook verification failed"),
             InvalidSignature => (401, "invalid-signature", "Invalid signature"),
             LedgerUnavailable(_) => (503, "ledger-unavailable", "Ledger unavailable"),
+            NoWabaId(_) => (422, "waba-id-missing", "No WhatsApp Business Account id"),
+            Graph {
+                transient: true, ..
+            } => (503, "graph-unavailable", "WhatsApp API unavailable"),
+            Graph { .. } => (502, "graph-error", "WhatsApp API refused the request"),
             Internal(_) => (500, "internal", "Internal error"),
         }
     }
@@ -179,6 +203,7 @@ impl AppError {
                 Some(field)
             }
             AppError::TurnstileFailed => Some("turnstile_token"),
+            AppError::NoWabaId(_) => Some("whatsapp.waba_id"),
             AppError::InvalidIdempotencyKey | AppError::IdempotencyKeyReused => {
                 Some("Idempotency-Key")
             }
@@ -204,6 +229,14 @@ impl AppError {
             field: self.field(),
             site_key: None,
             script: None,
+            graph_code: match &self {
+                AppError::Graph { code, .. } => Some(*code),
+                _ => None,
+            },
+            graph_error_subcode: match &self {
+                AppError::Graph { subcode, .. } => *subcode,
+                _ => None,
+            },
         };
         let body = match &self {
             AppError::ChallengeRequired { site_key, script } => Problem {
@@ -221,7 +254,11 @@ impl AppError {
         if let AppError::RateLimited { retry_after, .. } = &self {
             headers.set("Retry-After", &retry_after.to_string())?;
         }
-        if let AppError::LedgerUnavailable(_) = &self {
+        if let AppError::LedgerUnavailable(_)
+        | AppError::Graph {
+            transient: true, ..
+        } = &self
+        {
             headers.set("Retry-After", "60")?;
         }
         if let AppError::Unauthorized = self {

@@ -12,7 +12,7 @@ mod http;
 mod ledger;
 mod protocol;
 
-use edge::{admin, beacon, prefcentre, preferences, public, webhooks};
+use edge::{admin, beacon, prefcentre, preferences, public, qrdls, templates, webhooks};
 use worker::{event, Context, Env, Headers, Method, Request, Response, Result};
 
 pub use error::AppError;
@@ -75,6 +75,12 @@ async fn route(req: Request, env: &Env) -> std::result::Result<Response, AppErro
                     allow: "GET, DELETE",
                 }),
                 (["verify"], Method::Get) => admin::verify(env, site).await,
+                (["templates"], Method::Get) => templates::read(env, site).await,
+                (["templates"], Method::Post) => templates::create(env, site).await,
+                (["templates"], _) => Err(AppError::MethodNotAllowed { allow: "GET, POST" }),
+                (["qr-links"], Method::Get) => qrdls::list(env, site).await,
+                (["qr-links"], Method::Post) => qrdls::create(req, env, site).await,
+                (["qr-links"], _) => Err(AppError::MethodNotAllowed { allow: "GET, POST" }),
                 (["stats"], Method::Get) => admin::stats(&req, env, site).await,
                 (["export"], Method::Get) => admin::export(&req, env, site).await,
                 (["resume-sending"], Method::Post) => admin::resume_sending(env, site).await,

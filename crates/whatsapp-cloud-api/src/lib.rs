@@ -4,6 +4,8 @@
 
 pub mod error;
 pub mod message;
+pub mod qr;
+pub mod template;
 pub mod webhook;
 
 pub use error::{ErrorEnvelope, GraphError, RetryClass, RETRY_TABLE};
@@ -11,6 +13,7 @@ pub use message::{
     Component, Contact, Language, MessageBody, MessageContext, MessageRequest, Parameter,
     SendResponse, SentMessage, Template, TextBody,
 };
+pub use template::{templates_path, TemplateCreate, TemplateCreated, TemplateInfo, TemplateList};
 pub use webhook::{sign, verify_signature};
 
 /// Path of the send-message endpoint below the Graph base URL.

@@ -6,6 +6,8 @@ pub mod beacon;
 pub mod prefcentre;
 pub mod preferences;
 pub mod public;
+pub mod qrdls;
 pub mod sites;
+pub mod templates;
 pub mod turnstile;
 pub mod webhooks;

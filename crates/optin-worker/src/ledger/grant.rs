@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use whatsapp_cloud_api::MessageRequest;
 
 use super::{
-    breaker, double_optin, limits, queue,
+    breaker, double_optin, limits, queue, templates,
     tx::{Event, Tx},
 };
 use crate::protocol::{ConsentReply, LedgerError, RecordConsent, Recorded};
@@ -110,7 +110,6 @@ fn write_grant(tx: &Tx, cmd: &RecordConsent) -> worker::Result<Recorded> {
     let now = tx.now;
     let id = tx.new_id()?;
     let c = &cmd.consent;
-    let language = cmd.site.template_language(c.notice.locale);
     let phone = c.phone.as_str();
     // Double opt-in: what the person does not hold yet waits for their confirmation.
     let pending = match cmd.site.double_opt_in() {
@@ -134,6 +133,9 @@ fn write_grant(tx: &Tx, cmd: &RecordConsent) -> worker::Result<Recorded> {
         (Some(_), Some(doi)) => doi.template_name.as_str(),
         _ => cmd.site.whatsapp.template_name.as_str(),
     };
+    // Never a language Meta has not approved while an approved one is known.
+    let approved = templates::approved(tx.db, template_name)?;
+    let language = cmd.site.template_language_among(c.notice.locale, &approved);
     let evidence = serde_json::to_string(&Evidence {
         site: &cmd.site.id,
         notice_text: &c.notice.text,

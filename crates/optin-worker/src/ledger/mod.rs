@@ -18,6 +18,7 @@ mod schema;
 mod settings;
 mod store;
 mod subscriber;
+mod templates;
 #[cfg(test)]
 mod tests;
 mod throughput;
@@ -183,6 +184,9 @@ impl SiteLedger {
             }
             LedgerCommand::ExportNdjson { after, since } => {
                 to_json(&audit::export_ndjson(&tx, after, since)?)?
+            }
+            LedgerCommand::RecordTemplateStatuses { statuses } => {
+                to_json(&templates::record(tx.db, &statuses, tx.now)?)?
             }
         };
         Ok(json)

@@ -94,7 +94,7 @@ pub fn for_phone(sql: &dyn Db, phone: &str) -> Result<Vec<OutboxView>> {
 
 fn statuses_of(sql: &dyn Db, wamid: Option<&str>, id: &str) -> Result<Vec<StatusView>> {
     sql.rows(
-        "SELECT status, ts AS timestamp, error_code, error_title, received_at
+        "SELECT status, ts AS timestamp, error_code, error_title, received_at, pricing_category
          FROM message_statuses WHERE wamid = ? OR outbox_id = ? ORDER BY received_at, rowid",
         &[wamid.unwrap_or("").into(), id.into()],
     )
@@ -122,8 +122,8 @@ pub fn apply_status(sql: &dyn Db, s: &Status, now: i64) -> Result<bool> {
     let outbox_id = s.biz_opaque_callback_data.clone().unwrap_or_default();
     let error = s.errors.first();
     let fresh: Vec<serde_json::Value> = sql
-        .rows("INSERT INTO message_statuses (wamid, status, outbox_id, ts, error_code, error_title, received_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING wamid", &[
+        .rows("INSERT INTO message_statuses (wamid, status, outbox_id, ts, error_code, error_title, received_at, pricing_category)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING wamid", &[
                 s.id.as_str().into(),
                 s.status.as_str().into(),
                 outbox_id.as_str().into(),
@@ -131,6 +131,7 @@ pub fn apply_status(sql: &dyn Db, s: &Status, now: i64) -> Result<bool> {
                 error.and_then(|e| e.code).into(),
                 error.map(|e| e.summary()).into(),
                 now.into(),
+                s.pricing.as_ref().and_then(|p| p.category.clone()).into(),
             ])?;
     if fresh.is_empty() {
         return Ok(false);

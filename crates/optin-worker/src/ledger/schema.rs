@@ -152,6 +152,27 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
            at INTEGER NOT NULL
          );",
     ),
+    (
+        9,
+        // The templates' review status as last read from Meta (templates.rs):
+        // which languages a send may use.
+        "CREATE TABLE template_statuses (
+           name TEXT NOT NULL,
+           language TEXT NOT NULL,
+           template_id TEXT,
+           status TEXT NOT NULL,
+           category TEXT,
+           previous_category TEXT,
+           rejected_reason TEXT,
+           read_at INTEGER NOT NULL,
+           PRIMARY KEY (name, language)
+         );",
+    ),
+    (
+        10,
+        // What Meta billed a message as (`pricing.category` of its status webhook).
+        "ALTER TABLE message_statuses ADD COLUMN pricing_category TEXT;",
+    ),
 ];
 
 /// Bookkeeping table, created before any migration runs.

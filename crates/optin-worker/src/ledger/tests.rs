@@ -6,10 +6,12 @@ use rusqlite::Connection;
 use whatsapp_cloud_api::MessageRequest;
 
 use super::{
-    audit, breaker, changes, double_optin, grant, outbox, queue, schema, subscriber,
+    audit, breaker, changes, double_optin, grant, outbox, queue, schema, subscriber, templates,
     tx::{Keys, Tx},
 };
-use crate::protocol::{Change, ConsentReply, LedgerError, RecordConsent, Recorded, RequestContext};
+use crate::protocol::{
+    Change, ConsentReply, LedgerError, RecordConsent, Recorded, RequestContext, TemplateStatus,
+};
 
 /// Some Tuesday, 800 s into its UTC hour.
 const T0: i64 = 1_700_000_000_000;
@@ -959,4 +961,76 @@ fn the_ndjson_export_written_by_sqlite_is_the_rows_line_for_line_in_pages() {
         6,
         "the last 5 grants and the erasure"
     );
+}
+
+fn template_status(language: &str, status: &str) -> TemplateStatus {
+    TemplateStatus {
+        name: "optin_confirmation".into(),
+        language: language.into(),
+        id: None,
+        status: status.into(),
+        category: Some("UTILITY".into()),
+        previous_category: None,
+        rejected_reason: (status == "REJECTED").then(|| "INVALID_FORMAT".into()),
+    }
+}
+
+fn queued_language(db: &Connection) -> String {
+    text(
+        db,
+        "SELECT json_extract(request, '$.template.language.code') FROM outbox ORDER BY created_at DESC, rowid DESC LIMIT 1",
+    )
+}
+
+#[test]
+fn a_confirmation_skips_a_language_meta_rejected_while_another_is_approved() {
+    let db = ledger();
+    let keys = keys();
+    let site = site(); // en, id, pt_BR, …; the consent's locale is en
+    let tx = tx(&db, &keys, T0);
+    // Nothing known yet: the person's own language, as ever.
+    record(&tx, &consent(&site, PHONE, &["order_updates"]));
+    assert_eq!(queued_language(&db), "en");
+    // en rejected, id approved, the rest pending: id.
+    let statuses = vec![
+        template_status("en", "REJECTED"),
+        template_status("id", "APPROVED"),
+        template_status("pt_BR", "PENDING"),
+    ];
+    templates::record(&db, &statuses, T0).unwrap();
+    let tx = self::tx(&db, &keys, T0 + 1);
+    record(&tx, &consent(&site, OTHER, &["order_updates"]));
+    assert_eq!(queued_language(&db), "id");
+    // Read again later: en approved now, so en.
+    let statuses = vec![
+        template_status("en", "APPROVED"),
+        template_status("id", "PAUSED"),
+    ];
+    templates::record(&db, &statuses, T0 + 2).unwrap();
+    assert_eq!(
+        templates::approved(&db, "optin_confirmation").unwrap(),
+        vec!["en"]
+    );
+    let tx = self::tx(&db, &keys, T0 + 3);
+    record(&tx, &consent(&site, "+6281211112222", &["order_updates"]));
+    assert_eq!(queued_language(&db), "en");
+}
+
+#[test]
+fn a_confirmation_keeps_what_meta_charged_it_as() {
+    let db = ledger();
+    let keys = keys();
+    let site = site();
+    let tx = tx(&db, &keys, T0);
+    let recorded = record(&tx, &consent(&site, PHONE, &["order_updates"]));
+    let status: whatsapp_cloud_api::webhook::Status = serde_json::from_value(serde_json::json!({
+        "id": "wamid.X", "status": "delivered", "timestamp": "1700000001", "recipient_id": "6281234567890",
+        "biz_opaque_callback_data": recorded.id,
+        "pricing": {"billable": true, "pricing_model": "PMP", "category": "utility"}
+    }))
+    .unwrap();
+    assert!(queue::apply_status(&db, &status, T0 + 1).unwrap());
+    let view = subscriber::view(&tx, PHONE).unwrap().unwrap();
+    let statuses = &view.confirmations[0].statuses;
+    assert_eq!(statuses[0].pricing_category.as_deref(), Some("utility"));
 }

@@ -11,6 +11,7 @@ mod consent;
 mod prefs;
 mod stats;
 mod subscriber;
+mod templates;
 mod webhook;
 
 pub use audit::{BrokenLink, Erased, ExportPage, ExportRow, NdjsonPage, Verification};
@@ -27,6 +28,7 @@ pub use stats::{
 pub use subscriber::{
     DoubleOptInView, EventView, OutboxView, StateRow, StatusView, SubscriberView,
 };
+pub use templates::{TemplateStatus, TemplatesRecorded};
 pub use webhook::{Applied, WebhookBatch};
 
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
@@ -108,6 +110,8 @@ pub enum LedgerCommand {
         /// Only events at or after this time, Unix ms.
         since: i64,
     },
+    /// Template statuses just read from Meta; replaces what was known of those names.
+    RecordTemplateStatuses { statuses: Vec<TemplateStatus> },
 }
 
 /// Why a ledger refused a command. Serialised as `{"error": "rate-limited", …}`.
@@ -357,6 +361,14 @@ impl LedgerClient {
     /// [`LedgerCommand::ExportNdjson`].
     pub async fn export_ndjson(&self, after: i64, since: i64) -> Result<NdjsonPage, LedgerError> {
         self.send(&LedgerCommand::ExportNdjson { after, since })
+            .await
+    }
+
+    pub async fn record_template_statuses(
+        &self,
+        statuses: Vec<TemplateStatus>,
+    ) -> Result<TemplatesRecorded, LedgerError> {
+        self.send(&LedgerCommand::RecordTemplateStatuses { statuses })
             .await
     }
 }

@@ -77,4 +77,7 @@ pub struct StatusView {
     pub error_code: Option<i64>,
     pub error_title: Option<String>,
     pub received_at: i64,
+    /// What Meta charged the message as (`pricing.category`: `utility`, `marketing`, …).
+    #[serde(default)]
+    pub pricing_category: Option<String>,
 }
