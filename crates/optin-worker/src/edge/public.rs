@@ -9,7 +9,7 @@ use worker::{Env, Headers, Request, Response};
 
 use crate::{
     error::AppError,
-    http::{cors_for, json, parse_json, query_param, read_json_text},
+    http::{cors_for, parse_json, query_param, read_json_text},
     protocol::{LedgerClient, LedgerError, RecordConsent, RequestContext},
 };
 
@@ -33,28 +33,28 @@ pub async fn config(req: &Request, env: &Env, site: &str) -> Result<Response, Ap
 }
 
 async fn site_config(req: &Request, env: &Env, site: &str) -> Result<Response, AppError> {
-    let site = sites::load(env, site).await?;
-    let asked = req
-        .url()?
-        .query_pairs()
-        .find(|(k, _)| k == "locale")
-        .and_then(|(_, v)| Locale::parse(&v));
+    let url = req.url()?;
+    let asked = query_param(&url, "locale").and_then(|l| Locale::parse(&l));
+    // `chat=1` from a page with the chat widget; the others need none of its strings.
+    let chat = query_param(&url, "chat").as_deref() == Some("1");
+    let what = format!("public:{}:{chat}", asked.map(|l| l.tag()).unwrap_or(""));
+    let body = sites::rendered(env, site, &what, |site| {
+        let public = site.public_in(asked.unwrap_or(site.default_locale));
+        let public = if chat { public } else { public.without_chat() };
+        let mut body =
+            serde_json::to_value(public).map_err(|e| AppError::Internal(e.to_string()))?;
+        if site.respect_dnt {
+            // Read by the loader only when the browser signals DNT or GPC.
+            body["respect_dnt"] = true.into();
+        }
+        Ok(body.to_string())
+    })
+    .await?;
     let headers = Headers::new();
     headers.set("Access-Control-Allow-Origin", "*")?;
     headers.set("Cache-Control", "public, max-age=60")?;
-    let public = site.public_in(asked.unwrap_or(site.default_locale));
-    // `chat=1` from a page with the chat widget; the others need none of its strings.
-    let public = if query_param(&req.url()?, "chat").as_deref() == Some("1") {
-        public
-    } else {
-        public.without_chat()
-    };
-    let mut body = serde_json::to_value(public).map_err(|e| AppError::Internal(e.to_string()))?;
-    if site.respect_dnt {
-        // Read by the loader only when the browser signals DNT or GPC.
-        body["respect_dnt"] = true.into();
-    }
-    json(&body, 200, headers)
+    headers.set("Content-Type", "application/json")?;
+    Ok(Response::ok(body)?.with_headers(headers))
 }
 
 /// `OPTIONS /v1/sites/{site}/consents`: the CORS preflight, for any page origin.

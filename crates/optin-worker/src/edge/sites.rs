@@ -22,6 +22,44 @@ const CACHE_SITES: usize = 256;
 thread_local! {
     // One isolate runs one request at a time on one thread.
     static CACHE: RefCell<BTreeMap<String, (f64, SiteConfig)>> = const { RefCell::new(BTreeMap::new()) };
+    // Renderings of a cached config, by (site, what), with the config's own time.
+    static RENDERED: RefCell<BTreeMap<(String, String), (f64, String)>> = const { RefCell::new(BTreeMap::new()) };
+}
+
+/// A rendering of a site's configuration (`what` names which: the public
+/// config in a locale, say), kept exactly as long as the config it was made
+/// from: a request the cache can answer neither clones the config nor
+/// serialises it again. A `PUT` through this isolate drops the site's renderings.
+pub async fn rendered(
+    env: &Env,
+    id: &str,
+    what: &str,
+    render: impl FnOnce(&SiteConfig) -> Result<String, AppError>,
+) -> Result<String, AppError> {
+    let now = worker::Date::now().as_millis() as f64;
+    let key = (id.to_owned(), what.to_owned());
+    let hit = RENDERED.with(|r| {
+        r.borrow()
+            .get(&key)
+            .filter(|(at, _)| now - at < CACHE_MS)
+            .map(|(_, body)| body.clone())
+    });
+    if let Some(body) = hit {
+        return Ok(body);
+    }
+    let site = load(env, id).await?;
+    let body = render(&site)?;
+    let at = CACHE
+        .with(|c| c.borrow().get(id).map(|(at, _)| *at))
+        .unwrap_or(now);
+    RENDERED.with(|r| {
+        let mut r = r.borrow_mut();
+        if r.len() >= CACHE_SITES * 8 {
+            r.clear();
+        }
+        r.insert(key, (at, body.clone()));
+    });
+    Ok(body)
 }
 
 /// Loads a site's configuration, or `UnknownSite`.
@@ -55,6 +93,7 @@ fn remember(site: &SiteConfig, now: f64) {
         }
         c.insert(site.id.clone(), (now, site.clone()));
     });
+    RENDERED.with(|r| r.borrow_mut().retain(|(id, _), _| *id != site.id));
 }
 
 async fn read(env: &Env, id: &str) -> Result<SiteConfig, AppError> {
