@@ -146,13 +146,7 @@ impl Simulator {
                 st.records.clear();
                 SimResponse::no_content()
             }
-            ("GET", "/_sim/faults") => SimResponse::json(
-                200,
-                &Faults {
-                    faults: &st.faults,
-                    chaos: st.chaos.as_ref(),
-                },
-            ),
+            ("GET", "/_sim/faults") => faults_view(&st),
             ("POST", "/_sim/faults") if ChaosSpec::is_chaos(&req.body) => {
                 match serde_json::from_slice::<ChaosSpec>(&req.body)
                     .map_err(|e| format!("Invalid chaos spec: {e}"))
@@ -160,13 +154,7 @@ impl Simulator {
                 {
                     Ok(chaos) => {
                         st.chaos = Some(chaos);
-                        SimResponse::json(
-                            200,
-                            &Faults {
-                                faults: &st.faults,
-                                chaos: st.chaos.as_ref(),
-                            },
-                        )
+                        faults_view(&st)
                     }
                     Err(details) => st.graph_error(400, 100, &meta_message(100), &details),
                 }
@@ -178,13 +166,7 @@ impl Simulator {
                 match fault {
                     Ok(fault) => {
                         st.faults.push_back(fault);
-                        SimResponse::json(
-                            200,
-                            &Faults {
-                                faults: &st.faults,
-                                chaos: st.chaos.as_ref(),
-                            },
-                        )
+                        faults_view(&st)
                     }
                     Err(details) => st.graph_error(400, 100, &meta_message(100), &details),
                 }
@@ -266,4 +248,15 @@ pub(crate) struct Faults<'a> {
     pub(crate) faults: &'a VecDeque<Fault>,
     /// The rate-based fault mode, when on.
     pub(crate) chaos: Option<&'a Chaos>,
+}
+
+/// The fault queue and the chaos mode, as `POST /_sim/faults` answers them.
+fn faults_view(st: &State) -> SimResponse {
+    SimResponse::json(
+        200,
+        &Faults {
+            faults: &st.faults,
+            chaos: st.chaos.as_ref(),
+        },
+    )
 }

@@ -53,33 +53,11 @@ impl Simulator {
         version: &str,
         pnid: &str,
     ) -> SimResponse {
+        if let Some(refused) = self.refuse_graph_request(st, req, version, pnid) {
+            return refused;
+        }
         let bad =
             |st: &mut State, details: &str| st.graph_error(400, 100, &meta_message(100), details);
-        if req.body.len() > MAX_BODY {
-            return st.graph_error(413, 100, "(#100) Request body too large", "Body over 1 MiB");
-        }
-        if let Some(token) = &self.config.token {
-            if req.authorization.as_deref() != Some(&format!("Bearer {token}")) {
-                return st.graph_error(
-                    401,
-                    190,
-                    &meta_message(190),
-                    "Missing or wrong bearer token",
-                );
-            }
-        }
-        if !valid_version(version) {
-            return bad(st, "Unsupported API version: expected v<major>.<minor>");
-        }
-        if pnid.is_empty() || !pnid.bytes().all(|b| b.is_ascii_digit()) {
-            return st.graph_error_sub(
-                400,
-                100,
-                Some(UNKNOWN_OBJECT_SUBCODE),
-                &meta_message(100),
-                &format!("Unsupported request. Object with ID '{pnid}' does not exist"),
-            );
-        }
         match req.method.as_str() {
             "GET" => {
                 let data: Vec<Value> = st

@@ -178,6 +178,50 @@ impl Simulator {
         response
     }
 
+    /// What Meta answers before looking at a Graph request's body: too large,
+    /// a missing or wrong token, an unknown API version, an object id that is no
+    /// id. `None` when none applies (the message_templates and message_qrdls edges).
+    pub(crate) fn refuse_graph_request(
+        &self,
+        st: &mut State,
+        req: &SimRequest,
+        version: &str,
+        object_id: &str,
+    ) -> Option<SimResponse> {
+        if req.body.len() > MAX_BODY {
+            return Some(st.graph_error(
+                413,
+                100,
+                "(#100) Request body too large",
+                "Body over 1 MiB",
+            ));
+        }
+        if let Some(token) = &self.config.token {
+            if req.authorization.as_deref() != Some(&format!("Bearer {token}")) {
+                return Some(st.graph_error(
+                    401,
+                    190,
+                    &meta_message(190),
+                    "Missing or wrong bearer token",
+                ));
+            }
+        }
+        if !valid_version(version) {
+            let details = "Unsupported API version: expected v<major>.<minor>";
+            return Some(st.graph_error(400, 100, &meta_message(100), details));
+        }
+        if object_id.is_empty() || !object_id.bytes().all(|b| b.is_ascii_digit()) {
+            return Some(st.graph_error_sub(
+                400,
+                100,
+                Some(UNKNOWN_OBJECT_SUBCODE),
+                &meta_message(100),
+                &format!("Unsupported request. Object with ID '{object_id}' does not exist"),
+            ));
+        }
+        None
+    }
+
     fn templates_answer(
         &self,
         st: &mut State,
@@ -186,33 +230,11 @@ impl Simulator {
         waba_id: &str,
         query: &str,
     ) -> SimResponse {
+        if let Some(refused) = self.refuse_graph_request(st, req, version, waba_id) {
+            return refused;
+        }
         let bad =
             |st: &mut State, details: &str| st.graph_error(400, 100, &meta_message(100), details);
-        if req.body.len() > MAX_BODY {
-            return st.graph_error(413, 100, "(#100) Request body too large", "Body over 1 MiB");
-        }
-        if let Some(token) = &self.config.token {
-            if req.authorization.as_deref() != Some(&format!("Bearer {token}")) {
-                return st.graph_error(
-                    401,
-                    190,
-                    &meta_message(190),
-                    "Missing or wrong bearer token",
-                );
-            }
-        }
-        if !valid_version(version) {
-            return bad(st, "Unsupported API version: expected v<major>.<minor>");
-        }
-        if waba_id.is_empty() || !waba_id.bytes().all(|b| b.is_ascii_digit()) {
-            return st.graph_error_sub(
-                400,
-                100,
-                Some(UNKNOWN_OBJECT_SUBCODE),
-                &meta_message(100),
-                &format!("Unsupported request. Object with ID '{waba_id}' does not exist"),
-            );
-        }
         st.review(self.config.template_approval_ms);
         match req.method.as_str() {
             "GET" => {

@@ -17,6 +17,13 @@ pub fn json<T: Serialize>(value: &T, status: u16, headers: Headers) -> Result<Re
         .with_headers(headers))
 }
 
+/// Headers for an answer no cache may keep (admin data, per-person answers).
+pub fn no_store() -> Result<Headers, AppError> {
+    let headers = Headers::new();
+    headers.set("Cache-Control", "no-store")?;
+    Ok(headers)
+}
+
 /// Reads a raw body of at most `limit` bytes: refused early on a larger
 /// Content-Length, and, for a body without one (chunked), as soon as the bytes
 /// read pass the limit — an oversized body is never held whole.

@@ -3,12 +3,12 @@
 
 use consent_core::{normalize_phone, ConsentError, SiteConfig};
 use futures_util::stream;
-use worker::{Env, Headers, Request, Response};
+use worker::{Env, Request, Response};
 
 use super::sites;
 use crate::{
     error::{from_json_error, AppError},
-    http::{json, query_param, read_json},
+    http::{json, no_store, query_param, read_json},
     protocol::{
         preferences_token, BreakerView, ExportRow, LedgerClient, Range, Stats, Verification,
     },
@@ -43,12 +43,6 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
         return false;
     }
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-fn no_store() -> Result<Headers, AppError> {
-    let headers = Headers::new();
-    headers.set("Cache-Control", "no-store")?;
-    Ok(headers)
 }
 
 /// The ledger holding `raw_phone` on `site`, and the number as E.164.

@@ -5,12 +5,12 @@
 
 use serde::Deserialize;
 use whatsapp_cloud_api::qr::{qrdls_path, QrCode, QrCreate, QrList, MAX_PREFILLED};
-use worker::{Env, Headers, Method, Request, Response};
+use worker::{Env, Method, Request, Response};
 
 use super::{sites, templates};
 use crate::{
     error::AppError,
-    http::{json, parse_json, read_json_text},
+    http::{json, no_store, parse_json, read_json_text},
 };
 
 #[derive(Deserialize, Default)]
@@ -84,12 +84,6 @@ pub async fn list(env: &Env, site: &str) -> Result<Response, AppError> {
         200,
         no_store()?,
     )
-}
-
-fn no_store() -> Result<Headers, AppError> {
-    let headers = Headers::new();
-    headers.set("Cache-Control", "no-store")?;
-    Ok(headers)
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ use worker::{Env, Fetch, Headers, Method, Request, RequestInit, Response};
 use super::sites;
 use crate::{
     error::AppError,
-    http::json,
+    http::{json, no_store},
     protocol::{LedgerClient, TemplateStatus},
 };
 
@@ -275,12 +275,6 @@ pub async fn read(env: &Env, site: &str) -> Result<Response, AppError> {
         200,
         no_store()?,
     )
-}
-
-fn no_store() -> Result<Headers, AppError> {
-    let headers = Headers::new();
-    headers.set("Cache-Control", "no-store")?;
-    Ok(headers)
 }
 
 #[cfg(test)]

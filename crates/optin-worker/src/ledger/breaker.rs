@@ -93,16 +93,7 @@ pub fn admit(db: &dyn Db, site: &SiteConfig, now: i64) -> Result<bool> {
         "DELETE FROM breaker_minutes WHERE minute < ?",
         &[(m - BASELINE_MINUTES - WINDOW_MINUTES).into()],
     )?;
-    if opened_at(db)?.is_some() {
-        return Ok(true);
-    }
-    let recent = recent(db, now)?;
-    let (threshold, _) = threshold(db, configured(site), now)?;
-    if recent <= i64::from(threshold) {
-        return Ok(false);
-    }
-    open(db, site, recent, threshold, now)?;
-    Ok(true)
+    Ok(opened_at(db)?.is_some() || open_if_over(db, site, 0, now)?)
 }
 
 /// Whether this consent must pass a Turnstile challenge before it is recorded:
@@ -117,21 +108,24 @@ pub fn challenge_first(db: &dyn Db, cmd: &RecordConsent, now: i64) -> Result<boo
     {
         return Ok(false);
     }
-    if opened_at(db)?.is_some() {
-        return Ok(true);
-    }
-    let recent = recent(db, now)? + 1;
+    Ok(opened_at(db)?.is_some() || open_if_over(db, site, 1, now)?)
+}
+
+/// Whether a consent passed the challenge that stands in for the hold.
+pub fn challenge_passed(cmd: &RecordConsent) -> bool {
+    cmd.challenged && cmd.site.turnstile_when == TurnstileWhen::BreakerOpen
+}
+
+/// Opens the breaker if the window's web consents, with `more` not yet
+/// counted, exceed the threshold; whether it opened.
+fn open_if_over(db: &dyn Db, site: &SiteConfig, more: i64, now: i64) -> Result<bool> {
+    let recent = recent(db, now)? + more;
     let (threshold, _) = threshold(db, configured(site), now)?;
     if recent <= i64::from(threshold) {
         return Ok(false);
     }
     open(db, site, recent, threshold, now)?;
     Ok(true)
-}
-
-/// Whether a consent passed the challenge that stands in for the hold.
-pub fn challenge_passed(cmd: &RecordConsent) -> bool {
-    cmd.challenged && cmd.site.turnstile_when == TurnstileWhen::BreakerOpen
 }
 
 /// Opens the breaker: the `ALERT`, the state row and the `hold` decision.
