@@ -48,6 +48,13 @@ impl Category {
         Category::ALL.into_iter().find(|c| c.as_str() == s)
     }
 
+    /// Whether a person who asked for "only critical" messages still gets
+    /// this category (and the weekly digest does not hold it back): alerts
+    /// about their money and their account.
+    pub fn is_critical(self) -> bool {
+        matches!(self, Category::PaymentAlerts | Category::AccountUpdates)
+    }
+
     /// The label a person reads, in their language.
     pub fn label(self, locale: Locale) -> &'static str {
         locale.strings().categories[self as usize]

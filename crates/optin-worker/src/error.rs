@@ -1,6 +1,8 @@
 //! One application error, mapped to RFC 9457 problem+json responses.
 
 use consent_core::ConsentError;
+
+use crate::protocol::Refusal;
 use serde::Serialize;
 use thiserror::Error;
 use worker::{Headers, Response};
@@ -124,9 +126,90 @@ pub enum AppError {
     /// A ledger whose schema could not be migrated refuses to serve.
     #[error("the consent ledger is unavailable; try again later")]
     LedgerUnavailable(String),
+    /// A site API key was missing, wrong or not allowed here.
+    #[error(transparent)]
+    ApiKey(KeyError),
+    /// A send request came without an `Idempotency-Key`.
+    #[error("an Idempotency-Key header is required, so a retry never sends twice")]
+    IdempotencyKeyRequired,
+    /// The ledger refused a business message by what the person chose; the
+    /// refusal is kept under `id`.
+    #[error("{}", refusal_detail(.refusal))]
+    Refused {
+        /// The kept decision's id.
+        id: String,
+        /// The category asked for.
+        category: String,
+        /// Why.
+        refusal: Refusal,
+    },
     /// Infrastructure failure (binding, storage): retry later.
     #[error("internal error")]
     Internal(String),
+}
+
+/// Why a site API key does not authorise a request.
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum KeyError {
+    /// No `Authorization: Bearer` header.
+    #[error("an Authorization: Bearer header with a site API key is required")]
+    Missing,
+    /// Not shaped like one of our keys.
+    #[error("the bearer token is not a site API key (wok_…)")]
+    Malformed,
+    /// No such key, or the secret does not match.
+    #[error("this API key is not known")]
+    Unknown,
+    /// Revoked by the merchant.
+    #[error("this API key was revoked")]
+    Revoked,
+    /// Rotated and past its overlap.
+    #[error("this API key was rotated and its overlap has ended; use its replacement")]
+    Expired,
+    /// A key of another site.
+    #[error("this API key belongs to another site")]
+    OtherSite,
+    /// The key lacks the scope this endpoint needs.
+    #[error("this API key lacks the '{0}' scope")]
+    MissingScope(&'static str),
+}
+
+impl KeyError {
+    fn parts(&self) -> (u16, &'static str, &'static str) {
+        match self {
+            KeyError::Missing | KeyError::Malformed | KeyError::Unknown => {
+                (401, "unauthorized", "Unauthorized")
+            }
+            KeyError::Revoked | KeyError::Expired => {
+                (401, "key-revoked", "API key no longer valid")
+            }
+            KeyError::OtherSite => (403, "key-other-site", "API key of another site"),
+            KeyError::MissingScope(_) => (403, "scope-missing", "API key lacks the scope"),
+        }
+    }
+}
+
+fn refusal_detail(r: &Refusal) -> String {
+    match r {
+        Refusal::NotSubscribed { status } => {
+            format!("the person has no standing consent for this category (status: {status})")
+        }
+        Refusal::Paused { paused_until } => {
+            format!("the person paused messages until {paused_until}")
+        }
+        Refusal::Frequency {
+            frequency,
+            next_allowed_at: Some(_),
+        } => format!(
+            "the person's frequency choice ({frequency}) allows no more of this category yet"
+        ),
+        Refusal::Frequency { frequency, .. } => {
+            format!("the person's frequency choice ({frequency}) allows only critical categories")
+        }
+        Refusal::OutsideWindow { .. } => {
+            "free text only within 24 hours of the person's last message; send a template".into()
+        }
+    }
 }
 
 impl From<worker::Error> for AppError {
@@ -154,6 +237,21 @@ struct Problem<'a> {
     graph_code: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     graph_error_subcode: Option<i64>,
+    /// A refused message: the kept decision and what it turned on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    category: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    subscription_status: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    paused_until: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_allowed_at: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retry_after: Option<i64>,
 }
 
 impl AppError {
@@ -191,6 +289,16 @@ impl AppError {
                 transient: true, ..
             } => (503, "graph-unavailable", "WhatsApp API unavailable"),
             Graph { .. } => (502, "graph-error", "WhatsApp API refused the request"),
+            ApiKey(k) => k.parts(),
+            IdempotencyKeyRequired => (400, "idempotency-key-required", "Idempotency-Key required"),
+            Refused { refusal, .. } => match refusal {
+                Refusal::NotSubscribed { .. } => (403, "not-subscribed", "Not subscribed"),
+                Refusal::Paused { .. } => (409, "paused", "Paused by the person"),
+                Refusal::Frequency { .. } => (409, "frequency", "Frequency limit"),
+                Refusal::OutsideWindow { .. } => {
+                    (422, "outside-window", "Outside the 24-hour window")
+                }
+            },
             Internal(_) => (500, "internal", "Internal error"),
         }
     }
@@ -204,9 +312,14 @@ impl AppError {
             }
             AppError::TurnstileFailed => Some("turnstile_token"),
             AppError::NoWabaId(_) => Some("whatsapp.waba_id"),
-            AppError::InvalidIdempotencyKey | AppError::IdempotencyKeyReused => {
-                Some("Idempotency-Key")
-            }
+            AppError::InvalidIdempotencyKey
+            | AppError::IdempotencyKeyReused
+            | AppError::IdempotencyKeyRequired => Some("Idempotency-Key"),
+            AppError::ApiKey(_) => Some("Authorization"),
+            AppError::Refused {
+                refusal: Refusal::OutsideWindow { .. },
+                ..
+            } => Some("text"),
             _ => None,
         }
     }
@@ -237,6 +350,13 @@ impl AppError {
                 AppError::Graph { subcode, .. } => *subcode,
                 _ => None,
             },
+            id: None,
+            category: None,
+            reason: None,
+            subscription_status: None,
+            paused_until: None,
+            next_allowed_at: None,
+            retry_after: None,
         };
         let body = match &self {
             AppError::ChallengeRequired { site_key, script } => Problem {
@@ -244,6 +364,11 @@ impl AppError {
                 script: Some(script),
                 ..body
             },
+            AppError::Refused {
+                id,
+                category,
+                refusal,
+            } => refused(body, id, category, refusal),
             _ => body,
         };
         headers.set("Content-Type", "application/problem+json")?;
@@ -261,8 +386,11 @@ impl AppError {
         {
             headers.set("Retry-After", "60")?;
         }
-        if let AppError::Unauthorized = self {
+        if let AppError::Unauthorized | AppError::ApiKey(_) = self {
             headers.set("WWW-Authenticate", "Bearer")?;
+        }
+        if let Some(after) = body.retry_after {
+            headers.set("Retry-After", &after.to_string())?;
         }
         let json =
             serde_json::to_string(&body).map_err(|e| worker::Error::RustError(e.to_string()))?;
@@ -270,6 +398,29 @@ impl AppError {
             .with_status(status)
             .with_headers(headers))
     }
+}
+
+/// A refusal's problem: the decision id, the category and what the rule turned on.
+fn refused<'a>(body: Problem<'a>, id: &'a str, category: &'a str, r: &'a Refusal) -> Problem<'a> {
+    let now = worker::Date::now().as_millis() as i64;
+    let mut body = Problem {
+        id: Some(id),
+        category: Some(category),
+        reason: Some(r.slug()),
+        ..body
+    };
+    match r {
+        Refusal::NotSubscribed { status } => body.subscription_status = Some(status),
+        Refusal::Paused { paused_until } => body.paused_until = Some(paused_until),
+        Refusal::Frequency {
+            next_allowed_at, ..
+        } => {
+            body.next_allowed_at = *next_allowed_at;
+            body.retry_after = next_allowed_at.map(|at| ((at - now) / 1000).max(1));
+        }
+        Refusal::OutsideWindow { .. } => {}
+    }
+    body
 }
 
 /// Maps a serde_json error to a 400 (syntax) or 422 (shape) naming the field when it can.

@@ -12,7 +12,9 @@ mod http;
 mod ledger;
 mod protocol;
 
-use edge::{admin, beacon, prefcentre, preferences, public, qrdls, templates, webhooks};
+use edge::{
+    admin, beacon, keys, messages, prefcentre, preferences, public, qrdls, templates, webhooks,
+};
 use worker::{event, Context, Env, Headers, Method, Request, Response, Result};
 
 pub use error::AppError;
@@ -49,6 +51,18 @@ async fn route(req: Request, env: &Env) -> std::result::Result<Response, AppErro
                 allow: "POST, OPTIONS",
             }),
         },
+        ["v1", "sites", site, "messages"] => match method {
+            Method::Post => messages::send(req, env, site).await,
+            _ => Err(AppError::MethodNotAllowed { allow: "POST" }),
+        },
+        ["v1", "sites", site, "messages", id] => match method {
+            Method::Get => messages::get(&req, env, site, id).await,
+            _ => Err(AppError::MethodNotAllowed { allow: "GET" }),
+        },
+        ["v1", "sites", site, "permissions", phone] => match method {
+            Method::Get => messages::permissions(&req, env, site, phone).await,
+            _ => Err(AppError::MethodNotAllowed { allow: "GET" }),
+        },
         ["v1", "preferences", token] => match method {
             Method::Get => preferences::get(env, token).await,
             Method::Put => preferences::put(req, env, token).await,
@@ -75,6 +89,13 @@ async fn route(req: Request, env: &Env) -> std::result::Result<Response, AppErro
                     allow: "GET, DELETE",
                 }),
                 (["verify"], Method::Get) => admin::verify(env, site).await,
+                (["keys"], Method::Get) => keys::list(env, site).await,
+                (["keys"], Method::Post) => keys::create(req, env, site).await,
+                (["keys"], _) => Err(AppError::MethodNotAllowed { allow: "GET, POST" }),
+                (["keys", id], Method::Delete) => keys::revoke(env, site, id).await,
+                (["keys", _], _) => Err(AppError::MethodNotAllowed { allow: "DELETE" }),
+                (["keys", id, "rotate"], Method::Post) => keys::rotate(req, env, site, id).await,
+                (["keys", _, "rotate"], _) => Err(AppError::MethodNotAllowed { allow: "POST" }),
                 (["templates"], Method::Get) => templates::read(env, site).await,
                 (["templates"], Method::Post) => templates::create(env, site).await,
                 (["templates"], _) => Err(AppError::MethodNotAllowed { allow: "GET, POST" }),

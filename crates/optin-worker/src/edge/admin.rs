@@ -490,7 +490,7 @@ fn csv_cell(s: &str) -> String {
 }
 
 /// Decodes `%XX` escapes (a `+` in a path is literal, as `%2B` is).
-fn percent_decode(s: &str) -> String {
+pub(crate) fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

@@ -3,6 +3,8 @@
 
 pub mod admin;
 pub mod beacon;
+pub mod keys;
+pub mod messages;
 pub mod prefcentre;
 pub mod preferences;
 pub mod public;

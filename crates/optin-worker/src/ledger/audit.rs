@@ -168,6 +168,11 @@ pub fn erase(tx: &Tx, phone: &str) -> Result<Option<Erased>> {
         &[phone.into()],
     )?;
     sql.run("DELETE FROM subscriptions WHERE phone = ?", &[phone.into()])?;
+    // Send decisions stay (counted, keyed by subject hash), without the number.
+    sql.run(
+        "UPDATE messages SET phone = NULL WHERE phone = ?",
+        &[phone.into()],
+    )?;
     sql.run(
         "UPDATE pending_confirmations SET phone = '',
            status = CASE WHEN status = 'pending' THEN 'withdrawn' ELSE status END

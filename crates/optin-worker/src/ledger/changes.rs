@@ -60,7 +60,7 @@ pub fn preferences(tx: &Tx, consent_id: &str) -> Result<Option<Preferences>> {
 }
 
 /// The frequency and pause last recorded for `phone` (defaults when never set).
-fn delivery(tx: &Tx, phone: &str) -> Result<(Frequency, Option<String>)> {
+pub(super) fn delivery(tx: &Tx, phone: &str) -> Result<(Frequency, Option<String>)> {
     let rows: Vec<EvidenceRow> = tx.db.rows(
         "SELECT evidence FROM events WHERE phone = ? AND evidence IS NOT NULL
                AND json_extract(evidence, '$.frequency') IS NOT NULL

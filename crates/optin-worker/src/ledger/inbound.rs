@@ -599,7 +599,7 @@ struct EvidenceRow {
 }
 
 /// The locale of the person's latest grant, or None if they never opted in.
-fn last_grant_locale(sql: &dyn Db, phone: &str) -> Result<Option<Locale>> {
+pub(super) fn last_grant_locale(sql: &dyn Db, phone: &str) -> Result<Option<Locale>> {
     let row = sql
         .rows::<EvidenceRow>("SELECT evidence FROM events WHERE phone = ? AND kind = 'grant' ORDER BY seq DESC LIMIT 1", &[phone.into()])?
         .pop();

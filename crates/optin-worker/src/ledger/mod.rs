@@ -15,6 +15,9 @@ mod limits;
 mod outbox;
 mod queue;
 mod schema;
+mod sending;
+#[cfg(test)]
+mod sending_tests;
 mod settings;
 mod store;
 mod subscriber;
@@ -187,6 +190,17 @@ impl SiteLedger {
             }
             LedgerCommand::RecordTemplateStatuses { statuses } => {
                 to_json(&templates::record(tx.db, &statuses, tx.now)?)?
+            }
+            LedgerCommand::SendMessage(cmd) => {
+                let reply = sending::send(&tx, &cmd)?;
+                if reply.decision == crate::protocol::Decision::Queued && !reply.replayed {
+                    self.wake().await?;
+                }
+                to_json(&reply)?
+            }
+            LedgerCommand::CheckPermissions(cmd) => to_json(&sending::check(&tx, &cmd)?)?,
+            LedgerCommand::Message { id } => {
+                to_json(&sending::view(tx.db, &id)?.ok_or_else(not_found)?)?
             }
         };
         Ok(json)

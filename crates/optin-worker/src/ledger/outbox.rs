@@ -40,6 +40,8 @@ struct DueRow {
     token_secret: String,
     request: String,
     attempts: i64,
+    /// A business message's category (`sending.rs`); none for our own messages.
+    category: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -82,7 +84,7 @@ pub async fn deliver_due(state: &State, env: &Env, keys: &Keys) -> Result<()> {
         return arm_for_expiry(state, env, sql).await;
     }
     let due: Vec<DueRow> = sql.rows(
-        "SELECT id, consent_id, phone, phone_number_id, token_secret, request, attempts FROM outbox
+        "SELECT id, consent_id, phone, phone_number_id, token_secret, request, attempts, category FROM outbox
              WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?",
         &[now.into(), BATCH.into()],
     )?;
@@ -91,6 +93,10 @@ pub async fn deliver_due(state: &State, env: &Env, keys: &Keys) -> Result<()> {
     for row in due {
         if is_template(&row) && !may_send_template(sql, &row, now)? {
             mark(sql, &row.id, "suppressed", now)?;
+            continue;
+        }
+        if let Some(reason) = no_longer_wanted(sql, keys, env, &row, now)? {
+            super::queue::suppress(sql, super::queue::Scope::Row(&row.id), reason, now)?;
             continue;
         }
         if super::halt::current(sql)?.is_some() {
@@ -225,6 +231,33 @@ fn may_send_template(sql: &dyn Db, row: &DueRow, now: i64) -> Result<bool> {
         Some(open) => Ok(open),
         None => has_grant(sql, &row.phone),
     }
+}
+
+/// A business message whose person withdrew the category or paused since it
+/// was queued (or whose window closed, for text) does not leave: why, if so.
+fn no_longer_wanted(
+    sql: &dyn Db,
+    keys: &Keys,
+    env: &Env,
+    row: &DueRow,
+    now: i64,
+) -> Result<Option<&'static str>> {
+    let Some(category) = row
+        .category
+        .as_deref()
+        .and_then(consent_core::Category::parse)
+    else {
+        return Ok(None);
+    };
+    let tx = Tx {
+        db: sql,
+        keys,
+        now,
+        hour_ms: super::double_optin::hour_ms(env),
+    };
+    let text = !is_template(row);
+    let ok = super::sending::may_still_send(&tx, &row.phone, category, text)?;
+    Ok((!ok).then_some("no longer wanted: withdrawn, paused or outside the window before it left"))
 }
 
 fn has_grant(sql: &dyn Db, phone: &str) -> Result<bool> {

@@ -2,7 +2,7 @@
 //! webhooks report it, and the one suppression rule. The sender that drains it
 //! is `outbox.rs`; this module never sends.
 
-use consent_core::SiteConfig;
+use consent_core::{site::WhatsAppConfig, Category, SiteConfig};
 use serde::Deserialize;
 use whatsapp_cloud_api::{webhook::Status, MessageRequest};
 use worker::Result;
@@ -32,22 +32,52 @@ pub fn enqueue_row(
     message: &MessageRequest,
     now: i64,
 ) -> Result<()> {
+    let row = Row {
+        id,
+        consent_id,
+        phone,
+        category: None,
+    };
+    enqueue_for(sql, row, &site.whatsapp, message, now)
+}
+
+/// Which outbox row to write.
+pub struct Row<'a> {
+    /// The row's id.
+    pub id: &'a str,
+    /// The event (or message decision) it belongs to.
+    pub consent_id: &'a str,
+    /// E.164.
+    pub phone: &'a str,
+    /// A business message's category: the sender checks the person still wants it.
+    pub category: Option<Category>,
+}
+
+/// Queues `message` as `row` from the site's business number.
+pub fn enqueue_for(
+    sql: &dyn Db,
+    row: Row<'_>,
+    whatsapp: &WhatsAppConfig,
+    message: &MessageRequest,
+    now: i64,
+) -> Result<()> {
     let request =
         serde_json::to_string(message).map_err(|e| worker::Error::RustError(e.to_string()))?;
     sql.run(
         "INSERT INTO outbox (id, consent_id, phone, phone_number_id, token_secret, request,
-           status, attempts, next_attempt_at, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)",
+           status, attempts, next_attempt_at, created_at, updated_at, category)
+         VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?)",
         &[
-            id.into(),
-            consent_id.into(),
-            phone.into(),
-            site.whatsapp.phone_number_id.as_str().into(),
-            site.whatsapp.token_secret.as_str().into(),
+            row.id.into(),
+            row.consent_id.into(),
+            row.phone.into(),
+            whatsapp.phone_number_id.as_str().into(),
+            whatsapp.token_secret.as_str().into(),
             request.into(),
             now.into(),
             now.into(),
             now.into(),
+            row.category.map(Category::as_str).into(),
         ],
     )?;
     Ok(())
@@ -70,7 +100,7 @@ struct ViewRow {
 pub fn for_phone(sql: &dyn Db, phone: &str) -> Result<Vec<OutboxView>> {
     let rows: Vec<ViewRow> = sql
         .rows("SELECT id, consent_id, status, attempts, wamid, last_error, request, created_at, updated_at
-             FROM outbox WHERE phone = ? ORDER BY created_at, id", &[phone.into()])?;
+             FROM outbox WHERE phone = ? AND category IS NULL ORDER BY created_at, id", &[phone.into()])?;
     rows.into_iter()
         .map(|r| {
             let request: serde_json::Value = serde_json::from_str(&r.request).unwrap_or_default();
@@ -92,7 +122,7 @@ pub fn for_phone(sql: &dyn Db, phone: &str) -> Result<Vec<OutboxView>> {
         .collect()
 }
 
-fn statuses_of(sql: &dyn Db, wamid: Option<&str>, id: &str) -> Result<Vec<StatusView>> {
+pub(super) fn statuses_of(sql: &dyn Db, wamid: Option<&str>, id: &str) -> Result<Vec<StatusView>> {
     sql.rows(
         "SELECT status, ts AS timestamp, error_code, error_title, received_at, pricing_category
          FROM message_statuses WHERE wamid = ? OR outbox_id = ? ORDER BY received_at, rowid",

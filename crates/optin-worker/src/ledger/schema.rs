@@ -173,6 +173,28 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
         // What Meta billed a message as (`pricing.category` of its status webhook).
         "ALTER TABLE message_statuses ADD COLUMN pricing_category TEXT;",
     ),
+    (
+        11,
+        // Consent-gated sending (sending.rs): every send request's decision,
+        // queued or refused with its reason, and the category of a queued one.
+        "CREATE TABLE messages (
+           id TEXT PRIMARY KEY,
+           phone TEXT,
+           subject_hash TEXT NOT NULL,
+           category TEXT NOT NULL,
+           kind TEXT NOT NULL,
+           template TEXT,
+           language TEXT,
+           decision TEXT NOT NULL,
+           reason TEXT NOT NULL,
+           detail TEXT NOT NULL,
+           key_id TEXT NOT NULL,
+           created_at INTEGER NOT NULL
+         );
+         CREATE INDEX messages_by_phone ON messages(phone, category, created_at);
+         CREATE INDEX messages_by_day ON messages(created_at);
+         ALTER TABLE outbox ADD COLUMN category TEXT;",
+    ),
 ];
 
 /// Bookkeeping table, created before any migration runs.

@@ -36,6 +36,7 @@ pub fn view(tx: &Tx, phone: &str) -> Result<Option<SubscriberView>> {
         state,
         confirmations,
         double_opt_in,
+        messages: super::sending::for_phone(tx.db, phone)?,
     }))
 }
 

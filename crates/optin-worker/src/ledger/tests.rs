@@ -14,17 +14,17 @@ use crate::protocol::{
 };
 
 /// Some Tuesday, 800 s into its UTC hour.
-const T0: i64 = 1_700_000_000_000;
-const HOUR: i64 = 3_600_000;
-const PHONE: &str = "+6281234567890";
-const OTHER: &str = "+6281298765432";
+pub(super) const T0: i64 = 1_700_000_000_000;
+pub(super) const HOUR: i64 = 3_600_000;
+pub(super) const PHONE: &str = "+6281234567890";
+pub(super) const OTHER: &str = "+6281298765432";
 
-fn site() -> SiteConfig {
+pub(super) fn site() -> SiteConfig {
     serde_json::from_str(include_str!("../../sites/demo.json")).unwrap()
 }
 
 /// The demo site with double opt-in on (48 h to confirm).
-fn double_opt_in_site() -> SiteConfig {
+pub(super) fn double_opt_in_site() -> SiteConfig {
     let mut site = site();
     site.double_opt_in = Some(DoubleOptIn {
         enabled: true,
@@ -34,20 +34,20 @@ fn double_opt_in_site() -> SiteConfig {
     site
 }
 
-fn ledger() -> Connection {
+pub(super) fn ledger() -> Connection {
     let db = Connection::open_in_memory().unwrap();
     schema::migrate(&db, T0).unwrap();
     db
 }
 
-fn keys() -> Keys {
+pub(super) fn keys() -> Keys {
     Keys {
         subject: "k".into(),
         prefs_token: "p".into(),
     }
 }
 
-fn tx<'a>(db: &'a Connection, keys: &'a Keys, now: i64) -> Tx<'a> {
+pub(super) fn tx<'a>(db: &'a Connection, keys: &'a Keys, now: i64) -> Tx<'a> {
     Tx {
         db,
         keys,
@@ -57,7 +57,7 @@ fn tx<'a>(db: &'a Connection, keys: &'a Keys, now: i64) -> Tx<'a> {
 }
 
 /// A consent from the modal for `phone`, ticking `categories`.
-fn consent(site: &SiteConfig, phone: &str, categories: &[&str]) -> RecordConsent {
+pub(super) fn consent(site: &SiteConfig, phone: &str, categories: &[&str]) -> RecordConsent {
     let request = ConsentRequest {
         phone: phone.into(),
         categories: categories.iter().map(|c| (*c).to_owned()).collect(),
@@ -88,17 +88,17 @@ fn consent(site: &SiteConfig, phone: &str, categories: &[&str]) -> RecordConsent
 }
 
 /// Records `cmd` and returns what the ledger answered.
-fn record(tx: &Tx, cmd: &RecordConsent) -> Recorded {
+pub(super) fn record(tx: &Tx, cmd: &RecordConsent) -> Recorded {
     let reply = grant::record(tx, cmd).unwrap();
     assert_eq!(reply.status, 201);
     serde_json::from_str(&reply.body).unwrap()
 }
 
-fn count(db: &Connection, sql: &str) -> i64 {
+pub(super) fn count(db: &Connection, sql: &str) -> i64 {
     db.query_row(sql, [], |r| r.get(0)).unwrap()
 }
 
-fn text(db: &Connection, sql: &str) -> String {
+pub(super) fn text(db: &Connection, sql: &str) -> String {
     db.query_row(sql, [], |r| r.get(0)).unwrap()
 }
 
@@ -117,16 +117,16 @@ fn pair(category: &str, status: &str) -> (String, String) {
     (category.to_owned(), status.to_owned())
 }
 
-fn outbox_status(db: &Connection, id: &str) -> String {
+pub(super) fn outbox_status(db: &Connection, id: &str) -> String {
     db.query_row("SELECT status FROM outbox WHERE id = ?", [id], |r| r.get(0))
         .unwrap()
 }
 
-fn verified(tx: &Tx) -> bool {
+pub(super) fn verified(tx: &Tx) -> bool {
     audit::verify(tx).unwrap().ok
 }
 
-fn change(consent_id: &str, granted: &[Category]) -> Change {
+pub(super) fn change(consent_id: &str, granted: &[Category]) -> Change {
     Change {
         consent_id: consent_id.into(),
         granted: granted.to_vec(),

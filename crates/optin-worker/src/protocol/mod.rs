@@ -9,6 +9,7 @@ mod audit;
 mod breaker;
 mod consent;
 mod prefs;
+mod sending;
 mod stats;
 mod subscriber;
 mod templates;
@@ -21,6 +22,10 @@ pub use breaker::{BreakerView, Decided, HeldSummary, DECISIONS_SHOWN};
 pub use consent::{RecordConsent, Recorded, RequestContext};
 pub use prefs::{
     check_pause, day_number, day_string, preferences_token, present, Change, Frequency, Preferences,
+};
+pub use sending::{
+    CheckPermissions, Decision, MessageView, Permission, Permissions, Refusal, SendMessage,
+    SendReply,
 };
 pub use stats::{
     CountEvents, Delivery, DoubleOptInCounts, Range, Sending, Series, SourceCount, Stats,
@@ -112,6 +117,15 @@ pub enum LedgerCommand {
     },
     /// Template statuses just read from Meta; replaces what was known of those names.
     RecordTemplateStatuses { statuses: Vec<TemplateStatus> },
+    /// Decide on a business message and queue it if allowed → [`SendReply`].
+    SendMessage(Box<SendMessage>),
+    /// Whether each category may be sent to a person now → [`Permissions`].
+    CheckPermissions(CheckPermissions),
+    /// One send decision with its delivery → [`MessageView`].
+    Message {
+        /// The decision (message) id.
+        id: String,
+    },
 }
 
 /// Why a ledger refused a command. Serialised as `{"error": "rate-limited", …}`.
@@ -364,6 +378,26 @@ impl LedgerClient {
             .await
     }
 
+    /// [`LedgerCommand::SendMessage`].
+    pub async fn send_message(&self, cmd: SendMessage) -> Result<SendReply, LedgerError> {
+        self.send(&LedgerCommand::SendMessage(Box::new(cmd))).await
+    }
+
+    /// [`LedgerCommand::CheckPermissions`].
+    pub async fn check_permissions(
+        &self,
+        cmd: CheckPermissions,
+    ) -> Result<Permissions, LedgerError> {
+        self.send(&LedgerCommand::CheckPermissions(cmd)).await
+    }
+
+    /// [`LedgerCommand::Message`]; `NoSubscriber` when no such decision.
+    pub async fn message(&self, id: &str) -> Result<MessageView, LedgerError> {
+        let id = id.to_owned();
+        self.send(&LedgerCommand::Message { id }).await
+    }
+
+    /// [`LedgerCommand::RecordTemplateStatuses`].
     pub async fn record_template_statuses(
         &self,
         statuses: Vec<TemplateStatus>,

@@ -35,6 +35,9 @@ pub struct SubscriberView {
     pub confirmations: Vec<OutboxView>,
     /// Double opt-in requests: `pending`, `confirmed`, `expired` or `withdrawn`.
     pub double_opt_in: Vec<DoubleOptInView>,
+    /// Every business message sent to or refused for this person (send API), oldest first.
+    #[serde(default)]
+    pub messages: Vec<super::MessageView>,
 }
 
 /// One double opt-in request as the admin API shows it.

@@ -1,0 +1,421 @@
+//! Consent-gated sending on rusqlite with an injected clock: each refusal
+//! reason, the weekly digest's clock, idempotent replays, the sender's second
+//! look before a queued message leaves, and erasure of the decisions.
+
+use consent_core::Category;
+use rusqlite::Connection;
+use whatsapp_cloud_api::{Language, MessageBody, MessageRequest, Template, TextBody};
+
+use super::{
+    audit, changes, sending,
+    tests::{
+        change, consent, count, double_opt_in_site, keys, ledger, record, site, tx, PHONE, T0,
+    },
+    tx::Keys,
+};
+use crate::protocol::{
+    CheckPermissions, Decision, Frequency, LedgerError, Refusal, SendMessage, SendReply,
+};
+
+const DAY: i64 = 86_400_000;
+
+fn template(name: &str) -> MessageBody {
+    MessageBody::Template {
+        template: Template {
+            name: name.into(),
+            language: Language {
+                policy: "deterministic".into(),
+                code: "en".into(),
+            },
+            components: Vec::new(),
+        },
+    }
+}
+
+fn ask(category: Category, key: &str, body: MessageBody) -> SendMessage {
+    SendMessage {
+        phone: PHONE.into(),
+        category,
+        critical: category.is_critical(),
+        message: MessageRequest {
+            messaging_product: "whatsapp".into(),
+            recipient_type: "individual".into(),
+            to: PHONE.into(),
+            biz_opaque_callback_data: None,
+            context: None,
+            body,
+        },
+        language_from_person: false,
+        whatsapp: site().whatsapp,
+        idempotency_key: key.into(),
+        body_digest: format!("digest-{key}"),
+        key_id: "0123456789abcdef".into(),
+    }
+}
+
+fn send(db: &Connection, keys: &Keys, now: i64, category: Category, key: &str) -> SendReply {
+    sending::send(
+        &tx(db, keys, now),
+        &ask(category, key, template("order_shipped")),
+    )
+    .unwrap()
+}
+
+fn refusal(reply: &SendReply) -> &Refusal {
+    match &reply.decision {
+        Decision::Refused(r) => r,
+        Decision::Queued => panic!("queued, expected a refusal: {reply:?}"),
+    }
+}
+
+/// A person who ticked order updates, delivery and payment alerts at T0.
+fn subscribed(db: &Connection, keys: &Keys) -> String {
+    record(
+        &tx(db, keys, T0),
+        &consent(
+            &site(),
+            PHONE,
+            &["order_updates", "delivery", "payment_alerts"],
+        ),
+    )
+    .id
+}
+
+fn set_frequency(db: &Connection, keys: &Keys, consent_id: &str, f: Frequency, now: i64) {
+    let mut c = change(
+        consent_id,
+        &[
+            Category::OrderUpdates,
+            Category::Delivery,
+            Category::PaymentAlerts,
+        ],
+    );
+    c.frequency = Some(f);
+    changes::change(&tx(db, keys, now), &c).unwrap().unwrap();
+}
+
+#[test]
+fn a_category_never_granted_is_refused_and_the_refusal_kept() {
+    let (db, keys) = (ledger(), keys());
+    subscribed(&db, &keys);
+    let reply = send(&db, &keys, T0 + 1, Category::AccountUpdates, "k1");
+    assert_eq!(
+        refusal(&reply),
+        &Refusal::NotSubscribed {
+            status: "never".into()
+        }
+    );
+    let kept = sending::view(&db, &reply.id).unwrap().unwrap();
+    assert_eq!(
+        (
+            kept.decision.as_str(),
+            kept.reason.as_str(),
+            kept.status.as_str()
+        ),
+        ("refused", "not-subscribed", "refused")
+    );
+    assert_eq!(
+        count(
+            &db,
+            "SELECT COUNT(*) FROM outbox WHERE category IS NOT NULL"
+        ),
+        0,
+        "nothing queued"
+    );
+}
+
+#[test]
+fn a_granted_category_is_queued_once_however_often_the_request_is_retried() {
+    let (db, keys) = (ledger(), keys());
+    subscribed(&db, &keys);
+    let first = send(&db, &keys, T0 + 1, Category::Delivery, "k1");
+    assert_eq!(first.decision, Decision::Queued);
+    let again = send(&db, &keys, T0 + 2, Category::Delivery, "k1");
+    assert_eq!(
+        (again.id.as_str(), again.replayed),
+        (first.id.as_str(), true)
+    );
+    assert_eq!(
+        count(
+            &db,
+            "SELECT COUNT(*) FROM outbox WHERE category = 'delivery'"
+        ),
+        1
+    );
+    let request: String = db
+        .query_row(
+            "SELECT request FROM outbox WHERE id = ?",
+            [&first.id],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let request: serde_json::Value = serde_json::from_str(&request).unwrap();
+    assert_eq!(request["biz_opaque_callback_data"], first.id.as_str());
+    assert_eq!(request["template"]["name"], "order_shipped");
+
+    let mut other = ask(Category::Delivery, "k1", template("order_shipped"));
+    other.body_digest = "another body".into();
+    assert_eq!(
+        sending::send(&tx(&db, &keys, T0 + 3), &other),
+        Err(LedgerError::IdempotencyKeyReused)
+    );
+}
+
+#[test]
+fn a_withdrawn_or_unconfirmed_category_is_refused_with_its_status() {
+    let (db, keys) = (ledger(), keys());
+    let id = subscribed(&db, &keys);
+    changes::change(
+        &tx(&db, &keys, T0 + 1),
+        &change(&id, &[Category::OrderUpdates]),
+    )
+    .unwrap()
+    .unwrap();
+    let reply = send(&db, &keys, T0 + 2, Category::Delivery, "k1");
+    assert_eq!(
+        refusal(&reply),
+        &Refusal::NotSubscribed {
+            status: "withdrawn".into()
+        }
+    );
+
+    let (db, keys) = (ledger(), keys);
+    record(
+        &tx(&db, &keys, T0),
+        &consent(&double_opt_in_site(), PHONE, &["delivery"]),
+    );
+    let reply = send(&db, &keys, T0 + 1, Category::Delivery, "k2");
+    assert_eq!(
+        refusal(&reply),
+        &Refusal::NotSubscribed {
+            status: "pending".into()
+        }
+    );
+}
+
+#[test]
+fn a_pause_refuses_every_category_until_its_day_begins() {
+    let (db, keys) = (ledger(), keys());
+    let id = subscribed(&db, &keys);
+    let until = crate::protocol::day_string(T0 / DAY + 3);
+    let mut pause = change(
+        &id,
+        &[
+            Category::OrderUpdates,
+            Category::Delivery,
+            Category::PaymentAlerts,
+        ],
+    );
+    pause.paused_until = Some(Some(until.clone()));
+    changes::change(&tx(&db, &keys, T0 + 1), &pause).unwrap();
+    for (i, c) in [Category::Delivery, Category::PaymentAlerts]
+        .into_iter()
+        .enumerate()
+    {
+        let reply = send(&db, &keys, T0 + 2, c, &format!("p{i}"));
+        assert_eq!(
+            refusal(&reply),
+            &Refusal::Paused {
+                paused_until: until.clone()
+            }
+        );
+    }
+    let day_it_ends = (T0 / DAY + 3) * DAY;
+    assert_eq!(
+        send(&db, &keys, day_it_ends, Category::Delivery, "after").decision,
+        Decision::Queued
+    );
+}
+
+#[test]
+fn the_weekly_digest_lets_one_message_per_category_through_per_seven_days() {
+    let (db, keys) = (ledger(), keys());
+    let id = subscribed(&db, &keys);
+    set_frequency(&db, &keys, &id, Frequency::WeeklyDigest, T0 + 1);
+    let t1 = T0 + 2;
+    assert_eq!(
+        send(&db, &keys, t1, Category::Delivery, "a").decision,
+        Decision::Queued
+    );
+    let held = send(&db, &keys, t1 + DAY, Category::Delivery, "b");
+    assert_eq!(
+        refusal(&held),
+        &Refusal::Frequency {
+            frequency: "weekly_digest".into(),
+            next_allowed_at: Some(t1 + 7 * DAY)
+        }
+    );
+    // Another category has its own week; a critical one is never held back.
+    assert_eq!(
+        send(&db, &keys, t1 + DAY, Category::OrderUpdates, "c").decision,
+        Decision::Queued
+    );
+    for i in 0..3 {
+        let reply = send(
+            &db,
+            &keys,
+            t1 + DAY + i,
+            Category::PaymentAlerts,
+            &format!("pay{i}"),
+        );
+        assert_eq!(reply.decision, Decision::Queued);
+    }
+    assert_eq!(
+        send(&db, &keys, t1 + 7 * DAY, Category::Delivery, "d").decision,
+        Decision::Queued
+    );
+}
+
+#[test]
+fn only_critical_refuses_the_others_and_lets_critical_categories_through() {
+    let (db, keys) = (ledger(), keys());
+    let id = subscribed(&db, &keys);
+    set_frequency(&db, &keys, &id, Frequency::CriticalOnly, T0 + 1);
+    let reply = send(&db, &keys, T0 + 2, Category::Delivery, "a");
+    assert_eq!(
+        refusal(&reply),
+        &Refusal::Frequency {
+            frequency: "critical_only".into(),
+            next_allowed_at: None
+        }
+    );
+    assert_eq!(
+        send(&db, &keys, T0 + 3, Category::PaymentAlerts, "b").decision,
+        Decision::Queued
+    );
+}
+
+#[test]
+fn free_text_goes_only_within_a_day_of_the_persons_own_message() {
+    let (db, keys) = (ledger(), keys());
+    subscribed(&db, &keys);
+    let text = || MessageBody::Text {
+        text: TextBody {
+            body: "Your parcel is at the door".into(),
+            preview_url: false,
+        },
+    };
+    let outside = sending::send(
+        &tx(&db, &keys, T0 + 1),
+        &ask(Category::Delivery, "t1", text()),
+    )
+    .unwrap();
+    assert_eq!(
+        refusal(&outside),
+        &Refusal::OutsideWindow {
+            last_inbound_at: None
+        }
+    );
+    db.execute(
+        "INSERT INTO inbound_messages (id, phone, kind, action, received_at) VALUES ('wamid.in', ?1, 'text', NULL, ?2)",
+        rusqlite::params![PHONE.trim_start_matches('+'), T0 + 10],
+    )
+    .unwrap();
+    let inside = sending::send(
+        &tx(&db, &keys, T0 + 20),
+        &ask(Category::Delivery, "t2", text()),
+    )
+    .unwrap();
+    assert_eq!(inside.decision, Decision::Queued);
+    let late = sending::send(
+        &tx(&db, &keys, T0 + 10 + sending::WINDOW_MS),
+        &ask(Category::Delivery, "t3", text()),
+    )
+    .unwrap();
+    assert_eq!(refusal(&late).slug(), "outside-window");
+}
+
+#[test]
+fn the_permission_check_answers_by_the_same_rule_as_sending() {
+    let (db, keys) = (ledger(), keys());
+    let id = subscribed(&db, &keys);
+    set_frequency(&db, &keys, &id, Frequency::WeeklyDigest, T0 + 1);
+    send(&db, &keys, T0 + 2, Category::Delivery, "a");
+    let check = CheckPermissions {
+        phone: PHONE.into(),
+        categories: [
+            Category::Delivery,
+            Category::OrderUpdates,
+            Category::AccountUpdates,
+        ]
+        .map(|c| (c, c.is_critical()))
+        .to_vec(),
+    };
+    let answer = sending::check(&tx(&db, &keys, T0 + 3), &check).unwrap();
+    let got: Vec<(bool, &str, &str, Option<i64>)> = answer
+        .categories
+        .iter()
+        .map(|(_, p)| {
+            (
+                p.may_send,
+                p.reason.as_str(),
+                p.status.as_str(),
+                p.next_allowed_at,
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (false, "frequency", "granted", Some(T0 + 2 + 7 * DAY)),
+            (true, "subscribed", "granted", None),
+            (false, "not-subscribed", "never", None),
+        ]
+    );
+    // The check decides nothing and keeps nothing.
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM messages"), 1);
+}
+
+#[test]
+fn a_queued_message_whose_category_is_withdrawn_or_paused_does_not_leave() {
+    let (db, keys) = (ledger(), keys());
+    let id = subscribed(&db, &keys);
+    send(&db, &keys, T0 + 1, Category::Delivery, "a");
+    let t = tx(&db, &keys, T0 + 2);
+    assert!(sending::may_still_send(&t, PHONE, Category::Delivery, false).unwrap());
+    changes::change(
+        &t,
+        &change(&id, &[Category::OrderUpdates, Category::PaymentAlerts]),
+    )
+    .unwrap();
+    assert!(
+        !sending::may_still_send(&tx(&db, &keys, T0 + 3), PHONE, Category::Delivery, false)
+            .unwrap()
+    );
+    assert!(sending::may_still_send(
+        &tx(&db, &keys, T0 + 3),
+        PHONE,
+        Category::OrderUpdates,
+        false
+    )
+    .unwrap());
+    let mut pause = change(&id, &[Category::OrderUpdates, Category::PaymentAlerts]);
+    pause.paused_until = Some(Some(crate::protocol::day_string(T0 / DAY + 2)));
+    changes::change(&tx(&db, &keys, T0 + 4), &pause).unwrap();
+    assert!(!sending::may_still_send(
+        &tx(&db, &keys, T0 + 5),
+        PHONE,
+        Category::OrderUpdates,
+        false
+    )
+    .unwrap());
+}
+
+#[test]
+fn erasure_keeps_the_decisions_without_the_number() {
+    let (db, keys) = (ledger(), keys());
+    subscribed(&db, &keys);
+    let queued = send(&db, &keys, T0 + 1, Category::Delivery, "a");
+    send(&db, &keys, T0 + 2, Category::AccountUpdates, "b");
+    audit::erase(&tx(&db, &keys, T0 + 3), PHONE)
+        .unwrap()
+        .unwrap();
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM messages"), 2);
+    assert_eq!(
+        count(&db, "SELECT COUNT(*) FROM messages WHERE phone IS NOT NULL"),
+        0
+    );
+    let view = sending::view(&db, &queued.id).unwrap().unwrap();
+    assert_eq!((view.to, view.status.as_str()), (None, "erased"));
+    assert!(sending::for_phone(&db, PHONE).unwrap().is_empty());
+}
