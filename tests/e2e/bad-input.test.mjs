@@ -141,6 +141,12 @@ test("/openapi.json documents every route the Worker serves", async () => {
     "/admin/sites/{site}/resume-sending": ["post"],
     "/admin/sites/{site}/export": ["get"],
     "/webhooks/whatsapp": ["get", "post"],
+    "/v1/sites/{site}/messages": ["post"],
+    "/v1/sites/{site}/messages/{id}": ["get"],
+    "/v1/sites/{site}/permissions/{phone}": ["get"],
+    "/admin/sites/{site}/keys": ["get", "post"],
+    "/admin/sites/{site}/keys/{id}": ["delete"],
+    "/admin/sites/{site}/keys/{id}/rotate": ["post"],
   };
   for (const [path, methods] of Object.entries(routes)) {
     assert.deepEqual(Object.keys(spec.paths[path] ?? {}).sort(), methods.sort(), path);
