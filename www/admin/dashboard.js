@@ -517,7 +517,7 @@ function qrPng(code, scale = 10) {
 export function installSnippets(site, origin = location.origin) {
   return {
     tag: `<script src="${origin}/widget.js" data-site="${site.id}" async></script>`,
-    checkout: `<div data-wa-optin="checkout" data-phone-field="#phone" data-categories="${site.categories.join(",")}"></div>`,
+    checkout: `<div data-wa-optin="checkout" data-phone-field="#phone" data-categories="${site.categories.map((c) => c.id ?? c).join(",")}"></div>`,
     csp: `script-src ${origin} 'wasm-unsafe-eval'; connect-src ${origin}`,
     put: [
       `curl -s -H "Authorization: Bearer $ADMIN_TOKEN" ${origin}/admin/sites/${site.id} > site.json`,

@@ -242,7 +242,7 @@ impl ConsentRequest {
         let mut out = Vec::with_capacity(self.categories.len());
         for name in &self.categories {
             let c = Category::parse(name)
-                .filter(|c| site.categories.contains(c))
+                .filter(|c| site.offers(c))
                 .ok_or_else(|| ConsentError::UnknownCategory(name.clone()))?;
             out.push(c);
         }
@@ -293,7 +293,7 @@ mod tests {
         assert_eq!(v.phone.as_str(), "+6281234567890");
         assert_eq!(
             v.categories,
-            vec![Category::OrderUpdates, Category::Delivery]
+            vec![Category::ORDER_UPDATES, Category::DELIVERY]
         );
         assert_eq!(v.notice_hash, notice_hash(&v.notice.text));
         assert_eq!(v.surface, Surface::Modal);

@@ -40,7 +40,7 @@ pub mod stats;
 pub mod targeting;
 pub mod token;
 
-pub use category::Category;
+pub use category::{Category, CategoryKind, SiteCategory};
 pub use consent::{ConsentError, ConsentRequest, Surface, ValidConsent};
 pub use hours::OpeningHours;
 pub use keywords::Keyword;

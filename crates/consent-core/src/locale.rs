@@ -326,8 +326,8 @@ pub const WIDGET_KEYS: &[(&str, Field)] = &[
 impl Strings {
     /// The widget string under `key` ([`WIDGET_KEYS`] or a category's wire name).
     pub fn get(&self, key: &str) -> Option<&'static str> {
-        if let Some(c) = crate::Category::parse(key) {
-            return Some(self.categories[c as usize]);
+        if let Some(i) = crate::Category::parse(key).and_then(|c| c.built_in()) {
+            return Some(self.categories[i]);
         }
         WIDGET_KEYS
             .iter()

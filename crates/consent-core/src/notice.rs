@@ -58,7 +58,11 @@ impl SiteConfig {
     /// wording, else the merchant's override, else ours, with `{business}`
     /// filled. `None` for a key that is no widget string.
     pub fn text(&self, locale: Locale, variant: Option<&Variant>, key: &str) -> Option<String> {
-        let ours = locale.strings().get(key)?;
+        let own_label = self.category_label(key, locale);
+        let ours = match &own_label {
+            Some(label) => label.as_str(),
+            None => locale.strings().get(key)?,
+        };
         fn theirs<'a>(o: &'a Overrides, locale: Locale, key: &str) -> Option<&'a str> {
             o.get(&locale)?.get(key).map(String::as_str)
         }
@@ -94,7 +98,7 @@ impl SiteConfig {
             .map(|(k, _)| *k)
             .filter(|k| self.chat.is_some() || !k.starts_with("chat_"))
             .filter(|k| hours || *k != "chat_later")
-            .chain(self.categories.iter().map(|c| c.as_str()));
+            .chain(self.categories.iter().map(|c| c.id.as_str()));
         keys.filter_map(|k| Some((k.to_owned(), self.text(locale, None, k)?)))
             .collect()
     }

@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 use alloc::collections::BTreeMap;
 
 use crate::{
-    category::Category,
+    category::{Category, SiteCategory},
     consent::Surface,
     hours::OpeningHours,
     locale::Locale,
@@ -37,8 +37,9 @@ pub struct SiteConfig {
     /// from elsewhere is refused ([`crate::ConsentError::CountryNotAllowed`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allowed_calling_codes: Vec<u16>,
-    /// Categories offered, in display order.
-    pub categories: Vec<Category>,
+    /// Categories offered: the built-ins by id, the merchant's own with their
+    /// labels (see [`SiteCategory`]). Shown utility first, then marketing.
+    pub categories: Vec<SiteCategory>,
     /// Version of the notice wording; bump it when the wording changes.
     pub notice_version: u32,
     /// How confirmations are sent.
@@ -303,7 +304,7 @@ impl SiteConfig {
                 [only] if *only == self.default_calling_code => Vec::new(),
                 codes => codes.to_vec(),
             },
-            categories: self.categories.clone(),
+            categories: self.category_ids(),
             notice_version: self.notice_version,
             chat: self.chat.clone(),
             targeting: self.targeting.clone(),
@@ -331,12 +332,7 @@ impl SiteConfig {
             return Err(("privacy_policy_url", "must be an http(s) URL"));
         }
         self.check_calling_codes()?;
-        let mut cats = self.categories.clone();
-        cats.sort();
-        cats.dedup();
-        if cats.is_empty() || cats.len() != self.categories.len() {
-            return Err(("categories", "must be a non-empty list without duplicates"));
-        }
+        self.check_categories()?;
         if self.whatsapp.phone_number_id.is_empty()
             || !self
                 .whatsapp
@@ -399,6 +395,65 @@ impl SiteConfig {
             }
         }
         self.check_texts()
+    }
+
+    /// The ids of the categories offered, in display order: utility ones as
+    /// listed, then marketing ones as listed.
+    pub fn category_ids(&self) -> Vec<Category> {
+        let (utility, marketing): (Vec<&SiteCategory>, Vec<&SiteCategory>) =
+            self.categories.iter().partition(|c| !c.is_marketing());
+        utility
+            .into_iter()
+            .chain(marketing)
+            .map(|c| c.id.clone())
+            .collect()
+    }
+
+    /// The site's definition of `id`, if it offers it.
+    pub fn category(&self, id: &Category) -> Option<&SiteCategory> {
+        self.categories.iter().find(|c| c.id == *id)
+    }
+
+    /// Whether the site offers `id`.
+    pub fn offers(&self, id: &Category) -> bool {
+        self.category(id).is_some()
+    }
+
+    /// The label of category `key` in `locale` (falling back to the site's
+    /// default locale for the merchant's own); `None` if not offered.
+    pub fn category_label(&self, key: &str, locale: Locale) -> Option<String> {
+        let c = self.category(&Category::parse(key)?)?;
+        c.label(locale, self.default_locale).map(str::to_owned)
+    }
+
+    /// Ids well-formed and unique, at most 20; the merchant's own labelled in
+    /// the default locale; labels 1-80 characters.
+    fn check_categories(&self) -> Result<(), (&'static str, &'static str)> {
+        let mut ids: Vec<&Category> = self.categories.iter().map(|c| &c.id).collect();
+        ids.sort();
+        ids.dedup();
+        if ids.is_empty() || ids.len() != self.categories.len() || ids.len() > 20 {
+            return Err((
+                "categories",
+                "must be 1 to 20 categories without duplicate ids",
+            ));
+        }
+        for c in &self.categories {
+            if c.id.built_in().is_none() && !c.labels.contains_key(&self.default_locale) {
+                return Err((
+                    "categories",
+                    "a category of the site's own needs a label in its default_locale",
+                ));
+            }
+            let bad = |l: &String| {
+                let n = l.trim().chars().count();
+                n == 0 || n > 80 || l.chars().any(char::is_control)
+            };
+            if c.labels.values().any(bad) {
+                return Err(("categories", "labels must be 1-80 characters of text"));
+            }
+        }
+        Ok(())
     }
 
     /// A site key or a mode only with a secret to verify by; a key of Turnstile's alphabet.
@@ -613,7 +668,10 @@ pub(crate) mod sample {
             default_locale: Locale::Id,
             default_calling_code: 62,
             allowed_calling_codes: vec![],
-            categories: vec![Category::OrderUpdates, Category::Delivery],
+            categories: vec![
+                SiteCategory::built_in(Category::ORDER_UPDATES),
+                SiteCategory::built_in(Category::DELIVERY),
+            ],
             notice_version: 1,
             whatsapp: WhatsAppConfig {
                 phone_number_id: "1".into(),
@@ -715,7 +773,8 @@ mod tests {
         s.allowed_origins = vec!["https://acme.example/path".into()];
         assert_eq!(s.check().unwrap_err().0, "allowed_origins");
         let mut s = site();
-        s.categories.push(Category::Delivery);
+        s.categories
+            .push(SiteCategory::built_in(Category::DELIVERY));
         assert_eq!(s.check().unwrap_err().0, "categories");
         let mut s = site();
         s.business_name = "  ".into();
@@ -1018,6 +1077,70 @@ mod tests {
         for bad in ["STOP", "x", "join <acme>"] {
             s.optin_keyword = Some(bad.into());
             assert_eq!(s.check().unwrap_err().0, "optin_keyword", "{bad}");
+        }
+    }
+
+    fn with_offers() -> SiteConfig {
+        let mut s = site();
+        s.default_locale = Locale::En;
+        s.categories.insert(
+            0,
+            serde_json::from_str(
+                r#"{"id":"offers","kind":"marketing","labels":{"en":"Offers and new arrivals","id":"Penawaran"}}"#,
+            )
+            .unwrap(),
+        );
+        s
+    }
+
+    #[test]
+    fn the_merchants_own_categories_are_listed_after_utility_and_labelled_with_a_fallback() {
+        let s = with_offers();
+        assert_eq!(s.check(), Ok(()));
+        let ids: Vec<String> = s.category_ids().into_iter().map(String::from).collect();
+        assert_eq!(
+            ids,
+            ["order_updates", "delivery", "offers"],
+            "marketing last"
+        );
+        let public = s.public_in(Locale::Id);
+        assert_eq!(public.categories, s.category_ids());
+        assert_eq!(public.strings["offers"], "Penawaran");
+        assert_eq!(
+            s.public_in(Locale::Tr).strings["offers"],
+            "Offers and new arrivals",
+            "a locale without a label falls back to the site's default"
+        );
+        assert_eq!(
+            s.public_in(Locale::Id).strings["delivery"],
+            "Notifikasi pengiriman dan status delivery",
+            "built-ins keep our labels"
+        );
+        let back: SiteConfig = serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
+        assert_eq!(back, s, "GET gives what PUT takes");
+    }
+
+    #[test]
+    fn the_merchants_categories_are_checked() {
+        let mut s = with_offers();
+        s.categories[0].labels.remove(&Locale::En);
+        assert_eq!(
+            s.check().unwrap_err().0,
+            "categories",
+            "no default-locale label"
+        );
+        let mut s = with_offers();
+        s.categories[0].labels.insert(Locale::Da, "x".repeat(81));
+        assert_eq!(s.check().unwrap_err().0, "categories", "label too long");
+        let mut s = with_offers();
+        s.categories.push(s.categories[0].clone());
+        assert_eq!(s.check().unwrap_err().0, "categories", "duplicate id");
+        for bad in [
+            r#""Offers""#,
+            r#"{"id":"offers","kind":"promo"}"#,
+            r#"{"id":"a","extra":1}"#,
+        ] {
+            assert!(serde_json::from_str::<SiteCategory>(bad).is_err(), "{bad}");
         }
     }
 

@@ -206,6 +206,9 @@ fn refusal_detail(r: &Refusal) -> String {
         Refusal::Frequency { frequency, .. } => {
             format!("the person's frequency choice ({frequency}) allows only critical categories")
         }
+        Refusal::MarketingStopped {} => {
+            "the person stopped marketing messages from this business in WhatsApp".into()
+        }
         Refusal::OutsideWindow { .. } => {
             "free text only within 24 hours of the person's last message; send a template".into()
         }
@@ -295,6 +298,9 @@ impl AppError {
                 Refusal::NotSubscribed { .. } => (403, "not-subscribed", "Not subscribed"),
                 Refusal::Paused { .. } => (409, "paused", "Paused by the person"),
                 Refusal::Frequency { .. } => (409, "frequency", "Frequency limit"),
+                Refusal::MarketingStopped {} => {
+                    (403, "marketing-stopped", "Marketing stopped in WhatsApp")
+                }
                 Refusal::OutsideWindow { .. } => {
                     (422, "outside-window", "Outside the 24-hour window")
                 }
@@ -418,7 +424,7 @@ fn refused<'a>(body: Problem<'a>, id: &'a str, category: &'a str, r: &'a Refusal
             body.next_allowed_at = *next_allowed_at;
             body.retry_after = next_allowed_at.map(|at| ((at - now) / 1000).max(1));
         }
-        Refusal::OutsideWindow { .. } => {}
+        Refusal::OutsideWindow { .. } | Refusal::MarketingStopped {} => {}
     }
     body
 }

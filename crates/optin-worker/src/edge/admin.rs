@@ -94,13 +94,26 @@ fn receipt(site: &SiteConfig, view: &serde_json::Value) -> serde_json::Value {
     let events = view["events"].as_array().cloned().unwrap_or_default();
     let last_grant = events.iter().rev().find(|e| e["kind"] == "grant");
     let evidence = last_grant.map(|g| &g["evidence"]);
+    // Purposes are named as the person read them: in the language they agreed in.
+    let locale = evidence
+        .and_then(|e| e["locale"].as_str())
+        .and_then(consent_core::Locale::from_tag)
+        .unwrap_or(site.default_locale);
+    let described = |id: &str| {
+        let kind = site
+            .category(&consent_core::Category::parse(id)?)
+            .map(|c| c.kind)?;
+        Some((site.text(locale, None, id)?, kind))
+    };
     let purposes: Vec<serde_json::Value> = view["state"]
         .as_array()
         .map(|rows| {
             rows.iter()
                 .map(|r| {
+                    let (label, kind) = described(r["category"].as_str().unwrap_or_default())
+                        .map_or((None, None), |(l, k)| (Some(l), Some(k)));
                     serde_json::json!({
-                        "purpose": r["category"], "status": r["status"],
+                        "purpose": r["category"], "label": label, "kind": kind, "status": r["status"],
                         "since_event": r["event_id"], "updated_at": r["updated_at"],
                         "channel": "whatsapp",
                     })
@@ -308,6 +321,7 @@ pub async fn put_site(mut req: Request, env: &Env, site: &str) -> Result<Respons
     if let Some(fields) = body.as_object_mut() {
         fields.remove("click_to_optin");
     }
+    check_categories_shape(&body)?;
     let config: SiteConfig = serde_json::from_value(body).map_err(from_json_error)?;
     if let Ok(existing) = sites::load(env, site).await {
         if existing.shards != config.shards {
@@ -329,6 +343,23 @@ pub async fn put_site(mut req: Request, env: &Env, site: &str) -> Result<Respons
     sites::store(env, &config).await?;
     sites::claim_phone_number_id(env, &config).await?;
     json(&with_click_to_optin(&config)?, 200, no_store()?)
+}
+
+/// Each entry of `categories` on its own, so a bad one is named (serde's
+/// message for a list of either-shaped entries names no field).
+fn check_categories_shape(body: &serde_json::Value) -> Result<(), AppError> {
+    let Some(list) = body.get("categories").and_then(|c| c.as_array()) else {
+        return Ok(());
+    };
+    for (i, entry) in list.iter().enumerate() {
+        serde_json::from_value::<consent_core::SiteCategory>(entry.clone()).map_err(|_| {
+            AppError::InvalidBody {
+                field: Some(format!("categories[{i}]")),
+                detail: "a category is a built-in id (\"delivery\") or {\"id\": [a-z0-9_]{1,32}, \"kind\": \"utility\"|\"marketing\", \"critical\"?: bool, \"labels\": {\"<locale>\": \"…\"}}".into(),
+            }
+        })?;
+    }
+    Ok(())
 }
 
 #[derive(Clone, Copy, PartialEq)]

@@ -11,7 +11,7 @@ use super::{keys, keys::Scope, sites};
 use crate::{
     error::AppError,
     http::{json, no_store, parse_json, query_param, read_json_text},
-    protocol::{CheckPermissions, Decision, LedgerClient, LedgerError, SendMessage},
+    protocol::{CategoryRules, CheckPermissions, Decision, LedgerClient, LedgerError, SendMessage},
 };
 
 /// `POST /v1/sites/{site}` `/messages` body.
@@ -69,9 +69,9 @@ fn recipient(site: &SiteConfig, to: &str) -> Result<String, AppError> {
 /// One of the site's categories, or a 422 naming `category`.
 fn category_of(site: &SiteConfig, name: &str) -> Result<Category, AppError> {
     Category::parse(name)
-        .filter(|c| site.categories.contains(c))
+        .filter(|c| site.offers(c))
         .ok_or_else(|| {
-            let offered: Vec<&str> = site.categories.iter().map(|c| c.as_str()).collect();
+            let offered: Vec<&str> = site.categories.iter().map(|c| c.id.as_str()).collect();
             invalid(
                 "category",
                 format!(
@@ -154,6 +154,7 @@ pub async fn send(mut req: Request, env: &Env, site_id: &str) -> Result<Response
     let body: SendBody = parse_json(&read_json_text(&mut req).await?)?;
     let phone = recipient(&site, &body.to)?;
     let category = category_of(&site, &body.category)?;
+    let body_category = category.clone();
     let (message_body, language_from_person) =
         match (body.template, body.text) {
             (Some(t), None) => template_body(&site, t)?,
@@ -182,7 +183,7 @@ pub async fn send(mut req: Request, env: &Env, site_id: &str) -> Result<Response
     let cmd = SendMessage {
         phone: phone.clone(),
         category,
-        critical: category.is_critical(),
+        rules: CategoryRules::of(&site, &body_category),
         message,
         language_from_person,
         whatsapp: site.whatsapp.clone(),
@@ -203,7 +204,7 @@ pub async fn send(mut req: Request, env: &Env, site_id: &str) -> Result<Response
         ),
         Decision::Refused(refusal) => Ok(AppError::Refused {
             id: reply.id,
-            category: category.as_str().to_owned(),
+            category: body_category.as_str().to_owned(),
             refusal,
         }
         .into_response(headers)?),
@@ -256,18 +257,21 @@ pub async fn permissions(
     )
     .map_err(ConsentError::from)?;
     let url = req.url()?;
-    let categories: Vec<(Category, bool)> = match query_param(&url, "category") {
+    let categories: Vec<(Category, CategoryRules)> = match query_param(&url, "category") {
         Some(name) => {
             let c = category_of(&site, &name).map_err(|_| AppError::InvalidQuery {
                 field: "category",
                 detail: "not one of this site's categories",
             })?;
-            vec![(c, c.is_critical())]
+            vec![(c.clone(), CategoryRules::of(&site, &c))]
         }
         None => site
-            .categories
-            .iter()
-            .map(|c| (*c, c.is_critical()))
+            .category_ids()
+            .into_iter()
+            .map(|c| {
+                let rules = CategoryRules::of(&site, &c);
+                (c, rules)
+            })
             .collect(),
     };
     let cmd = CheckPermissions {

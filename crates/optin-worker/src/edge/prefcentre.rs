@@ -293,7 +293,7 @@ fn categories(site: &SiteConfig, prefs: &Preferences, locale: Locale) -> String 
         "<fieldset><legend>{}</legend>",
         esc(&widget_text(site, locale, "categories_legend"))
     );
-    for c in &site.categories {
+    for c in &site.category_ids() {
         let checked = if prefs.granted.contains(c) {
             " checked"
         } else {

@@ -39,7 +39,7 @@ pub(crate) fn validate(site: &SiteConfig, wanted: Wanted) -> Result<Validated, A
     let mut granted = Vec::with_capacity(wanted.categories.len());
     for name in &wanted.categories {
         let c = Category::parse(name)
-            .filter(|c| site.categories.contains(c))
+            .filter(|c| site.offers(c))
             .ok_or_else(|| {
                 consent_core::ConsentError::UnknownCategory(name.chars().take(64).collect())
             })?;
@@ -70,7 +70,9 @@ pub(crate) struct Validated {
 #[derive(Serialize)]
 struct CategoryView {
     category: Category,
-    label: &'static str,
+    label: String,
+    /// `utility` or `marketing`.
+    kind: consent_core::CategoryKind,
     granted: bool,
 }
 
@@ -135,12 +137,14 @@ fn view(site: &SiteConfig, prefs: Preferences) -> PreferencesView {
         privacy_policy_url: site.privacy_policy_url.clone(),
         locale: locale.tag(),
         categories: site
-            .categories
-            .iter()
+            .category_ids()
+            .into_iter()
+            .filter_map(|id| site.category(&id))
             .map(|c| CategoryView {
-                category: *c,
-                label: c.label(locale),
-                granted: prefs.granted.contains(c),
+                category: c.id.clone(),
+                label: site.text(locale, None, c.id.as_str()).unwrap_or_default(),
+                kind: c.kind,
+                granted: prefs.granted.contains(&c.id),
             })
             .collect(),
     }

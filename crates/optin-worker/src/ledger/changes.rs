@@ -111,10 +111,10 @@ pub fn change(tx: &Tx, change: &Change) -> Result<Option<Preferences>> {
     let mut withdrawn: Vec<Category> = before
         .iter()
         .filter(|c| !after.contains(c))
-        .copied()
+        .cloned()
         .collect();
     if cancels_pending {
-        withdrawn.extend(&pending);
+        withdrawn.extend(pending.iter().cloned());
     }
     let kind = if after.is_empty() && !withdrawn.is_empty() {
         EventKind::Withdraw
@@ -134,14 +134,15 @@ pub fn change(tx: &Tx, change: &Change) -> Result<Option<Preferences>> {
     }
     let evidence = evidence.to_string();
     let id = tx.new_id()?;
-    let state: Vec<(Category, SubscriptionStatus)> =
-        (after.iter().map(|c| (*c, SubscriptionStatus::Granted)))
-            .chain(
-                withdrawn
-                    .iter()
-                    .map(|c| (*c, SubscriptionStatus::Withdrawn)),
-            )
-            .collect();
+    let state: Vec<(Category, SubscriptionStatus)> = (after
+        .iter()
+        .map(|c| (c.clone(), SubscriptionStatus::Granted)))
+    .chain(
+        withdrawn
+            .iter()
+            .map(|c| (c.clone(), SubscriptionStatus::Withdrawn)),
+    )
+    .collect();
     let event = Event {
         id: &id,
         kind,

@@ -169,7 +169,7 @@ fn held(
     Ok(categories
         .iter()
         .filter(|c| rows.iter().any(|r| r.category == c.as_str()))
-        .copied()
+        .cloned()
         .collect())
 }
 

@@ -119,7 +119,7 @@ fn write_grant(tx: &Tx, cmd: &RecordConsent) -> worker::Result<Recorded> {
                 .categories
                 .iter()
                 .filter(|cat| !granted.contains(cat))
-                .copied()
+                .cloned()
                 .collect();
             (!waiting.is_empty()).then(|| PendingEvidence {
                 status: "pending".into(),
@@ -171,7 +171,7 @@ fn write_grant(tx: &Tx, cmd: &RecordConsent) -> worker::Result<Recorded> {
         .iter()
         .map(|cat| {
             (
-                *cat,
+                cat.clone(),
                 if waiting.contains(cat) {
                     SubscriptionStatus::Pending
                 } else {

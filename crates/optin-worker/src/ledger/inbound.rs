@@ -468,12 +468,13 @@ impl Thread<'_> {
         let held = self
             .tx
             .categories_with(self.phone, SubscriptionStatus::Granted)?;
+        // Marketing is consented to one category at a time, never by a phrase.
         let new: Vec<Category> = self
             .site
             .categories
             .iter()
-            .filter(|c| !held.contains(c))
-            .copied()
+            .filter(|c| !c.is_marketing() && !held.contains(&c.id))
+            .map(|c| c.id.clone())
             .collect();
         if !new.is_empty() {
             let evidence = self.evidence("in_thread_keyword", "keyword", said, None);

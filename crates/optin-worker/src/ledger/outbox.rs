@@ -256,7 +256,7 @@ fn no_longer_wanted(
         hour_ms: super::double_optin::hour_ms(env),
     };
     let text = !is_template(row);
-    let ok = super::sending::may_still_send(&tx, &row.phone, category, text)?;
+    let ok = super::sending::may_still_send(&tx, &row.id, &row.phone, &category, text)?;
     Ok((!ok).then_some("no longer wanted: withdrawn, paused or outside the window before it left"))
 }
 

@@ -50,7 +50,7 @@ pub struct Row<'a> {
     /// E.164.
     pub phone: &'a str,
     /// A business message's category: the sender checks the person still wants it.
-    pub category: Option<Category>,
+    pub category: Option<&'a Category>,
 }
 
 /// Queues `message` as `row` from the site's business number.

@@ -189,7 +189,8 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
            reason TEXT NOT NULL,
            detail TEXT NOT NULL,
            key_id TEXT NOT NULL,
-           created_at INTEGER NOT NULL
+           created_at INTEGER NOT NULL,
+           marketing INTEGER NOT NULL DEFAULT 0
          );
          CREATE INDEX messages_by_phone ON messages(phone, category, created_at);
          CREATE INDEX messages_by_day ON messages(created_at);
@@ -297,7 +298,12 @@ mod tests {
             .iter()
             .map(|t| dump(&db, t))
             .collect();
-        assert_eq!(before, after);
+        assert_eq!(before[0], after[0]);
+        let outbox_before: Vec<String> = before[1].iter().map(|r| format!("{r}|Null")).collect();
+        assert_eq!(
+            outbox_before, after[1],
+            "outbox rows keep their values; the new category column is empty"
+        );
         let events_after = dump(&db, "events");
         assert_eq!(events_after.len(), 2);
         for (old, new) in events_before.iter().zip(&events_after) {

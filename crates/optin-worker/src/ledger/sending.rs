@@ -3,15 +3,18 @@
 //! decision is kept. A queued message goes through the same outbox as
 //! confirmations; the sender checks the rule again before it leaves.
 
-use consent_core::{states::SubscriptionStatus, Category, Locale};
+use consent_core::{
+    states::{MarketingChoice, SubscriptionStatus},
+    Category, Locale,
+};
 use serde::Deserialize;
 use whatsapp_cloud_api::MessageBody;
 use worker::Result;
 
 use super::{queue, store::Db, tx::Tx};
 use crate::protocol::{
-    CheckPermissions, Decision, Frequency, LedgerError, MessageView, Permission, Permissions,
-    Refusal, SendMessage, SendReply,
+    CategoryRules, CheckPermissions, Decision, Frequency, LedgerError, MessageView, Permission,
+    Permissions, Refusal, SendMessage, SendReply,
 };
 
 /// "Weekly digest": one non-critical message per category per this long.
@@ -43,9 +46,9 @@ pub struct Ask<'a> {
     /// E.164.
     pub phone: &'a str,
     /// The category.
-    pub category: Category,
-    /// Whether the site marks it critical.
-    pub critical: bool,
+    pub category: &'a Category,
+    /// What the site says of it.
+    pub rules: CategoryRules,
     /// Free text (needs the 24-hour window) rather than a template.
     pub text: bool,
 }
@@ -56,11 +59,14 @@ pub fn decide(tx: &Tx, ask: Ask<'_>) -> Result<std::result::Result<(), Refusal>>
     if status != SubscriptionStatus::Granted.as_str() {
         return Ok(Err(Refusal::NotSubscribed { status }));
     }
+    if ask.rules.marketing && marketing_stopped(tx.db, ask.phone)? {
+        return Ok(Err(Refusal::MarketingStopped {}));
+    }
     let (frequency, paused_until) = super::changes::delivery(tx, ask.phone)?;
     if let Some(day) = paused_until.filter(|d| pause_holds(d, tx.now)) {
         return Ok(Err(Refusal::Paused { paused_until: day }));
     }
-    if !ask.critical {
+    if !ask.rules.critical {
         match frequency {
             Frequency::CriticalOnly => {
                 return Ok(Err(Refusal::Frequency {
@@ -92,13 +98,34 @@ pub fn decide(tx: &Tx, ask: Ask<'_>) -> Result<std::result::Result<(), Refusal>>
     Ok(Ok(()))
 }
 
+#[derive(Deserialize)]
+struct ValueRow {
+    value: Option<String>,
+}
+
+/// Whether the person's last word on marketing in WhatsApp (Meta's
+/// `user_preferences`, or a send refused with 131050) was "stop".
+fn marketing_stopped(sql: &dyn Db, phone: &str) -> Result<bool> {
+    let last = sql
+        .rows::<ValueRow>(
+            "SELECT json_extract(evidence, '$.value') AS value FROM events
+             WHERE phone = ? AND kind = 'marketing_preference' ORDER BY seq DESC LIMIT 1",
+            &[phone.into()],
+        )?
+        .pop();
+    Ok(last.is_some_and(|r| {
+        MarketingChoice::of_meta_value(r.value.as_deref().unwrap_or("stop"))
+            == MarketingChoice::Stop
+    }))
+}
+
 /// A pause recorded as `YYYY-MM-DD` holds until that day starts (UTC).
 fn pause_holds(day: &str, now: i64) -> bool {
     crate::protocol::day_number(day).is_some_and(|n| n * 86_400_000 > now)
 }
 
 /// `granted`, `pending`, `withdrawn`, `expired`, or `never`.
-fn status_of(sql: &dyn Db, phone: &str, category: Category) -> Result<String> {
+fn status_of(sql: &dyn Db, phone: &str, category: &Category) -> Result<String> {
     let row = sql
         .rows::<StatusRow>(
             "SELECT status FROM subscriptions WHERE phone = ? AND category = ?",
@@ -110,7 +137,7 @@ fn status_of(sql: &dyn Db, phone: &str, category: Category) -> Result<String> {
 
 /// When the last message of `category` was queued for `phone` (and not
 /// suppressed or failed since), for the weekly digest.
-fn last_queued(sql: &dyn Db, phone: &str, category: Category) -> Result<Option<i64>> {
+fn last_queued(sql: &dyn Db, phone: &str, category: &Category) -> Result<Option<i64>> {
     Ok(sql
         .one::<AtRow>(
             "SELECT MAX(m.created_at) AS at FROM messages m JOIN outbox o ON o.id = m.id
@@ -142,8 +169,8 @@ pub fn send(tx: &Tx, cmd: &SendMessage) -> std::result::Result<SendReply, Ledger
     let text = matches!(cmd.message.body, MessageBody::Text { .. });
     let ask = Ask {
         phone: &cmd.phone,
-        category: cmd.category,
-        critical: cmd.critical,
+        category: &cmd.category,
+        rules: cmd.rules,
         text,
     };
     let id = tx.new_id()?;
@@ -234,7 +261,7 @@ fn queue_message(tx: &Tx, id: &str, cmd: &SendMessage) -> Result<()> {
             id,
             consent_id: id,
             phone: &cmd.phone,
-            category: Some(cmd.category),
+            category: Some(&cmd.category),
         },
         &cmd.whatsapp,
         &message,
@@ -261,8 +288,8 @@ fn keep(tx: &Tx, cmd: &SendMessage, reply: &SendReply, text: bool) -> Result<()>
     };
     tx.db.run(
         "INSERT INTO messages (id, phone, subject_hash, category, kind, template, language,
-           decision, reason, detail, key_id, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+           decision, reason, detail, key_id, created_at, marketing)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         &[
             reply.id.as_str().into(),
             cmd.phone.as_str().into(),
@@ -276,6 +303,7 @@ fn keep(tx: &Tx, cmd: &SendMessage, reply: &SendReply, text: bool) -> Result<()>
             detail.into(),
             cmd.key_id.as_str().into(),
             tx.now.into(),
+            i64::from(cmd.rules.marketing).into(),
         ],
     )
 }
@@ -283,14 +311,14 @@ fn keep(tx: &Tx, cmd: &SendMessage, reply: &SendReply, text: bool) -> Result<()>
 /// Every category's permission for one person, by the same rule as sending.
 pub fn check(tx: &Tx, cmd: &CheckPermissions) -> Result<Permissions> {
     let mut categories = Vec::with_capacity(cmd.categories.len());
-    for (category, critical) in &cmd.categories {
+    for (category, rules) in &cmd.categories {
         let ask = Ask {
             phone: &cmd.phone,
-            category: *category,
-            critical: *critical,
+            category,
+            rules: *rules,
             text: false,
         };
-        let status = status_of(tx.db, &cmd.phone, *category)?;
+        let status = status_of(tx.db, &cmd.phone, category)?;
         let permission = match decide(tx, ask)? {
             Ok(()) => Permission {
                 may_send: true,
@@ -301,7 +329,7 @@ pub fn check(tx: &Tx, cmd: &CheckPermissions) -> Result<Permissions> {
             },
             Err(refusal) => permission_of(refusal, status),
         };
-        categories.push((*category, permission));
+        categories.push((category.clone(), permission));
     }
     let window_open_until = last_inbound(tx.db, &cmd.phone)?
         .map(|at| at + WINDOW_MS)
@@ -320,7 +348,9 @@ fn permission_of(refusal: Refusal, status: String) -> Permission {
         Refusal::Frequency {
             next_allowed_at, ..
         } => (None, next_allowed_at),
-        Refusal::NotSubscribed { .. } | Refusal::OutsideWindow { .. } => (None, None),
+        Refusal::NotSubscribed { .. }
+        | Refusal::OutsideWindow { .. }
+        | Refusal::MarketingStopped {} => (None, None),
     };
     Permission {
         may_send: false,
@@ -331,14 +361,33 @@ fn permission_of(refusal: Refusal, status: String) -> Permission {
     }
 }
 
-/// Whether a queued business message may still leave: its category still
-/// granted, no pause begun and (for text) the window still open. Frequency was
-/// settled when it was queued.
-pub fn may_still_send(tx: &Tx, phone: &str, category: Category, text: bool) -> Result<bool> {
+#[derive(Deserialize)]
+struct MarketingRow {
+    marketing: i64,
+}
+
+/// Whether the queued business message `id` may still leave: its category
+/// still granted, no pause begun, marketing not stopped since and (for text)
+/// the window still open. Frequency was settled when it was queued.
+pub fn may_still_send(
+    tx: &Tx,
+    id: &str,
+    phone: &str,
+    category: &Category,
+    text: bool,
+) -> Result<bool> {
+    let marketing = tx
+        .db
+        .rows::<MarketingRow>("SELECT marketing FROM messages WHERE id = ?", &[id.into()])?
+        .pop()
+        .is_some_and(|r| r.marketing != 0);
     let ask = Ask {
         phone,
         category,
-        critical: true,
+        rules: CategoryRules {
+            critical: true,
+            marketing,
+        },
         text,
     };
     Ok(decide(tx, ask)?.is_ok())

@@ -14,7 +14,8 @@ use super::{
     tx::Keys,
 };
 use crate::protocol::{
-    CheckPermissions, Decision, Frequency, LedgerError, Refusal, SendMessage, SendReply,
+    CategoryRules, CheckPermissions, Decision, Frequency, LedgerError, Refusal, SendMessage,
+    SendReply,
 };
 
 const DAY: i64 = 86_400_000;
@@ -32,11 +33,16 @@ fn template(name: &str) -> MessageBody {
     }
 }
 
+/// The demo's rules for a built-in: payment alerts and account updates are critical.
+fn rules_of(c: &Category) -> CategoryRules {
+    CategoryRules::of(&site(), c)
+}
+
 fn ask(category: Category, key: &str, body: MessageBody) -> SendMessage {
     SendMessage {
         phone: PHONE.into(),
+        rules: rules_of(&category),
         category,
-        critical: category.is_critical(),
         message: MessageRequest {
             messaging_product: "whatsapp".into(),
             recipient_type: "individual".into(),
@@ -85,9 +91,9 @@ fn set_frequency(db: &Connection, keys: &Keys, consent_id: &str, f: Frequency, n
     let mut c = change(
         consent_id,
         &[
-            Category::OrderUpdates,
-            Category::Delivery,
-            Category::PaymentAlerts,
+            Category::ORDER_UPDATES,
+            Category::DELIVERY,
+            Category::PAYMENT_ALERTS,
         ],
     );
     c.frequency = Some(f);
@@ -98,7 +104,7 @@ fn set_frequency(db: &Connection, keys: &Keys, consent_id: &str, f: Frequency, n
 fn a_category_never_granted_is_refused_and_the_refusal_kept() {
     let (db, keys) = (ledger(), keys());
     subscribed(&db, &keys);
-    let reply = send(&db, &keys, T0 + 1, Category::AccountUpdates, "k1");
+    let reply = send(&db, &keys, T0 + 1, Category::ACCOUNT_UPDATES, "k1");
     assert_eq!(
         refusal(&reply),
         &Refusal::NotSubscribed {
@@ -128,9 +134,9 @@ fn a_category_never_granted_is_refused_and_the_refusal_kept() {
 fn a_granted_category_is_queued_once_however_often_the_request_is_retried() {
     let (db, keys) = (ledger(), keys());
     subscribed(&db, &keys);
-    let first = send(&db, &keys, T0 + 1, Category::Delivery, "k1");
+    let first = send(&db, &keys, T0 + 1, Category::DELIVERY, "k1");
     assert_eq!(first.decision, Decision::Queued);
-    let again = send(&db, &keys, T0 + 2, Category::Delivery, "k1");
+    let again = send(&db, &keys, T0 + 2, Category::DELIVERY, "k1");
     assert_eq!(
         (again.id.as_str(), again.replayed),
         (first.id.as_str(), true)
@@ -153,7 +159,7 @@ fn a_granted_category_is_queued_once_however_often_the_request_is_retried() {
     assert_eq!(request["biz_opaque_callback_data"], first.id.as_str());
     assert_eq!(request["template"]["name"], "order_shipped");
 
-    let mut other = ask(Category::Delivery, "k1", template("order_shipped"));
+    let mut other = ask(Category::DELIVERY, "k1", template("order_shipped"));
     other.body_digest = "another body".into();
     assert_eq!(
         sending::send(&tx(&db, &keys, T0 + 3), &other),
@@ -167,11 +173,11 @@ fn a_withdrawn_or_unconfirmed_category_is_refused_with_its_status() {
     let id = subscribed(&db, &keys);
     changes::change(
         &tx(&db, &keys, T0 + 1),
-        &change(&id, &[Category::OrderUpdates]),
+        &change(&id, &[Category::ORDER_UPDATES]),
     )
     .unwrap()
     .unwrap();
-    let reply = send(&db, &keys, T0 + 2, Category::Delivery, "k1");
+    let reply = send(&db, &keys, T0 + 2, Category::DELIVERY, "k1");
     assert_eq!(
         refusal(&reply),
         &Refusal::NotSubscribed {
@@ -184,7 +190,7 @@ fn a_withdrawn_or_unconfirmed_category_is_refused_with_its_status() {
         &tx(&db, &keys, T0),
         &consent(&double_opt_in_site(), PHONE, &["delivery"]),
     );
-    let reply = send(&db, &keys, T0 + 1, Category::Delivery, "k2");
+    let reply = send(&db, &keys, T0 + 1, Category::DELIVERY, "k2");
     assert_eq!(
         refusal(&reply),
         &Refusal::NotSubscribed {
@@ -201,14 +207,14 @@ fn a_pause_refuses_every_category_until_its_day_begins() {
     let mut pause = change(
         &id,
         &[
-            Category::OrderUpdates,
-            Category::Delivery,
-            Category::PaymentAlerts,
+            Category::ORDER_UPDATES,
+            Category::DELIVERY,
+            Category::PAYMENT_ALERTS,
         ],
     );
     pause.paused_until = Some(Some(until.clone()));
     changes::change(&tx(&db, &keys, T0 + 1), &pause).unwrap();
-    for (i, c) in [Category::Delivery, Category::PaymentAlerts]
+    for (i, c) in [Category::DELIVERY, Category::PAYMENT_ALERTS]
         .into_iter()
         .enumerate()
     {
@@ -222,7 +228,7 @@ fn a_pause_refuses_every_category_until_its_day_begins() {
     }
     let day_it_ends = (T0 / DAY + 3) * DAY;
     assert_eq!(
-        send(&db, &keys, day_it_ends, Category::Delivery, "after").decision,
+        send(&db, &keys, day_it_ends, Category::DELIVERY, "after").decision,
         Decision::Queued
     );
 }
@@ -234,10 +240,10 @@ fn the_weekly_digest_lets_one_message_per_category_through_per_seven_days() {
     set_frequency(&db, &keys, &id, Frequency::WeeklyDigest, T0 + 1);
     let t1 = T0 + 2;
     assert_eq!(
-        send(&db, &keys, t1, Category::Delivery, "a").decision,
+        send(&db, &keys, t1, Category::DELIVERY, "a").decision,
         Decision::Queued
     );
-    let held = send(&db, &keys, t1 + DAY, Category::Delivery, "b");
+    let held = send(&db, &keys, t1 + DAY, Category::DELIVERY, "b");
     assert_eq!(
         refusal(&held),
         &Refusal::Frequency {
@@ -247,7 +253,7 @@ fn the_weekly_digest_lets_one_message_per_category_through_per_seven_days() {
     );
     // Another category has its own week; a critical one is never held back.
     assert_eq!(
-        send(&db, &keys, t1 + DAY, Category::OrderUpdates, "c").decision,
+        send(&db, &keys, t1 + DAY, Category::ORDER_UPDATES, "c").decision,
         Decision::Queued
     );
     for i in 0..3 {
@@ -255,13 +261,13 @@ fn the_weekly_digest_lets_one_message_per_category_through_per_seven_days() {
             &db,
             &keys,
             t1 + DAY + i,
-            Category::PaymentAlerts,
+            Category::PAYMENT_ALERTS,
             &format!("pay{i}"),
         );
         assert_eq!(reply.decision, Decision::Queued);
     }
     assert_eq!(
-        send(&db, &keys, t1 + 7 * DAY, Category::Delivery, "d").decision,
+        send(&db, &keys, t1 + 7 * DAY, Category::DELIVERY, "d").decision,
         Decision::Queued
     );
 }
@@ -271,7 +277,7 @@ fn only_critical_refuses_the_others_and_lets_critical_categories_through() {
     let (db, keys) = (ledger(), keys());
     let id = subscribed(&db, &keys);
     set_frequency(&db, &keys, &id, Frequency::CriticalOnly, T0 + 1);
-    let reply = send(&db, &keys, T0 + 2, Category::Delivery, "a");
+    let reply = send(&db, &keys, T0 + 2, Category::DELIVERY, "a");
     assert_eq!(
         refusal(&reply),
         &Refusal::Frequency {
@@ -280,7 +286,7 @@ fn only_critical_refuses_the_others_and_lets_critical_categories_through() {
         }
     );
     assert_eq!(
-        send(&db, &keys, T0 + 3, Category::PaymentAlerts, "b").decision,
+        send(&db, &keys, T0 + 3, Category::PAYMENT_ALERTS, "b").decision,
         Decision::Queued
     );
 }
@@ -297,7 +303,7 @@ fn free_text_goes_only_within_a_day_of_the_persons_own_message() {
     };
     let outside = sending::send(
         &tx(&db, &keys, T0 + 1),
-        &ask(Category::Delivery, "t1", text()),
+        &ask(Category::DELIVERY, "t1", text()),
     )
     .unwrap();
     assert_eq!(
@@ -313,13 +319,13 @@ fn free_text_goes_only_within_a_day_of_the_persons_own_message() {
     .unwrap();
     let inside = sending::send(
         &tx(&db, &keys, T0 + 20),
-        &ask(Category::Delivery, "t2", text()),
+        &ask(Category::DELIVERY, "t2", text()),
     )
     .unwrap();
     assert_eq!(inside.decision, Decision::Queued);
     let late = sending::send(
         &tx(&db, &keys, T0 + 10 + sending::WINDOW_MS),
-        &ask(Category::Delivery, "t3", text()),
+        &ask(Category::DELIVERY, "t3", text()),
     )
     .unwrap();
     assert_eq!(refusal(&late).slug(), "outside-window");
@@ -330,15 +336,18 @@ fn the_permission_check_answers_by_the_same_rule_as_sending() {
     let (db, keys) = (ledger(), keys());
     let id = subscribed(&db, &keys);
     set_frequency(&db, &keys, &id, Frequency::WeeklyDigest, T0 + 1);
-    send(&db, &keys, T0 + 2, Category::Delivery, "a");
+    send(&db, &keys, T0 + 2, Category::DELIVERY, "a");
     let check = CheckPermissions {
         phone: PHONE.into(),
         categories: [
-            Category::Delivery,
-            Category::OrderUpdates,
-            Category::AccountUpdates,
+            Category::DELIVERY,
+            Category::ORDER_UPDATES,
+            Category::ACCOUNT_UPDATES,
         ]
-        .map(|c| (c, c.is_critical()))
+        .map(|c| {
+            let rules = rules_of(&c);
+            (c, rules)
+        })
         .to_vec(),
     };
     let answer = sending::check(&tx(&db, &keys, T0 + 3), &check).unwrap();
@@ -370,32 +379,38 @@ fn the_permission_check_answers_by_the_same_rule_as_sending() {
 fn a_queued_message_whose_category_is_withdrawn_or_paused_does_not_leave() {
     let (db, keys) = (ledger(), keys());
     let id = subscribed(&db, &keys);
-    send(&db, &keys, T0 + 1, Category::Delivery, "a");
+    let queued = send(&db, &keys, T0 + 1, Category::DELIVERY, "a");
     let t = tx(&db, &keys, T0 + 2);
-    assert!(sending::may_still_send(&t, PHONE, Category::Delivery, false).unwrap());
+    assert!(sending::may_still_send(&t, &queued.id, PHONE, &Category::DELIVERY, false).unwrap());
     changes::change(
         &t,
-        &change(&id, &[Category::OrderUpdates, Category::PaymentAlerts]),
+        &change(&id, &[Category::ORDER_UPDATES, Category::PAYMENT_ALERTS]),
     )
     .unwrap();
-    assert!(
-        !sending::may_still_send(&tx(&db, &keys, T0 + 3), PHONE, Category::Delivery, false)
-            .unwrap()
-    );
-    assert!(sending::may_still_send(
+    assert!(!sending::may_still_send(
         &tx(&db, &keys, T0 + 3),
+        &queued.id,
         PHONE,
-        Category::OrderUpdates,
+        &Category::DELIVERY,
         false
     )
     .unwrap());
-    let mut pause = change(&id, &[Category::OrderUpdates, Category::PaymentAlerts]);
+    assert!(sending::may_still_send(
+        &tx(&db, &keys, T0 + 3),
+        &queued.id,
+        PHONE,
+        &Category::ORDER_UPDATES,
+        false
+    )
+    .unwrap());
+    let mut pause = change(&id, &[Category::ORDER_UPDATES, Category::PAYMENT_ALERTS]);
     pause.paused_until = Some(Some(crate::protocol::day_string(T0 / DAY + 2)));
     changes::change(&tx(&db, &keys, T0 + 4), &pause).unwrap();
     assert!(!sending::may_still_send(
         &tx(&db, &keys, T0 + 5),
+        &queued.id,
         PHONE,
-        Category::OrderUpdates,
+        &Category::ORDER_UPDATES,
         false
     )
     .unwrap());
@@ -405,8 +420,8 @@ fn a_queued_message_whose_category_is_withdrawn_or_paused_does_not_leave() {
 fn erasure_keeps_the_decisions_without_the_number() {
     let (db, keys) = (ledger(), keys());
     subscribed(&db, &keys);
-    let queued = send(&db, &keys, T0 + 1, Category::Delivery, "a");
-    send(&db, &keys, T0 + 2, Category::AccountUpdates, "b");
+    let queued = send(&db, &keys, T0 + 1, Category::DELIVERY, "a");
+    send(&db, &keys, T0 + 2, Category::ACCOUNT_UPDATES, "b");
     audit::erase(&tx(&db, &keys, T0 + 3), PHONE)
         .unwrap()
         .unwrap();
@@ -418,4 +433,43 @@ fn erasure_keeps_the_decisions_without_the_number() {
     let view = sending::view(&db, &queued.id).unwrap().unwrap();
     assert_eq!((view.to, view.status.as_str()), (None, "erased"));
     assert!(sending::for_phone(&db, PHONE).unwrap().is_empty());
+}
+
+#[test]
+fn a_marketing_category_stops_with_whatsapps_own_stop_and_utility_ones_go_on() {
+    let (db, keys) = (ledger(), keys());
+    let mut site = site();
+    let offers: consent_core::SiteCategory =
+        serde_json::from_str(r#"{"id":"offers","kind":"marketing","labels":{"en":"Offers"}}"#)
+            .unwrap();
+    site.categories.push(offers);
+    record(
+        &tx(&db, &keys, T0),
+        &consent(&site, PHONE, &["offers", "delivery"]),
+    );
+    let offers = Category::parse("offers").unwrap();
+    let ask_offer = |key: &str, now: i64| {
+        let mut cmd = ask(offers.clone(), key, template("weekly_offer"));
+        cmd.rules = CategoryRules::of(&site, &offers);
+        sending::send(&tx(&db, &keys, now), &cmd).unwrap()
+    };
+    assert!(CategoryRules::of(&site, &offers).marketing);
+    assert_eq!(ask_offer("o1", T0 + 1).decision, Decision::Queued);
+    let evidence = super::inbound::MarketingEvidence::error_131050("wamid.x", "100000000000001");
+    super::inbound::marketing_choice(
+        &tx(&db, &keys, T0 + 2),
+        PHONE.trim_start_matches('+'),
+        "stop",
+        &evidence,
+    )
+    .unwrap();
+    assert_eq!(
+        refusal(&ask_offer("o2", T0 + 3)),
+        &Refusal::MarketingStopped {}
+    );
+    assert_eq!(
+        send(&db, &keys, T0 + 3, Category::DELIVERY, "d").decision,
+        Decision::Queued,
+        "utility goes on"
+    );
 }

@@ -239,10 +239,10 @@ fn narrowing_the_categories_is_one_update_and_the_removed_one_is_withdrawn() {
     .id;
 
     let t1 = T0 + 60_000;
-    let prefs = changes::change(&tx(&db, &keys, t1), &change(&id, &[Category::Delivery]))
+    let prefs = changes::change(&tx(&db, &keys, t1), &change(&id, &[Category::DELIVERY]))
         .unwrap()
         .unwrap();
-    assert_eq!(prefs.granted, [Category::Delivery]);
+    assert_eq!(prefs.granted, [Category::DELIVERY]);
     assert_eq!(
         count(&db, "SELECT COUNT(*) FROM events WHERE kind = 'update'"),
         1
@@ -260,7 +260,7 @@ fn narrowing_the_categories_is_one_update_and_the_removed_one_is_withdrawn() {
     );
 
     // The same choice again changes nothing, so records nothing.
-    changes::change(&tx(&db, &keys, t1 + 1), &change(&id, &[Category::Delivery])).unwrap();
+    changes::change(&tx(&db, &keys, t1 + 1), &change(&id, &[Category::DELIVERY])).unwrap();
     assert_eq!(count(&db, "SELECT COUNT(*) FROM events"), 2);
     assert!(verified(&tx(&db, &keys, t1 + 1)));
 }
@@ -334,7 +334,7 @@ fn double_opt_in_waits_for_the_confirmation_then_grants() {
     let t1 = T0 + HOUR;
     let granted =
         double_optin::confirm(&tx(&db, &keys, t1), &request, "{\"method\":\"button\"}").unwrap();
-    assert_eq!(granted, [Category::OrderUpdates, Category::Delivery]);
+    assert_eq!(granted, [Category::ORDER_UPDATES, Category::DELIVERY]);
     assert_eq!(
         count(&db, "SELECT server_ts FROM events WHERE kind = 'confirm'"),
         t1
@@ -405,7 +405,7 @@ fn erasing_keeps_the_proof_but_no_personal_data() {
     let site = site();
     let cmd = consent(&site, PHONE, &["order_updates", "delivery"]);
     let id = record(&tx(&db, &keys, T0), &cmd).id;
-    changes::change(&tx(&db, &keys, T0 + 1), &change(&id, &[Category::Delivery])).unwrap();
+    changes::change(&tx(&db, &keys, T0 + 1), &change(&id, &[Category::DELIVERY])).unwrap();
     record(
         &tx(&db, &keys, T0 + 2),
         &consent(&site, OTHER, &["delivery"]),
@@ -524,14 +524,14 @@ fn a_change_that_does_not_mention_the_pause_keeps_it() {
         &consent(&site, PHONE, &["order_updates", "delivery"]),
     )
     .id;
-    let mut pause = change(&id, &[Category::OrderUpdates, Category::Delivery]);
+    let mut pause = change(&id, &[Category::ORDER_UPDATES, Category::DELIVERY]);
     pause.paused_until = Some(Some("2099-01-01".into()));
     changes::change(&tx(&db, &keys, T0 + 1), &pause).unwrap();
 
     // What the edge's LedgerClient sends, and what the ledger decodes.
     let wire = serde_json::to_string(&crate::protocol::LedgerCommand::Change(change(
         &id,
-        &[Category::Delivery],
+        &[Category::DELIVERY],
     )))
     .unwrap();
     let crate::protocol::LedgerCommand::Change(received) = serde_json::from_str(&wire).unwrap()

@@ -74,7 +74,7 @@ impl Tx<'_> {
         let stored_phone = event.kind.stores_phone().then_some(event.phone);
         self.append_chained(event, stored_phone, &subject)?;
         for (category, status) in state {
-            self.set_state(event.phone, *category, *status, event.id)?;
+            self.set_state(event.phone, category, *status, event.id)?;
         }
         Ok(())
     }
@@ -90,7 +90,7 @@ impl Tx<'_> {
     ) -> Result<String> {
         let id = self.new_id()?;
         let state: Vec<(Category, SubscriptionStatus)> =
-            categories.iter().map(|c| (*c, status)).collect();
+            categories.iter().map(|c| (c.clone(), status)).collect();
         let event = Event {
             id: &id,
             kind,
@@ -143,7 +143,7 @@ impl Tx<'_> {
     fn set_state(
         &self,
         phone: &str,
-        category: Category,
+        category: &Category,
         status: SubscriptionStatus,
         event_id: &str,
     ) -> Result<()> {

@@ -24,8 +24,8 @@ pub use prefs::{
     check_pause, day_number, day_string, preferences_token, present, Change, Frequency, Preferences,
 };
 pub use sending::{
-    CheckPermissions, Decision, MessageView, Permission, Permissions, Refusal, SendMessage,
-    SendReply,
+    CategoryRules, CheckPermissions, Decision, MessageView, Permission, Permissions, Refusal,
+    SendMessage, SendReply,
 };
 pub use stats::{
     CountEvents, Delivery, DoubleOptInCounts, Range, Sending, Series, SourceCount, Stats,

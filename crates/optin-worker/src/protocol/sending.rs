@@ -12,8 +12,8 @@ pub struct SendMessage {
     pub phone: String,
     /// The category the message belongs to (one the site offers).
     pub category: Category,
-    /// Whether the site marks this category critical (`critical_only` lets it through).
-    pub critical: bool,
+    /// What the site says of the category.
+    pub rules: CategoryRules,
     /// The Cloud API request, `to` and callback data still to be filled by the ledger.
     pub message: MessageRequest,
     /// The template's language was not given: the ledger picks the person's.
@@ -26,6 +26,31 @@ pub struct SendMessage {
     pub body_digest: String,
     /// The API key that asked (its id, never the secret).
     pub key_id: String,
+}
+
+/// What the site says of a category that the rule needs.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct CategoryRules {
+    /// `critical_only` lets it through and the weekly digest never holds it back.
+    pub critical: bool,
+    /// Marketing: WhatsApp's own "stop promotions" stops it.
+    pub marketing: bool,
+}
+
+impl CategoryRules {
+    /// The rules of `c` on `site` (a category the site does not offer: neither).
+    pub fn of(site: &consent_core::SiteConfig, c: &Category) -> CategoryRules {
+        site.category(c).map_or(
+            CategoryRules {
+                critical: false,
+                marketing: false,
+            },
+            |d| CategoryRules {
+                critical: d.critical,
+                marketing: d.is_marketing(),
+            },
+        )
+    }
 }
 
 /// What the ledger decided for a [`SendMessage`].
@@ -70,6 +95,8 @@ pub enum Refusal {
         /// When the next message of this category may go (Unix ms), if ever.
         next_allowed_at: Option<i64>,
     },
+    /// A marketing category, and the person stopped marketing messages in WhatsApp.
+    MarketingStopped {},
     /// Free text outside the 24-hour window the person's last message opened.
     OutsideWindow {
         /// When their last message arrived (Unix ms), if ever.
@@ -84,6 +111,7 @@ impl Refusal {
             Refusal::NotSubscribed { .. } => "not-subscribed",
             Refusal::Paused { .. } => "paused",
             Refusal::Frequency { .. } => "frequency",
+            Refusal::MarketingStopped {} => "marketing-stopped",
             Refusal::OutsideWindow { .. } => "outside-window",
         }
     }
@@ -111,8 +139,8 @@ pub struct Permission {
 pub struct CheckPermissions {
     /// E.164.
     pub phone: String,
-    /// `(category, critical)`, in the site's order.
-    pub categories: Vec<(Category, bool)>,
+    /// Each category with what the site says of it, in the site's order.
+    pub categories: Vec<(Category, CategoryRules)>,
 }
 
 /// The answer to [`CheckPermissions`].
