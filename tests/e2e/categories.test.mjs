@@ -83,7 +83,7 @@ test("a shop's own marketing category is shown last and unticked in the shopper'
   await page.close();
 
   // The preference centre's JSON speaks the person's language for the shop's own category too.
-  const token = new URL(recorded.preferences_url).pathname.split("/").pop();
+  const token = new URL(recorded.preferences_url, BASE).pathname.split("/").pop();
   const prefs = await (await fetch(`${BASE}/v1/preferences/${token}`)).json();
   assert.deepEqual(prefs.categories.map((c) => [c.category, c.label, c.kind, c.granted]), [
     ["order_updates", "Konfirmasi pesanan", "utility", true],
