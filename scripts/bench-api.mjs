@@ -10,7 +10,9 @@
 // sends the same number of config GETs and consent POSTs to both — interleaved,
 // ours and the baseline taking turns in ROUNDS slices (ABAB…), each warmed with the
 // same few requests first — and prints ops/s, p50 and p99 side by side with the
-// ratio ours/baseline. Then it exports the bench site's ledger as NDJSON and CSV
+// ratio ours/baseline. The permission check (GET …/permissions/{phone} with a
+// site API key: KV key lookup + one ledger call deciding every category) is timed
+// the same way against the baseline's one-row Durable Object read. Then it exports the bench site's ledger as NDJSON and CSV
 // from ours and the baseline's rows as NDJSON, and prints rows/s and the ratio.
 //
 // Bounded: a fixed request count per level, a time cap per level, loopback only.
@@ -36,7 +38,11 @@ const ROUNDS = 4; // slices per operation and level, ours and the baseline takin
 const WARMUP = 10; // requests each Worker gets before every measured operation
 const TARGET = 0.8;
 /** Regression floors for ours/baseline throughput (see the header); measured 2026-12-01. */
-const RATIO_FLOORS = { "config@1": 0.2, "config@16": 0.2, "consent@1": 0.1, "consent@16": 0.3, "config@64": 0.2, "consent@64": 0.3, export: 0.05 };
+const RATIO_FLOORS = {
+  "config@1": 0.2, "config@16": 0.2, "consent@1": 0.1, "consent@16": 0.3, "config@64": 0.2, "consent@64": 0.3, export: 0.05,
+  // First measured 2026-12-02 (see BENCHMARKS.md); floors set below with the same margin.
+  "permissions@1": 0.15, "permissions@16": 0.15, "permissions@64": 0.15,
+};
 const OURS = process.env.OPTIN_BASE ?? "http://127.0.0.1:8787";
 const BASELINE_PORT = Number(process.env.BASELINE_PORT ?? Number(new URL(OURS).port) + 20);
 const BASELINE = `http://127.0.0.1:${BASELINE_PORT}`;
@@ -74,11 +80,24 @@ async function createSite(agent) {
     method: "PUT", headers: { ...ADMIN, "content-type": "application/json" }, body: JSON.stringify(config),
   });
   if (r.status !== 200) throw new Error(`PUT site: ${r.status} ${r.text}`);
+  const k = await request(agent, `${OURS}/admin/sites/${SITE}/keys`, {
+    method: "POST", headers: { ...ADMIN, "content-type": "application/json" }, body: JSON.stringify({ name: "bench", scopes: ["read"] }),
+  });
+  if (k.status !== 201) throw new Error(`POST key: ${k.status} ${k.text}`);
+  readKey = JSON.parse(k.text).key;
 }
 
+let readKey = "";
+
 let seq = 0;
+let lookups = 0;
 const operations = {
   config: (base) => ({ url: `${base}/v1/sites/${SITE}/config` }),
+  // The people the consents recorded, in turn: a real lookup each time.
+  permissions: (base) => ({
+    url: `${base}/v1/sites/${SITE}/permissions/%2B62813${60000000 + (lookups++ % 50)}`,
+    headers: { authorization: `Bearer ${readKey}` },
+  }),
   consent: (base) => {
     const n = seq++;
     return {
@@ -171,7 +190,7 @@ async function main() {
   const ratios = [];
   let topConsentP99 = NaN;
   for (const c of LEVELS) {
-    for (const op of ["config", "consent"]) {
+    for (const op of ["config", "consent", "permissions"]) {
       const [ours, base] = await interleaved(op, c);
       console.log(`| ${op} | ${c} | ${f(ours.rps)} | ${f(ours.p50)} | ${f(ours.p99)} | ${f(base.rps)} | ${f(base.p50)} | ${f(base.p99)} | ${f(ours.rps / base.rps, 2)}× |`);
       ratios.push([`${op}@${c}`, ours.rps / base.rps]);

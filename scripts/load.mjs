@@ -20,6 +20,19 @@
 //     granted), and each subscriber's state is what their events say;
 //   - GET /admin/sites/{site}/verify is ok.
 //
+// Senders: the mix also sends business messages through the send API (each site's
+// own `send` key, a unique Idempotency-Key, some replays) while people withdraw,
+// pause and switch to a weekly digest (preference API). Reconciled:
+//
+//   - every 202 reached the simulator exactly once, or its message was suppressed
+//     because the person withdrew or paused before it left (or it was in flight at
+//     the crash); a replayed key named the same message;
+//   - no business message reached a person at a time their events say they had
+//     withdrawn that category or were paused;
+//   - no 202 was given while the person was paused, and under a weekly digest at
+//     most one per category per 7 days;
+//   - every refusal names a rule (not-subscribed, paused, frequency).
+//
 // --faults: the simulator fails sends transiently (HTTP 500 pages, Graph 130429 /
 // 131000, slow answers) through /_sim/faults, and the Worker (wrangler dev and its
 // workerd) is killed with SIGKILL mid-run and restarted on the same --persist-to.
@@ -173,15 +186,23 @@ async function createSites() {
       method: "PUT", headers: { ...ADMIN, "content-type": "application/json" }, body: JSON.stringify(config),
     });
     if (r.status !== 200) throw new Error(`PUT site ${s.id}: ${r.status} ${r.text}`);
+    const k = await request(`${BASE}/admin/sites/${s.id}/keys`, {
+      method: "POST", headers: { ...ADMIN, "content-type": "application/json" }, body: JSON.stringify({ name: "load", scopes: ["send"] }),
+    });
+    if (k.status !== 201) throw new Error(`POST key ${s.id}: ${k.status} ${k.text}`);
+    s.key = json(k).key;
   }
 }
 
 // ---------------------------------------------------------------- the mix
-const acks = []; // { site, phone, key, id, categories }
+const acks = []; // { site, phone, key, id, categories, token }
+const sends = []; // { site, phone, category, id } for every 202
+const refusals = {}; // reason → count
+const prefChanges = []; // { site, phone, what, t0, t1 }
 const stops = []; // { site, phone, t0, t1 }
 const consented = SITES.map(() => []); // per site: phones with a 2xx consent
 const retryCauses = {}; // what made clients retry: "HTTP 503", "ECONNRESET", …
-const counters = { replays: 0, replayMismatch: 0, limited: 0, otherStatus: [], retried: 0, stopRetried: 0 };
+const counters = { replays: 0, replayMismatch: 0, limited: 0, otherStatus: [], retried: 0, stopRetried: 0, sendReplays: 0, sendReplayMismatch: 0 };
 const pick = (n) => Math.floor(Math.random() * n);
 
 async function opConfig() {
@@ -207,8 +228,8 @@ async function opConsent(seq) {
   counters.retried += retries;
   if (res.status === 429) return counters.limited++;
   if (res.status !== 201) return counters.otherStatus.push(`consent ${res.status} ${res.text.slice(0, 120)}`);
-  const { id } = json(res);
-  acks.push({ site: site.id, phone, key, id, categories });
+  const { id, preferences_token: token } = json(res);
+  acks.push({ site: site.id, phone, key, id, categories, token });
   consented[si].push(phone);
   if (Math.random() < 0.05) {
     // A client that never saw its answer sends the same request again.
@@ -249,10 +270,65 @@ async function opStop(seq) {
   counters.otherStatus.push(`STOP for ${phone} never accepted`);
 }
 
+const SEND_CATEGORIES = ["delivery", "order_updates"];
+
+/** A business message through the send API to someone who consented on the site (or, now and then, to someone who did not). */
+async function opSend(seq) {
+  const si = pick(SITES.length);
+  const site = SITES[si];
+  const phone = consented[si].length && Math.random() < 0.9 ? consented[si][pick(consented[si].length)] : phoneOf(pick(PHONES));
+  const category = SEND_CATEGORIES[pick(2)];
+  const key = `send-${RUN}-${seq}`;
+  const body = JSON.stringify({ to: phone, category, template: { name: "order_shipped", components: [{ type: "body", parameters: [{ type: "text", text: `A-${seq}` }] }] } });
+  const post = () => request(`${BASE}/v1/sites/${site.id}/messages`, {
+    method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${site.key}`, "idempotency-key": key }, body,
+  });
+  const { res, retries } = await withRetry(post);
+  counters.retried += retries;
+  if (res.status === 202) {
+    const { id } = json(res);
+    sends.push({ site: site.id, phone, category, id });
+    if (Math.random() < 0.05) {
+      const again = (await withRetry(post)).res;
+      counters.sendReplays++;
+      if (again.status !== 202 || json(again).id !== id || again.headers["idempotent-replayed"] !== "true") counters.sendReplayMismatch++;
+    }
+    return;
+  }
+  const type = res.status < 500 ? json(res).type ?? "" : "";
+  const reason = type.replace("/problems/", "");
+  if (["not-subscribed", "paused", "frequency"].includes(reason)) refusals[reason] = (refusals[reason] ?? 0) + 1;
+  else counters.otherStatus.push(`send ${res.status} ${res.text.slice(0, 120)}`);
+}
+
+/** A person who consented changes how they hear from the site: a pause, or the weekly digest. */
+async function opPreference(seq) {
+  const mine = acks.filter((a) => a.token);
+  if (!mine.length) return opConsent(seq);
+  const a = mine[pick(mine.length)];
+  const pause = Math.random() < 0.5;
+  const until = new Date(Date.now() + 2 * 86_400_000).toISOString().slice(0, 10);
+  // Keep what they hold (read first): this changes how often, not what.
+  const { res: current } = await withRetry(() => request(`${BASE}/v1/preferences/${a.token}`));
+  if (current.status !== 200) return counters.otherStatus.push(`preferences GET ${current.status} ${current.text.slice(0, 120)}`);
+  const held = json(current).categories.filter((c) => c.granted).map((c) => c.category);
+  if (!held.length) return; // they withdrew: nothing to pause
+  const body = JSON.stringify(pause ? { categories: held, paused_until: until } : { categories: held, frequency: "weekly_digest" });
+  const t0 = Date.now();
+  const { res, retries } = await withRetry(() => request(`${BASE}/v1/preferences/${a.token}`, {
+    method: "PUT", headers: { "content-type": "application/json", origin: BASE }, body,
+  }));
+  counters.retried += retries;
+  if (res.status !== 200) return counters.otherStatus.push(`preferences ${res.status} ${res.text.slice(0, 120)}`);
+  prefChanges.push({ site: a.site, phone: a.phone, what: pause ? "pause" : "weekly_digest", t0, t1: Date.now() });
+}
+
 const MIX = [
-  [0.35, opConfig],
-  [0.90, opConsent],
-  [1.0, opStop],
+  [0.25, opConfig],
+  [0.65, opConsent],
+  [0.72, opStop],
+  [0.94, opSend],
+  [1.0, opPreference],
 ];
 
 let seqCounter = 0;
@@ -337,7 +413,8 @@ async function drain(ms = SHORT ? 60_000 : 180_000) {
     const sending = {};
     for (const s of SITES) {
       const st = json(await admin(`${s.id}/stats`));
-      for (const c of st.confirmations) {
+      // Our confirmations and replies, and the merchant's messages (send API).
+      for (const c of [...st.confirmations, ...(st.messages ?? [])]) {
         if (c.status === "pending") pending += c.n;
         if (c.status === "sending") sending[s.id] = (sending[s.id] ?? 0) + c.n;
         if (c.status === "pending" || c.status === "sending") open[s.id] = (open[s.id] ?? 0) + c.n;
@@ -378,6 +455,7 @@ async function reconcile() {
     (templatesTo.get(k) ?? templatesTo.set(k, []).get(k)).push({ at: m.received_at_ms, id: cb });
   }
   const rows = [];
+  const sendRows = [];
   const problems = [];
   for (const site of SITES) {
     const mine = acks.filter((a) => a.site === site.id);
@@ -421,7 +499,7 @@ async function reconcile() {
     const grantTs = new Map(grants.map((g) => [g.id, g.server_ts]));
     for (const [phone, ts] of withdrawsByPhone) {
       const first = Math.min(...ts);
-      const late = (templatesTo.get(`${site.pnid} ${phone}`) ?? []).filter((m) => m.at > first);
+      const late = (templatesTo.get(`${site.pnid} ${phone}`) ?? []).filter((m) => m.at > first && ackIds.has(m.id));
       for (const m of late) {
         const queuedBefore = (grantTs.get(m.id) ?? Infinity) < first;
         if (queuedBefore) afterQueued++; else afterNew++;
@@ -444,6 +522,10 @@ async function reconcile() {
       for (const e of events.filter((x) => x.phone === p)) {
         if (e.kind === "grant") for (const c of e.categories) expect[c] = "granted";
         if (e.kind === "withdraw") for (const c of e.categories) expect[c] = "withdrawn";
+        if (e.kind === "update") {
+          for (const c of e.categories) expect[c] = "granted";
+          for (const c of e.evidence?.withdrawn ?? []) expect[c] = "withdrawn";
+        }
       }
       const got = Object.fromEntries((views.get(p)?.state ?? []).map((s) => [s.category, s.status]));
       if (JSON.stringify(Object.entries(expect).sort()) !== JSON.stringify(Object.entries(got).sort())) {
@@ -451,6 +533,7 @@ async function reconcile() {
         problems.push(`${site.id}: state of ${p} is ${JSON.stringify(got)}, events say ${JSON.stringify(expect)}`);
       }
     }
+    const sent = reconcileSends(site, events, views, templatesById, templatesTo, problems);
     const verify = json(await admin(`${site.id}/verify`));
     if (!verify.ok) problems.push(`${site.id}: verify ${JSON.stringify(verify)}`);
     if (missing.length) problems.push(`${site.id}: ${missing.length} acknowledged consents missing from the ledger`);
@@ -463,9 +546,88 @@ async function reconcile() {
       "STOP not honoured": stopsUnmatched, "template after STOP (queued before it)": afterQueued, "template after STOP (consent after it)": afterNew, "state ≠ events": stateMismatch,
       verify: verify.ok ? `ok (${verify.events})` : "BROKEN",
     });
+    sendRows.push({ site: site.id, ...sent });
     void suppressedWithoutStop;
   }
-  return { rows, problems, simMessages: messages.length };
+  return { rows, sendRows, problems, simMessages: messages.length };
+}
+
+/** A person's state at `t` by their events: categories held, pause, frequency. */
+function stateAt(events, t) {
+  const held = new Set();
+  let pausedUntil = null;
+  let frequency = "as_sent";
+  for (const e of events) {
+    if (e.server_ts > t) break;
+    if (e.kind === "grant") for (const c of e.categories) held.add(c);
+    if (e.kind === "withdraw") {
+      if (!e.categories.length) held.clear();
+      for (const c of e.categories) held.delete(c);
+    }
+    if (e.kind === "update") {
+      held.clear();
+      for (const c of e.categories) held.add(c);
+    }
+    if (e.evidence && "frequency" in e.evidence) {
+      frequency = e.evidence.frequency ?? "as_sent";
+      pausedUntil = e.evidence.paused_until ?? null;
+    }
+  }
+  const paused = pausedUntil !== null && Date.parse(`${pausedUntil}T00:00:00Z`) > t;
+  return { held, paused, frequency };
+}
+
+/** The send API's 202s on one site against the simulator and the people's events. */
+function reconcileSends(site, events, views, templatesById, templatesTo, problems) {
+  const mine = sends.filter((s) => s.site === site.id);
+  const byPhone = new Map();
+  for (const e of events) (byPhone.get(e.phone) ?? byPhone.set(e.phone, []).get(e.phone)).push(e);
+  const out = { "202 sends": mine.length, "sent once": 0, suppressed: 0, ...(RESTART ? { "deferred (in flight at crash)": 0 } : {}), "0 sent": 0, ">1 sent": 0,
+    "sent while withdrawn or paused": 0, "202 while paused or not held": 0, "weekly digest exceeded": 0 };
+  const deferredBudget = deferredAllowance();
+  const decided = new Map(); // `${phone} ${category}` → [{created_at, status}]
+  for (const s of mine) {
+    const m = views.get(s.phone)?.messages?.find((x) => x.id === s.id);
+    const n = templatesById.get(s.id) ?? 0;
+    if (n === 1) out["sent once"]++;
+    else if (n > 1) { out[">1 sent"]++; problems.push(`${site.id}: message ${s.id} reached the simulator ${n} times`); }
+    else if (m?.status === "suppressed") out.suppressed++;
+    else if (m?.status === "sending" && RESTART && out["deferred (in flight at crash)"] < deferredBudget) out["deferred (in flight at crash)"]++;
+    else { out["0 sent"]++; problems.push(`${site.id}: message ${s.id} never sent (status ${m?.status ?? "no record"})`); }
+    if (!m) continue;
+    const evs = byPhone.get(s.phone) ?? [];
+    const at = stateAt(evs, m.created_at);
+    if (at.paused || !at.held.has(s.category)) {
+      out["202 while paused or not held"]++;
+      problems.push(`${site.id}: message ${s.id} queued at ${m.created_at} while ${s.phone} ${at.paused ? "was paused" : `did not hold ${s.category}`}`);
+    }
+    const key = `${s.phone} ${s.category}`;
+    (decided.get(key) ?? decided.set(key, []).get(key)).push({ at: m.created_at, status: m.status, state: at });
+  }
+  const sentIds = new Set(mine.map((s) => s.id));
+  for (const [k, list] of templatesTo) {
+    if (!k.startsWith(`${site.pnid} `)) continue;
+    const phone = k.slice(site.pnid.length + 1);
+    for (const d of list.filter((x) => sentIds.has(x.id))) {
+      const s = mine.find((x) => x.id === d.id);
+      const at = stateAt(byPhone.get(phone) ?? [], d.at);
+      if (at.paused || !at.held.has(s.category)) {
+        out["sent while withdrawn or paused"]++;
+        problems.push(`${site.id}: message ${d.id} reached ${phone} at ${d.at} while ${at.paused ? "paused" : `${s.category} was not held`}`);
+      }
+    }
+  }
+  for (const [key, list] of decided) {
+    list.sort((a, b) => a.at - b.at);
+    for (let i = 1; i < list.length; i++) {
+      const prev = list.slice(0, i).filter((p) => ["sent", "delivered", "read"].includes(p.status)).at(-1);
+      if (list[i].state.frequency === "weekly_digest" && prev && list[i].at - prev.at < 7 * 86_400_000) {
+        out["weekly digest exceeded"]++;
+        problems.push(`${site.id}: ${key} got a second message within a week under the weekly digest`);
+      }
+    }
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------- main
@@ -497,7 +659,7 @@ async function main() {
   const drained = await drain();
   await sleep(1000); // status webhooks still on their way
   const drainSeconds = (Date.now() - drainStart) / 1000;
-  const { rows, problems, simMessages } = await reconcile();
+  const { rows, sendRows, problems, simMessages } = await reconcile();
 
   log("\nThroughput and latency per concurrency level (latency of one mixed operation, ms; a consent op includes its retries and any replay):\n");
   log(table(results.map((r) => ({
@@ -507,6 +669,8 @@ async function main() {
   }))));
   log(`\nReconciliation (${acks.length} acknowledged consents, ${stops.length} STOPs, ${simMessages} simulator send records; outbox ${drained.drained ? "drained" : `NOT drained: ${JSON.stringify(drained.open)}`} after ${drainSeconds.toFixed(1)}s):\n`);
   log(table(rows));
+  log(`\nSend API (${sends.length} queued; refused: ${JSON.stringify(refusals)}; replays ${counters.sendReplays}, ${counters.sendReplayMismatch} answered differently):\n`);
+  log(table(sendRows));
   log(`\nIdempotent replays: ${counters.replays} (${counters.replayMismatch} answered differently); 429s: ${counters.limited}; requests retried after an error: ${counters.retried}; STOP deliveries retried: ${counters.stopRetried}${FAULTS ? `; faults queued: ${faultsQueued}; Worker restarts: ${stack.restarts}` : ""}`);
   // PII in logs: no phone number of this run may appear in the stack's logs.
   const logs = (EXTERNAL ? ["wrangler.log", "simulator.log"] : ["load-wrangler.log", "load-simulator.log"])
@@ -522,6 +686,8 @@ async function main() {
   }
   log(`PII in logs: checked ${phonesUsed.length} numbers against ${logs.length ? logs.map((f) => f.slice(ROOT.length + 1)).join(", ") : "no log files"}`);
   if (Object.keys(retryCauses).length) log(`Retry causes: ${JSON.stringify(retryCauses)}`);
+  if (counters.sendReplayMismatch) problems.push(`${counters.sendReplayMismatch} replayed sends answered differently`);
+  if (!sends.length) problems.push("no message was queued through the send API: the senders did not run");
   if (counters.replayMismatch) problems.push(`${counters.replayMismatch} idempotent replays answered differently`);
   if (counters.limited) problems.push(`${counters.limited} consents were rate-limited (limits are set high for this run)`);
   if (!drained.drained) problems.push(`outbox not drained: ${JSON.stringify(drained.open)}`);
@@ -532,7 +698,7 @@ async function main() {
     for (const p of problems.slice(0, 50)) log(`  - ${p}`);
     process.exitCode = 1;
   } else {
-    log("\nRECONCILED: every acknowledged consent is in the ledger once, confirmed once or suppressed after a STOP; every STOP honoured; chains verify.");
+    log("\nRECONCILED: every acknowledged consent is in the ledger once, confirmed once or suppressed after a STOP; every STOP honoured; every queued message sent once or suppressed after a withdrawal or pause, none to a withdrawn, paused or capped person; chains verify.");
   }
 }
 

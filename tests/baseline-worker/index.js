@@ -1,7 +1,8 @@
 // Baseline Worker for scripts/bench-api.mjs. Same routes and shapes as ours, none
 // of the work: GET config answers a constant; POST consents stores the raw body as
 // one row in a per-site SQLite Durable Object (no validation, no chain, no outbox);
-// GET export dumps the rows as NDJSON. What ours costs above this is our code.
+// GET export dumps the rows as NDJSON; GET permissions/{phone} reads one row by key
+// in the Durable Object and answers it. What ours costs above this is our code.
 import { DurableObject } from "cloudflare:workers";
 
 const CONFIG = JSON.stringify({
@@ -23,6 +24,11 @@ export class Rows extends DurableObject {
   }
 
   async fetch(req) {
+    const url = new URL(req.url);
+    if (url.pathname.includes("/permissions/")) {
+      const row = this.ctx.storage.sql.exec("SELECT seq, ts FROM rows WHERE seq = ?", 1).toArray()[0] ?? null;
+      return Response.json({ phone: url.pathname.split("/").pop(), may_send: row !== null });
+    }
     if (req.method === "POST") {
       const id = crypto.randomUUID();
       this.ctx.storage.sql.exec("INSERT INTO rows (id, body, ts) VALUES (?, ?, ?)", id, await req.text(), Date.now());
@@ -45,6 +51,7 @@ export default {
     const stub = env.ROWS.get(env.ROWS.idFromName(site ?? ""));
     if (what === "consents" && req.method === "POST") return stub.fetch(req);
     if (v === "admin" && what === "export") return stub.fetch(req.url);
+    if (what === "permissions" && req.method === "GET") return stub.fetch(req.url);
     return new Response("not found", { status: 404 });
   },
 };

@@ -175,6 +175,8 @@ test("subscriber search finds a number and its receipt downloads", async () => {
   assert.equal(receipt.subject.phone, phone.e164);
   assert.equal(receipt.consent_event.id, id);
   assert.equal(receipt.collection.notice_text, NOTICE);
+  assert.deepEqual(receipt.purposes.map((p) => [p.purpose, p.label, p.kind]), [["delivery", "Shipping and delivery notifications", "utility"]],
+    "purposes named as the person read them");
 
   // Support can send the person a fresh link to their preference centre; it opens it.
   const centre = page.getByRole("link", { name: "Their preference centre (link to send them)" });
@@ -187,6 +189,40 @@ test("subscriber search finds a number and its receipt downloads", async () => {
   await page.getByLabel("Phone number").fill("+62 812 0000 0001");
   await page.getByRole("button", { name: "Search" }).click();
   await page.getByText("No consent history for +62 812 0000 0001.").waitFor();
+  await context.close();
+});
+
+test("what the send API decided shows in the dashboard: refusals by reason, queued per category, and each in the person's history", async () => {
+  const phone = freshPhone();
+  const res = await fetch(`${BASE}/v1/sites/demo/consents`, {
+    method: "POST",
+    headers: { "content-type": "application/json", origin: SHOP },
+    body: JSON.stringify({ phone: phone.e164, categories: ["delivery"], locale: "en", notice_version: 1, notice_text: NOTICE, surface: "modal" }),
+  });
+  assert.equal(res.status, 201);
+  const { key } = await (await admin("demo/keys", { method: "POST", body: JSON.stringify({ name: "dashboard test", scopes: ["send"] }) })).json();
+  const sendOne = (category, idem) => fetch(`${BASE}/v1/sites/demo/messages`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${key}`, "idempotency-key": idem },
+    body: JSON.stringify({ to: phone.e164, category, template: { name: "order_shipped" } }),
+  });
+  const tag = randomBytes(4).toString("hex");
+  assert.equal((await sendOne("delivery", `dash-q-${tag}`)).status, 202);
+  assert.equal((await sendOne("account_updates", `dash-r-${tag}`)).status, 403);
+  const { page, context, errors } = await signIn();
+  const refused = page.locator("#messages figure", { hasText: "Refused, by reason" });
+  await refused.waitFor();
+  assert.match(await refused.textContent(), /not-subscribed/);
+  assert.match(await page.locator("#messages figure", { hasText: "Queued, by category" }).textContent(), /delivery/);
+  await page.getByLabel("Phone number").fill(phone.e164);
+  await page.getByRole("button", { name: "Search" }).click();
+  const decisions = page.locator("table", { has: page.locator("caption", { hasText: "Sent or refused through the API" }) });
+  await decisions.waitFor();
+  const rows = await decisions.locator("tbody tr").allTextContents();
+  assert.equal(rows.length, 2, rows.join(" | "));
+  assert.match(rows[0], /delivery.*order_shipped.*queued.*subscribed/);
+  assert.match(rows[1], /account_updates.*order_shipped.*refused.*not-subscribed.*refused/);
+  assert.deepEqual(errors, []);
   await context.close();
 });
 

@@ -91,6 +91,7 @@ async function loadStats() {
   renderOptOuts(stats, derived);
   renderDelivery(stats);
   renderCategories(stats);
+  renderMessages(stats);
   setStatus(`Showing ${from} to ${to}.`);
 }
 
@@ -386,6 +387,30 @@ function renderCategories(stats) {
   }
 }
 
+// Send API decisions: what was queued and where it got to, what was refused and why.
+function renderMessages(stats) {
+  const box = $("messages");
+  box.replaceChildren();
+  const rows = stats.messages ?? [];
+  if (!rows.length) return empty(box, "No messages sent through the API in this period.");
+  const refused = rows.filter((r) => r.status === "refused");
+  const reasons = [...new Set(refused.map((r) => r.reason))];
+  if (reasons.length) {
+    box.append(barChart({ title: "Refused, by reason", id: "messages-refused", rows: reasons.map((r) => ({ label: r, value: sum(refused.filter((x) => x.reason === r), (x) => x.n) })) }));
+  }
+  const cats = [...new Set(rows.map((r) => r.category))];
+  box.append(barChart({ title: "Queued, by category", id: "messages-queued", rows: cats.map((c) => ({ label: c, value: sum(rows.filter((x) => x.category === c && x.status !== "refused"), (x) => x.n) })) }));
+  const days = [...new Set(rows.map((r) => r.day))].sort();
+  const count = (day, ok) => sum(rows.filter((r) => r.day === day && ok(r)), (r) => r.n);
+  box.append(table("Per day", ["day", "queued", "sent", "stopped before sending", "refused"], days.map((d) => [
+    d,
+    count(d, (r) => r.status !== "refused"),
+    count(d, (r) => ["sent", "delivered", "read"].includes(r.status)),
+    count(d, (r) => ["suppressed", "erased"].includes(r.status)),
+    count(d, (r) => r.status === "refused"),
+  ])));
+}
+
 // ---- subscriber search ----
 
 async function search(phone) {
@@ -414,6 +439,9 @@ async function search(phone) {
     ])),
     table("Messages", ["queued", "kind", "status", "statuses received", "error"], body.confirmations.map((m) => [
       time(m.created_at), m.kind, m.status, m.statuses.map((s) => s.status + (s.error_code ? ` (${s.error_code})` : "")).join(", "), m.last_error ?? "",
+    ])),
+    table("Sent or refused through the API", ["when", "category", "template", "decision", "reason", "status"], (body.messages ?? []).map((m) => [
+      time(m.created_at), m.category, m.template ?? m.kind, m.decision, m.reason, m.status,
     ])),
   );
 }

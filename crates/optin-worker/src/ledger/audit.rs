@@ -137,9 +137,11 @@ pub fn stats(tx: &Tx, range: &Range) -> Result<Stats> {
             &[],
         )?,
         confirmations: sql.rows(
-            "SELECT status, COUNT(*) AS n FROM outbox GROUP BY status ORDER BY status",
+            "SELECT status, COUNT(*) AS n FROM outbox WHERE category IS NULL
+             GROUP BY status ORDER BY status",
             &[],
         )?,
+        messages: super::sending::counts(sql, range)?,
         sending: halt::state(sql)?,
         double_opt_in: double_optin::counts(sql)?,
         breaker: super::breaker::summary(sql)?,

@@ -393,6 +393,24 @@ pub fn may_still_send(
     Ok(decide(tx, ask)?.is_ok())
 }
 
+/// Decisions per day × category × reason × status over `range` (the stats).
+pub fn counts(
+    sql: &dyn Db,
+    range: &crate::protocol::Range,
+) -> Result<Vec<crate::protocol::MessageCount>> {
+    sql.rows(
+        "SELECT strftime('%Y-%m-%d', m.created_at / 1000, 'unixepoch') AS day, m.category,
+           m.reason, COALESCE(o.status, 'refused') AS status, COUNT(*) AS n
+         FROM messages m LEFT JOIN outbox o ON o.id = m.id
+         WHERE m.created_at >= ? AND m.created_at < ?
+         GROUP BY day, m.category, m.reason, status ORDER BY day, m.category, m.reason, status",
+        &[
+            (range.from.0 * 86_400_000).into(),
+            ((range.to.0 + 1) * 86_400_000).into(),
+        ],
+    )
+}
+
 #[derive(Deserialize)]
 struct MessageRow {
     id: String,

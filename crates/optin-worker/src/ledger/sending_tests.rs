@@ -473,3 +473,33 @@ fn a_marketing_category_stops_with_whatsapps_own_stop_and_utility_ones_go_on() {
         "utility goes on"
     );
 }
+
+#[test]
+fn the_stats_count_decisions_by_day_category_and_reason() {
+    let (db, keys) = (ledger(), keys());
+    subscribed(&db, &keys);
+    send(&db, &keys, T0 + 1, Category::DELIVERY, "a");
+    send(&db, &keys, T0 + 2, Category::ACCOUNT_UPDATES, "b");
+    send(&db, &keys, T0 + 3, Category::ACCOUNT_UPDATES, "c");
+    let day = consent_core::stats::Day(T0 / DAY);
+    let range = crate::protocol::Range { from: day, to: day };
+    let got: Vec<(String, String, String, i64)> = sending::counts(&db, &range)
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.category, c.reason, c.status, c.n))
+        .collect();
+    let row = |c: &str, r: &str, s: &str, n| (c.to_owned(), r.to_owned(), s.to_owned(), n);
+    assert_eq!(
+        got,
+        vec![
+            row("account_updates", "not-subscribed", "refused", 2),
+            row("delivery", "subscribed", "pending", 1),
+        ]
+    );
+    let yesterday = consent_core::stats::Day(T0 / DAY - 1);
+    let earlier = crate::protocol::Range {
+        from: yesterday,
+        to: yesterday,
+    };
+    assert!(sending::counts(&db, &earlier).unwrap().is_empty());
+}

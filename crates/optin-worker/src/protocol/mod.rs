@@ -28,7 +28,8 @@ pub use sending::{
     SendMessage, SendReply,
 };
 pub use stats::{
-    CountEvents, Delivery, DoubleOptInCounts, Range, Sending, Series, SourceCount, Stats,
+    CountEvents, Delivery, DoubleOptInCounts, MessageCount, Range, Sending, Series, SourceCount,
+    Stats,
 };
 pub use subscriber::{
     DoubleOptInView, EventView, OutboxView, StateRow, StatusView, SubscriberView,

@@ -314,6 +314,20 @@ pub struct SendCount {
     pub n: i64,
 }
 
+/// Business messages (send API) per UTC day × category × reason × where they are now.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct MessageCount {
+    /// `YYYY-MM-DD` of the decision.
+    pub day: String,
+    /// The category asked for.
+    pub category: String,
+    /// `subscribed` (queued) or the refusal's reason.
+    pub reason: String,
+    /// `refused`, or the outbox status of a queued one.
+    pub status: String,
+    pub n: i64,
+}
+
 /// Counts over the ledger (or, summed, over all of a site's shards).
 #[derive(Default, Serialize, Deserialize)]
 pub struct Stats {
@@ -329,6 +343,9 @@ pub struct Stats {
     /// The burst breaker: whether it holds new confirmations, and how many it holds.
     #[serde(default)]
     pub breaker: super::HeldSummary,
+    /// Send API decisions over the requested days.
+    #[serde(default)]
+    pub messages: Vec<MessageCount>,
     /// Funnel, consents, opt-outs and delivery over the requested days.
     #[serde(flatten)]
     pub series: Series,
@@ -356,6 +373,16 @@ impl Stats {
             {
                 Some(c) => c.n += o.n,
                 None => self.subscriptions.push(o),
+            }
+        }
+        for o in other.messages {
+            let same = |c: &&mut MessageCount| {
+                (&c.day, &c.category, &c.reason, &c.status)
+                    == (&o.day, &o.category, &o.reason, &o.status)
+            };
+            match self.messages.iter_mut().find(same) {
+                Some(c) => c.n += o.n,
+                None => self.messages.push(o),
             }
         }
         self.sending.add(other.sending);
