@@ -33,9 +33,11 @@
 //     most one per category per 7 days;
 //   - every refusal names a rule (not-subscribed, paused, frequency).
 //
-// --faults: the simulator fails sends transiently (HTTP 500 pages, Graph 130429 /
-// 131000, slow answers) through /_sim/faults, and the Worker (wrangler dev and its
-// workerd) is killed with SIGKILL mid-run and restarted on the same --persist-to.
+// --faults: the simulator fails 30% of sends transiently (its rate mode: HTTP 500,
+// Graph 130429 / 131000, slow answers) for every level, up to 64 concurrent clients
+// also in the short form, and the Worker (wrangler dev and its workerd) is killed
+// with SIGKILL mid-run and restarted on the same --persist-to. --sim-faults queues a
+// fixed number of such faults per level instead (works with --external).
 // Requests that fail meanwhile are retried with the same Idempotency-Key.
 //
 // Bounded: each level stops after its request count or its time limit, retries are
@@ -59,7 +61,8 @@ const FAULTS = RESTART || flag("--sim-faults"); // simulator faults only (works 
 // --external: use a stack someone else started (OPTIN_BASE, SIM_BASE, OPTIN_STATE_DIR),
 // as `scripts/dev test` does after the end-to-end tests. Not with --faults.
 const EXTERNAL = flag("--external");
-const LEVELS = option("--levels", SHORT ? "1,16" : "1,16,64,256").split(",").map(Number);
+const LEVELS = option("--levels", SHORT ? (RESTART ? "1,16,64" : "1,16") : "1,16,64,256").split(",").map(Number);
+const FAIL_RATE = 0.3; // --faults: share of send calls the simulator fails
 const REQUESTS = Number(option("--requests", SHORT ? 150 : 1000)); // per level
 const LEVEL_SECONDS = Number(option("--seconds", SHORT ? 40 : 90)); // per level, hard stop (+180 s in the level with the restart)
 const PHONES = 1000;
@@ -375,6 +378,21 @@ async function runLevel(concurrency, { restartAt } = {}) {
   };
 }
 
+/** The simulator's rate mode on (`rate` > 0) or off; off answers what it did. */
+async function failShare(rate) {
+  if (rate === 0) {
+    const seen = json(await request(`${SIM}/_sim/faults`));
+    const r = await request(`${SIM}/_sim/faults`, { method: "DELETE" });
+    if (r.status !== 200 && r.status !== 204) throw new Error(`faults off: ${r.status} ${r.text}`);
+    return seen.chaos ?? seen;
+  }
+  const r = await request(`${SIM}/_sim/faults`, {
+    method: "POST", body: JSON.stringify({ rate, seed: parseInt(RUN, 16), delay_ms: 1000 }),
+  });
+  if (r.status !== 200) throw new Error(`faults on: ${r.status} ${r.text}`);
+  return null;
+}
+
 async function queueFaults() {
   const faults = [
     { kind: "http_500", count: 4 },
@@ -591,7 +609,13 @@ function reconcileSends(site, events, views, templatesById, templatesTo, problem
     const n = templatesById.get(s.id) ?? 0;
     if (n === 1) out["sent once"]++;
     else if (n > 1) { out[">1 sent"]++; problems.push(`${site.id}: message ${s.id} reached the simulator ${n} times`); }
-    else if (m?.status === "suppressed") out.suppressed++;
+    else if (m?.status === "suppressed") {
+      out.suppressed++;
+      // Only a withdrawal or a pause after it was queued may stop it.
+      const later = (byPhone.get(s.phone) ?? []).filter((e) => e.server_ts >= m.created_at);
+      const why = later.some((e) => { const st = stateAt(byPhone.get(s.phone), e.server_ts); return st.paused || !st.held.has(s.category); });
+      if (!why) problems.push(`${site.id}: message ${s.id} suppressed though ${s.phone} neither withdrew ${s.category} nor paused`);
+    }
     else if (m?.status === "sending" && RESTART && out["deferred (in flight at crash)"] < deferredBudget) out["deferred (in flight at crash)"]++;
     else { out["0 sent"]++; problems.push(`${site.id}: message ${s.id} never sent (status ${m?.status ?? "no record"})`); }
     if (!m) continue;
@@ -647,14 +671,17 @@ async function main() {
   await createSites();
   const results = [];
   let faultsQueued = 0;
+  if (RESTART) await failShare(FAIL_RATE);
   for (const [i, c] of LEVELS.entries()) {
-    if (FAULTS) faultsQueued += await queueFaults();
+    if (FAULTS && !RESTART) faultsQueued += await queueFaults();
     // In the faults run the Worker is killed in the middle of the last level.
     const restartAt = RESTART && i === LEVELS.length - 1 ? Math.floor(REQUESTS * 0.4) : undefined;
     const r = await runLevel(c, { restartAt });
     results.push(r);
     log(`load: c=${c}: ${r.requests} requests in ${r.seconds.toFixed(1)}s${r.restartMs !== null ? ` (Worker killed and back in ${(r.restartMs / 1000).toFixed(1)}s)` : ""}`);
   }
+  const chaos = RESTART ? await failShare(0) : null;
+  if (chaos) log(`load: the simulator failed ${chaos.faulted ?? "?"} of ${chaos.calls ?? "?"} send calls (rate ${FAIL_RATE})`);
   const drainStart = Date.now();
   const drained = await drain();
   await sleep(1000); // status webhooks still on their way
