@@ -53,16 +53,57 @@ pub struct Ask<'a> {
     pub text: bool,
 }
 
+/// What the rule reads of a person beyond one category, read once per command
+/// and only when a rule needs it (a permission check asks for every category).
+#[derive(Default)]
+pub struct Facts {
+    delivery: Option<(Frequency, Option<String>)>,
+    marketing_stopped: Option<bool>,
+    last_inbound: Option<Option<i64>>,
+}
+
+impl Facts {
+    fn delivery(&mut self, tx: &Tx, phone: &str) -> Result<(Frequency, Option<String>)> {
+        if self.delivery.is_none() {
+            self.delivery = Some(super::changes::delivery(tx, phone)?);
+        }
+        Ok(self.delivery.clone().unwrap_or_default())
+    }
+
+    fn marketing_stopped(&mut self, tx: &Tx, phone: &str) -> Result<bool> {
+        if self.marketing_stopped.is_none() {
+            self.marketing_stopped = Some(marketing_stopped(tx.db, phone)?);
+        }
+        Ok(self.marketing_stopped == Some(true))
+    }
+
+    fn last_inbound(&mut self, tx: &Tx, phone: &str) -> Result<Option<i64>> {
+        if self.last_inbound.is_none() {
+            self.last_inbound = Some(last_inbound(tx.db, phone)?);
+        }
+        Ok(self.last_inbound.flatten())
+    }
+}
+
 /// The one rule: may this message go to this person now?
 pub fn decide(tx: &Tx, ask: Ask<'_>) -> Result<std::result::Result<(), Refusal>> {
+    decide_with(tx, ask, &mut Facts::default())
+}
+
+/// [`decide`], with what is known of the person so far.
+fn decide_with(
+    tx: &Tx,
+    ask: Ask<'_>,
+    facts: &mut Facts,
+) -> Result<std::result::Result<(), Refusal>> {
     let status = status_of(tx.db, ask.phone, ask.category)?;
     if status != SubscriptionStatus::Granted.as_str() {
         return Ok(Err(Refusal::NotSubscribed { status }));
     }
-    if ask.rules.marketing && marketing_stopped(tx.db, ask.phone)? {
+    if ask.rules.marketing && facts.marketing_stopped(tx, ask.phone)? {
         return Ok(Err(Refusal::MarketingStopped {}));
     }
-    let (frequency, paused_until) = super::changes::delivery(tx, ask.phone)?;
+    let (frequency, paused_until) = facts.delivery(tx, ask.phone)?;
     if let Some(day) = paused_until.filter(|d| pause_holds(d, tx.now)) {
         return Ok(Err(Refusal::Paused { paused_until: day }));
     }
@@ -88,7 +129,7 @@ pub fn decide(tx: &Tx, ask: Ask<'_>) -> Result<std::result::Result<(), Refusal>>
         }
     }
     if ask.text {
-        let last = last_inbound(tx.db, ask.phone)?;
+        let last = facts.last_inbound(tx, ask.phone)?;
         if last.is_none_or(|at| tx.now - at >= WINDOW_MS) {
             return Ok(Err(Refusal::OutsideWindow {
                 last_inbound_at: last,
@@ -311,6 +352,7 @@ fn keep(tx: &Tx, cmd: &SendMessage, reply: &SendReply, text: bool) -> Result<()>
 /// Every category's permission for one person, by the same rule as sending.
 pub fn check(tx: &Tx, cmd: &CheckPermissions) -> Result<Permissions> {
     let mut categories = Vec::with_capacity(cmd.categories.len());
+    let mut facts = Facts::default();
     for (category, rules) in &cmd.categories {
         let ask = Ask {
             phone: &cmd.phone,
@@ -319,7 +361,7 @@ pub fn check(tx: &Tx, cmd: &CheckPermissions) -> Result<Permissions> {
             text: false,
         };
         let status = status_of(tx.db, &cmd.phone, category)?;
-        let permission = match decide(tx, ask)? {
+        let permission = match decide_with(tx, ask, &mut facts)? {
             Ok(()) => Permission {
                 may_send: true,
                 reason: "subscribed".into(),
@@ -331,7 +373,8 @@ pub fn check(tx: &Tx, cmd: &CheckPermissions) -> Result<Permissions> {
         };
         categories.push((category.clone(), permission));
     }
-    let window_open_until = last_inbound(tx.db, &cmd.phone)?
+    let window_open_until = facts
+        .last_inbound(tx, &cmd.phone)?
         .map(|at| at + WINDOW_MS)
         .filter(|until| *until > tx.now);
     Ok(Permissions {
