@@ -48,8 +48,8 @@ pub use locale::Locale;
 pub use notice::{notice_hash, pick_variant, render_notice, Notice, PublicVariant, Variant};
 pub use phone::{normalize_phone, PhoneError, E164};
 pub use site::{
-    Breaker, ChatConfig, DoubleOptIn, IpPolicy, Limits, PublicConfig, SiteConfig, TurnstileWhen,
-    WhatsAppConfig,
+    Breaker, ChatConfig, DoubleOptIn, IpPolicy, Limits, PublicConfig, Retention, SiteConfig,
+    TurnstileWhen, WhatsAppConfig,
 };
 pub use states::{
     ButtonPayload, DeliveryStatus, DoubleOptInStatus, EventKind, EvidenceMethod, EvidenceSource,

@@ -47,6 +47,9 @@ pub struct SiteConfig {
     /// Abuse limits; defaults apply when absent.
     #[serde(default)]
     pub limits: Limits,
+    /// How long a person's data is kept; five years by default.
+    #[serde(default, skip_serializing_if = "Retention::is_default")]
+    pub retention: Retention,
     /// When set, consents must carry a Cloudflare Turnstile token, verified
     /// with the secret of this name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -197,6 +200,50 @@ impl Default for Limits {
     }
 }
 
+/// How long the ledger keeps a person's personal data before erasing it as the
+/// erasure endpoint does (the chain keeps verifying, the suppression hash stays).
+/// Five years by default: TCPA's limitation period is four; GDPR asks for no
+/// longer than needed, so a site may shorten it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Retention {
+    /// Days after a person's last withdrawal, once they hold nothing.
+    pub after_withdrawal_days: u32,
+    /// Days after a person's last recorded event of any kind.
+    pub after_last_activity_days: u32,
+}
+
+impl Retention {
+    /// Five years.
+    pub const DEFAULT_DAYS: u32 = 1826;
+    /// The longest a site may ask for (100 years).
+    pub const MAX_DAYS: u32 = 36_525;
+
+    fn is_default(&self) -> bool {
+        *self == Retention::default()
+    }
+
+    fn check(&self) -> Result<(), (&'static str, &'static str)> {
+        let ok = |d: u32| (1..=Retention::MAX_DAYS).contains(&d);
+        if !ok(self.after_withdrawal_days) {
+            return Err(("retention.after_withdrawal_days", "must be 1 to 36525"));
+        }
+        if !ok(self.after_last_activity_days) {
+            return Err(("retention.after_last_activity_days", "must be 1 to 36525"));
+        }
+        Ok(())
+    }
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            after_withdrawal_days: Retention::DEFAULT_DAYS,
+            after_last_activity_days: Retention::DEFAULT_DAYS,
+        }
+    }
+}
+
 /// The chat widget: the greeting, and where it hands the visitor over to WhatsApp.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -333,6 +380,7 @@ impl SiteConfig {
         }
         self.check_calling_codes()?;
         self.check_categories()?;
+        self.retention.check()?;
         if self.whatsapp.phone_number_id.is_empty()
             || !self
                 .whatsapp
@@ -682,6 +730,7 @@ pub(crate) mod sample {
                 waba_id: None,
             },
             limits: Limits::default(),
+            retention: Retention::default(),
             turnstile_secret: None,
             turnstile_site_key: None,
             turnstile_when: TurnstileWhen::Always,

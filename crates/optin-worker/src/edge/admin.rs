@@ -342,6 +342,12 @@ pub async fn put_site(mut req: Request, env: &Env, site: &str) -> Result<Respons
         .map_err(|(field, detail)| AppError::InvalidSiteConfig { field, detail })?;
     sites::store(env, &config).await?;
     sites::claim_phone_number_id(env, &config).await?;
+    // Each shard's alarm applies the retention itself.
+    for ledger in config.shard_names() {
+        LedgerClient::new(env, &ledger)?
+            .set_retention(config.retention)
+            .await?;
+    }
     json(&with_click_to_optin(&config)?, 200, no_store()?)
 }
 

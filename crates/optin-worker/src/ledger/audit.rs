@@ -142,6 +142,7 @@ pub fn stats(tx: &Tx, range: &Range) -> Result<Stats> {
             &[],
         )?,
         messages: super::sending::counts(sql, range)?,
+        erased_by_retention: super::retention::erased_count(sql)?,
         sending: halt::state(sql)?,
         double_opt_in: double_optin::counts(sql)?,
         breaker: super::breaker::summary(sql)?,
@@ -153,6 +154,11 @@ pub fn stats(tx: &Tx, range: &Range) -> Result<Stats> {
 /// suppressed, and appends an `erase` event; the chain still verifies
 /// because it commits to digests, not to the data.
 pub fn erase(tx: &Tx, phone: &str) -> Result<Option<Erased>> {
+    erase_with(tx, phone, "{\"method\":\"admin_api\"}")
+}
+
+/// [`erase`], with `evidence` saying why (the admin API, or a retention rule).
+pub fn erase_with(tx: &Tx, phone: &str, evidence: &str) -> Result<Option<Erased>> {
     let sql = tx.db;
     let n = sql
         .one::<Count>(
@@ -195,7 +201,7 @@ pub fn erase(tx: &Tx, phone: &str) -> Result<Option<Erased>> {
         kind: EventKind::Erase,
         phone,
         categories: &[],
-        evidence: "{\"method\":\"admin_api\"}",
+        evidence,
     };
     tx.record(&event, &[])?;
     Ok(Some(Erased {

@@ -14,6 +14,7 @@ mod inbound;
 mod limits;
 mod outbox;
 mod queue;
+mod retention;
 mod schema;
 mod sending;
 #[cfg(test)]
@@ -73,6 +74,10 @@ impl DurableObject for SiteLedger {
         let keys = self.keys()?;
         let sql = self.state.storage().sql();
         double_optin::expire_due(&self.tx(&sql, &keys)?)?;
+        let erased = retention::sweep(&self.tx(&sql, &keys)?)?;
+        if erased > 0 {
+            worker::console_log!("retention: erased {erased} people's data");
+        }
         outbox::deliver_due(&self.state, &self.env, &keys).await?;
         Response::ok("delivered")
     }
@@ -199,6 +204,11 @@ impl SiteLedger {
                 to_json(&reply)?
             }
             LedgerCommand::CheckPermissions(cmd) => to_json(&sending::check(&tx, &cmd)?)?,
+            LedgerCommand::SetRetention(r) => {
+                retention::set(tx.db, &r)?;
+                self.wake().await?;
+                to_json(&r)?
+            }
             LedgerCommand::Message { id } => {
                 to_json(&sending::view(tx.db, &id)?.ok_or_else(not_found)?)?
             }

@@ -148,10 +148,8 @@ pub async fn deliver_due(state: &State, env: &Env, keys: &Keys) -> Result<()> {
         )?
         .next;
     // Wake up for the next double opt-in expiry too (the alarm applies it).
-    let next = match (next, super::double_optin::next_expiry(sql)?) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    };
+    let next = earliest(next, super::double_optin::next_expiry(sql)?);
+    let next = earliest(next, super::retention::next_sweep(sql)?);
     if let Some(at) = next {
         let now = super::clock::now(env, sql)?;
         state.storage().set_alarm((at - now).max(0)).await?;
@@ -161,11 +159,22 @@ pub async fn deliver_due(state: &State, env: &Env, keys: &Keys) -> Result<()> {
 
 /// While sending is halted the alarm still comes back for double opt-in expiries.
 async fn arm_for_expiry(state: &State, env: &Env, sql: &dyn Db) -> Result<()> {
-    if let Some(at) = super::double_optin::next_expiry(sql)? {
+    let next = earliest(
+        super::double_optin::next_expiry(sql)?,
+        super::retention::next_sweep(sql)?,
+    );
+    if let Some(at) = next {
         let now = super::clock::now(env, sql)?;
         state.storage().set_alarm((at - now).max(0)).await?;
     }
     Ok(())
+}
+
+fn earliest(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
 }
 
 /// A row left in 'sending' (the isolate died mid-send) with no status webhook

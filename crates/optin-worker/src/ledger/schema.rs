@@ -196,6 +196,16 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
          CREATE INDEX messages_by_day ON messages(created_at);
          ALTER TABLE outbox ADD COLUMN category TEXT;",
     ),
+    (
+        12,
+        // The site's retention (retention.rs) and when the alarm last swept.
+        "CREATE TABLE retention (
+           id INTEGER PRIMARY KEY CHECK (id = 1),
+           after_withdrawal_days INTEGER NOT NULL,
+           after_last_activity_days INTEGER NOT NULL,
+           last_sweep_at INTEGER NOT NULL
+         );",
+    ),
 ];
 
 /// Bookkeeping table, created before any migration runs.

@@ -122,6 +122,8 @@ pub enum LedgerCommand {
     SendMessage(Box<SendMessage>),
     /// Whether each category may be sent to a person now → [`Permissions`].
     CheckPermissions(CheckPermissions),
+    /// The site's retention, stored in every shard when the site is saved → the same.
+    SetRetention(consent_core::Retention),
     /// One send decision with its delivery → [`MessageView`].
     Message {
         /// The decision (message) id.
@@ -390,6 +392,14 @@ impl LedgerClient {
         cmd: CheckPermissions,
     ) -> Result<Permissions, LedgerError> {
         self.send(&LedgerCommand::CheckPermissions(cmd)).await
+    }
+
+    /// [`LedgerCommand::SetRetention`].
+    pub async fn set_retention(
+        &self,
+        r: consent_core::Retention,
+    ) -> Result<consent_core::Retention, LedgerError> {
+        self.send(&LedgerCommand::SetRetention(r)).await
     }
 
     /// [`LedgerCommand::Message`]; `NoSubscriber` when no such decision.

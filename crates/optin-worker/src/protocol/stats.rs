@@ -343,6 +343,9 @@ pub struct Stats {
     /// The burst breaker: whether it holds new confirmations, and how many it holds.
     #[serde(default)]
     pub breaker: super::HeldSummary,
+    /// People whose data retention erased (all time).
+    #[serde(default)]
+    pub erased_by_retention: i64,
     /// Send API decisions over the requested days.
     #[serde(default)]
     pub messages: Vec<MessageCount>,
@@ -375,6 +378,7 @@ impl Stats {
                 None => self.subscriptions.push(o),
             }
         }
+        self.erased_by_retention += other.erased_by_retention;
         for o in other.messages {
             let same = |c: &&mut MessageCount| {
                 (&c.day, &c.category, &c.reason, &c.status)
