@@ -152,6 +152,14 @@ test("each rule refuses with its own problem, the permission check agrees, and a
     ["not-subscribed", "outside-window", "subscribed", "frequency", "subscribed", "frequency", "paused"],
     "every decision is kept, in order",
   );
+  // The compliance export: every decision for this person, with the rule it turned on.
+  const exported = await (await admin("demo/export?what=messages")).text();
+  const mine = exported.trim().split("\n").map((l) => JSON.parse(l)).filter((m) => m.phone === phone);
+  assert.deepEqual(mine.map((m) => [m.id, m.reason]), sub.body.messages.map((m) => [m.id, m.reason]));
+  assert.equal(mine.find((m) => m.reason === "paused").detail.paused_until, day);
+  const csv = await admin("demo/export?what=messages&format=csv");
+  assert.equal(csv.status, 400);
+  assert.equal((await csv.json()).field, "format");
   // The two queued ones either left before the pause or were stopped by it at the
   // sender's second look; the simulator saw exactly those the ledger calls sent.
   const settled = await eventually(async () => {

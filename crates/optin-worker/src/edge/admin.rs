@@ -372,6 +372,8 @@ fn check_categories_shape(body: &serde_json::Value) -> Result<(), AppError> {
 enum Format {
     Ndjson,
     Csv,
+    /// The send API's decisions (`what=messages`), NDJSON.
+    Messages,
 }
 
 /// `GET /admin/sites/{site}/export?format=ndjson|csv&since=`: streamed page by
@@ -380,10 +382,23 @@ pub async fn export(req: &Request, env: &Env, site: &str) -> Result<Response, Ap
     let site = sites::load(env, site).await?;
     let url = req.url()?;
     let param = |k: &str| query_param(&url, k);
-    let format = match param("format").as_deref() {
-        None | Some("ndjson") => Format::Ndjson,
-        Some("csv") => Format::Csv,
-        Some(_) => {
+    let format = match (param("format").as_deref(), param("what").as_deref()) {
+        (None | Some("ndjson"), None | Some("events")) => Format::Ndjson,
+        (Some("csv"), None | Some("events")) => Format::Csv,
+        (None | Some("ndjson"), Some("messages")) => Format::Messages,
+        (Some("csv"), Some("messages")) => {
+            return Err(AppError::InvalidQuery {
+                field: "format",
+                detail: "the send decisions export only as ndjson",
+            })
+        }
+        (_, Some(w)) if w != "events" && w != "messages" => {
+            return Err(AppError::InvalidQuery {
+                field: "what",
+                detail: "must be events or messages",
+            })
+        }
+        _ => {
             return Err(AppError::InvalidQuery {
                 field: "format",
                 detail: "must be ndjson or csv",
@@ -423,14 +438,15 @@ pub async fn export(req: &Request, env: &Env, site: &str) -> Result<Response, Ap
         }
     });
     let headers = no_store()?;
-    let (media, ext) = match format {
-        Format::Ndjson => ("application/x-ndjson", "ndjson"),
-        Format::Csv => ("text/csv; charset=utf-8", "csv"),
+    let (media, file) = match format {
+        Format::Ndjson => ("application/x-ndjson", "consents.ndjson"),
+        Format::Csv => ("text/csv; charset=utf-8", "consents.csv"),
+        Format::Messages => ("application/x-ndjson", "messages.ndjson"),
     };
     headers.set("Content-Type", media)?;
     headers.set(
         "Content-Disposition",
-        &format!("attachment; filename=\"consents.{ext}\""),
+        &format!("attachment; filename=\"{file}\""),
     )?;
     Ok(Response::from_stream(pages)?.with_headers(headers))
 }
@@ -483,6 +499,14 @@ async fn fetch_page(
         Format::Csv => {
             let page = ledger.export(after, since).await?;
             (render_csv(&page.events), page.next)
+        }
+        Format::Messages => {
+            let page = ledger.export_messages(after, since).await?;
+            let mut body = page.body.into_bytes();
+            if !body.is_empty() {
+                body.push(b'\n');
+            }
+            (body, page.next)
         }
     })
 }

@@ -95,10 +95,10 @@ pub fn export_page(tx: &Tx, after: i64, since: i64) -> Result<ExportPage> {
 }
 
 #[derive(Deserialize)]
-struct NdjsonRow {
-    n: i64,
-    last: Option<i64>,
-    body: Option<String>,
+pub(super) struct NdjsonRow {
+    pub(super) n: i64,
+    pub(super) last: Option<i64>,
+    pub(super) body: Option<String>,
 }
 
 /// Like [`export_page`], written by SQLite: each event one JSON object with the

@@ -204,6 +204,9 @@ impl SiteLedger {
                 to_json(&reply)?
             }
             LedgerCommand::CheckPermissions(cmd) => to_json(&sending::check(&tx, &cmd)?)?,
+            LedgerCommand::ExportMessages { after, since } => {
+                to_json(&sending::export_ndjson(tx.db, after, since)?)?
+            }
             LedgerCommand::SetRetention(r) => {
                 retention::set(tx.db, &r)?;
                 self.wake().await?;

@@ -454,6 +454,28 @@ pub fn counts(
     )
 }
 
+/// One page of every send decision as NDJSON (oldest first, by row), written by
+/// SQLite: what the audit needs to show nothing went to a person who said no.
+pub fn export_ndjson(sql: &dyn Db, after: i64, since: i64) -> Result<crate::protocol::NdjsonPage> {
+    let row: super::audit::NdjsonRow = sql.one(
+        "SELECT COUNT(*) AS n, MAX(rid) AS last, group_concat(line, char(10) ORDER BY rid) AS body
+         FROM (SELECT m.rowid AS rid, json_object(
+                 'category', m.category, 'created_at', m.created_at, 'decision', m.decision,
+                 'detail', CASE WHEN json_valid(m.detail) THEN json(m.detail) END,
+                 'id', m.id, 'key_id', m.key_id, 'kind', m.kind,
+                 'language', COALESCE(json_extract(o.request, '$.template.language.code'), m.language),
+                 'phone', m.phone, 'reason', m.reason, 'status', COALESCE(o.status, 'refused'),
+                 'subject_hash', m.subject_hash, 'template', m.template, 'wamid', o.wamid) AS line
+               FROM messages m LEFT JOIN outbox o ON o.id = m.id
+               WHERE m.rowid > ? AND m.created_at >= ? ORDER BY m.rowid LIMIT ?)",
+        &[after.into(), since.into(), super::audit::PAGE.into()],
+    )?;
+    Ok(crate::protocol::NdjsonPage {
+        body: row.body.unwrap_or_default(),
+        next: (row.n == super::audit::PAGE).then_some(row.last).flatten(),
+    })
+}
+
 #[derive(Deserialize)]
 struct MessageRow {
     id: String,

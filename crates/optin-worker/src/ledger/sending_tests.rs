@@ -503,3 +503,54 @@ fn the_stats_count_decisions_by_day_category_and_reason() {
     };
     assert!(sending::counts(&db, &earlier).unwrap().is_empty());
 }
+
+#[test]
+fn every_decision_is_exported_as_ndjson_in_pages_without_the_number_once_erased() {
+    let (db, keys) = (ledger(), keys());
+    subscribed(&db, &keys);
+    let queued = send(&db, &keys, T0 + 1, Category::DELIVERY, "a");
+    let refused = send(&db, &keys, T0 + 2, Category::ACCOUNT_UPDATES, "b");
+    let page = sending::export_ndjson(&db, 0, 0).unwrap();
+    assert_eq!(page.next, None);
+    let lines: Vec<serde_json::Value> = page
+        .body
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let got: Vec<(&str, &str, &str, &str)> = lines
+        .iter()
+        .map(|l| {
+            (
+                l["id"].as_str().unwrap(),
+                l["decision"].as_str().unwrap(),
+                l["reason"].as_str().unwrap(),
+                l["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (queued.id.as_str(), "queued", "subscribed", "pending"),
+            (refused.id.as_str(), "refused", "not-subscribed", "refused"),
+        ]
+    );
+    assert_eq!(lines[1]["detail"]["status"], "never");
+    assert_eq!(lines[0]["phone"], PHONE);
+    assert!(
+        sending::export_ndjson(&db, 0, T0 + 2)
+            .unwrap()
+            .body
+            .lines()
+            .count()
+            == 1
+    );
+    audit::erase(&tx(&db, &keys, T0 + 3), PHONE).unwrap();
+    let after = sending::export_ndjson(&db, 0, 0).unwrap();
+    assert!(!after.body.contains(PHONE), "{}", after.body);
+    assert_eq!(
+        after.body.lines().count(),
+        2,
+        "the decisions stay, without the number"
+    );
+}

@@ -122,6 +122,13 @@ pub enum LedgerCommand {
     SendMessage(Box<SendMessage>),
     /// Whether each category may be sent to a person now → [`Permissions`].
     CheckPermissions(CheckPermissions),
+    /// One page of the send decisions as NDJSON → [`NdjsonPage`].
+    ExportMessages {
+        /// Last row of the previous page (0 for the first).
+        after: i64,
+        /// Only decisions at or after this time, Unix ms.
+        since: i64,
+    },
     /// The site's retention, stored in every shard when the site is saved → the same.
     SetRetention(consent_core::Retention),
     /// One send decision with its delivery → [`MessageView`].
@@ -392,6 +399,12 @@ impl LedgerClient {
         cmd: CheckPermissions,
     ) -> Result<Permissions, LedgerError> {
         self.send(&LedgerCommand::CheckPermissions(cmd)).await
+    }
+
+    /// [`LedgerCommand::ExportMessages`].
+    pub async fn export_messages(&self, after: i64, since: i64) -> Result<NdjsonPage, LedgerError> {
+        self.send(&LedgerCommand::ExportMessages { after, since })
+            .await
     }
 
     /// [`LedgerCommand::SetRetention`].
