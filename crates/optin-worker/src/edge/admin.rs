@@ -488,27 +488,22 @@ async fn fetch_page(
 ) -> Result<(Vec<u8>, Option<i64>), AppError> {
     let ledger = LedgerClient::new(env, site)?;
     Ok(match format {
-        Format::Ndjson => {
-            let page = ledger.export_ndjson(after, since).await?;
-            let mut body = page.body.into_bytes();
-            if !body.is_empty() {
-                body.push(b'\n');
-            }
-            (body, page.next)
-        }
+        Format::Ndjson => lines(ledger.export_ndjson(after, since).await?),
         Format::Csv => {
             let page = ledger.export(after, since).await?;
             (render_csv(&page.events), page.next)
         }
-        Format::Messages => {
-            let page = ledger.export_messages(after, since).await?;
-            let mut body = page.body.into_bytes();
-            if !body.is_empty() {
-                body.push(b'\n');
-            }
-            (body, page.next)
-        }
+        Format::Messages => lines(ledger.export_messages(after, since).await?),
     })
+}
+
+/// An NDJSON page's bytes, ending in a newline unless empty, and where the next starts.
+fn lines(page: crate::protocol::NdjsonPage) -> (Vec<u8>, Option<i64>) {
+    let mut body = page.body.into_bytes();
+    if !body.is_empty() {
+        body.push(b'\n');
+    }
+    (body, page.next)
 }
 
 const CSV_HEADER: &str =
