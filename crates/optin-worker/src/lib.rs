@@ -13,7 +13,8 @@ mod ledger;
 mod protocol;
 
 use edge::{
-    admin, beacon, hooks, keys, messages, prefcentre, preferences, public, qrdls, templates, webhooks,
+    admin, beacon, hooks, keys, messages, prefcentre, preferences, public, qrdls, templates,
+    webhooks,
 };
 use worker::{event, Context, Env, Headers, Method, Request, Response, Result};
 
@@ -119,11 +120,15 @@ async fn route(req: Request, env: &Env) -> std::result::Result<Response, AppErro
                 }
                 (["webhook-endpoints"], Method::Get) => hooks::list(env, site).await,
                 (["webhook-endpoints"], Method::Post) => hooks::create(req, env, site).await,
-                (["webhook-endpoints"], _) => Err(AppError::MethodNotAllowed { allow: "GET, POST" }),
+                (["webhook-endpoints"], _) => {
+                    Err(AppError::MethodNotAllowed { allow: "GET, POST" })
+                }
                 (["webhook-endpoints", id], Method::Delete) => {
                     hooks::change(env, site, id, hooks::Change::Delete).await
                 }
-                (["webhook-endpoints", _], _) => Err(AppError::MethodNotAllowed { allow: "DELETE" }),
+                (["webhook-endpoints", _], _) => {
+                    Err(AppError::MethodNotAllowed { allow: "DELETE" })
+                }
                 (["webhook-endpoints", id, "pause"], Method::Post) => {
                     hooks::change(env, site, id, hooks::Change::Pause).await
                 }

@@ -109,7 +109,11 @@ pub fn parse_events(names: &[String]) -> Result<Vec<HookEventType>, String> {
     for name in names {
         let t = HookEventType::parse(name).ok_or_else(|| {
             let known: Vec<&str> = HookEventType::ALL.iter().map(|t| t.as_str()).collect();
-            format!("unknown event '{}'; known: {}", truncate(name), known.join(", "))
+            format!(
+                "unknown event '{}'; known: {}",
+                truncate(name),
+                known.join(", ")
+            )
         })?;
         out.push(t);
     }
@@ -160,7 +164,11 @@ async fn save_all(
 async fn all_states(env: &Env, site: &SiteConfig) -> Result<Vec<HookEndpointState>, AppError> {
     let mut states = Vec::new();
     for ledger in site.shard_names() {
-        states.extend(LedgerClient::new(env, &ledger)?.hook_endpoint_states().await?);
+        states.extend(
+            LedgerClient::new(env, &ledger)?
+                .hook_endpoint_states()
+                .await?,
+        );
     }
     Ok(states)
 }
@@ -238,7 +246,10 @@ pub async fn create(mut req: Request, env: &Env, site: &str) -> Result<Response,
     let events = parse_events(&body.events).map_err(|d| invalid("events", d))?;
     let mut all = load_all(env, site).await?;
     if all.len() >= MAX_ENDPOINTS {
-        return Err(invalid("url", "this site already has 20 endpoints; delete one first"));
+        return Err(invalid(
+            "url",
+            "this site already has 20 endpoints; delete one first",
+        ));
     }
     let secret = fresh_secret()?;
     let endpoint = HookEndpoint {
@@ -344,7 +355,12 @@ async fn optional_json<T: Default + serde::de::DeserializeOwned>(
 
 /// `POST …/{id}/rotate` `{"overlap_hours"?}`: a new secret, shown once; the
 /// old one keeps signing beside it for the overlap (both signatures sent).
-pub async fn rotate(mut req: Request, env: &Env, site: &str, id: &str) -> Result<Response, AppError> {
+pub async fn rotate(
+    mut req: Request,
+    env: &Env,
+    site: &str,
+    id: &str,
+) -> Result<Response, AppError> {
     let config = crate::edge::sites::load(env, site).await?;
     let rotation: Rotation = optional_json(&mut req).await?;
     let hours = rotation.overlap_hours.unwrap_or(DEFAULT_OVERLAP_HOURS);
@@ -379,7 +395,12 @@ pub async fn rotate(mut req: Request, env: &Env, site: &str, id: &str) -> Result
 }
 
 /// `GET …/{id}/deliveries?limit=`: the newest deliveries over every shard.
-pub async fn deliveries(req: &Request, env: &Env, site: &str, id: &str) -> Result<Response, AppError> {
+pub async fn deliveries(
+    req: &Request,
+    env: &Env,
+    site: &str,
+    id: &str,
+) -> Result<Response, AppError> {
     let config = crate::edge::sites::load(env, site).await?;
     position(&load_all(env, site).await?, id)?;
     let limit = match query_param(&req.url()?, "limit") {
@@ -402,11 +423,7 @@ pub async fn deliveries(req: &Request, env: &Env, site: &str, id: &str) -> Resul
     }
     all.sort_by(|a, b| b.created_at.cmp(&a.created_at));
     all.truncate(limit as usize);
-    json(
-        &serde_json::json!({ "deliveries": all }),
-        200,
-        no_store()?,
-    )
+    json(&serde_json::json!({ "deliveries": all }), 200, no_store()?)
 }
 
 #[derive(Deserialize)]
@@ -418,7 +435,12 @@ struct ReplayRange {
 
 /// `POST …/{id}/replay` `{"from", "to"}` (Unix ms): the events of that range
 /// that were delivered go again, same `webhook-id`, in order.
-pub async fn replay(mut req: Request, env: &Env, site: &str, id: &str) -> Result<Response, AppError> {
+pub async fn replay(
+    mut req: Request,
+    env: &Env,
+    site: &str,
+    id: &str,
+) -> Result<Response, AppError> {
     let config = crate::edge::sites::load(env, site).await?;
     let range: ReplayRange = read_json(&mut req).await?;
     if range.from < 0 || range.to < range.from {
@@ -446,13 +468,19 @@ mod tests {
     #[test]
     fn endpoint_urls_are_https_public_and_short_in_production() {
         assert_eq!(url_problem("https://crm.example.com/hooks", false), None);
-        assert_eq!(url_problem("https://crm.example.com:8443/h?x=1", false), None);
+        assert_eq!(
+            url_problem("https://crm.example.com:8443/h?x=1", false),
+            None
+        );
         for (bad, why) in [
             ("http://crm.example.com/hooks", "must be https"),
             ("ftp://crm.example.com/", "must be an http(s) URL"),
             ("javascript:alert(1)", "must be an http(s) URL"),
             ("crm.example.com/hooks", "not an absolute URL"),
-            ("https://user:pw@crm.example.com/", "must not carry a user name or password"),
+            (
+                "https://user:pw@crm.example.com/",
+                "must not carry a user name or password",
+            ),
         ] {
             assert_eq!(url_problem(bad, false), Some(why), "{bad}");
         }
@@ -496,7 +524,11 @@ mod tests {
     fn event_filters_name_known_events_only() {
         let names = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
         assert_eq!(
-            parse_events(&names(&["consent.withdrawn", "consent.granted", "consent.granted"])),
+            parse_events(&names(&[
+                "consent.withdrawn",
+                "consent.granted",
+                "consent.granted"
+            ])),
             Ok(vec![HookEventType::Granted, HookEventType::Withdrawn])
         );
         let err = parse_events(&names(&["consent.granted", "consent.deleted"])).unwrap_err();

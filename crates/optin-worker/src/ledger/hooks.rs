@@ -25,8 +25,8 @@ use worker::{
 
 use super::{settings::env_ms, store::Db, tx::Tx};
 use crate::protocol::{
-    signature_header, HookDeliveries, HookDeliveryView, HookEndpoint, HookEndpointState, HookEventType,
-    HooksReplayed,
+    signature_header, HookDeliveries, HookDeliveryView, HookEndpoint, HookEndpointState,
+    HookEventType, HooksReplayed,
 };
 
 /// First retry after about this long; `HOOK_BACKOFF_MS` overrides it.
@@ -248,9 +248,7 @@ fn latest_grant(db: &dyn Db, phone: &str) -> Result<Option<String>> {
 /// The webhook type of an event and its type-specific fields.
 pub fn classify(kind: EventKind, evidence: &Json) -> Option<(HookEventType, Json)> {
     let method = evidence["method"].as_str();
-    let source = evidence["source"]
-        .as_str()
-        .or(evidence["surface"].as_str());
+    let source = evidence["source"].as_str().or(evidence["surface"].as_str());
     Some(match kind {
         EventKind::Grant => (
             HookEventType::Granted,
@@ -455,7 +453,13 @@ pub fn replay(db: &dyn Db, endpoint: &str, from: i64, to: i64, now: i64) -> Resu
         "UPDATE hook_deliveries SET status = 'pending', next_attempt_at = ?, updated_at = ?
          WHERE endpoint_id = ? AND status = 'delivered' AND created_at BETWEEN ? AND ?
          RETURNING seq",
-        &[now.into(), now.into(), endpoint.into(), from.into(), to.into()],
+        &[
+            now.into(),
+            now.into(),
+            endpoint.into(),
+            from.into(),
+            to.into(),
+        ],
     )?;
     if !rows.is_empty() {
         QUEUED.with(|q| q.set(true));
@@ -745,10 +749,9 @@ async fn post(row: &DueRow, settings: &Settings) -> Attempt {
     let outcome = futures_util::future::select(call, deadline).await;
     let latency_ms = worker::Date::now().as_millis() as i64 - started;
     match outcome {
-        Either::Left((Ok(status), _)) if (200..300).contains(&status) => Attempt::Delivered {
-            status,
-            latency_ms,
-        },
+        Either::Left((Ok(status), _)) if (200..300).contains(&status) => {
+            Attempt::Delivered { status, latency_ms }
+        }
         Either::Left((Ok(status), _)) => Attempt::Failed {
             status: Some(status),
             error: format!("HTTP {status}"),
@@ -776,10 +779,7 @@ fn signed_request(row: &DueRow) -> Result<Request> {
     let secrets: Vec<crate::protocol::HookSecret> =
         serde_json::from_str(&row.secrets).map_err(to_worker)?;
     let now_ms = worker::Date::now().as_millis() as i64;
-    let live = secrets
-        .iter()
-        .filter(|s| s.expires_at.is_none_or(|at| at > now_ms))
-        .map(|s| s.secret.as_str());
+    let live = crate::protocol::live_secrets(&secrets, now_ms);
     let signature = signature_header(live, &row.webhook_id, timestamp, &row.payload);
     let headers = Headers::new();
     headers.set("Content-Type", "application/json")?;

@@ -160,11 +160,7 @@ fn each_event_is_queued_in_its_own_write_with_the_chain_hash_and_a_sequence_per_
         &tx(&db, &keys, T0 + 1),
         &consent(&site, OTHER, &["delivery"]),
     );
-    changes::change(
-        &tx(&db, &keys, T0 + 2),
-        &change(&id, &[Category::DELIVERY]),
-    )
-    .unwrap();
+    changes::change(&tx(&db, &keys, T0 + 2), &change(&id, &[Category::DELIVERY])).unwrap();
     changes::change(&tx(&db, &keys, T0 + 3), &change(&id, &[])).unwrap();
 
     let got = payloads(&db, "whe_all");
@@ -188,13 +184,23 @@ fn each_event_is_queued_in_its_own_write_with_the_chain_hash_and_a_sequence_per_
     assert_eq!(first["phone"], PHONE);
     assert_eq!(first["consent_id"], id.as_str());
     assert_eq!(first["event_id"], id.as_str());
-    assert_eq!(first["categories"], serde_json::json!(["order_updates", "delivery"]));
+    assert_eq!(
+        first["categories"],
+        serde_json::json!(["order_updates", "delivery"])
+    );
     let hash: String = db
         .query_row("SELECT hash FROM events WHERE id = ?", [&id], |r| r.get(0))
         .unwrap();
-    assert_eq!(first["chain_hash"], hash.as_str(), "cross-checks with the export");
+    assert_eq!(
+        first["chain_hash"],
+        hash.as_str(),
+        "cross-checks with the export"
+    );
     assert_eq!(got[0]["timestamp"], hooks::iso_ms(T0).as_str());
-    assert_eq!(got[2]["data"]["withdrawn"], serde_json::json!(["order_updates"]));
+    assert_eq!(
+        got[2]["data"]["withdrawn"],
+        serde_json::json!(["order_updates"])
+    );
     assert_eq!(got[3]["data"]["how"], "preference_centre");
     assert_eq!(got[3]["data"]["consent_id"], id.as_str());
 
@@ -209,7 +215,11 @@ fn a_person_s_events_go_in_order_and_a_failure_holds_back_only_their_later_ones(
     hooks::sync(&db, "demo", &[endpoint("whe_a", &[])], T0).unwrap();
     let id = record(&tx(&db, &keys, T0), &consent(&site, PHONE, &["delivery"])).id;
     changes::change(&tx(&db, &keys, T0 + 1), &change(&id, &[])).unwrap();
-    let other = record(&tx(&db, &keys, T0 + 2), &consent(&site, OTHER, &["delivery"])).id;
+    let other = record(
+        &tx(&db, &keys, T0 + 2),
+        &consent(&site, OTHER, &["delivery"]),
+    )
+    .id;
 
     // Only each person's first event is due: the withdrawal waits for the grant.
     assert_eq!(due_ids(&db, T0 + 10), [id.clone(), other.clone()]);
@@ -220,7 +230,10 @@ fn a_person_s_events_go_in_order_and_a_failure_holds_back_only_their_later_ones(
     assert!(hooks::claim(&db, row.seq, t).unwrap());
     assert!(!hooks::claim(&db, row.seq, t).unwrap(), "claimed once");
     hooks::record_attempt(&db, &row, &failed(), &SETTINGS, 0.5, t).unwrap();
-    assert!(due_ids(&db, t).is_empty(), "the endpoint backs off as a whole");
+    assert!(
+        due_ids(&db, t).is_empty(),
+        "the endpoint backs off as a whole"
+    );
     let retry = t + hooks::backoff_ms(1, SETTINGS.unit, SETTINGS.cap, 0.5);
     assert_eq!(due_ids(&db, retry), [id.clone(), other.clone()]);
     let next = hooks::next_due(&db, SETTINGS.grace()).unwrap();
@@ -237,7 +250,10 @@ fn a_person_s_events_go_in_order_and_a_failure_holds_back_only_their_later_ones(
         .unwrap();
     assert_eq!(deliver(&db, retry, &OK), [withdrawal]);
     assert_eq!(
-        count(&db, "SELECT COUNT(*) FROM hook_deliveries WHERE status = 'delivered'"),
+        count(
+            &db,
+            "SELECT COUNT(*) FROM hook_deliveries WHERE status = 'delivered'"
+        ),
         3
     );
     assert_eq!(hooks::next_due(&db, SETTINGS.grace()).unwrap(), None);
@@ -305,7 +321,10 @@ fn a_paused_endpoint_keeps_its_rows_and_a_deleted_one_cancels_them() {
     assert_eq!(hooks::states(&db).unwrap()[0].pending, 1);
     hooks::sync(&db, "demo", &[], T0 + 1).unwrap();
     assert_eq!(
-        count(&db, "SELECT COUNT(*) FROM hook_deliveries WHERE status = 'cancelled'"),
+        count(
+            &db,
+            "SELECT COUNT(*) FROM hook_deliveries WHERE status = 'cancelled'"
+        ),
         1
     );
     assert_eq!(count(&db, "SELECT COUNT(*) FROM hook_endpoints"), 0);
@@ -322,7 +341,11 @@ fn replay_sends_a_range_again_with_the_same_ids_in_order() {
     let replayed = hooks::replay(&db, "whe_a", T0, T0 + 5, T0 + 20).unwrap();
     assert_eq!(replayed.replayed, 2);
     let first = deliver(&db, T0 + 20, &OK);
-    assert_eq!(first, [id], "the grant before the withdrawal, as first sent");
+    assert_eq!(
+        first,
+        [id],
+        "the grant before the withdrawal, as first sent"
+    );
     let log = hooks::log(&db, "whe_a", 10).unwrap().deliveries;
     assert_eq!(log.len(), 2);
     assert_eq!(log[1].attempts, 2);
@@ -334,11 +357,20 @@ fn an_erasure_is_announced_with_the_number_and_delivered_payloads_lose_it() {
     hooks::sync(&db, "demo", &[endpoint("whe_a", &[])], T0).unwrap();
     record(&tx(&db, &keys, T0), &consent(&site(), PHONE, &["delivery"]));
     deliver(&db, T0 + 1, &OK);
-    audit::erase(&tx(&db, &keys, T0 + 2), PHONE).unwrap().unwrap();
+    audit::erase(&tx(&db, &keys, T0 + 2), PHONE)
+        .unwrap()
+        .unwrap();
     let got = payloads(&db, "whe_a");
-    assert_eq!(got[0]["data"]["phone"], Json::Null, "delivered before: scrubbed");
+    assert_eq!(
+        got[0]["data"]["phone"],
+        Json::Null,
+        "delivered before: scrubbed"
+    );
     assert_eq!(got[1]["type"], "subscriber.erased");
-    assert_eq!(got[1]["data"]["phone"], PHONE, "whom the merchant must erase");
+    assert_eq!(
+        got[1]["data"]["phone"], PHONE,
+        "whom the merchant must erase"
+    );
     assert_eq!(got[1]["data"]["subscriber_seq"], 2);
 }
 

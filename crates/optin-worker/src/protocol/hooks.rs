@@ -95,19 +95,13 @@ pub struct HookEndpoint {
     pub resumed_at: Option<i64>,
 }
 
-impl HookEndpoint {
-    /// Whether it receives events of `t`.
-    pub fn wants(&self, t: HookEventType) -> bool {
-        self.events.is_empty() || self.events.contains(&t)
-    }
-
-    /// The secrets that sign at `now`.
-    pub fn signing_secrets(&self, now: i64) -> impl Iterator<Item = &str> {
-        self.secrets
-            .iter()
-            .filter(move |s| s.expires_at.is_none_or(|at| at > now))
-            .map(|s| s.secret.as_str())
-    }
+/// The secrets that sign at `now`: the current one, and a rotated-out one
+/// until its overlap ends.
+pub fn live_secrets(secrets: &[HookSecret], now: i64) -> impl Iterator<Item = &str> {
+    secrets
+        .iter()
+        .filter(move |s| s.expires_at.is_none_or(|at| at > now))
+        .map(|s| s.secret.as_str())
 }
 
 /// What one shard knows of an endpoint's deliveries.
@@ -178,7 +172,11 @@ const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012
 pub fn b64_encode(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
@@ -257,28 +255,20 @@ mod tests {
 
     #[test]
     fn a_rotated_secret_signs_until_its_overlap_ends() {
-        let e = HookEndpoint {
-            id: "whe_1".into(),
-            site: "s".into(),
-            url: "https://x.example/h".into(),
-            events: vec![HookEventType::Granted],
-            secrets: vec![
-                HookSecret {
-                    secret: "new".into(),
-                    expires_at: None,
-                },
-                HookSecret {
-                    secret: "old".into(),
-                    expires_at: Some(100),
-                },
-            ],
-            paused: false,
-            created_at: 0,
-            resumed_at: None,
-        };
-        assert_eq!(e.signing_secrets(99).collect::<Vec<_>>(), ["new", "old"]);
-        assert_eq!(e.signing_secrets(100).collect::<Vec<_>>(), ["new"]);
-        assert!(e.wants(HookEventType::Granted));
-        assert!(!e.wants(HookEventType::MessageStatus));
+        let secrets = [
+            HookSecret {
+                secret: "new".into(),
+                expires_at: None,
+            },
+            HookSecret {
+                secret: "old".into(),
+                expires_at: Some(100),
+            },
+        ];
+        assert_eq!(
+            live_secrets(&secrets, 99).collect::<Vec<_>>(),
+            ["new", "old"]
+        );
+        assert_eq!(live_secrets(&secrets, 100).collect::<Vec<_>>(), ["new"]);
     }
 }

@@ -24,8 +24,8 @@ pub use consent::{RecordConsent, Recorded, RequestContext};
 #[cfg(test)]
 pub use hooks::{b64_decode, b64_encode};
 pub use hooks::{
-    new_secret, signature_header, HookDeliveries, HookDeliveryView, HookEndpoint, HookEndpointState, HookEventType, HookSecret,
-    HooksReplayed,
+    live_secrets, new_secret, signature_header, HookDeliveries, HookDeliveryView, HookEndpoint,
+    HookEndpointState, HookEventType, HookSecret, HooksReplayed,
 };
 pub use prefs::{
     check_pause, day_number, day_string, preferences_token, present, Change, Frequency, Preferences,
