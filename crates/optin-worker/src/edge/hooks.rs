@@ -421,7 +421,7 @@ pub async fn deliveries(
             .await?;
         all.extend(page.deliveries);
     }
-    all.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+    all.sort_by_key(|d| std::cmp::Reverse(d.created_at));
     all.truncate(limit as usize);
     json(&serde_json::json!({ "deliveries": all }), 200, no_store()?)
 }
