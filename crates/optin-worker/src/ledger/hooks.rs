@@ -272,7 +272,15 @@ pub fn classify(kind: EventKind, evidence: &Json) -> Option<(HookEventType, Json
         ),
         EventKind::Confirm => (HookEventType::Confirmed, json!({ "method": method })),
         EventKind::Expire => (HookEventType::Expired, json!({})),
-        EventKind::Erase => (HookEventType::Erased, json!({ "how": "support" })),
+        // On request (support), or by the site's retention period.
+        EventKind::Erase => {
+            let how = if method == Some("retention") {
+                "retention"
+            } else {
+                "support"
+            };
+            (HookEventType::Erased, json!({ "how": how }))
+        }
         // WhatsApp's own "stop marketing" setting, or its resume.
         EventKind::MarketingPreference => match evidence["value"].as_str() {
             Some("stop") => (
