@@ -431,3 +431,48 @@ test("Install without the Clipboard API (e.g. the dashboard over plain http): Co
   assert.equal(await page.evaluate(() => getSelection().toString()), CSP);
   await context.close();
 });
+
+test("Webhooks: an endpoint added in the dashboard shows its secret once; one that failed for the whole retry period is disabled with an alert, and Resume takes it up again", { timeout: 90_000 }, async () => {
+  const site = await newSite("dash-hooks");
+  // A port nothing listens on: every delivery fails (HOOK_DISABLE_AFTER_MS is 30 s under scripts/dev).
+  const dead = "http://127.0.0.1:9/hooks";
+  const { page, context, errors } = await signIn({ site });
+  try {
+    await page.getByLabel("Endpoint URL").fill("ftp://crm.example.com/hooks");
+    await page.getByLabel("Endpoint URL").evaluate((el) => el.setAttribute("type", "text")); // let the server judge it
+    await page.getByRole("button", { name: "Add endpoint" }).click();
+    await page.locator("#hooks-note", { hasText: "url: must be an http(s) URL" }).waitFor();
+    await page.getByLabel("Endpoint URL").fill(dead);
+    await page.getByLabel(/^Events/).fill("consent.granted, consent.withdrawn");
+    await page.getByRole("button", { name: "Add endpoint" }).click();
+    await page.locator("#hooks-secret", { hasText: "whsec_" }).waitFor();
+    const secret = await page.locator("#hooks-secret").textContent();
+    assert.match(secret, /whsec_[A-Za-z0-9+/]{43}=/);
+    const row = page.locator("#hooks-table tbody tr");
+    await row.filter({ hasText: "consent.granted, consent.withdrawn" }).waitFor();
+
+    const res = await fetch(`${BASE}/v1/sites/${site}/consents`, {
+      method: "POST", headers: { "content-type": "application/json", origin: SHOP },
+      body: JSON.stringify({ phone: freshPhone().e164, categories: ["delivery"], locale: "en", notice_version: 1, notice_text: NOTICE, surface: "modal" }),
+    });
+    assert.equal(res.status, 201);
+    const disabled = await eventually(async () => {
+      const { endpoints } = await (await admin(`${site}/webhook-endpoints`)).json();
+      return endpoints[0].state === "disabled" ? endpoints[0] : null;
+    }, 60_000);
+    assert.ok(disabled, "disabled after failing for the whole period");
+    assert.equal(disabled.pending, 1, "its event is kept");
+
+    await page.reload();
+    await page.locator("#hooks-alert", { hasText: "Disabled after failing for 3 days" }).waitFor();
+    assert.ok((await page.locator("#hooks-alert").textContent()).includes(dead));
+    await page.getByRole("button", { name: "Deliveries" }).click();
+    await page.locator("#hooks-log tbody tr", { hasText: "consent.granted" }).waitFor();
+    await page.getByRole("button", { name: "Resume" }).click();
+    await page.locator("#hooks-note", { hasText: /: (active|failing)\./ }).waitFor();
+    await page.locator("#hooks-alert").waitFor({ state: "hidden" });
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+  }
+});

@@ -54,6 +54,7 @@ async function start() {
     prefillQr(site);
     renderInstall(site);
     loadTemplates().catch((e) => ($("templates-note").textContent = `Could not read templates: ${e.message}`));
+    loadHooks().catch((e) => ($("hooks-note").textContent = `Could not read webhook endpoints: ${e.message}`));
     await Promise.all([loadStats(), loadChain()]);
   } catch (e) {
     if (e instanceof Refused) {
@@ -229,6 +230,88 @@ async function loadTemplates(method = "GET") {
   const approved = rows.filter((t) => t.status === "APPROVED").length;
   note.textContent = `${approved} of ${rows.length} approved; once a language is approved, sends use only approved ones.` +
     (rows.some((t) => t.status === "MISSING") ? " Some languages have no template yet: Create templates." : "");
+}
+
+/** A table cell or button, as text only. */
+function cell(text) {
+  const td = document.createElement("td");
+  td.textContent = text;
+  return td;
+}
+
+function button(text, onClick, cls = "") {
+  const b = document.createElement("button");
+  b.type = "button";
+  b.textContent = text;
+  if (cls) b.className = cls;
+  b.addEventListener("click", onClick);
+  return b;
+}
+
+/** The webhook endpoints: their state, an alert for a disabled one, pause/resume, the delivery log. */
+async function loadHooks() {
+  const { endpoints } = await apiJson("/webhook-endpoints");
+  const tbody = $("hooks-table").querySelector("tbody");
+  tbody.replaceChildren(...endpoints.map((e) => {
+    const tr = document.createElement("tr");
+    tr.dataset.endpoint = e.id;
+    tr.append(cell(e.url), cell(e.events.length ? e.events.join(", ") : "all"), cell(e.state), cell(String(e.pending)), cell(String(e.delivered)));
+    const actions = document.createElement("td");
+    actions.append(
+      e.paused || e.state === "disabled"
+        ? button("Resume", () => hookAction(e.id, "resume"))
+        : button("Pause", () => hookAction(e.id, "pause")),
+      " ", button("Deliveries", () => loadHookLog(e.id)),
+      " ", button("Delete", () => hookAction(e.id, "delete"), "danger"));
+    tr.append(actions);
+    tr.className = e.state === "disabled" ? "bad" : (e.state === "active" ? "good" : "");
+    return tr;
+  }));
+  $("hooks-table").hidden = endpoints.length === 0;
+  const disabled = endpoints.filter((e) => e.state === "disabled");
+  $("hooks-alert").hidden = disabled.length === 0;
+  $("hooks-alert").textContent = disabled.length
+    ? `Disabled after failing for 3 days: ${disabled.map((e) => e.url).join(", ")}. Its events are kept; fix the endpoint, then Resume.`
+    : "";
+}
+
+async function hookAction(id, action) {
+  const res = action === "delete"
+    ? await api(`/webhook-endpoints/${id}`, { method: "DELETE" })
+    : await api(`/webhook-endpoints/${id}/${action}`, { method: "POST" });
+  const body = await res.json();
+  $("hooks-note").textContent = res.ok ? `Endpoint ${body.url}: ${body.state}.` : (body.detail ?? `HTTP ${res.status}`);
+  await loadHooks();
+}
+
+async function addHook(url, events) {
+  const names = events.split(",").map((s) => s.trim()).filter(Boolean);
+  const res = await api("/webhook-endpoints", {
+    method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ url, ...(names.length ? { events: names } : {}) }),
+  });
+  const body = await res.json();
+  const secret = $("hooks-secret");
+  if (!res.ok) {
+    secret.hidden = true;
+    $("hooks-note").textContent = `${body.field ? `${body.field}: ` : ""}${body.detail ?? `HTTP ${res.status}`}`;
+    return;
+  }
+  $("hooks-note").textContent = `Added ${body.url}.`;
+  secret.hidden = false;
+  secret.textContent = `Signing secret (shown only now; store it in your receiver): ${body.secret}`;
+  await loadHooks();
+}
+
+async function loadHookLog(id) {
+  const { deliveries } = await apiJson(`/webhook-endpoints/${id}/deliveries?limit=20`);
+  const tbody = $("hooks-log").querySelector("tbody");
+  tbody.replaceChildren(...deliveries.map((d) => {
+    const tr = document.createElement("tr");
+    tr.append(cell(d.webhook_id), cell(d.type), cell(d.status), cell(String(d.attempts)), cell(d.last_status ?? d.last_error ?? ""),
+      cell(d.latency_ms == null ? "" : `${d.latency_ms} ms`), cell(d.next_attempt_at ? time(d.next_attempt_at) : ""));
+    return tr;
+  }));
+  $("hooks-log").hidden = false;
 }
 
 /** Meta's short links for the business number, listed as text and links. */
@@ -624,6 +707,10 @@ function wire() {
     loadTemplates().catch((e) => setStatus(`Could not read templates: ${e.message}`)));
   $("qr-meta-create").addEventListener("click", () =>
     metaQr(true).catch((e) => setStatus(`Could not make Meta's short link: ${e.message}`)));
+  $("hooks-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    addHook($("hooks-url").value, $("hooks-events").value).catch((e) => ($("hooks-note").textContent = e.message));
+  });
   $("export-ndjson").addEventListener("click", () => exportAs("ndjson"));
   $("export-csv").addEventListener("click", () => exportAs("csv"));
   $("qr-form").addEventListener("submit", (ev) => {

@@ -13,7 +13,8 @@ mod ledger;
 mod protocol;
 
 use edge::{
-    admin, beacon, keys, messages, prefcentre, preferences, public, qrdls, templates, webhooks,
+    admin, beacon, hooks, keys, messages, prefcentre, preferences, public, qrdls, templates,
+    webhooks,
 };
 use worker::{event, Context, Env, Headers, Method, Request, Response, Result};
 
@@ -116,6 +117,38 @@ async fn route(req: Request, env: &Env) -> std::result::Result<Response, AppErro
                 }
                 (["breaker", "release" | "drop"], _) => {
                     Err(AppError::MethodNotAllowed { allow: "POST" })
+                }
+                (["webhook-endpoints"], Method::Get) => hooks::list(env, site).await,
+                (["webhook-endpoints"], Method::Post) => hooks::create(req, env, site).await,
+                (["webhook-endpoints"], _) => {
+                    Err(AppError::MethodNotAllowed { allow: "GET, POST" })
+                }
+                (["webhook-endpoints", id], Method::Delete) => {
+                    hooks::change(env, site, id, hooks::Change::Delete).await
+                }
+                (["webhook-endpoints", _], _) => {
+                    Err(AppError::MethodNotAllowed { allow: "DELETE" })
+                }
+                (["webhook-endpoints", id, "pause"], Method::Post) => {
+                    hooks::change(env, site, id, hooks::Change::Pause).await
+                }
+                (["webhook-endpoints", id, "resume"], Method::Post) => {
+                    hooks::change(env, site, id, hooks::Change::Resume).await
+                }
+                (["webhook-endpoints", id, "rotate"], Method::Post) => {
+                    hooks::rotate(req, env, site, id).await
+                }
+                (["webhook-endpoints", id, "replay"], Method::Post) => {
+                    hooks::replay(req, env, site, id).await
+                }
+                (["webhook-endpoints", _, "pause" | "resume" | "rotate" | "replay"], _) => {
+                    Err(AppError::MethodNotAllowed { allow: "POST" })
+                }
+                (["webhook-endpoints", id, "deliveries"], Method::Get) => {
+                    hooks::deliveries(&req, env, site, id).await
+                }
+                (["webhook-endpoints", _, "deliveries"], _) => {
+                    Err(AppError::MethodNotAllowed { allow: "GET" })
                 }
                 (["verify" | "stats" | "export" | "breaker"], _) => {
                     Err(AppError::MethodNotAllowed { allow: "GET" })

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod beacon;
+pub mod hooks;
 pub mod keys;
 pub mod messages;
 pub mod prefcentre;

@@ -193,6 +193,7 @@ pub fn erase_with(tx: &Tx, phone: &str, evidence: &str) -> Result<Option<Erased>
          WHERE phone = ?",
         &[now.into(), phone.into()],
     )?;
+    super::hooks::scrub_delivered(sql, &subject)?;
     sql.run("INSERT INTO suppressions (subject_hash, reason, created_at) VALUES (?, 'erased', ?)
          ON CONFLICT (subject_hash) DO UPDATE SET reason = 'erased', created_at = excluded.created_at", &[subject.as_str().into(), now.into()])?;
     let id = tx.new_id()?;

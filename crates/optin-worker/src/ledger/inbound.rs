@@ -47,6 +47,7 @@ pub fn apply(tx: &Tx, batch: &WebhookBatch) -> Result<Applied> {
         for status in &value.statuses {
             if queue::apply_status(sql, status, now)? {
                 applied.statuses += 1;
+                super::hooks::on_status(tx, status)?;
                 if stopped_marketing(status) {
                     let evidence = MarketingEvidence::send_error(status, &batch.site);
                     marketing_choice(tx, &status.recipient_id, "stop", &evidence)?;

@@ -10,6 +10,9 @@ mod clock;
 mod double_optin;
 mod grant;
 mod halt;
+mod hooks;
+#[cfg(test)]
+mod hooks_tests;
 mod inbound;
 mod limits;
 mod outbox;
@@ -60,6 +63,10 @@ impl DurableObject for SiteLedger {
             Ok(cmd) => self.dispatch(cmd).await,
             Err(e) => Err(e),
         };
+        if hooks::take_queued() {
+            // Webhooks were queued in the command's write: deliver them now.
+            self.wake().await?;
+        }
         match answer {
             Ok(json) => reply(200, json),
             Err(e) => reply(e.status(), serde_json::to_string(&e).unwrap_or_default()),
@@ -79,6 +86,11 @@ impl DurableObject for SiteLedger {
             worker::console_log!("retention: erased {erased} people's data");
         }
         outbox::deliver_due(&self.state, &self.env, &keys).await?;
+        // After the outbox, which sets the alarm for its own next row: come
+        // back sooner if a webhook delivery is due first.
+        if let Some(at) = hooks::deliver_due(&self.state, &self.env).await? {
+            self.arm_no_later_than(at).await?;
+        }
         Response::ok("delivered")
     }
 }
@@ -215,8 +227,34 @@ impl SiteLedger {
             LedgerCommand::Message { id } => {
                 to_json(&sending::view(tx.db, &id)?.ok_or_else(not_found)?)?
             }
+            LedgerCommand::SyncHookEndpoints { site, endpoints } => {
+                hooks::sync(tx.db, &site, &endpoints, tx.now)?;
+                self.wake().await?;
+                to_json(&hooks::states(tx.db)?)?
+            }
+            LedgerCommand::HookEndpointStates => to_json(&hooks::states(tx.db)?)?,
+            LedgerCommand::HookDeliveries { endpoint_id, limit } => {
+                to_json(&hooks::log(tx.db, &endpoint_id, limit)?)?
+            }
+            LedgerCommand::ReplayHooks {
+                endpoint_id,
+                from,
+                to,
+            } => to_json(&hooks::replay(tx.db, &endpoint_id, from, to, tx.now)?)?,
         };
         Ok(json)
+    }
+
+    /// Sets the alarm for ledger time `at` unless it is already set sooner.
+    async fn arm_no_later_than(&self, at: i64) -> Result<()> {
+        let sql = self.state.storage().sql();
+        let wait = (at - clock::now(&self.env, &sql)?).max(0);
+        let wall = worker::Date::now().as_millis() as i64;
+        let set = self.state.storage().get_alarm().await?;
+        if set.is_none_or(|s| s > wall + wait) {
+            self.state.storage().set_alarm(wait).await?;
+        }
+        Ok(())
     }
 
     /// Runs the alarm as soon as possible.

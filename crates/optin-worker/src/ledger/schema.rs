@@ -206,6 +206,50 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
            last_sweep_at INTEGER NOT NULL
          );",
     ),
+    (
+        20,
+        // Webhooks out to the merchant (hooks.rs): this shard's copy of the
+        // site's endpoints, each person's webhook sequence number (by subject
+        // hash, so it outlives an erasure), and one delivery row per event
+        // and endpoint, queued in the write that records the event.
+        "CREATE TABLE hook_endpoints (
+           id TEXT PRIMARY KEY,
+           site TEXT NOT NULL,
+           url TEXT NOT NULL,
+           events TEXT NOT NULL,
+           secrets TEXT NOT NULL,
+           paused INTEGER NOT NULL DEFAULT 0,
+           resumed_at INTEGER,
+           failing_since INTEGER,
+           disabled_at INTEGER,
+           updated_at INTEGER NOT NULL
+         );
+         CREATE TABLE hook_subjects (
+           subject_hash TEXT PRIMARY KEY,
+           seq INTEGER NOT NULL
+         );
+         CREATE TABLE hook_deliveries (
+           seq INTEGER PRIMARY KEY AUTOINCREMENT,
+           endpoint_id TEXT NOT NULL,
+           webhook_id TEXT NOT NULL,
+           type TEXT NOT NULL,
+           subject_hash TEXT NOT NULL,
+           subscriber_seq INTEGER NOT NULL,
+           payload TEXT NOT NULL,
+           status TEXT NOT NULL,
+           attempts INTEGER NOT NULL DEFAULT 0,
+           next_attempt_at INTEGER NOT NULL,
+           last_status INTEGER,
+           last_error TEXT,
+           latency_ms INTEGER,
+           created_at INTEGER NOT NULL,
+           updated_at INTEGER NOT NULL,
+           delivered_at INTEGER,
+           UNIQUE (endpoint_id, webhook_id)
+         );
+         CREATE INDEX hook_deliveries_due ON hook_deliveries(status, next_attempt_at);
+         CREATE INDEX hook_deliveries_order ON hook_deliveries(endpoint_id, subject_hash, seq);",
+    ),
 ];
 
 /// Bookkeeping table, created before any migration runs.

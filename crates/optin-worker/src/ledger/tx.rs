@@ -72,11 +72,22 @@ impl Tx<'_> {
     ) -> Result<()> {
         let subject = self.subject(event.phone);
         let stored_phone = event.kind.stores_phone().then_some(event.phone);
-        self.append_chained(event, stored_phone, &subject)?;
+        let hash = self.append_chained(event, stored_phone, &subject)?;
         for (category, status) in state {
             self.set_state(event.phone, category, *status, event.id)?;
         }
-        Ok(())
+        // The merchant's webhooks are queued in this same write: never lost, never waited on.
+        let recorded = super::hooks::Recorded {
+            id: event.id,
+            kind: event.kind,
+            phone: event.phone,
+            subject: &subject,
+            categories: event.categories,
+            state,
+            evidence: event.evidence,
+            hash: &hash,
+        };
+        super::hooks::on_event(self, &recorded)
     }
 
     /// One new event of `kind` for all `categories`, each set to `status`; its id.
@@ -102,7 +113,8 @@ impl Tx<'_> {
         Ok(id)
     }
 
-    fn append_chained(&self, e: &Event<'_>, phone: Option<&str>, subject: &str) -> Result<()> {
+    /// Appends the event to the chain; its hash.
+    fn append_chained(&self, e: &Event<'_>, phone: Option<&str>, subject: &str) -> Result<String> {
         let prev = self
             .db
             .rows::<HashRow>("SELECT hash FROM events ORDER BY seq DESC LIMIT 1", &[])?
@@ -134,9 +146,10 @@ impl Tx<'_> {
                 digest.into(),
                 self.now.into(),
                 prev.into(),
-                hash.into(),
+                hash.as_str().into(),
             ],
-        )
+        )?;
+        Ok(hash)
     }
 
     /// Sets the derived current state of one phone × category.

@@ -8,6 +8,7 @@
 mod audit;
 mod breaker;
 mod consent;
+mod hooks;
 mod prefs;
 mod sending;
 mod stats;
@@ -20,6 +21,12 @@ pub use audit::{BrokenLink, Erased, ExportPage, ExportRow, NdjsonPage, Verificat
 pub use breaker::BreakerDecision;
 pub use breaker::{BreakerView, Decided, HeldSummary, DECISIONS_SHOWN};
 pub use consent::{RecordConsent, Recorded, RequestContext};
+#[cfg(test)]
+pub use hooks::{b64_decode, b64_encode};
+pub use hooks::{
+    live_secrets, new_secret, signature_header, HookDeliveries, HookDeliveryView, HookEndpoint,
+    HookEndpointState, HookEventType, HookSecret, HooksReplayed,
+};
 pub use prefs::{
     check_pause, day_number, day_string, preferences_token, present, Change, Frequency, Preferences,
 };
@@ -135,6 +142,32 @@ pub enum LedgerCommand {
     Message {
         /// The decision (message) id.
         id: String,
+    },
+    /// Replace this ledger's copy of the site's webhook endpoints →
+    /// `Vec<HookEndpointState>`.
+    SyncHookEndpoints {
+        /// The site.
+        site: String,
+        /// Every endpoint of the site, as stored in KV.
+        endpoints: Vec<HookEndpoint>,
+    },
+    /// What this ledger knows of each endpoint's deliveries → `Vec<HookEndpointState>`.
+    HookEndpointStates,
+    /// An endpoint's newest deliveries here → [`HookDeliveries`].
+    HookDeliveries {
+        /// `whe_…`.
+        endpoint_id: String,
+        /// At most this many.
+        limit: i64,
+    },
+    /// Queue again an endpoint's delivered events of a time range → [`HooksReplayed`].
+    ReplayHooks {
+        /// `whe_…`.
+        endpoint_id: String,
+        /// From, Unix ms.
+        from: i64,
+        /// To (inclusive), Unix ms.
+        to: i64,
     },
 }
 
@@ -419,6 +452,49 @@ impl LedgerClient {
     pub async fn message(&self, id: &str) -> Result<MessageView, LedgerError> {
         let id = id.to_owned();
         self.send(&LedgerCommand::Message { id }).await
+    }
+
+    /// [`LedgerCommand::SyncHookEndpoints`].
+    pub async fn sync_hook_endpoints(
+        &self,
+        site: &str,
+        endpoints: &[HookEndpoint],
+    ) -> Result<Vec<HookEndpointState>, LedgerError> {
+        let (site, endpoints) = (site.to_owned(), endpoints.to_vec());
+        self.send(&LedgerCommand::SyncHookEndpoints { site, endpoints })
+            .await
+    }
+
+    /// [`LedgerCommand::HookEndpointStates`].
+    pub async fn hook_endpoint_states(&self) -> Result<Vec<HookEndpointState>, LedgerError> {
+        self.send(&LedgerCommand::HookEndpointStates).await
+    }
+
+    /// [`LedgerCommand::HookDeliveries`].
+    pub async fn hook_deliveries(
+        &self,
+        endpoint_id: &str,
+        limit: i64,
+    ) -> Result<HookDeliveries, LedgerError> {
+        let endpoint_id = endpoint_id.to_owned();
+        self.send(&LedgerCommand::HookDeliveries { endpoint_id, limit })
+            .await
+    }
+
+    /// [`LedgerCommand::ReplayHooks`].
+    pub async fn replay_hooks(
+        &self,
+        endpoint_id: &str,
+        from: i64,
+        to: i64,
+    ) -> Result<HooksReplayed, LedgerError> {
+        let endpoint_id = endpoint_id.to_owned();
+        self.send(&LedgerCommand::ReplayHooks {
+            endpoint_id,
+            from,
+            to,
+        })
+        .await
     }
 
     /// [`LedgerCommand::RecordTemplateStatuses`].
