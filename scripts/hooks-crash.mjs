@@ -14,7 +14,7 @@ import http from "node:http";
 import { existsSync, mkdtempSync } from "node:fs";
 import { join } from "node:path";
 import { Webhook } from "standardwebhooks";
-import { ROOT, sleep, startProcess, killGroup, waitUp } from "./lib/harness.mjs";
+import { ROOT, sleep, startProcess, killGroup, waitUp, crashAndRestart as restartAfterKill } from "./lib/harness.mjs";
 
 const option = (name, dflt) => {
   const i = process.argv.indexOf(name);
@@ -61,15 +61,7 @@ function stackDown() {
 for (const sig of ["SIGINT", "SIGTERM"]) process.on(sig, () => { stackDown(); process.exit(130); });
 process.on("exit", stackDown);
 
-async function crashAndRestart() {
-  const old = stack.wrangler;
-  const gone = new Promise((r) => old.on("exit", r));
-  killGroup(old, "SIGKILL");
-  await gone;
-  const t0 = Date.now();
-  await startWrangler();
-  return Date.now() - t0;
-}
+const crashAndRestart = () => restartAfterKill(stack.wrangler, startWrangler);
 
 // ---------------------------------------------------------------- the receiver
 const rcv = { secret: null, received: [], unverified: 0, inFlight: 0 };

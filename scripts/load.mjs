@@ -43,7 +43,7 @@
 // Bounded: each level stops after its request count or its time limit, retries are
 // capped, the drain wait is capped, and the stack is stopped on every exit path.
 // Exit status: 0 when everything reconciles, 1 on any mismatch, 2 on a harness error.
-import { ROOT, sleep, startProcess, killGroup, waitUp, request as harnessRequest, percentile } from "./lib/harness.mjs";
+import { ROOT, sleep, startProcess, killGroup, waitUp, request as harnessRequest, percentile, crashAndRestart as restartAfterKill } from "./lib/harness.mjs";
 import { mkdtempSync, mkdirSync, writeFileSync, existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import http from "node:http";
@@ -138,14 +138,9 @@ process.on("exit", stackDown);
 
 /** Kills wrangler dev and workerd as a crash would (SIGKILL), restarts on the same state. */
 async function crashAndRestart() {
-  const old = stack.wrangler;
-  const gone = new Promise((r) => old.on("exit", r));
-  killGroup(old, "SIGKILL");
-  await gone;
-  const t0 = Date.now();
-  await startWrangler();
+  const ms = await restartAfterKill(stack.wrangler, startWrangler);
   stack.restarts++;
-  return Date.now() - t0;
+  return ms;
 }
 
 // ---------------------------------------------------------------- HTTP

@@ -26,6 +26,16 @@ export function killGroup(child, signal = "SIGTERM") {
   }
 }
 
+/** Kills `child`'s process group as a crash would (SIGKILL), then `start()`s it again; ms until it is back. */
+export async function crashAndRestart(child, start) {
+  const gone = new Promise((r) => child.on("exit", r));
+  killGroup(child, "SIGKILL");
+  await gone;
+  const t0 = Date.now();
+  await start();
+  return Date.now() - t0;
+}
+
 export async function waitUp(url, what, ms = 90_000) {
   const end = Date.now() + ms;
   while (Date.now() < end) {

@@ -470,7 +470,8 @@ impl SiteConfig {
     /// The label of category `key` in `locale` (falling back to the site's
     /// default locale for the merchant's own); `None` if not offered.
     pub fn category_label(&self, key: &str, locale: Locale) -> Option<String> {
-        let c = self.category(&Category::parse(key)?)?;
+        // By string: every widget string (`notice`, `title`, …) asks, on the consent's hot path.
+        let c = self.categories.iter().find(|c| c.id.as_str() == key)?;
         c.label(locale, self.default_locale).map(str::to_owned)
     }
 

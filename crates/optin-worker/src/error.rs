@@ -429,6 +429,14 @@ fn refused<'a>(body: Problem<'a>, id: &'a str, category: &'a str, r: &'a Refusal
     body
 }
 
+/// A 422 naming the body `field` at fault.
+pub fn invalid(field: &str, detail: impl Into<String>) -> AppError {
+    AppError::InvalidBody {
+        field: Some(field.to_owned()),
+        detail: detail.into(),
+    }
+}
+
 /// Maps a serde_json error to a 400 (syntax) or 422 (shape) naming the field when it can.
 pub fn from_json_error(e: serde_json::Error) -> AppError {
     use serde_json::error::Category;

@@ -68,6 +68,21 @@ pub async fn read_json<T: serde::de::DeserializeOwned>(req: &mut Request) -> Res
     parse_json(&read_json_text(req).await?)
 }
 
+/// A JSON body that may be left out (no `Content-Length`, or 0): the default then.
+pub async fn read_optional_json<T: Default + serde::de::DeserializeOwned>(
+    req: &mut Request,
+) -> Result<T, AppError> {
+    let has_body = req
+        .headers()
+        .get("Content-Length")?
+        .is_some_and(|l| l != "0");
+    if has_body {
+        read_json(req).await
+    } else {
+        Ok(T::default())
+    }
+}
+
 /// Decodes JSON, mapping errors to precise problems.
 pub fn parse_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, AppError> {
     serde_json::from_str(text).map_err(from_json_error)

@@ -8,8 +8,10 @@ use serde::Deserialize;
 use worker::{Env, Request, Response, Url};
 
 use crate::{
-    error::AppError,
-    http::{json, no_store, query_param, read_json},
+    edge::keys::Rotation,
+    edge::sites::{kv_get, kv_put},
+    error::{invalid, AppError},
+    http::{json, no_store, query_param, read_json, read_optional_json},
     protocol::{
         new_secret, HookDeliveryView, HookEndpoint, HookEndpointState, HookEventType, HookSecret,
         LedgerClient,
@@ -19,19 +21,9 @@ use crate::{
 /// Longest endpoint URL accepted.
 pub const MAX_URL: usize = 2_048;
 const MAX_ENDPOINTS: usize = 20;
-/// A rotated secret keeps signing beside its successor this long unless asked otherwise.
-const DEFAULT_OVERLAP_HOURS: u32 = 24;
-const MAX_OVERLAP_HOURS: u32 = 720;
 
 fn now_ms() -> i64 {
     worker::Date::now().as_millis() as i64
-}
-
-fn invalid(field: &str, detail: impl Into<String>) -> AppError {
-    AppError::InvalidBody {
-        field: Some(field.to_owned()),
-        detail: detail.into(),
-    }
 }
 
 fn kv_key(site: &str) -> String {
@@ -127,12 +119,7 @@ fn truncate(s: &str) -> String {
 }
 
 async fn load_all(env: &Env, site: &str) -> Result<Vec<HookEndpoint>, AppError> {
-    let text = env
-        .kv("SITES")?
-        .get(&kv_key(site))
-        .text()
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let text = kv_get(env, &kv_key(site)).await?;
     match text {
         None => Ok(Vec::new()),
         Some(t) => serde_json::from_str(&t)
@@ -147,12 +134,7 @@ async fn save_all(
     endpoints: &[HookEndpoint],
 ) -> Result<Vec<HookEndpointState>, AppError> {
     let text = serde_json::to_string(endpoints).map_err(|e| AppError::Internal(e.to_string()))?;
-    env.kv("SITES")?
-        .put(&kv_key(&site.id), text)
-        .map_err(|e| AppError::Internal(e.to_string()))?
-        .execute()
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))?;
+    kv_put(env, &kv_key(&site.id), &text).await?;
     let mut states = Vec::new();
     for ledger in site.shard_names() {
         let client = LedgerClient::new(env, &ledger)?;
@@ -333,26 +315,6 @@ pub async fn change(env: &Env, site: &str, id: &str, change: Change) -> Result<R
     json(&body, 200, no_store()?)
 }
 
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct Rotation {
-    overlap_hours: Option<u32>,
-}
-
-async fn optional_json<T: Default + serde::de::DeserializeOwned>(
-    req: &mut Request,
-) -> Result<T, AppError> {
-    let has_body = req
-        .headers()
-        .get("Content-Length")?
-        .is_some_and(|l| l != "0");
-    if has_body {
-        read_json(req).await
-    } else {
-        Ok(T::default())
-    }
-}
-
 /// `POST …/{id}/rotate` `{"overlap_hours"?}`: a new secret, shown once; the
 /// old one keeps signing beside it for the overlap (both signatures sent).
 pub async fn rotate(
@@ -362,15 +324,13 @@ pub async fn rotate(
     id: &str,
 ) -> Result<Response, AppError> {
     let config = crate::edge::sites::load(env, site).await?;
-    let rotation: Rotation = optional_json(&mut req).await?;
-    let hours = rotation.overlap_hours.unwrap_or(DEFAULT_OVERLAP_HOURS);
-    if hours > MAX_OVERLAP_HOURS {
-        return Err(invalid("overlap_hours", "at most 720 (30 days)"));
-    }
+    let overlap = read_optional_json::<Rotation>(&mut req)
+        .await?
+        .overlap_ms()?;
     let mut all = load_all(env, site).await?;
     let i = position(&all, id)?;
     let now = now_ms();
-    let until = now + i64::from(hours) * 3_600_000;
+    let until = now + overlap;
     let endpoint = &mut all[i];
     // Only the current secret overlaps; older ones stop now.
     endpoint

@@ -10,9 +10,12 @@ use serde::{Deserialize, Serialize};
 use worker::{Env, Request, Response};
 
 use crate::{
-    edge::admin::constant_time_eq,
-    error::{AppError, KeyError},
-    http::{json, no_store, read_json},
+    edge::{
+        admin::constant_time_eq,
+        sites::{kv_get, kv_put},
+    },
+    error::{invalid, AppError, KeyError},
+    http::{json, no_store, read_json, read_optional_json},
 };
 
 /// What a key may do.
@@ -166,12 +169,7 @@ async fn load(env: &Env, id: &str) -> Result<Option<ApiKey>, AppError> {
     if hit.is_some() {
         return Ok(hit);
     }
-    let stored = env
-        .kv("SITES")?
-        .get(&record_key(id))
-        .text()
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let stored = kv_get(env, &record_key(id)).await?;
     let Some(json) = stored else {
         return Ok(None);
     };
@@ -193,13 +191,8 @@ fn remember(key: &ApiKey, now: i64) {
 
 async fn store(env: &Env, key: &ApiKey) -> Result<(), AppError> {
     let json = serde_json::to_string(key).map_err(|e| AppError::Internal(e.to_string()))?;
-    let kv = env.kv("SITES")?;
     for name in [record_key(&key.id), index_key(&key.site, &key.id)] {
-        kv.put(&name, json.as_str())
-            .map_err(|e| AppError::Internal(e.to_string()))?
-            .execute()
-            .await
-            .map_err(|e| AppError::Internal(e.to_string()))?;
+        kv_put(env, &name, &json).await?;
     }
     remember(key, now_ms());
     Ok(())
@@ -215,11 +208,7 @@ async fn site_keys(env: &Env, site: &str) -> Result<Vec<ApiKey>, AppError> {
         .map_err(|e| AppError::Internal(e.to_string()))?;
     let mut keys = Vec::with_capacity(listed.keys.len());
     for entry in listed.keys {
-        let text = kv
-            .get(&entry.name)
-            .text()
-            .await
-            .map_err(|e| AppError::Internal(e.to_string()))?;
+        let text = kv_get(env, &entry.name).await?;
         if let Some(k) = text.and_then(|t| serde_json::from_str::<ApiKey>(&t).ok()) {
             keys.push(k);
         }
@@ -236,16 +225,21 @@ struct NewKey {
     scopes: Vec<Scope>,
 }
 
+/// Body of a rotation (keys and webhook secrets alike).
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-struct Rotation {
+pub(crate) struct Rotation {
     overlap_hours: Option<u32>,
 }
 
-fn invalid(field: &str, detail: &str) -> AppError {
-    AppError::InvalidBody {
-        field: Some(field.to_owned()),
-        detail: detail.to_owned(),
+impl Rotation {
+    /// How long the old secret keeps working, in ms (24 h unless asked; at most 30 days).
+    pub(crate) fn overlap_ms(&self) -> Result<i64, AppError> {
+        let hours = self.overlap_hours.unwrap_or(DEFAULT_OVERLAP_HOURS);
+        if hours > MAX_OVERLAP_HOURS {
+            return Err(invalid("overlap_hours", "at most 720 (30 days)"));
+        }
+        Ok(i64::from(hours) * 3_600_000)
     }
 }
 
@@ -348,22 +342,12 @@ pub async fn rotate(
     let mut old = of_site(env, site, id).await?;
     old.usable_at(now_ms())
         .map_err(|_| invalid("id", "a revoked or expired key cannot be rotated"))?;
-    let has_body = req
-        .headers()
-        .get("Content-Length")?
-        .is_some_and(|l| l != "0");
-    let rotation: Rotation = if has_body {
-        read_json(&mut req).await?
-    } else {
-        Rotation::default()
-    };
-    let hours = rotation.overlap_hours.unwrap_or(DEFAULT_OVERLAP_HOURS);
-    if hours > MAX_OVERLAP_HOURS {
-        return Err(invalid("overlap_hours", "at most 720 (30 days)"));
-    }
+    let overlap = read_optional_json::<Rotation>(&mut req)
+        .await?
+        .overlap_ms()?;
     let (token, new) = mint(site, old.name.clone(), old.scopes.clone())?;
     store(env, &new).await?;
-    old.expires_at = Some(now_ms() + i64::from(hours) * 3_600_000);
+    old.expires_at = Some(now_ms() + overlap);
     old.replaced_by = Some(new.id.clone());
     store(env, &old).await?;
     shown_once(&token, &new)

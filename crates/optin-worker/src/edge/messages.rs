@@ -9,7 +9,7 @@ use worker::{Env, Request, Response};
 
 use super::{keys, keys::Scope, sites};
 use crate::{
-    error::AppError,
+    error::{invalid, AppError},
     http::{json, no_store, parse_json, query_param, read_json_text},
     protocol::{CategoryRules, CheckPermissions, Decision, LedgerClient, LedgerError, SendMessage},
 };
@@ -42,13 +42,6 @@ struct Canonical<'a> {
     to: &'a str,
     category: &'a str,
     body: &'a MessageBody,
-}
-
-fn invalid(field: &str, detail: impl Into<String>) -> AppError {
-    AppError::InvalidBody {
-        field: Some(field.to_owned()),
-        detail: detail.into(),
-    }
 }
 
 fn required_idempotency_key(req: &Request) -> Result<String, AppError> {

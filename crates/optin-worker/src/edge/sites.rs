@@ -96,13 +96,27 @@ fn remember(site: &SiteConfig, now: f64) {
     RENDERED.with(|r| r.borrow_mut().retain(|(id, _), _| *id != site.id));
 }
 
-async fn read(env: &Env, id: &str) -> Result<SiteConfig, AppError> {
-    let stored = env
-        .kv("SITES")?
-        .get(&format!("site:{id}"))
+/// The text under `key` in the `SITES` KV namespace, if any.
+pub async fn kv_get(env: &Env, key: &str) -> Result<Option<String>, AppError> {
+    env.kv("SITES")?
+        .get(key)
         .text()
         .await
-        .map_err(|e| AppError::Internal(e.to_string()))?;
+        .map_err(|e| AppError::Internal(e.to_string()))
+}
+
+/// Stores `value` under `key` in the `SITES` KV namespace.
+pub async fn kv_put(env: &Env, key: &str, value: &str) -> Result<(), AppError> {
+    env.kv("SITES")?
+        .put(key, value)
+        .map_err(|e| AppError::Internal(e.to_string()))?
+        .execute()
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))
+}
+
+async fn read(env: &Env, id: &str) -> Result<SiteConfig, AppError> {
+    let stored = kv_get(env, &format!("site:{id}")).await?;
     let json = match stored {
         Some(json) => json,
         None if id == "demo" => return demo(env),
@@ -114,12 +128,7 @@ async fn read(env: &Env, id: &str) -> Result<SiteConfig, AppError> {
 /// Stores a site's configuration (already validated).
 pub async fn store(env: &Env, site: &SiteConfig) -> Result<(), AppError> {
     let json = serde_json::to_string(site).map_err(|e| AppError::Internal(e.to_string()))?;
-    env.kv("SITES")?
-        .put(&format!("site:{}", site.id), json)
-        .map_err(|e| AppError::Internal(e.to_string()))?
-        .execute()
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))?;
+    kv_put(env, &format!("site:{}", site.id), &json).await?;
     remember(site, worker::Date::now().as_millis() as f64);
     Ok(())
 }

@@ -87,18 +87,21 @@ impl Facts {
 
 /// The one rule: may this message go to this person now?
 pub fn decide(tx: &Tx, ask: Ask<'_>) -> Result<std::result::Result<(), Refusal>> {
-    decide_with(tx, ask, &mut Facts::default())
+    let status = status_of(tx.db, ask.phone, ask.category)?;
+    decide_with(tx, ask, &status, &mut Facts::default())
 }
 
 /// [`decide`], with what is known of the person so far.
 fn decide_with(
     tx: &Tx,
     ask: Ask<'_>,
+    status: &str,
     facts: &mut Facts,
 ) -> Result<std::result::Result<(), Refusal>> {
-    let status = status_of(tx.db, ask.phone, ask.category)?;
     if status != SubscriptionStatus::Granted.as_str() {
-        return Ok(Err(Refusal::NotSubscribed { status }));
+        return Ok(Err(Refusal::NotSubscribed {
+            status: status.to_owned(),
+        }));
     }
     if ask.rules.marketing && facts.marketing_stopped(tx, ask.phone)? {
         return Ok(Err(Refusal::MarketingStopped {}));
@@ -361,7 +364,7 @@ pub fn check(tx: &Tx, cmd: &CheckPermissions) -> Result<Permissions> {
             text: false,
         };
         let status = status_of(tx.db, &cmd.phone, category)?;
-        let permission = match decide_with(tx, ask, &mut facts)? {
+        let permission = match decide_with(tx, ask, &status, &mut facts)? {
             Ok(()) => Permission {
                 may_send: true,
                 reason: "subscribed".into(),
