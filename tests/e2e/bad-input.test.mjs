@@ -147,6 +147,8 @@ test("/openapi.json documents every route the Worker serves", async () => {
     "/admin/sites/{site}/keys": ["get", "post"],
     "/admin/sites/{site}/keys/{id}": ["delete"],
     "/admin/sites/{site}/keys/{id}/rotate": ["post"],
+    "/v1/sites/{site}/capture": ["get"],
+    "/v1/sites/{site}/consents/{id}": ["get"],
   };
   for (const [path, methods] of Object.entries(routes)) {
     assert.deepEqual(Object.keys(spec.paths[path] ?? {}).sort(), methods.sort(), path);

@@ -476,3 +476,45 @@ test("Webhooks: an endpoint added in the dashboard shows its secret once; one th
     await context.close();
   }
 });
+
+test("Keys and token: a key made in the dashboard is shown once and works until revoked; a stored WhatsApp token shows only its last four; the data location is shown", { timeout: 60_000 }, async () => {
+  const site = await newSite("dash-keys", { jurisdiction: "eu" });
+  const { page, context, errors } = await signIn({ site });
+  try {
+    await page.locator("#keys-location", { hasText: "only in the EU jurisdiction" }).waitFor();
+    await page.locator("#token-state", { hasText: "The Worker secret WA_TOKEN_DEMO sends" }).waitFor();
+
+    await page.getByLabel("Key name").fill("order system");
+    await page.getByLabel("capture").check();
+    await page.getByLabel("send", { exact: true }).uncheck();
+    await page.getByRole("button", { name: "Create key" }).click();
+    const shown = await page.locator("#keys-secret", { hasText: "wok_" }).textContent();
+    const key = shown.match(/wok_[0-9a-f]{16}_[0-9a-f]{64}/)[0];
+    const row = page.locator("#keys-table tbody tr", { hasText: "order system" });
+    await row.filter({ hasText: "read, capture" }).waitFor();
+    const perms = () => fetch(`${BASE}/v1/sites/${site}/permissions/${encodeURIComponent(freshPhone().e164)}`, { headers: { authorization: `Bearer ${key}` } });
+    assert.equal((await perms()).status, 200, "the key works with its read scope");
+
+    await page.reload();
+    assert.equal(await page.locator("#keys-secret").isHidden(), true, "the key is shown only once");
+    assert.ok(!(await page.locator("#keys").textContent()).includes(key));
+    await row.getByRole("button", { name: "Revoke" }).click();
+    await row.filter({ hasText: "revoked" }).waitFor();
+    const refused = await eventually(async () => (await perms()).status === 401, 15_000);
+    assert.ok(refused, "a revoked key is refused");
+
+    await page.getByLabel(/^New access token/).fill("EAAGdashboard-token-9876");
+    await page.getByRole("button", { name: "Store token" }).click();
+    await page.locator("#token-state", { hasText: "ending in …9876" }).waitFor();
+    assert.equal(await page.getByLabel(/^New access token/).inputValue(), "", "the field is cleared");
+    assert.ok(!(await page.content()).includes("EAAGdashboard-token"), "the token is not on the page");
+    assert.equal((await (await admin(`${site}/graph-token`)).json()).last4, "9876");
+    await page.getByRole("button", { name: "Remove stored token" }).click();
+    await page.locator("#token-state", { hasText: "WA_TOKEN_DEMO sends" }).waitFor();
+    const violations = await axeViolations(page, "#keys");
+    assert.deepEqual(violations, [], JSON.stringify(violations));
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+  }
+});

@@ -55,6 +55,11 @@ async function start() {
     renderInstall(site);
     loadTemplates().catch((e) => ($("templates-note").textContent = `Could not read templates: ${e.message}`));
     loadHooks().catch((e) => ($("hooks-note").textContent = `Could not read webhook endpoints: ${e.message}`));
+    $("keys-location").textContent = site.jurisdiction
+      ? `Data location: every ledger of this site is kept only in the ${site.jurisdiction.toUpperCase()} jurisdiction (fixed when the site was created).`
+      : "Data location: any Cloudflare location (no jurisdiction was chosen when the site was created).";
+    loadKeys().catch((e) => ($("keys-note").textContent = `Could not read API keys: ${e.message}`));
+    loadToken().catch((e) => ($("token-note").textContent = `Could not read the token state: ${e.message}`));
     await Promise.all([loadStats(), loadChain()]);
   } catch (e) {
     if (e instanceof Refused) {
@@ -302,6 +307,91 @@ async function addHook(url, events) {
   await loadHooks();
 }
 
+const whenMs = (ms) => (ms ? when(ms) : "");
+
+/** The site's API keys: state, revoke, rotate (the new key is shown once). */
+async function loadKeys() {
+  const { keys } = await apiJson("/keys");
+  const tbody = $("keys-table").querySelector("tbody");
+  tbody.replaceChildren(...keys.map((k) => {
+    const tr = document.createElement("tr");
+    tr.dataset.key = k.id;
+    const state = k.state === "expiring" ? `expiring ${whenMs(k.expires_at)}` : k.state;
+    tr.append(cell(k.name || "(unnamed)"), cell(k.id), cell(k.scopes.join(", ")), cell(state), cell(whenMs(k.created_at)));
+    const actions = document.createElement("td");
+    if (k.state === "active") {
+      actions.append(button("Rotate", () => keyAction(k.id, "rotate")), " ", button("Revoke", () => keyAction(k.id, "revoke"), "danger"));
+    }
+    tr.append(actions);
+    return tr;
+  }));
+  $("keys-table").hidden = keys.length === 0;
+}
+
+function showKeySecret(body) {
+  const secret = $("keys-secret");
+  secret.hidden = false;
+  secret.textContent = `New key (shown only now; store it in your server's secrets): ${body.key}`;
+}
+
+async function keyAction(id, action) {
+  const res = action === "revoke"
+    ? await api(`/keys/${id}`, { method: "DELETE" })
+    : await api(`/keys/${id}/rotate`, { method: "POST" });
+  const body = await res.json();
+  if (!res.ok) {
+    $("keys-note").textContent = body.detail ?? `HTTP ${res.status}`;
+    return;
+  }
+  if (action === "rotate") {
+    showKeySecret(body);
+    $("keys-note").textContent = `Rotated ${id}: the old key keeps working for 24 hours.`;
+  } else {
+    $("keys-secret").hidden = true;
+    $("keys-note").textContent = `Revoked ${id}.`;
+  }
+  await loadKeys();
+}
+
+async function createKey(name, scopes) {
+  const res = await api("/keys", {
+    method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name, scopes }),
+  });
+  const body = await res.json();
+  if (!res.ok) {
+    $("keys-secret").hidden = true;
+    $("keys-note").textContent = `${body.field ? `${body.field}: ` : ""}${body.detail ?? `HTTP ${res.status}`}`;
+    return;
+  }
+  showKeySecret(body);
+  $("keys-note").textContent = `Created ${body.name || body.id}.`;
+  await loadKeys();
+}
+
+function describeToken(t) {
+  if (t.source === "stored") {
+    const state = t.usable ? "" : ` It cannot be opened: ${t.problem}`;
+    return `A stored token ending in …${t.last4} sends (stored ${whenMs(t.stored_at)}, sealed with key ${t.key_id}).${state}`;
+  }
+  if (t.source === "secret") return `The Worker secret ${t.token_secret} sends. Store a token here to use it instead, without a redeploy.`;
+  return "No token: nothing can be sent until one is stored.";
+}
+
+async function loadToken() {
+  $("token-state").textContent = describeToken(await apiJson("/graph-token"));
+}
+
+async function tokenAction(method, token) {
+  const res = await api("/graph-token", method === "PUT"
+    ? { method, headers: { "content-type": "application/json" }, body: JSON.stringify({ token }) }
+    : { method });
+  const body = await res.json();
+  $("token-note").textContent = res.ok
+    ? (method === "PUT" ? "Token stored." : "Stored token removed.")
+    : `${body.field ? `${body.field}: ` : ""}${body.detail ?? `HTTP ${res.status}`}`;
+  if (res.ok) $("token-state").textContent = describeToken(body);
+}
+
 async function loadHookLog(id) {
   const { deliveries } = await apiJson(`/webhook-endpoints/${id}/deliveries?limit=20`);
   const tbody = $("hooks-log").querySelector("tbody");
@@ -515,7 +605,7 @@ async function search(phone) {
     el("h3", {}, body.phone),
     el("p", { class: "buttons" }, download),
     el("p", {}, centre),
-    table("Current state", ["category", "status", "since"], body.state.map((s) => [s.category, s.status, time(s.updated_at)])),
+    table("Current state", ["category", "status", "channel", "since"], body.state.map((s) => [s.category, s.status, s.channel ?? "whatsapp", time(s.updated_at)])),
     table("History", ["when", "event", "categories", "how", "hash"], body.events.map((e) => [
       time(e.server_ts), e.kind, (e.categories ?? []).join(", "),
       e.evidence?.surface ?? e.evidence?.method ?? "", (e.hash ?? "").slice(0, 12),
@@ -711,6 +801,19 @@ function wire() {
     ev.preventDefault();
     addHook($("hooks-url").value, $("hooks-events").value).catch((e) => ($("hooks-note").textContent = e.message));
   });
+  $("keys-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const scopes = [...document.querySelectorAll("#keys-form input[name=scope]:checked")].map((c) => c.value);
+    createKey($("keys-name").value.trim(), scopes).catch((e) => ($("keys-note").textContent = e.message));
+  });
+  $("token-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const input = $("token-value");
+    tokenAction("PUT", input.value.trim()).catch((e) => ($("token-note").textContent = e.message));
+    input.value = "";
+  });
+  $("token-remove").addEventListener("click", () =>
+    tokenAction("DELETE").catch((e) => ($("token-note").textContent = e.message)));
   $("export-ndjson").addEventListener("click", () => exportAs("ndjson"));
   $("export-csv").addEventListener("click", () => exportAs("csv"));
   $("qr-form").addEventListener("submit", (ev) => {

@@ -13,7 +13,8 @@ use crate::{
     site::SiteConfig,
 };
 
-/// Where on the merchant's site a consent was given.
+/// Where a consent was given: on the merchant's site (modal, checkout, chat),
+/// or off it, recorded by the merchant with a `capture` API key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Surface {
@@ -23,24 +24,57 @@ pub enum Surface {
     Checkout,
     /// Chat widget.
     Chat,
+    /// Face to face: a shop counter, a service desk, an event stand.
+    InPerson,
+    /// The merchant's own mobile app.
+    InApp,
+    /// A signed paper form.
+    Paper,
+    /// A phone call's voice menu.
+    Ivr,
+    /// A text message.
+    Sms,
 }
 
 impl Surface {
+    /// Every surface, the web's first.
+    pub const ALL: [Surface; 8] = [
+        Surface::Modal,
+        Surface::Checkout,
+        Surface::Chat,
+        Surface::InPerson,
+        Surface::InApp,
+        Surface::Paper,
+        Surface::Ivr,
+        Surface::Sms,
+    ];
+
+    /// A web surface by its wire name (what a browser may send).
     pub(crate) fn parse(s: &str) -> Option<Surface> {
-        match s {
-            "modal" => Some(Surface::Modal),
-            "checkout" => Some(Surface::Checkout),
-            "chat" => Some(Surface::Chat),
-            _ => None,
-        }
+        Surface::parse_any(s).filter(|s| !s.is_capture())
     }
 
-    /// The wire name (`modal`, `checkout`, `chat`).
+    /// Any surface by its wire name.
+    pub fn parse_any(s: &str) -> Option<Surface> {
+        Surface::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+
+    /// Whether consents here are captured off the website (with a `capture` key).
+    pub fn is_capture(self) -> bool {
+        !matches!(self, Surface::Modal | Surface::Checkout | Surface::Chat)
+    }
+
+    /// The wire name (`modal`, `checkout`, `chat`, `in_person`, …).
     pub fn as_str(self) -> &'static str {
         match self {
             Surface::Modal => "modal",
             Surface::Checkout => "checkout",
             Surface::Chat => "chat",
+            Surface::InPerson => "in_person",
+            Surface::InApp => "in_app",
+            Surface::Paper => "paper",
+            Surface::Ivr => "ivr",
+            Surface::Sms => "sms",
         }
     }
 }
@@ -100,6 +134,10 @@ pub struct ValidConsent {
     /// The A/B variant shown, if any (one the site defines for the surface).
     #[serde(default)]
     pub variant: Option<String>,
+    /// For a consent captured off the website: who took it, where, and whether
+    /// the person must confirm in WhatsApp.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capture: Option<crate::capture::CaptureEvidence>,
 }
 
 /// Why a consent was refused; each names the offending field.
@@ -138,6 +176,23 @@ pub enum ConsentError {
     /// The text does not match what the site's notice renders to.
     #[error("notice_text is not the notice this site shows in that locale")]
     NoticeMismatch,
+    /// A web surface sent with a capture key, or a capture surface without one.
+    #[error("surface '{0}' is not one of in_person, in_app, paper, ivr, sms")]
+    NotCaptureSurface(String),
+    /// A field the request must carry is absent or blank.
+    #[error("{0} is required")]
+    Required(&'static str),
+    /// A field only one surface takes.
+    #[error("{field} is only for surface {surface}")]
+    OnlyFor {
+        /// Field name.
+        field: &'static str,
+        /// The surface that takes it.
+        surface: &'static str,
+    },
+    /// A free-text field with control characters.
+    #[error("{0} must not contain control characters")]
+    ControlCharacters(&'static str),
     /// A free-text field is longer than allowed.
     #[error("{field} is longer than {max} characters")]
     TooLong {
@@ -155,7 +210,10 @@ impl ConsentError {
             ConsentError::InvalidPhone(_) | ConsentError::CountryNotAllowed(_) => "phone",
             ConsentError::NoCategory | ConsentError::UnknownCategory(_) => "categories",
             ConsentError::UnsupportedLocale(_) => "locale",
-            ConsentError::UnknownSurface(_) => "surface",
+            ConsentError::UnknownSurface(_) | ConsentError::NotCaptureSurface(_) => "surface",
+            ConsentError::Required(field)
+            | ConsentError::ControlCharacters(field)
+            | ConsentError::OnlyFor { field, .. } => field,
             ConsentError::StaleNotice { .. } => "notice_version",
             ConsentError::NoticeMismatch => "notice_text",
             ConsentError::UnknownVariant(_) => "variant",
@@ -176,6 +234,10 @@ impl ConsentError {
             ConsentError::NoticeMismatch => "notice-mismatch",
             ConsentError::UnknownVariant(_) => "unknown-variant",
             ConsentError::TooLong { .. } => "field-too-long",
+            ConsentError::NotCaptureSurface(_) => "not-capture-surface",
+            ConsentError::Required(_) => "field-required",
+            ConsentError::OnlyFor { .. } => "field-not-for-surface",
+            ConsentError::ControlCharacters(_) => "control-characters",
         }
     }
 }
@@ -232,27 +294,40 @@ impl ConsentRequest {
             client_ts: self.client_ts.filter(|t| t.is_finite()),
             widget_version: self.widget_version.clone(),
             variant: variant.map(|v| v.id.clone()),
+            capture: None,
         })
     }
 
     fn known_categories(&self, site: &SiteConfig) -> Result<Vec<Category>, ConsentError> {
-        if self.categories.is_empty() {
-            return Err(ConsentError::NoCategory);
-        }
-        let mut out = Vec::with_capacity(self.categories.len());
-        for name in &self.categories {
-            let c = Category::parse(name)
-                .filter(|c| site.offers(c))
-                .ok_or_else(|| ConsentError::UnknownCategory(name.clone()))?;
-            out.push(c);
-        }
-        out.sort();
-        out.dedup();
-        Ok(out)
+        known_categories(site, &self.categories)
     }
 }
 
-fn check_len(field: &'static str, value: Option<&str>, max: usize) -> Result<(), ConsentError> {
+/// The ticked categories, each one the site offers; sorted, no duplicates.
+pub(crate) fn known_categories(
+    site: &SiteConfig,
+    names: &[String],
+) -> Result<Vec<Category>, ConsentError> {
+    if names.is_empty() {
+        return Err(ConsentError::NoCategory);
+    }
+    let mut out = Vec::with_capacity(names.len());
+    for name in names {
+        let c = Category::parse(name)
+            .filter(|c| site.offers(c))
+            .ok_or_else(|| ConsentError::UnknownCategory(name.clone()))?;
+        out.push(c);
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+pub(crate) fn check_len(
+    field: &'static str,
+    value: Option<&str>,
+    max: usize,
+) -> Result<(), ConsentError> {
     match value {
         Some(v) if v.chars().count() > max => Err(ConsentError::TooLong { field, max }),
         _ => Ok(()),

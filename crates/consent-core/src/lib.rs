@@ -23,6 +23,7 @@ mod prelude {
     };
 }
 
+pub mod capture;
 pub mod category;
 pub mod chain;
 pub mod consent;
@@ -40,6 +41,7 @@ pub mod stats;
 pub mod targeting;
 pub mod token;
 
+pub use capture::{CaptureDoubleOptIn, CaptureEvidence, CaptureRequest, CaptureSurface};
 pub use category::{Category, CategoryKind, SiteCategory};
 pub use consent::{ConsentError, ConsentRequest, Surface, ValidConsent};
 pub use hours::OpeningHours;
@@ -48,12 +50,12 @@ pub use locale::Locale;
 pub use notice::{notice_hash, pick_variant, render_notice, Notice, PublicVariant, Variant};
 pub use phone::{normalize_phone, PhoneError, E164};
 pub use site::{
-    Breaker, ChatConfig, DoubleOptIn, IpPolicy, Limits, PublicConfig, Retention, SiteConfig,
-    TurnstileWhen, WhatsAppConfig,
+    Breaker, ChatConfig, DoubleOptIn, IpPolicy, Jurisdiction, Limits, PublicConfig, Retention,
+    SiteConfig, TurnstileWhen, WhatsAppConfig,
 };
 pub use states::{
-    ButtonPayload, DeliveryStatus, DoubleOptInStatus, EventKind, EvidenceMethod, EvidenceSource,
-    Frequency, InboundAction, MarketingChoice, OptOutSource, OutboxKind, OutboxStatus,
-    SubscriberSummary, SubscriptionStatus, SuppressionReason,
+    ButtonPayload, Channel, DeliveryStatus, DoubleOptInStatus, EventKind, EvidenceMethod,
+    EvidenceSource, Frequency, InboundAction, MarketingChoice, OptOutSource, OutboxKind,
+    OutboxStatus, SubscriberSummary, SubscriptionStatus, SuppressionReason,
 };
 pub use targeting::Targeting;

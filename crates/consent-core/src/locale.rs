@@ -130,6 +130,16 @@ pub struct PrefStrings {
     pub pause_label: &'static str,
     /// Hint under the pause date input.
     pub pause_hint: &'static str,
+    /// Legend over the per-category channel choices.
+    pub channel_legend: &'static str,
+    /// What choosing email or SMS does (`{business}`).
+    pub channel_hint: &'static str,
+    /// Channel: WhatsApp.
+    pub channel_whatsapp: &'static str,
+    /// Channel: email.
+    pub channel_email: &'static str,
+    /// Channel: SMS.
+    pub channel_sms: &'static str,
     /// Save button.
     pub save: &'static str,
     /// Shown after saving.
@@ -660,6 +670,11 @@ static PREF_EN: PrefStrings = PrefStrings {
     freq_critical: "Only critical messages",
     pause_label: "Pause all messages until",
     pause_hint: "Leave empty to keep receiving messages.",
+    channel_legend: "Where you get each kind of message",
+    channel_hint: "Choose email or SMS to stop getting that kind on WhatsApp; {business} uses the contact details it already has for you.",
+    channel_whatsapp: "WhatsApp",
+    channel_email: "Email",
+    channel_sms: "SMS",
     save: "Save my choices",
     saved: "Your choices are saved.",
     paused: "Messages are paused until {date}.",
@@ -684,6 +699,11 @@ static PREF_ID: PrefStrings = PrefStrings {
     freq_critical: "Hanya pesan penting",
     pause_label: "Jeda semua pesan sampai",
     pause_hint: "Kosongkan untuk tetap menerima pesan.",
+    channel_legend: "Pilihan kanal untuk tiap jenis pesan",
+    channel_hint: "Pilih email atau SMS agar jenis pesan itu tidak lagi dikirim lewat WhatsApp; {business} memakai kontak kamu yang sudah tercatat.",
+    channel_whatsapp: "WhatsApp",
+    channel_email: "Email",
+    channel_sms: "SMS",
     save: "Simpan pilihan saya",
     saved: "Pilihan kamu sudah disimpan.",
     paused: "Pesan dijeda sampai {date}.",
@@ -708,6 +728,11 @@ static PREF_PT_BR: PrefStrings = PrefStrings {
     freq_critical: "Somente mensagens críticas",
     pause_label: "Pausar todas as mensagens até",
     pause_hint: "Deixe em branco para continuar recebendo mensagens.",
+    channel_legend: "Canal de cada tipo de mensagem",
+    channel_hint: "Escolha e-mail ou SMS para deixar de receber esse tipo no WhatsApp; {business} usa os contatos que já tem de você.",
+    channel_whatsapp: "WhatsApp",
+    channel_email: "E-mail",
+    channel_sms: "SMS",
     save: "Salvar minhas escolhas",
     saved: "Suas escolhas foram salvas.",
     paused: "Mensagens pausadas até {date}.",
@@ -731,6 +756,11 @@ static PREF_TR: PrefStrings = PrefStrings {
     freq_critical: "Yalnızca kritik mesajlar",
     pause_label: "Tüm mesajları şu tarihe kadar duraklat",
     pause_hint: "Mesaj almaya devam etmek için boş bırakın.",
+    channel_legend: "Her mesaj türü için kanal seçimi",
+    channel_hint: "Bu türü artık WhatsApp'tan almamak için e-posta veya SMS seçin; {business} elindeki iletişim bilgilerinizi kullanır.",
+    channel_whatsapp: "WhatsApp",
+    channel_email: "E-posta",
+    channel_sms: "SMS",
     save: "Seçimlerimi kaydet",
     saved: "Seçimleriniz kaydedildi.",
     paused: "Mesajlar {date} tarihine kadar duraklatıldı.",
@@ -754,6 +784,11 @@ static PREF_DA: PrefStrings = PrefStrings {
     freq_critical: "Kun vigtige beskeder",
     pause_label: "Sæt alle beskeder på pause indtil",
     pause_hint: "Lad feltet stå tomt for at blive ved med at modtage beskeder.",
+    channel_legend: "Kanal for hver type besked",
+    channel_hint: "Vælg e-mail eller sms for ikke længere at få den type på WhatsApp; {business} bruger de kontaktoplysninger, de allerede har om dig.",
+    channel_whatsapp: "WhatsApp",
+    channel_email: "E-mail",
+    channel_sms: "Sms",
     save: "Gem mine valg",
     saved: "Dine valg er gemt.",
     paused: "Beskeder er sat på pause indtil {date}.",
@@ -777,6 +812,11 @@ static PREF_ES: PrefStrings = PrefStrings {
     freq_critical: "Solo mensajes importantes",
     pause_label: "Pausar todos los mensajes hasta",
     pause_hint: "Déjalo vacío para seguir recibiendo mensajes.",
+    channel_legend: "Canal para cada tipo de mensaje",
+    channel_hint: "Elige correo electrónico o SMS para dejar de recibir ese tipo por WhatsApp; {business} usa los datos de contacto que ya tiene de ti.",
+    channel_whatsapp: "WhatsApp",
+    channel_email: "Correo electrónico",
+    channel_sms: "SMS",
     save: "Guardar mis preferencias",
     saved: "Tus preferencias se han guardado.",
     paused: "Mensajes en pausa hasta el {date}.",
@@ -800,6 +840,11 @@ static PREF_DE: PrefStrings = PrefStrings {
     freq_critical: "Nur wichtige Nachrichten",
     pause_label: "Alle Nachrichten pausieren bis",
     pause_hint: "Leer lassen, um weiter Nachrichten zu erhalten.",
+    channel_legend: "Kanal für jede Art von Nachricht",
+    channel_hint: "Wählen Sie E-Mail oder SMS, um diese Art nicht mehr per WhatsApp zu erhalten; {business} nutzt die Kontaktdaten, die es bereits von Ihnen hat.",
+    channel_whatsapp: "WhatsApp",
+    channel_email: "E-Mail",
+    channel_sms: "SMS",
     save: "Auswahl speichern",
     saved: "Ihre Auswahl ist gespeichert.",
     paused: "Nachrichten sind bis {date} pausiert.",
@@ -955,8 +1000,13 @@ mod tests {
             assert!(p.heading.contains("{business}"), "{l:?}");
             assert!(p.opted_out.contains("{business}"), "{l:?}");
             assert!(p.paused.contains("{date}"), "{l:?}");
+            assert!(p.channel_hint.contains("{business}"), "{l:?}");
             if l != Locale::En {
                 assert_ne!(p.save, PREF_EN.save, "{l:?} is translated");
+                assert_ne!(
+                    p.channel_legend, PREF_EN.channel_legend,
+                    "{l:?} is translated"
+                );
             }
         }
     }

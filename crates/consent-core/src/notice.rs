@@ -158,7 +158,7 @@ pub fn is_variant_id(id: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
 }
 
-fn check_overrides(o: &Overrides) -> Result<(), &'static str> {
+pub(crate) fn check_overrides(o: &Overrides) -> Result<(), &'static str> {
     for (locale, texts) in o {
         for (key, text) in texts {
             let ours = locale.strings().get(key).ok_or(
@@ -250,7 +250,7 @@ pub fn render_notice(locale: Locale, business: &str, version: u32) -> Notice {
 
 /// `template` with `{business}` replaced by `business` (as `str::replace` would),
 /// written without substring search or slicing so the widget links no panic formatting.
-fn fill(template: &str, business: &str) -> String {
+pub(crate) fn fill(template: &str, business: &str) -> String {
     let mut out = String::with_capacity(template.len() + business.len());
     let mut rest = template;
     while let Some((head, tail)) = rest.split_once('{') {

@@ -68,6 +68,10 @@ pub struct SiteConfig {
     /// Ledger shards (Durable Objects) for a very large site; fixed at creation.
     #[serde(default = "one")]
     pub shards: u32,
+    /// Where the site's ledgers live (a Durable Objects jurisdiction); fixed at
+    /// creation, none for anywhere.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jurisdiction: Option<Jurisdiction>,
     /// The chat widget, if the site offers one (absent in older configs).
     #[serde(default)]
     pub chat: Option<ChatConfig>,
@@ -97,6 +101,12 @@ pub struct SiteConfig {
     /// confirmations are held for an admin (absent: the derived default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub breaker: Option<Breaker>,
+    /// Consents captured off the website, per surface (`in_person`, `paper`, …):
+    /// the notice's wording there and whether double opt-in applies (by
+    /// default it does). A surface not listed shows the site's notice, with
+    /// double opt-in.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub capture: BTreeMap<Surface, crate::capture::CaptureSurface>,
 }
 
 /// The burst breaker's setting. When web consents in the last 10 minutes (in one
@@ -150,6 +160,17 @@ pub struct DoubleOptIn {
     /// Approved template asking to confirm, with Confirm and Stop quick replies.
     #[serde(default = "default_double_opt_in_template")]
     pub template_name: String,
+}
+
+impl Default for DoubleOptIn {
+    /// Switched off, with the default expiry and template.
+    fn default() -> Self {
+        DoubleOptIn {
+            enabled: false,
+            expiry_hours: default_expiry_hours(),
+            template_name: default_double_opt_in_template(),
+        }
+    }
 }
 
 fn default_expiry_hours() -> u32 {
@@ -261,6 +282,45 @@ pub struct ChatConfig {
     pub hours: Option<OpeningHours>,
 }
 
+/// A Durable Objects jurisdiction: the site's ledgers are created, stored and
+/// run only inside it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Jurisdiction {
+    /// The European Union.
+    Eu,
+    /// FedRAMP-compliant data centres.
+    Fedramp,
+}
+
+impl Jurisdiction {
+    /// The name Cloudflare knows it by (and our ledger names' prefix).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Jurisdiction::Eu => "eu",
+            Jurisdiction::Fedramp => "fedramp",
+        }
+    }
+
+    /// The jurisdiction a ledger name (`eu:acme/3`) places its ledger in.
+    pub fn of_ledger(name: &str) -> Option<Jurisdiction> {
+        match name.split_once(':')?.0 {
+            "eu" => Some(Jurisdiction::Eu),
+            "fedramp" => Some(Jurisdiction::Fedramp),
+            _ => None,
+        }
+    }
+
+    /// The site id in a ledger name (`eu:acme/3` → `acme`).
+    pub fn site_of_ledger(name: &str) -> &str {
+        let rest = match Jurisdiction::of_ledger(name) {
+            Some(_) => name.split_once(':').map_or(name, |(_, r)| r),
+            None => name,
+        };
+        rest.split('/').next().unwrap_or(rest)
+    }
+}
+
 /// The site's WhatsApp Business sender.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -271,8 +331,10 @@ pub struct WhatsAppConfig {
     pub template_name: String,
     /// Languages the template is approved in (WhatsApp codes); the first is the fallback.
     pub template_languages: Vec<String>,
-    /// Name of the Worker secret holding the access token.
-    pub token_secret: String,
+    /// Name of the Worker secret holding the access token; a token stored
+    /// through the admin API (`PUT /admin/sites/{site}/graph-token`) wins over it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_secret: Option<String>,
     /// The business number as people dial it (digits with country code), for
     /// wa.me links; the chat widget's `number` is used when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -437,6 +499,7 @@ impl SiteConfig {
             crate::keywords::check_phrase(k).map_err(|detail| ("optin_keyword", detail))?;
         }
         self.check_turnstile()?;
+        self.check_capture()?;
         if let Some(n) = self.breaker.as_ref().and_then(|b| b.threshold_per_10_min) {
             if !(1..=Breaker::MAX_THRESHOLD).contains(&n) {
                 return Err(("breaker.threshold_per_10_min", "must be 1 to 100000"));
@@ -617,10 +680,14 @@ impl SiteConfig {
     /// Durable Object name of shard `index` (the bare site id when unsharded,
     /// so a site's first ledger never moves).
     pub fn shard_name(&self, index: u32) -> String {
+        let place = self
+            .jurisdiction
+            .map(|j| format!("{}:", j.as_str()))
+            .unwrap_or_default();
         if self.shards <= 1 {
-            self.id.clone()
+            format!("{place}{}", self.id)
         } else {
-            format!("{}/{index}", self.id)
+            format!("{place}{}/{index}", self.id)
         }
     }
 
@@ -726,7 +793,7 @@ pub(crate) mod sample {
                 phone_number_id: "1".into(),
                 template_name: "optin_confirmation".into(),
                 template_languages: vec!["id".into(), "en".into()],
-                token_secret: "WA_TOKEN_ACME".into(),
+                token_secret: Some("WA_TOKEN_ACME".into()),
                 display_phone_number: None,
                 waba_id: None,
             },
@@ -737,9 +804,11 @@ pub(crate) mod sample {
             turnstile_when: TurnstileWhen::Always,
             ip_policy: IpPolicy::Truncate,
             shards: 1,
+            jurisdiction: None,
             chat: None,
             targeting: None,
             double_opt_in: None,
+            capture: BTreeMap::new(),
             optin_keyword: None,
             breaker: None,
             strings: Default::default(),
@@ -1128,6 +1197,24 @@ mod tests {
             s.optin_keyword = Some(bad.into());
             assert_eq!(s.check().unwrap_err().0, "optin_keyword", "{bad}");
         }
+    }
+
+    #[test]
+    fn a_site_in_a_jurisdiction_names_its_ledgers_there_and_back() {
+        let mut s = sample::site();
+        assert_eq!(s.shard_name(0), "acme");
+        s.jurisdiction = Some(Jurisdiction::Eu);
+        s.shards = 4;
+        assert_eq!(s.shard_name(3), "eu:acme/3");
+        assert_eq!(Jurisdiction::of_ledger("eu:acme/3"), Some(Jurisdiction::Eu));
+        assert_eq!(Jurisdiction::of_ledger("acme/3"), None);
+        assert_eq!(Jurisdiction::site_of_ledger("eu:acme/3"), "acme");
+        assert_eq!(Jurisdiction::site_of_ledger("acme"), "acme");
+        let json = serde_json::to_value(&s).unwrap();
+        assert_eq!(json["jurisdiction"], "eu");
+        let mut bad = json.clone();
+        bad["jurisdiction"] = "mars".into();
+        assert!(serde_json::from_value::<SiteConfig>(bad).is_err());
     }
 
     fn with_offers() -> SiteConfig {

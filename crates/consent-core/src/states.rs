@@ -252,6 +252,33 @@ wire_enum! {
     }
 }
 
+wire_enum! {
+    /// Where a person wants one category's messages (preference centre, and the
+    /// `channels` of a change's evidence). Anything but WhatsApp stops our sends.
+    #[derive(Default)]
+    pub enum Channel {
+        /// WhatsApp, as they opted in.
+        #[default]
+        Whatsapp = "whatsapp",
+        /// By email instead: the business's own systems send it.
+        Email = "email",
+        /// By SMS instead: the business's own systems send it.
+        Sms = "sms",
+    }
+}
+
+impl Channel {
+    /// The preference centre's label, in the person's language.
+    pub fn label(self, locale: Locale) -> &'static str {
+        let s = locale.pref_strings();
+        match self {
+            Channel::Whatsapp => s.channel_whatsapp,
+            Channel::Email => s.channel_email,
+            Channel::Sms => s.channel_sms,
+        }
+    }
+}
+
 impl Frequency {
     /// The preference centre's label, in the person's language.
     pub fn label(self, locale: Locale) -> &'static str {
@@ -592,6 +619,7 @@ mod tests {
             ["pending", "confirmed", "expired", "withdrawn"]
         );
         check_wire!(Frequency, ["as_sent", "weekly_digest", "critical_only"]);
+        check_wire!(Channel, ["whatsapp", "email", "sms"]);
         check_wire!(
             EvidenceMethod,
             [

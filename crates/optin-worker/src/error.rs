@@ -7,8 +7,9 @@ use serde::Serialize;
 use thiserror::Error;
 use worker::{Headers, Response};
 
-/// Everything a request can fail with. Only `Internal`, `LedgerUnavailable` and
-/// `TurnstileUnavailable` are 5xx.
+/// Everything a request can fail with. Only `Internal`, `LedgerUnavailable`,
+/// `TurnstileUnavailable`, `Graph` and a stored token that cannot be opened
+/// (`Credentials`) are 5xx.
 #[derive(Debug, Error)]
 pub enum AppError {
     /// No such route.
@@ -143,6 +144,17 @@ pub enum AppError {
         /// Why.
         refusal: Refusal,
     },
+    /// The site's Graph token cannot be found or opened.
+    #[error(transparent)]
+    Credentials(crate::credentials::CredentialError),
+    /// A field fixed when the site was created (`jurisdiction`).
+    #[error("{field} is fixed when a site is created: {detail}")]
+    FixedAtCreation {
+        /// The field.
+        field: &'static str,
+        /// Why it cannot change.
+        detail: &'static str,
+    },
     /// Infrastructure failure (binding, storage): retry later.
     #[error("internal error")]
     Internal(String),
@@ -209,6 +221,10 @@ fn refusal_detail(r: &Refusal) -> String {
         Refusal::MarketingStopped {} => {
             "the person stopped marketing messages from this business in WhatsApp".into()
         }
+        Refusal::ChannelChanged { channel } => format!(
+            "the person asked for this category by {} instead of WhatsApp",
+            channel.as_str()
+        ),
         Refusal::OutsideWindow { .. } => {
             "free text only within 24 hours of the person's last message; send a template".into()
         }
@@ -253,6 +269,8 @@ struct Problem<'a> {
     paused_until: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     next_allowed_at: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    channel: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     retry_after: Option<i64>,
 }
@@ -304,7 +322,18 @@ impl AppError {
                 Refusal::OutsideWindow { .. } => {
                     (422, "outside-window", "Outside the 24-hour window")
                 }
+                // The person still consents, elsewhere: a conflict they can undo, like a pause.
+                Refusal::ChannelChanged { .. } => {
+                    (409, "channel-changed", "Asked for by another channel")
+                }
             },
+            Credentials(crate::credentials::CredentialError::NoToken(_)) => (
+                409,
+                "graph-token-missing",
+                "No Graph API token for this site",
+            ),
+            Credentials(_) => (503, "credentials-unavailable", "Stored token unusable"),
+            FixedAtCreation { .. } => (409, "fixed-at-creation", "Fixed when the site was created"),
             Internal(_) => (500, "internal", "Internal error"),
         }
     }
@@ -318,6 +347,10 @@ impl AppError {
             }
             AppError::TurnstileFailed => Some("turnstile_token"),
             AppError::NoWabaId(_) => Some("whatsapp.waba_id"),
+            AppError::FixedAtCreation { field, .. } => Some(field),
+            AppError::Credentials(crate::credentials::CredentialError::NoToken(_)) => {
+                Some("whatsapp.token_secret")
+            }
             AppError::InvalidIdempotencyKey
             | AppError::IdempotencyKeyReused
             | AppError::IdempotencyKeyRequired => Some("Idempotency-Key"),
@@ -362,6 +395,7 @@ impl AppError {
             subscription_status: None,
             paused_until: None,
             next_allowed_at: None,
+            channel: None,
             retry_after: None,
         };
         let body = match &self {
@@ -424,6 +458,7 @@ fn refused<'a>(body: Problem<'a>, id: &'a str, category: &'a str, r: &'a Refusal
             body.next_allowed_at = *next_allowed_at;
             body.retry_after = next_allowed_at.map(|at| ((at - now) / 1000).max(1));
         }
+        Refusal::ChannelChanged { channel } => body.channel = Some(channel.as_str()),
         Refusal::OutsideWindow { .. } | Refusal::MarketingStopped {} => {}
     }
     body

@@ -6,6 +6,7 @@
 //! other only through `protocol` (its commands, replies and errors); `error`
 //! and `http` are leaves.
 
+mod credentials;
 mod edge;
 mod error;
 mod http;
@@ -13,8 +14,8 @@ mod ledger;
 mod protocol;
 
 use edge::{
-    admin, beacon, hooks, keys, messages, prefcentre, preferences, public, qrdls, templates,
-    webhooks,
+    admin, beacon, capture, graph_token, hooks, keys, messages, prefcentre, preferences, public,
+    qrdls, templates, webhooks,
 };
 use worker::{event, Context, Env, Headers, Method, Request, Response, Result};
 
@@ -44,6 +45,14 @@ async fn route(req: Request, env: &Env) -> std::result::Result<Response, AppErro
             _ => Err(AppError::MethodNotAllowed {
                 allow: "POST, OPTIONS",
             }),
+        },
+        ["v1", "sites", site, "consents", id] => match method {
+            Method::Get => capture::state(&req, env, site, id).await,
+            _ => Err(AppError::MethodNotAllowed { allow: "GET" }),
+        },
+        ["v1", "sites", site, "capture"] => match method {
+            Method::Get => capture::notice(&req, env, site).await,
+            _ => Err(AppError::MethodNotAllowed { allow: "GET" }),
         },
         ["v1", "sites", site, "events"] => match method {
             Method::Post => beacon::post_events(req, env, site).await,
@@ -97,6 +106,12 @@ async fn route(req: Request, env: &Env) -> std::result::Result<Response, AppErro
                 (["keys", _], _) => Err(AppError::MethodNotAllowed { allow: "DELETE" }),
                 (["keys", id, "rotate"], Method::Post) => keys::rotate(req, env, site, id).await,
                 (["keys", _, "rotate"], _) => Err(AppError::MethodNotAllowed { allow: "POST" }),
+                (["graph-token"], Method::Get) => graph_token::get(env, site).await,
+                (["graph-token"], Method::Put) => graph_token::put(req, env, site).await,
+                (["graph-token"], Method::Delete) => graph_token::delete(env, site).await,
+                (["graph-token"], _) => Err(AppError::MethodNotAllowed {
+                    allow: "GET, PUT, DELETE",
+                }),
                 (["templates"], Method::Get) => templates::read(env, site).await,
                 (["templates"], Method::Post) => templates::create(env, site).await,
                 (["templates"], _) => Err(AppError::MethodNotAllowed { allow: "GET, POST" }),

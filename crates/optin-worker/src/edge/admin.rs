@@ -7,7 +7,7 @@ use worker::{Env, Request, Response};
 
 use super::sites;
 use crate::{
-    error::{from_json_error, AppError},
+    error::{from_json_error, invalid, AppError},
     http::{json, no_store, query_param, read_json},
     protocol::{
         preferences_token, BreakerView, ExportRow, LedgerClient, Range, Stats, Verification,
@@ -115,7 +115,7 @@ fn receipt(site: &SiteConfig, view: &serde_json::Value) -> serde_json::Value {
                     serde_json::json!({
                         "purpose": r["category"], "label": label, "kind": kind, "status": r["status"],
                         "since_event": r["event_id"], "updated_at": r["updated_at"],
-                        "channel": "whatsapp",
+                        "channel": r["channel"],
                     })
                 })
                 .collect()
@@ -125,16 +125,28 @@ fn receipt(site: &SiteConfig, view: &serde_json::Value) -> serde_json::Value {
         "receipt_version": "optin-receipt/1",
         "issued_at": worker::Date::now().as_millis(),
         "controller": { "name": site.business_name, "site": site.id, "privacy_policy_url": site.privacy_policy_url },
+        // Where the ledger holding this record is kept (a Durable Objects jurisdiction).
+        "storage": { "jurisdiction": site.jurisdiction.map(|j| j.as_str()) },
         "subject": { "phone": view["phone"] },
-        "collection": evidence.map(|e| serde_json::json!({
-            "surface": e["surface"], "page_url": e["page_url"], "notice_text": e["notice_text"],
-            "notice_sha256": e["notice_hash"], "notice_version": e["notice_version"], "locale": e["locale"],
-            "unchecked_by_default": e["unchecked_by_default"],
-        })),
+        "collection": evidence.map(collection),
         "consent_event": last_grant.map(|g| serde_json::json!({ "id": g["id"], "server_ts": g["server_ts"], "hash": g["hash"] })),
         "purposes": purposes,
         "events": events.iter().map(|e| serde_json::json!({ "id": e["id"], "kind": e["kind"], "server_ts": e["server_ts"], "hash": e["hash"] })).collect::<Vec<_>>(),
     })
+}
+
+/// How the last grant was collected; for a capture off the website also who
+/// took it, where, the paper form and whether it had to be confirmed.
+fn collection(e: &serde_json::Value) -> serde_json::Value {
+    let mut c = serde_json::json!({
+        "surface": e["surface"], "page_url": e["page_url"], "notice_text": e["notice_text"],
+        "notice_sha256": e["notice_hash"], "notice_version": e["notice_version"], "locale": e["locale"],
+        "unchecked_by_default": e["unchecked_by_default"],
+    });
+    if e["capture"].is_object() {
+        c["captured_by"] = e["capture"].clone();
+    }
+    c
 }
 
 /// `DELETE /admin/sites/{site}/subscribers/{phone}`: erasure.
@@ -322,12 +334,26 @@ pub async fn put_site(mut req: Request, env: &Env, site: &str) -> Result<Respons
         fields.remove("click_to_optin");
     }
     check_categories_shape(&body)?;
+    if let Some(j) = body.get("jurisdiction").filter(|j| !j.is_null()) {
+        serde_json::from_value::<consent_core::Jurisdiction>(j.clone()).map_err(|_| {
+            invalid(
+                "jurisdiction",
+                "one of \"eu\", \"fedramp\", or absent for anywhere",
+            )
+        })?;
+    }
     let config: SiteConfig = serde_json::from_value(body).map_err(from_json_error)?;
     if let Ok(existing) = sites::load(env, site).await {
         if existing.shards != config.shards {
             return Err(AppError::InvalidSiteConfig {
                 field: "shards",
                 detail: "cannot change once a site exists (its ledgers would move)",
+            });
+        }
+        if existing.jurisdiction != config.jurisdiction {
+            return Err(AppError::FixedAtCreation {
+                field: "jurisdiction",
+                detail: "its ledgers live in the jurisdiction it was created in and cannot move",
             });
         }
     }

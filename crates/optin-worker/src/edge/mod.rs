@@ -3,6 +3,8 @@
 
 pub mod admin;
 pub mod beacon;
+pub mod capture;
+pub mod graph_token;
 pub mod hooks;
 pub mod keys;
 pub mod messages;

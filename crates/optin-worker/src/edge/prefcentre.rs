@@ -11,7 +11,7 @@ use crate::{
     edge::preferences::{self, Opened, Wanted},
     error::AppError,
     http::read_bytes,
-    protocol::{day_string, Frequency, Preferences},
+    protocol::{day_string, Channel, Frequency, Preferences},
 };
 
 /// What the page says above the form.
@@ -102,6 +102,7 @@ async fn save(env: &Env, opened: &Opened, form: &Form) -> Result<(), FormError> 
         categories: form.values("category"),
         frequency,
         paused_until: Some(form.value("paused_until").map(str::to_owned)),
+        channels: Some(form.channels()),
     };
     let change = match preferences::validate(&opened.site, wanted) {
         Ok(c) => c,
@@ -145,6 +146,14 @@ impl Form {
             .iter()
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.as_str())
+    }
+
+    /// The `channel.{category}` radios, as `(category, channel)`.
+    fn channels(&self) -> Vec<(String, String)> {
+        self.0
+            .iter()
+            .filter_map(|(k, v)| Some((k.strip_prefix("channel.")?.to_owned(), v.clone())))
+            .collect()
     }
 
     fn values(&self, key: &str) -> Vec<String> {
@@ -260,6 +269,7 @@ fn render(
         "<form method=\"post\" action=\"{action}\"><input type=\"hidden\" name=\"action\" value=\"save\">"
     ));
     out.push_str(&categories(site, prefs, locale));
+    out.push_str(&channels(site, prefs, locale));
     out.push_str(&frequencies(s, prefs.frequency));
     out.push_str(&pause(s, prefs, error == FormError::BadDate));
     out.push_str(&format!(
@@ -304,6 +314,36 @@ fn categories(site: &SiteConfig, prefs: &Preferences, locale: Locale) -> String 
             c.as_str(),
             esc(&widget_text(site, locale, c.as_str()))
         ));
+    }
+    out.push_str("</fieldset>");
+    out
+}
+
+/// Per category, WhatsApp / email / SMS: a group of radios under its own legend.
+fn channels(site: &SiteConfig, prefs: &Preferences, locale: Locale) -> String {
+    let s = locale.pref_strings();
+    let hint = s.channel_hint.replace("{business}", &site.business_name);
+    let mut out = format!(
+        "<fieldset aria-describedby=\"channel-hint\"><legend>{}</legend><p id=\"channel-hint\" class=\"hint\">{}</p>",
+        esc(s.channel_legend),
+        esc(&hint)
+    );
+    for c in &site.category_ids() {
+        let current = prefs.channels.get(c).copied().unwrap_or_default();
+        out.push_str(&format!(
+            "<fieldset class=\"channel\"><legend>{}</legend>",
+            esc(&widget_text(site, locale, c.as_str()))
+        ));
+        for ch in Channel::ALL {
+            let checked = if ch == current { " checked" } else { "" };
+            out.push_str(&format!(
+                "<label class=\"choice\"><input type=\"radio\" name=\"channel.{}\" value=\"{}\"{checked}><span>{}</span></label>",
+                c.as_str(),
+                ch.as_str(),
+                esc(ch.label(locale))
+            ));
+        }
+        out.push_str("</fieldset>");
     }
     out.push_str("</fieldset>");
     out
@@ -404,7 +444,7 @@ mod tests {
     #[test]
     fn forms_decode_repeated_and_escaped_fields() {
         let f = parse_form(
-            b"action=save&category=delivery&category=payment_alerts&paused_until=&x=a%2Bb+c",
+            b"action=save&category=delivery&category=payment_alerts&paused_until=&x=a%2Bb+c&channel.delivery=email",
         )
         .unwrap();
         assert_eq!(f.value("action"), Some("save"));
@@ -412,5 +452,6 @@ mod tests {
         assert_eq!(f.value("paused_until"), Some(""));
         assert_eq!(f.value("x"), Some("a+b c"));
         assert_eq!(f.value("missing"), None);
+        assert_eq!(f.channels(), [("delivery".to_owned(), "email".to_owned())]);
     }
 }

@@ -7,12 +7,12 @@ use worker::{Env, Headers, Request, Response};
 
 use super::sites;
 use crate::{
-    error::AppError,
+    error::{invalid, AppError},
     http::{json, read_json},
-    protocol::{check_pause, Change, Frequency, LedgerClient, Preferences},
+    protocol::{check_pause, Change, Channel, Channels, Frequency, LedgerClient, Preferences},
 };
 
-/// Body of `PUT /v1/preferences/{token}`; absent `frequency`/`paused_until` keep what is recorded.
+/// Body of `PUT /v1/preferences/{token}`; absent `frequency`/`paused_until`/`channels` keep what is recorded.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PutPreferences {
@@ -22,6 +22,9 @@ struct PutPreferences {
     /// `"YYYY-MM-DD"` pauses until that day; `null` or `""` lifts the pause.
     #[serde(default, deserialize_with = "crate::protocol::present")]
     paused_until: Option<Option<String>>,
+    /// `{category: "whatsapp" | "email" | "sms"}`; categories not named keep theirs.
+    #[serde(default)]
+    channels: Option<std::collections::BTreeMap<String, serde_json::Value>>,
 }
 
 /// What a person asks for, from the JSON API or the preference centre's form.
@@ -32,6 +35,8 @@ pub(crate) struct Wanted {
     pub frequency: Option<Frequency>,
     /// New pause (`Some(None)` lifts it), if given.
     pub paused_until: Option<Option<String>>,
+    /// `(category, channel)` as sent, if any.
+    pub channels: Option<Vec<(String, String)>>,
 }
 
 /// Checks a request against the site: known categories, a pause date in range.
@@ -53,11 +58,37 @@ pub(crate) fn validate(site: &SiteConfig, wanted: Wanted) -> Result<Validated, A
             detail: format!("paused_until: {e}"),
         })?;
     }
+    let channels = wanted
+        .channels
+        .map(|pairs| channels_of(site, &pairs))
+        .transpose()?;
     Ok(Validated {
         granted,
         frequency: wanted.frequency,
         paused_until,
+        channels,
     })
+}
+
+/// Checks each `(category, channel)`: a category the site offers, a known channel.
+fn channels_of(site: &SiteConfig, pairs: &[(String, String)]) -> Result<Channels, AppError> {
+    let mut out = Channels::new();
+    for (name, value) in pairs {
+        let short: String = name.chars().take(64).collect();
+        let field = format!("channels.{short}");
+        let c = Category::parse(name)
+            .filter(|c| site.offers(c))
+            .ok_or_else(|| {
+                invalid(
+                    &field,
+                    format!("{short} is not one of this site's categories"),
+                )
+            })?;
+        let ch = Channel::parse(value)
+            .ok_or_else(|| invalid(&field, "must be whatsapp, email or sms"))?;
+        out.insert(c, ch);
+    }
+    Ok(out)
 }
 
 /// A request that passed [`validate`].
@@ -65,6 +96,7 @@ pub(crate) struct Validated {
     granted: Vec<Category>,
     frequency: Option<Frequency>,
     paused_until: Option<Option<String>>,
+    channels: Option<Channels>,
 }
 
 #[derive(Serialize)]
@@ -74,6 +106,8 @@ struct CategoryView {
     /// `utility` or `marketing`.
     kind: consent_core::CategoryKind,
     granted: bool,
+    /// Where the person wants it: `whatsapp`, `email` or `sms`.
+    channel: Channel,
 }
 
 #[derive(Serialize)]
@@ -145,6 +179,7 @@ fn view(site: &SiteConfig, prefs: Preferences) -> PreferencesView {
                 label: site.text(locale, None, c.id.as_str()).unwrap_or_default(),
                 kind: c.kind,
                 granted: prefs.granted.contains(&c.id),
+                channel: prefs.channels.get(&c.id).copied().unwrap_or_default(),
             })
             .collect(),
     }
@@ -175,6 +210,7 @@ pub(crate) async fn apply(
         method: method.to_owned(),
         frequency: change.frequency,
         paused_until: change.paused_until,
+        channels: change.channels,
     };
     Ok(LedgerClient::new(env, &opened.ledger)?
         .change(change)
@@ -191,6 +227,7 @@ pub(crate) async fn withdraw_all(
         granted: Vec::new(),
         frequency: None,
         paused_until: None,
+        channels: None,
     };
     apply(env, opened, everything, method).await
 }
@@ -210,6 +247,12 @@ pub async fn put(mut req: Request, env: &Env, raw: &str) -> Result<Response, App
         categories: body.categories,
         frequency: body.frequency,
         paused_until: body.paused_until,
+        // A value that is not a string is no channel either: refused by name below.
+        channels: body.channels.map(|m| {
+            m.into_iter()
+                .map(|(c, v)| (c, v.as_str().unwrap_or_default().to_owned()))
+                .collect()
+        }),
     };
     let change = validate(&opened.site, wanted)?;
     let prefs = apply(env, &opened, change, "preference_centre").await?;

@@ -8,12 +8,12 @@ use consent_core::{
 use worker::{Env, Headers, Request, Response};
 
 use crate::{
-    error::AppError,
+    error::{AppError, KeyError},
     http::{cors_for, parse_json, query_param, read_json_text},
     protocol::{LedgerClient, LedgerError, RecordConsent, RequestContext},
 };
 
-use super::{sites, turnstile};
+use super::{capture, sites, turnstile};
 
 /// `GET /v1/sites/{site}/config[?locale=tr]`: what the widget needs, nothing
 /// secret, with every string in the asked locale (the loader picks it from the
@@ -90,15 +90,19 @@ pub(crate) fn cors_for_refusal(req: &Request) -> Result<Headers, AppError> {
     }
 }
 
-/// `POST /v1/sites/{site}/consents`: validate, then record before anything is sent.
+/// `POST /v1/sites/{site}/consents`: validate, then record before anything is
+/// sent. With an `Authorization` header it is a capture off the website.
 pub async fn post_consent(mut req: Request, env: &Env, site: &str) -> Result<Response, AppError> {
+    if req.headers().has("Authorization")? {
+        return capture::post(req, env, site).await;
+    }
     let site = match sites::load(env, site).await {
         Ok(site) => site,
         Err(e) => return Ok(e.into_response(cors_for_refusal(&req)?)?),
     };
     let origin = match allowed_origin(&req, &site) {
         Ok(origin) => origin,
-        Err(e) => return Ok(e.into_response(cors_for_refusal(&req)?)?),
+        Err(e) => return origin_refusal(&mut req, e).await,
     };
     let cors = cors_for(&origin)?;
     match record(&mut req, env, &site).await {
@@ -113,9 +117,26 @@ pub async fn post_consent(mut req: Request, env: &Env, site: &str) -> Result<Res
     }
 }
 
+/// A server's request without Origin that claims a capture surface was
+/// meant to carry a capture key: say so, rather than "origin not allowed".
+async fn origin_refusal(req: &mut Request, refusal: AppError) -> Result<Response, AppError> {
+    let headers = cors_for_refusal(req)?;
+    if req.headers().get("Origin")?.is_none() {
+        let text = read_json_text(req).await.unwrap_or_default();
+        if capture::claims_capture(&text) {
+            return Ok(AppError::ApiKey(KeyError::Missing).into_response(headers)?);
+        }
+    }
+    Ok(refusal.into_response(headers)?)
+}
+
 async fn record(req: &mut Request, env: &Env, site: &SiteConfig) -> Result<Response, AppError> {
     let idempotency_key = idempotency_key(req)?;
-    let body: ConsentRequest = parse_json(&read_json_text(req).await?)?;
+    let text = read_json_text(req).await?;
+    if capture::claims_capture(&text) {
+        return Err(AppError::ApiKey(KeyError::Missing));
+    }
+    let body: ConsentRequest = parse_json(&text)?;
     let consent = body.validate(site)?;
     let body_digest = consent_digest(&consent);
     let client_ip = req.headers().get("CF-Connecting-IP")?;
@@ -169,7 +190,7 @@ async fn record(req: &mut Request, env: &Env, site: &SiteConfig) -> Result<Respo
 
 /// What makes two consent requests "the same" for an Idempotency-Key: the
 /// consent itself, not the client clock or widget build a retry may change.
-fn consent_digest(c: &ValidConsent) -> String {
+pub(crate) fn consent_digest(c: &ValidConsent) -> String {
     let categories: Vec<&str> = c.categories.iter().map(|c| c.as_str()).collect();
     let mut canonical = [
         c.phone.as_str(),
@@ -190,7 +211,7 @@ fn consent_digest(c: &ValidConsent) -> String {
 }
 
 /// The optional `Idempotency-Key` header, checked for shape.
-fn idempotency_key(req: &Request) -> Result<Option<String>, AppError> {
+pub(crate) fn idempotency_key(req: &Request) -> Result<Option<String>, AppError> {
     match req.headers().get("Idempotency-Key")? {
         None => Ok(None),
         Some(k) if (1..=200).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()) => {

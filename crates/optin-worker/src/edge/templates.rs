@@ -157,12 +157,10 @@ pub(crate) async fn graph(
     body: Option<String>,
 ) -> Result<(u16, String), AppError> {
     let base = env.var("GRAPH_BASE")?.to_string();
-    let token = env
-        .secret(&site.whatsapp.token_secret)
-        .map_err(|_| {
-            AppError::Internal(format!("secret {} is not set", site.whatsapp.token_secret))
-        })?
-        .to_string();
+    let token =
+        crate::credentials::graph_token(env, &site.id, site.whatsapp.token_secret.as_deref())
+            .await
+            .map_err(AppError::Credentials)?;
     let headers = Headers::new();
     headers.set("Authorization", &format!("Bearer {token}"))?;
     headers.set("Content-Type", "application/json")?;
@@ -172,11 +170,38 @@ pub(crate) async fn graph(
         init.with_body(Some(body.into()));
     }
     let url = format!("{}{path_and_query}", base.trim_end_matches('/'));
-    let mut resp = Fetch::Request(Request::new_with_init(&url, &init)?)
-        .send()
-        .await?;
-    Ok((resp.status_code(), resp.text().await?))
+    // No answer at all (refused, reset) is Meta being unreachable, not our fault.
+    let unreachable = |e: worker::Error| AppError::Graph {
+        code: 0,
+        subcode: None,
+        message: format!("no answer from the Graph API: {e}"),
+        transient: true,
+    };
+    let controller = worker::AbortController::default();
+    let signal = controller.signal();
+    let call = async {
+        let mut resp = Fetch::Request(Request::new_with_init(&url, &init)?)
+            .send_with_signal(&signal)
+            .await?;
+        let body = resp.text().await?;
+        Ok::<_, worker::Error>((resp.status_code(), body))
+    };
+    // An admin waits on this call: a Graph API that hangs is an answer too.
+    let deadline = worker::Delay::from(std::time::Duration::from_millis(GRAPH_TIMEOUT_MS));
+    futures_util::pin_mut!(call);
+    match futures_util::future::select(call, deadline).await {
+        futures_util::future::Either::Left((answer, _)) => answer.map_err(unreachable),
+        futures_util::future::Either::Right(((), _)) => {
+            controller.abort();
+            Err(unreachable(worker::Error::RustError(format!(
+                "no answer within {GRAPH_TIMEOUT_MS} ms"
+            ))))
+        }
+    }
 }
+
+/// How long an admin's template or QR call waits for the Graph API.
+const GRAPH_TIMEOUT_MS: u64 = 15_000;
 
 fn waba_id(site: &SiteConfig) -> Result<&str, AppError> {
     site.whatsapp

@@ -47,11 +47,7 @@ pub fn record(tx: &Tx, cmd: &CountEvents) -> Result<(), LedgerError> {
 }
 
 fn surface_name(s: Surface) -> &'static str {
-    match s {
-        Surface::Modal => "modal",
-        Surface::Checkout => "checkout",
-        Surface::Chat => "chat",
-    }
+    s.as_str()
 }
 
 /// Funnel rows of the range, one per day × surface × variant × locale.

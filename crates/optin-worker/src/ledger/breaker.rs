@@ -105,6 +105,7 @@ pub fn challenge_first(db: &dyn Db, cmd: &RecordConsent, now: i64) -> Result<boo
     if site.turnstile_when != TurnstileWhen::BreakerOpen
         || cmd.challenged
         || cmd.consent.surface == Surface::Checkout
+        || cmd.consent.surface.is_capture()
     {
         return Ok(false);
     }

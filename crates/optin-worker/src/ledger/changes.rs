@@ -10,11 +10,22 @@ use super::{
     double_optin, queue,
     tx::{Event, Tx},
 };
-use crate::protocol::{day_number, Change, Frequency, Preferences};
+use crate::protocol::{day_number, Change, Channel, Channels, Frequency, Preferences};
 
 #[derive(Deserialize)]
 struct EvidenceRow {
     evidence: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ChannelsRow {
+    seq: i64,
+    channels: String,
+}
+
+#[derive(Deserialize)]
+struct CategoriesRow {
+    categories: String,
 }
 
 #[derive(Deserialize)]
@@ -56,7 +67,68 @@ pub fn preferences(tx: &Tx, consent_id: &str) -> Result<Option<Preferences>> {
         locale,
         frequency,
         paused_until: paused_until.filter(|d| day_number(d).is_some_and(|n| n > today)),
+        channels: channels(tx, &phone)?,
     }))
+}
+
+/// The categories `phone` last asked for by email or SMS. A later opt-in to a
+/// category (widget, thread, confirmation) asks for WhatsApp again.
+pub(super) fn channels(tx: &Tx, phone: &str) -> Result<Channels> {
+    let Some(last) = tx
+        .db
+        .rows::<ChannelsRow>(
+            "SELECT seq, json_extract(evidence, '$.channels') AS channels FROM events
+             WHERE phone = ? AND evidence IS NOT NULL
+               AND json_extract(evidence, '$.channels') IS NOT NULL
+             ORDER BY seq DESC LIMIT 1",
+            &[phone.into()],
+        )?
+        .pop()
+    else {
+        return Ok(Channels::new());
+    };
+    let mut chosen: Channels = serde_json::from_str::<Channels>(&last.channels)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(_, ch)| *ch != Channel::Whatsapp)
+        .collect();
+    if chosen.is_empty() {
+        return Ok(chosen);
+    }
+    let later: Vec<CategoriesRow> = tx.db.rows(
+        "SELECT categories FROM events
+         WHERE phone = ? AND seq > ? AND kind IN ('grant', 'confirm')",
+        &[phone.into(), last.seq.into()],
+    )?;
+    for row in later {
+        for c in serde_json::from_str::<Vec<Category>>(&row.categories).unwrap_or_default() {
+            chosen.remove(&c);
+        }
+    }
+    Ok(chosen)
+}
+
+/// `old` with the change's channels applied, WhatsApp entries dropped.
+fn merged(old: &Channels, asked: Option<&Channels>) -> Channels {
+    let mut out = old.clone();
+    for (c, ch) in asked.into_iter().flatten() {
+        match ch {
+            Channel::Whatsapp => out.remove(c),
+            other => out.insert(c.clone(), *other),
+        };
+    }
+    out
+}
+
+/// What the evidence records of a channel change: every category whose channel
+/// was or is not WhatsApp, so the latest such event is the whole state.
+fn channels_evidence(old: &Channels, new: &Channels) -> serde_json::Value {
+    let all: Channels = old
+        .keys()
+        .map(|c| (c.clone(), Channel::Whatsapp))
+        .chain(new.iter().map(|(c, ch)| (c.clone(), *ch)))
+        .collect();
+    serde_json::to_value(all).unwrap_or_default()
 }
 
 /// The frequency and pause last recorded for `phone` (defaults when never set).
@@ -96,6 +168,10 @@ pub fn change(tx: &Tx, change: &Change) -> Result<Option<Preferences>> {
     let frequency = change.frequency.unwrap_or(old_frequency);
     let paused_until = change.paused_until.clone().unwrap_or(old_pause.clone());
     let delivery_changed = frequency != old_frequency || paused_until != old_pause;
+    let old_channels = channels(tx, &phone)?;
+    let new_channels = merged(&old_channels, change.channels.as_ref());
+    let channels_changed = new_channels != old_channels;
+    let other_changed = delivery_changed || channels_changed;
     // Double opt-in: a category waiting for confirmation is granted only by
     // the person's own confirmation in WhatsApp; this link is no proof the
     // number is theirs. Opting out still works (and ends what was waiting).
@@ -103,8 +179,8 @@ pub fn change(tx: &Tx, change: &Change) -> Result<Option<Preferences>> {
     let asked = !after.is_empty();
     after.retain(|c| !pending.contains(c));
     // Nothing ticked and nothing else changed: an opt-out, of what waits too.
-    let cancels_pending = after.is_empty() && !pending.is_empty() && !delivery_changed;
-    if (asked && after.is_empty()) || (after == before && !delivery_changed && !cancels_pending) {
+    let cancels_pending = after.is_empty() && !pending.is_empty() && !other_changed;
+    if (asked && after.is_empty()) || (after == before && !other_changed && !cancels_pending) {
         return preferences(tx, &change.consent_id);
     }
     let (now, sql) = (tx.now, tx.db);
@@ -131,6 +207,9 @@ pub fn change(tx: &Tx, change: &Change) -> Result<Option<Preferences>> {
         // Recorded in full, so the latest such event is the current state.
         evidence["frequency"] = frequency.as_str().into();
         evidence["paused_until"] = paused_until.clone().into();
+    }
+    if channels_changed {
+        evidence["channels"] = channels_evidence(&old_channels, &new_channels);
     }
     let evidence = evidence.to_string();
     let id = tx.new_id()?;
@@ -160,5 +239,6 @@ pub fn change(tx: &Tx, change: &Change) -> Result<Option<Preferences>> {
         locale,
         frequency,
         paused_until,
+        channels: new_channels,
     }))
 }

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use worker::{Env, Result};
 
 use super::{store::Db, tx::Tx};
-use crate::protocol::DoubleOptInCounts;
+use crate::protocol::{ConsentProgress, ConsentState, DoubleOptInCounts};
 
 /// One hour; `DOUBLE_OPT_IN_HOUR_MS` shortens it for tests (as `OUTBOX_BACKOFF_MS` does).
 const HOUR_MS: i64 = 3_600_000;
@@ -241,6 +241,39 @@ pub fn expire_due(tx: &Tx) -> Result<usize> {
         super::queue::suppress(sql, scope, "double opt-in expired", now)?;
     }
     Ok(due.len())
+}
+
+/// Where consent `id` stands (expiries due applied first); `None` when no
+/// such consent.
+pub fn state(tx: &Tx, id: &str) -> Result<Option<ConsentState>> {
+    expire_due(tx)?;
+    if let Some(r) = find(tx.db, id)? {
+        return Ok(Some(ConsentState {
+            id: r.consent_id.clone(),
+            status: ConsentProgress::of_request(&r.status),
+            categories: r.categories(),
+            pending_until: (r.status == "pending").then_some(r.expires_at),
+            resolved_at: r.resolved_at,
+        }));
+    }
+    #[derive(Deserialize)]
+    struct GrantRow {
+        categories: String,
+    }
+    let grant = tx
+        .db
+        .rows::<GrantRow>(
+            "SELECT categories FROM events WHERE id = ? AND kind = 'grant'",
+            &[id.into()],
+        )?
+        .pop();
+    Ok(grant.map(|g| ConsentState {
+        id: id.to_owned(),
+        status: ConsentProgress::Granted,
+        categories: serde_json::from_str(&g.categories).unwrap_or_default(),
+        pending_until: None,
+        resolved_at: None,
+    }))
 }
 
 /// Counts the ledger's requests by state.

@@ -3,7 +3,9 @@
 //! key replays the first answer.
 
 use consent_core::states::{ButtonPayload, EventKind, SubscriptionStatus};
-use consent_core::Category;
+use consent_core::{
+    CaptureDoubleOptIn, CaptureEvidence, Category, DoubleOptIn, SiteConfig, ValidConsent,
+};
 use serde::{Deserialize, Serialize};
 use whatsapp_cloud_api::MessageRequest;
 
@@ -39,6 +41,24 @@ struct Evidence<'a> {
     /// Double opt-in: what waits for confirmation, and until when.
     #[serde(skip_serializing_if = "Option::is_none")]
     double_opt_in: Option<PendingEvidence>,
+    /// Captured off the website: who, where, the paper form, and whether
+    /// double opt-in was required or turned off by the site.
+    #[serde(skip_serializing_if = "Option::is_none", skip_deserializing)]
+    capture: Option<&'a CaptureEvidence>,
+}
+
+/// The double opt-in that applies to a consent: the site's for the web; for a
+/// capture, the site's setting (or the defaults) unless it turned it off for
+/// the surface.
+fn double_opt_in_for(site: &SiteConfig, c: &ValidConsent) -> Option<DoubleOptIn> {
+    match c.capture.as_ref().map(|k| k.double_opt_in) {
+        None => site.double_opt_in().cloned(),
+        Some(CaptureDoubleOptIn::OffBySite) => None,
+        Some(CaptureDoubleOptIn::Required) => Some(DoubleOptIn {
+            enabled: true,
+            ..site.double_opt_in.clone().unwrap_or_default()
+        }),
+    }
 }
 
 /// A grant's categories that wait for the person's confirmation.
@@ -112,7 +132,8 @@ fn write_grant(tx: &Tx, cmd: &RecordConsent) -> worker::Result<Recorded> {
     let c = &cmd.consent;
     let phone = c.phone.as_str();
     // Double opt-in: what the person does not hold yet waits for their confirmation.
-    let pending = match cmd.site.double_opt_in() {
+    let doi = double_opt_in_for(&cmd.site, c);
+    let pending = match &doi {
         Some(doi) => {
             let granted = tx.granted(phone)?;
             let waiting: Vec<Category> = c
@@ -129,7 +150,7 @@ fn write_grant(tx: &Tx, cmd: &RecordConsent) -> worker::Result<Recorded> {
         }
         None => None,
     };
-    let template_name = match (&pending, cmd.site.double_opt_in()) {
+    let template_name = match (&pending, &doi) {
         (Some(_), Some(doi)) => doi.template_name.as_str(),
         _ => cmd.site.whatsapp.template_name.as_str(),
     };
@@ -160,6 +181,7 @@ fn write_grant(tx: &Tx, cmd: &RecordConsent) -> worker::Result<Recorded> {
             categories: p.categories.clone(),
             expires_at: p.expires_at,
         }),
+        capture: c.capture.as_ref(),
     })
     .map_err(|e| worker::Error::RustError(e.to_string()))?;
     let waiting = pending
@@ -217,7 +239,11 @@ fn write_grant(tx: &Tx, cmd: &RecordConsent) -> worker::Result<Recorded> {
         queue::suppress(tx.db, queue::Scope::Row(&id), reason, now)?;
     }
     // A burst of web consents: recorded as ever, but the template waits for an admin.
-    if breaker::admit(tx.db, &cmd.site, now)? && !breaker::challenge_passed(cmd) {
+    // Captures come from the merchant's own systems, with a key: not a burst to hold.
+    if !c.surface.is_capture()
+        && breaker::admit(tx.db, &cmd.site, now)?
+        && !breaker::challenge_passed(cmd)
+    {
         queue::hold(tx.db, &id, now)?;
     }
     // A fresh opt-in lifts an erasure's suppression.

@@ -225,6 +225,7 @@ pub fn on_event(tx: &Tx, e: &Recorded<'_>) -> Result<()> {
     if let (Json::Object(d), Json::Object(x)) = (&mut data, extra) {
         d.extend(x);
     }
+    add_surface(tx.db, e.kind, &evidence, consent_id.as_deref(), &mut data)?;
     let notice = Notice {
         kind,
         id: e.id,
@@ -233,6 +234,49 @@ pub fn on_event(tx: &Tx, e: &Recorded<'_>) -> Result<()> {
         data,
     };
     enqueue(tx.db, notice, tx.now)
+}
+
+/// A grant's and a confirmation's webhook name the surface the consent was
+/// given on (and a capture's evidence), so a CRM can tell a desk from the web.
+fn add_surface(
+    db: &dyn Db,
+    kind: EventKind,
+    evidence: &Json,
+    consent_id: Option<&str>,
+    data: &mut Json,
+) -> Result<()> {
+    let grant = match kind {
+        EventKind::Grant => evidence.clone(),
+        EventKind::Confirm => match evidence["consent_id"].as_str().or(consent_id) {
+            Some(id) => grant_evidence(db, id)?,
+            None => Json::Null,
+        },
+        _ => return Ok(()),
+    };
+    if let Some(surface) = grant["surface"].as_str() {
+        data["surface"] = surface.into();
+    }
+    if grant["capture"].is_object() {
+        data["capture"] = grant["capture"].clone();
+    }
+    Ok(())
+}
+
+fn grant_evidence(db: &dyn Db, id: &str) -> Result<Json> {
+    #[derive(Deserialize)]
+    struct EvidenceRow {
+        evidence: Option<String>,
+    }
+    let row = db
+        .rows::<EvidenceRow>(
+            "SELECT evidence FROM events WHERE id = ? AND kind = 'grant'",
+            &[id.into()],
+        )?
+        .pop();
+    Ok(row
+        .and_then(|r| r.evidence)
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or(Json::Null))
 }
 
 fn latest_grant(db: &dyn Db, phone: &str) -> Result<Option<String>> {
@@ -268,6 +312,8 @@ pub fn classify(kind: EventKind, evidence: &Json) -> Option<(HookEventType, Json
                 "withdrawn": evidence["withdrawn"],
                 "frequency": evidence["frequency"],
                 "paused_until": evidence["paused_until"],
+                // Per category, when this change moved one on or off WhatsApp.
+                "channels": evidence["channels"],
             }),
         ),
         EventKind::Confirm => (HookEventType::Confirmed, json!({ "method": method })),

@@ -5,6 +5,8 @@
 mod analytics;
 mod audit;
 mod breaker;
+#[cfg(test)]
+mod capture_tests;
 mod changes;
 mod clock;
 mod double_optin;
@@ -223,6 +225,9 @@ impl SiteLedger {
                 retention::set(tx.db, &r)?;
                 self.wake().await?;
                 to_json(&r)?
+            }
+            LedgerCommand::ConsentState { id } => {
+                to_json(&double_optin::state(&tx, &id)?.ok_or_else(not_found)?)?
             }
             LedgerCommand::Message { id } => {
                 to_json(&sending::view(tx.db, &id)?.ok_or_else(not_found)?)?

@@ -90,13 +90,19 @@ pub async fn deliver_due(state: &State, env: &Env, keys: &Keys) -> Result<()> {
     )?;
     let unit = backoff_unit(env);
     let pace = super::throughput::Pace::from_env(env);
+    // The site whose stored Graph token sends (named ledgers know their name).
+    let site = state
+        .id()
+        .name()
+        .map(|n| consent_core::Jurisdiction::site_of_ledger(&n).to_owned())
+        .unwrap_or_default();
     for row in due {
         if is_template(&row) && !may_send_template(sql, &row, now)? {
             mark(sql, &row.id, "suppressed", now)?;
             continue;
         }
         if let Some(reason) = no_longer_wanted(sql, keys, env, &row, now)? {
-            super::queue::suppress(sql, super::queue::Scope::Row(&row.id), reason, now)?;
+            super::queue::suppress(sql, super::queue::Scope::Row(&row.id), &reason, now)?;
             continue;
         }
         if super::halt::current(sql)?.is_some() {
@@ -119,7 +125,7 @@ pub async fn deliver_due(state: &State, env: &Env, keys: &Keys) -> Result<()> {
             continue;
         }
         super::throughput::count_call(sql, &row.phone_number_id, now)?;
-        let outcome = send(env, &row).await;
+        let outcome = send(env, &site, &row).await;
         if let Outcome::MarketingStopped(_) = &outcome {
             let evidence =
                 super::inbound::MarketingEvidence::error_131050("", &row.phone_number_id);
@@ -250,7 +256,7 @@ fn no_longer_wanted(
     env: &Env,
     row: &DueRow,
     now: i64,
-) -> Result<Option<&'static str>> {
+) -> Result<Option<String>> {
     let Some(category) = row
         .category
         .as_deref()
@@ -265,8 +271,8 @@ fn no_longer_wanted(
         hour_ms: super::double_optin::hour_ms(env),
     };
     let text = !is_template(row);
-    let ok = super::sending::may_still_send(&tx, &row.id, &row.phone, &category, text)?;
-    Ok((!ok).then_some("no longer wanted: withdrawn, paused or outside the window before it left"))
+    let refused = super::sending::still_refused(&tx, &row.id, &row.phone, &category, text)?;
+    Ok(refused.map(|r| format!("no longer wanted before it left: {}", r.slug())))
 }
 
 fn has_grant(sql: &dyn Db, phone: &str) -> Result<bool> {
@@ -281,7 +287,7 @@ fn backoff_unit(env: &Env) -> i64 {
     env_ms(env, "OUTBOX_BACKOFF_MS", 1..=60_000, BACKOFF_UNIT_MS)
 }
 
-async fn send(env: &Env, row: &DueRow) -> Outcome {
+async fn send(env: &Env, site: &str, row: &DueRow) -> Outcome {
     let timeout = env_ms(
         env,
         "OUTBOX_SEND_TIMEOUT_MS",
@@ -290,7 +296,7 @@ async fn send(env: &Env, row: &DueRow) -> Outcome {
     );
     let controller = AbortController::default();
     let signal = controller.signal();
-    let call = try_send(env, row, &signal);
+    let call = try_send(env, site, row, &signal);
     let deadline = Delay::from(std::time::Duration::from_millis(timeout as u64));
     futures_util::pin_mut!(call);
     match futures_util::future::select(call, deadline).await {
@@ -304,17 +310,18 @@ async fn send(env: &Env, row: &DueRow) -> Outcome {
     }
 }
 
-async fn try_send(env: &Env, row: &DueRow, signal: &AbortSignal) -> Result<Outcome> {
+async fn try_send(env: &Env, site: &str, row: &DueRow, signal: &AbortSignal) -> Result<Outcome> {
     let base = env.var("GRAPH_BASE")?.to_string();
     let version = env.var("GRAPH_VERSION")?.to_string();
-    let token = match env.secret(&row.token_secret) {
-        Ok(t) => t.to_string(),
-        Err(_) => {
-            return Ok(Outcome::Failed(format!(
-                "secret {} is not set",
-                row.token_secret
-            )))
+    let secret = Some(row.token_secret.as_str()).filter(|s| !s.is_empty());
+    let token = match crate::credentials::graph_token(env, site, secret).await {
+        Ok(t) => t,
+        Err(e @ crate::credentials::CredentialError::NoToken(_)) => {
+            return Ok(Outcome::Failed(e.to_string()))
         }
+        // A stored token that cannot be opened breaks every send of the site:
+        // hold them all until the key is fixed.
+        Err(e) => return Ok(Outcome::Halt(e.to_string())),
     };
     let headers = Headers::new();
     headers.set("Authorization", &format!("Bearer {token}"))?;

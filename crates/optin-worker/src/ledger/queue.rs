@@ -72,7 +72,7 @@ pub fn enqueue_for(
             row.consent_id.into(),
             row.phone.into(),
             whatsapp.phone_number_id.as_str().into(),
-            whatsapp.token_secret.as_str().into(),
+            whatsapp.token_secret.as_deref().unwrap_or_default().into(),
             request.into(),
             now.into(),
             now.into(),

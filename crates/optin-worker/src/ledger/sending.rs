@@ -13,8 +13,8 @@ use worker::Result;
 
 use super::{queue, store::Db, tx::Tx};
 use crate::protocol::{
-    CategoryRules, CheckPermissions, Decision, Frequency, LedgerError, MessageView, Permission,
-    Permissions, Refusal, SendMessage, SendReply,
+    CategoryRules, Channel, Channels, CheckPermissions, Decision, Frequency, LedgerError,
+    MessageView, Permission, Permissions, Refusal, SendMessage, SendReply,
 };
 
 /// "Weekly digest": one non-critical message per category per this long.
@@ -58,6 +58,7 @@ pub struct Ask<'a> {
 #[derive(Default)]
 pub struct Facts {
     delivery: Option<(Frequency, Option<String>)>,
+    channels: Option<Channels>,
     marketing_stopped: Option<bool>,
     last_inbound: Option<Option<i64>>,
 }
@@ -68,6 +69,17 @@ impl Facts {
             self.delivery = Some(super::changes::delivery(tx, phone)?);
         }
         Ok(self.delivery.clone().unwrap_or_default())
+    }
+
+    fn channel(&mut self, tx: &Tx, phone: &str, category: &Category) -> Result<Channel> {
+        if self.channels.is_none() {
+            self.channels = Some(super::changes::channels(tx, phone)?);
+        }
+        Ok(self
+            .channels
+            .as_ref()
+            .and_then(|m| m.get(category).copied())
+            .unwrap_or_default())
     }
 
     fn marketing_stopped(&mut self, tx: &Tx, phone: &str) -> Result<bool> {
@@ -102,6 +114,10 @@ fn decide_with(
         return Ok(Err(Refusal::NotSubscribed {
             status: status.to_owned(),
         }));
+    }
+    let channel = facts.channel(tx, ask.phone, ask.category)?;
+    if channel != Channel::Whatsapp {
+        return Ok(Err(Refusal::ChannelChanged { channel }));
     }
     if ask.rules.marketing && facts.marketing_stopped(tx, ask.phone)? {
         return Ok(Err(Refusal::MarketingStopped {}));
@@ -371,6 +387,7 @@ pub fn check(tx: &Tx, cmd: &CheckPermissions) -> Result<Permissions> {
                 status,
                 paused_until: None,
                 next_allowed_at: None,
+                channel: None,
             },
             Err(refusal) => permission_of(refusal, status),
         };
@@ -389,22 +406,25 @@ pub fn check(tx: &Tx, cmd: &CheckPermissions) -> Result<Permissions> {
 
 fn permission_of(refusal: Refusal, status: String) -> Permission {
     let reason = refusal.slug().to_owned();
-    let (paused_until, next_allowed_at) = match refusal {
-        Refusal::Paused { paused_until } => (Some(paused_until), None),
-        Refusal::Frequency {
-            next_allowed_at, ..
-        } => (None, next_allowed_at),
-        Refusal::NotSubscribed { .. }
-        | Refusal::OutsideWindow { .. }
-        | Refusal::MarketingStopped {} => (None, None),
-    };
-    Permission {
+    let mut permission = Permission {
         may_send: false,
         reason,
         status,
-        paused_until,
-        next_allowed_at,
+        paused_until: None,
+        next_allowed_at: None,
+        channel: None,
+    };
+    match refusal {
+        Refusal::Paused { paused_until } => permission.paused_until = Some(paused_until),
+        Refusal::Frequency {
+            next_allowed_at, ..
+        } => permission.next_allowed_at = next_allowed_at,
+        Refusal::ChannelChanged { channel } => permission.channel = Some(channel),
+        Refusal::NotSubscribed { .. }
+        | Refusal::OutsideWindow { .. }
+        | Refusal::MarketingStopped {} => {}
     }
+    permission
 }
 
 #[derive(Deserialize)]
@@ -412,9 +432,8 @@ struct MarketingRow {
     marketing: i64,
 }
 
-/// Whether the queued business message `id` may still leave: its category
-/// still granted, no pause begun, marketing not stopped since and (for text)
-/// the window still open. Frequency was settled when it was queued.
+/// Whether the queued business message `id` may still leave (see [`still_refused`]).
+#[cfg(test)]
 pub fn may_still_send(
     tx: &Tx,
     id: &str,
@@ -422,6 +441,19 @@ pub fn may_still_send(
     category: &Category,
     text: bool,
 ) -> Result<bool> {
+    Ok(still_refused(tx, id, phone, category, text)?.is_none())
+}
+
+/// Why the queued business message `id` may no longer leave, if it may not: its
+/// category withdrawn or moved off WhatsApp, a pause begun, marketing stopped
+/// since or (for text) the window closed. Frequency was settled when it was queued.
+pub fn still_refused(
+    tx: &Tx,
+    id: &str,
+    phone: &str,
+    category: &Category,
+    text: bool,
+) -> Result<Option<Refusal>> {
     let marketing = tx
         .db
         .rows::<MarketingRow>("SELECT marketing FROM messages WHERE id = ?", &[id.into()])?
@@ -436,7 +468,7 @@ pub fn may_still_send(
         },
         text,
     };
-    Ok(decide(tx, ask)?.is_ok())
+    Ok(decide(tx, ask)?.err())
 }
 
 /// Decisions per day × category × reason × status over `range` (the stats).

@@ -9,13 +9,14 @@ use whatsapp_cloud_api::{Language, MessageBody, MessageRequest, Template, TextBo
 use super::{
     audit, changes, sending,
     tests::{
-        change, consent, count, double_opt_in_site, keys, ledger, record, site, tx, PHONE, T0,
+        change, consent, count, double_opt_in_site, keys, ledger, record, site, text, tx, verified,
+        PHONE, T0,
     },
     tx::Keys,
 };
 use crate::protocol::{
-    CategoryRules, CheckPermissions, Decision, Frequency, LedgerError, Refusal, SendMessage,
-    SendReply,
+    CategoryRules, Channel, CheckPermissions, Decision, Frequency, LedgerError, Refusal,
+    SendMessage, SendReply,
 };
 
 const DAY: i64 = 86_400_000;
@@ -553,4 +554,113 @@ fn every_decision_is_exported_as_ndjson_in_pages_without_the_number_once_erased(
         2,
         "the decisions stay, without the number"
     );
+}
+
+fn set_channel(db: &Connection, keys: &Keys, consent_id: &str, ch: Channel, now: i64) {
+    let mut c = change(
+        consent_id,
+        &[
+            Category::ORDER_UPDATES,
+            Category::DELIVERY,
+            Category::PAYMENT_ALERTS,
+        ],
+    );
+    c.channels = Some([(Category::DELIVERY, ch)].into_iter().collect());
+    changes::change(&tx(db, keys, now), &c).unwrap().unwrap();
+}
+
+#[test]
+fn a_category_asked_for_by_email_is_refused_everywhere_until_whatsapp_again() {
+    let (db, keys) = (ledger(), keys());
+    let id = subscribed(&db, &keys);
+    let queued = send(&db, &keys, T0 + 1, Category::DELIVERY, "before");
+    assert_eq!(queued.decision, Decision::Queued);
+    set_channel(&db, &keys, &id, Channel::Email, T0 + 2);
+    let email = Refusal::ChannelChanged {
+        channel: Channel::Email,
+    };
+    // The send API, the sender's second look and the permission check agree.
+    assert_eq!(
+        refusal(&send(&db, &keys, T0 + 3, Category::DELIVERY, "after")),
+        &email
+    );
+    let t = tx(&db, &keys, T0 + 3);
+    assert_eq!(
+        sending::still_refused(&t, &queued.id, PHONE, &Category::DELIVERY, false).unwrap(),
+        Some(email.clone())
+    );
+    let other = send(&db, &keys, T0 + 3, Category::ORDER_UPDATES, "other");
+    assert_eq!(other.decision, Decision::Queued, "only that category moved");
+    let check = CheckPermissions {
+        phone: PHONE.into(),
+        categories: [Category::DELIVERY, Category::ORDER_UPDATES]
+            .map(|c| {
+                let rules = rules_of(&c);
+                (c, rules)
+            })
+            .to_vec(),
+    };
+    let answer = sending::check(&t, &check).unwrap();
+    let got: Vec<(bool, &str, Option<Channel>)> = answer
+        .categories
+        .iter()
+        .map(|(_, p)| (p.may_send, p.reason.as_str(), p.channel))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (false, "channel-changed", Some(Channel::Email)),
+            (true, "subscribed", None)
+        ]
+    );
+    // A chained event, and the chain still verifies.
+    assert_eq!(
+        text(
+            &db,
+            "SELECT json_extract(evidence, '$.channels') FROM events WHERE kind = 'update'"
+        ),
+        r#"{"delivery":"email"}"#
+    );
+    assert!(verified(&t));
+    set_channel(&db, &keys, &id, Channel::Whatsapp, T0 + 4);
+    let again = send(&db, &keys, T0 + 5, Category::DELIVERY, "again");
+    assert_eq!(
+        again.decision,
+        Decision::Queued,
+        "WhatsApp again restores it"
+    );
+    assert_eq!(
+        count(&db, "SELECT COUNT(*) FROM events WHERE kind = 'update'"),
+        2
+    );
+}
+
+#[test]
+fn choosing_the_same_channel_again_records_nothing_and_a_fresh_opt_in_asks_for_whatsapp() {
+    let (db, keys) = (ledger(), keys());
+    let id = subscribed(&db, &keys);
+    set_channel(&db, &keys, &id, Channel::Sms, T0 + 1);
+    set_channel(&db, &keys, &id, Channel::Sms, T0 + 2);
+    assert_eq!(
+        count(&db, "SELECT COUNT(*) FROM events WHERE kind = 'update'"),
+        1
+    );
+    let prefs = changes::preferences(&tx(&db, &keys, T0 + 3), &id)
+        .unwrap()
+        .unwrap();
+    assert_eq!(prefs.channels.get(&Category::DELIVERY), Some(&Channel::Sms));
+    let before = send(&db, &keys, T0 + 4, Category::DELIVERY, "before");
+    assert_eq!(
+        refusal(&before),
+        &Refusal::ChannelChanged {
+            channel: Channel::Sms
+        }
+    );
+    // Ticking delivery in a WhatsApp opt-in again is asking for it on WhatsApp.
+    record(
+        &tx(&db, &keys, T0 + DAY),
+        &consent(&site(), PHONE, &["delivery"]),
+    );
+    let reply = send(&db, &keys, T0 + DAY + 1, Category::DELIVERY, "k");
+    assert_eq!(reply.decision, Decision::Queued);
 }

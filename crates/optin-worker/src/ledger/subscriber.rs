@@ -2,6 +2,7 @@
 //! the admin API shows them.
 
 use consent_core::states::{SubscriberSummary, SubscriptionStatus};
+use consent_core::Category;
 use serde::Deserialize;
 use worker::Result;
 
@@ -19,11 +20,17 @@ pub fn view(tx: &Tx, phone: &str) -> Result<Option<SubscriberView>> {
     if events.is_empty() {
         return Ok(None);
     }
-    let state: Vec<StateRow> = tx.db.rows(
+    let mut state: Vec<StateRow> = tx.db.rows(
         "SELECT category, status, event_id, updated_at FROM subscriptions
              WHERE phone = ? ORDER BY category",
         &[phone.into()],
     )?;
+    let channels = super::changes::channels(tx, phone)?;
+    for row in &mut state {
+        if let Some(ch) = Category::parse(&row.category).and_then(|c| channels.get(&c).copied()) {
+            row.channel = ch;
+        }
+    }
     let confirmations = queue::for_phone(tx.db, phone)?;
     let double_opt_in = double_optin::history(tx.db, phone)?
         .into_iter()

@@ -133,6 +133,7 @@ pub(super) fn change(consent_id: &str, granted: &[Category]) -> Change {
         method: "preference_centre".into(),
         frequency: None,
         paused_until: None,
+        channels: None,
     }
 }
 

@@ -52,3 +52,48 @@ pub struct Recorded {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_until: Option<i64>,
 }
+
+/// Where a consent stands: what a service desk shows while the person confirms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsentProgress {
+    /// Waiting for the person's confirmation in WhatsApp.
+    Pending,
+    /// Confirmed in WhatsApp: the categories are granted.
+    Confirmed,
+    /// Not confirmed in time.
+    Expired,
+    /// The person opted out instead.
+    Withdrawn,
+    /// Granted at once (no double opt-in applied).
+    Granted,
+}
+
+impl ConsentProgress {
+    /// A `pending_confirmations.status`.
+    pub fn of_request(status: &str) -> ConsentProgress {
+        match status {
+            "confirmed" => ConsentProgress::Confirmed,
+            "expired" => ConsentProgress::Expired,
+            "withdrawn" => ConsentProgress::Withdrawn,
+            _ => ConsentProgress::Pending,
+        }
+    }
+}
+
+/// `GET /v1/sites/{site}/consents/{id}`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ConsentState {
+    /// The consent id.
+    pub id: String,
+    /// Where it stands.
+    pub status: ConsentProgress,
+    /// The categories it asked for (with double opt-in: those that waited).
+    pub categories: Vec<Category>,
+    /// Until when a pending consent waits, Unix ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_until: Option<i64>,
+    /// When it was confirmed, expired or withdrawn, Unix ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved_at: Option<i64>,
+}

@@ -15,7 +15,7 @@ pub enum HookEventType {
     /// Everything withdrawn; `how` says by which way.
     #[serde(rename = "consent.withdrawn")]
     Withdrawn,
-    /// Categories, frequency, pause or the WhatsApp marketing channel changed.
+    /// Categories, frequency, pause, a category's channel or the WhatsApp marketing channel changed.
     #[serde(rename = "consent.updated")]
     Updated,
     /// A double opt-in confirmed in WhatsApp.

@@ -20,15 +20,14 @@ pub use audit::{BrokenLink, Erased, ExportPage, ExportRow, NdjsonPage, Verificat
 #[cfg(test)]
 pub use breaker::BreakerDecision;
 pub use breaker::{BreakerView, Decided, HeldSummary, DECISIONS_SHOWN};
-pub use consent::{RecordConsent, Recorded, RequestContext};
-#[cfg(test)]
-pub use hooks::{b64_decode, b64_encode};
+pub use consent::{ConsentProgress, ConsentState, RecordConsent, Recorded, RequestContext};
 pub use hooks::{
-    live_secrets, new_secret, signature_header, HookDeliveries, HookDeliveryView, HookEndpoint,
-    HookEndpointState, HookEventType, HookSecret, HooksReplayed,
+    b64_decode, b64_encode, live_secrets, new_secret, signature_header, HookDeliveries,
+    HookDeliveryView, HookEndpoint, HookEndpointState, HookEventType, HookSecret, HooksReplayed,
 };
 pub use prefs::{
-    check_pause, day_number, day_string, preferences_token, present, Change, Frequency, Preferences,
+    check_pause, day_number, day_string, preferences_token, present, Change, Channel, Channels,
+    Frequency, Preferences,
 };
 pub use sending::{
     CategoryRules, CheckPermissions, Decision, MessageView, Permission, Permissions, Refusal,
@@ -138,6 +137,11 @@ pub enum LedgerCommand {
     },
     /// The site's retention, stored in every shard when the site is saved → the same.
     SetRetention(consent_core::Retention),
+    /// Where one consent stands (its confirmation, for double opt-in) → [`ConsentState`].
+    ConsentState {
+        /// The consent (grant event) id.
+        id: String,
+    },
     /// One send decision with its delivery → [`MessageView`].
     Message {
         /// The decision (message) id.
@@ -283,6 +287,34 @@ pub struct Resumed {
     pub was: Option<Sending>,
 }
 
+/// The namespace's view restricted to a jurisdiction: workers-rs reaches
+/// `jurisdiction()` only for unique ids, so named ones go through the JS binding.
+fn in_jurisdiction(
+    namespace: &worker::ObjectNamespace,
+    j: consent_core::Jurisdiction,
+    name: &str,
+) -> Result<Stub, String> {
+    use worker::wasm_bindgen::JsCast;
+    let target: &worker::wasm_bindgen::JsValue = namespace.as_ref();
+    let restrict = worker::js_sys::Reflect::get(target, &"jurisdiction".into())
+        .ok()
+        .and_then(|f| f.dyn_into::<worker::js_sys::Function>().ok())
+        .ok_or("the LEDGER binding has no jurisdiction()")?;
+    let restricted: worker::ObjectNamespace = restrict
+        .call1(target, &j.as_str().into())
+        .map_err(|e| format!("jurisdiction({}): {e:?}", j.as_str()))?
+        .unchecked_into();
+    restricted
+        .get_by_name(name)
+        .map_err(|e| format!("ledger {name} in {}: {e}", j.as_str()))
+}
+
+/// `JURISDICTIONS = "local-unrestricted"`: set only by `scripts/dev` for workerd.
+fn unrestricted_locally(env: &Env) -> bool {
+    env.var("JURISDICTIONS")
+        .is_ok_and(|v| v.to_string() == "local-unrestricted")
+}
+
 /// A typed handle on one ledger (a site, or one shard of it).
 pub struct LedgerClient {
     stub: Stub,
@@ -292,7 +324,18 @@ pub struct LedgerClient {
 impl LedgerClient {
     /// The ledger named `name` (see `SiteConfig::shard_name`).
     pub fn new(env: &Env, name: &str) -> Result<Self, AppError> {
-        let stub = env.durable_object("LEDGER")?.get_by_name(name)?;
+        let namespace = env.durable_object("LEDGER")?;
+        let stub = match consent_core::Jurisdiction::of_ledger(name) {
+            Some(j) => match in_jurisdiction(&namespace, j, name) {
+                Ok(stub) => stub,
+                // workerd has no jurisdictions ("not implemented in workerd"):
+                // only a local stack, which says so, runs such a site unrestricted.
+                Err(_) if unrestricted_locally(env) => namespace.get_by_name(name)?,
+                // Never quietly outside the jurisdiction the site was created in.
+                Err(e) => return Err(AppError::LedgerUnavailable(e)),
+            },
+            None => namespace.get_by_name(name)?,
+        };
         Ok(LedgerClient {
             stub,
             name: name.to_owned(),
@@ -446,6 +489,12 @@ impl LedgerClient {
         r: consent_core::Retention,
     ) -> Result<consent_core::Retention, LedgerError> {
         self.send(&LedgerCommand::SetRetention(r)).await
+    }
+
+    /// [`LedgerCommand::ConsentState`]; `NoSubscriber` when no such consent.
+    pub async fn consent_state(&self, id: &str) -> Result<ConsentState, LedgerError> {
+        let id = id.to_owned();
+        self.send(&LedgerCommand::ConsentState { id }).await
     }
 
     /// [`LedgerCommand::Message`]; `NoSubscriber` when no such decision.

@@ -1,7 +1,11 @@
 //! A person's choices after opting in, and the rules for changing them.
 
-pub use consent_core::states::Frequency;
+pub use consent_core::states::{Channel, Frequency};
 use consent_core::{stats::Day, Category};
+use std::collections::BTreeMap;
+
+/// Per category, where the person wants it; a category not named is WhatsApp.
+pub type Channels = BTreeMap<Category, Channel>;
 use serde::{Deserialize, Serialize};
 
 /// Preference tokens live a year; a new consent issues a new one.
@@ -26,6 +30,9 @@ pub struct Preferences {
     /// `YYYY-MM-DD` (UTC) until which they want no messages, if still ahead.
     #[serde(default)]
     pub paused_until: Option<String>,
+    /// Categories the person asked for by email or SMS instead of WhatsApp.
+    #[serde(default)]
+    pub channels: Channels,
 }
 
 /// A preference change sent by the edge. `None` fields keep what is recorded.
@@ -48,6 +55,9 @@ pub struct Change {
         skip_serializing_if = "Option::is_none"
     )]
     pub paused_until: Option<Option<String>>,
+    /// Channels to set for the categories named; others keep theirs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channels: Option<Channels>,
 }
 
 /// Tells an explicit `null` (`Some(None)`: lift the pause) from an absent field (`None`: keep it).

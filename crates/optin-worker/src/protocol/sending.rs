@@ -97,6 +97,11 @@ pub enum Refusal {
     },
     /// A marketing category, and the person stopped marketing messages in WhatsApp.
     MarketingStopped {},
+    /// The person asked for this category by email or SMS instead (preference centre).
+    ChannelChanged {
+        /// `email` or `sms`.
+        channel: super::Channel,
+    },
     /// Free text outside the 24-hour window the person's last message opened.
     OutsideWindow {
         /// When their last message arrived (Unix ms), if ever.
@@ -112,6 +117,7 @@ impl Refusal {
             Refusal::Paused { .. } => "paused",
             Refusal::Frequency { .. } => "frequency",
             Refusal::MarketingStopped {} => "marketing-stopped",
+            Refusal::ChannelChanged { .. } => "channel-changed",
             Refusal::OutsideWindow { .. } => "outside-window",
         }
     }
@@ -132,6 +138,9 @@ pub struct Permission {
     /// Under a frequency limit: when the next message may go (Unix ms).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_allowed_at: Option<i64>,
+    /// When the person moved this category off WhatsApp: `email` or `sms`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<super::Channel>,
 }
 
 /// The categories to check for one person, each with its critical flag.

@@ -21,6 +21,9 @@ pub struct StateRow {
     pub status: String,
     pub event_id: String,
     pub updated_at: i64,
+    /// Where the person wants it (`whatsapp`, `email`, `sms`): filled by the ledger, not stored here.
+    #[serde(default)]
+    pub channel: super::Channel,
 }
 
 /// A person's full history and current state.
