@@ -1,7 +1,7 @@
 // Shared by the load harness and the API benchmark: child processes in their own
 // process group, waiting for a server, a keep-alive HTTP client and percentiles.
 import { spawn } from "node:child_process";
-import { mkdirSync, openSync } from "node:fs";
+import { mkdirSync, openSync, readFileSync, readdirSync, readlinkSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import http from "node:http";
@@ -74,3 +74,72 @@ export function percentile(sorted, p) {
 
 /** The median of `xs` (the upper one of an even count), as the widget benchmarks report it. */
 export const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/**
+ * The processes serving `port` on loopback: the one listening on it (found in
+ * /proc/net/tcp by its socket inode), walked up while its parent is still part of
+ * the same `wrangler dev` (node or workerd), then everything under that root.
+ * Linux only; answers [] where /proc cannot tell.
+ */
+export function serverTree(port) {
+  const inodes = new Set();
+  for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    let text = "";
+    try {
+      text = readFileSync(table, "utf8");
+    } catch {
+      continue;
+    }
+    for (const line of text.split("\n").slice(1)) {
+      const c = line.trim().split(/\s+/);
+      if (c.length > 9 && c[3] === "0A" && parseInt(c[1].split(":").pop(), 16) === port) inodes.add(c[9]);
+    }
+  }
+  const pids = readdirSync("/proc").filter((d) => /^\d+$/.test(d));
+  const listener = pids.find((pid) => {
+    try {
+      return readdirSync(`/proc/${pid}/fd`).some((fd) => {
+        const m = /^socket:\[(\d+)\]$/.exec(safeReadlink(`/proc/${pid}/fd/${fd}`));
+        return m && inodes.has(m[1]);
+      });
+    } catch {
+      return false;
+    }
+  });
+  if (!listener) return [];
+  const parent = new Map(pids.map((pid) => [pid, procStat(pid)?.ppid]));
+  const ours = (pid) => /wrangler|workerd/.test(safeRead(`/proc/${pid}/cmdline`));
+  let root = listener;
+  while (parent.get(root) && ours(parent.get(root))) root = parent.get(root);
+  const tree = [root];
+  for (let i = 0; i < tree.length; i++) for (const [pid, pp] of parent) if (pp === tree[i]) tree.push(pid);
+  return tree;
+}
+
+/** CPU seconds (user + system) the processes `pids` have used so far. */
+export function cpuSeconds(pids) {
+  return pids.reduce((t, pid) => t + (procStat(pid)?.cpu ?? 0), 0) / 100; // USER_HZ is 100 on Linux
+}
+
+function procStat(pid) {
+  const s = safeRead(`/proc/${pid}/stat`);
+  const rest = s.slice(s.lastIndexOf(")") + 2).split(" ");
+  // Fields after the command name: state is 3rd overall, ppid 4th, utime 14th, stime 15th.
+  return rest.length > 12 ? { ppid: rest[1], cpu: Number(rest[11]) + Number(rest[12]) } : null;
+}
+
+function safeRead(path) {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return "";
+  }
+}
+
+function safeReadlink(path) {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return "";
+  }
+}

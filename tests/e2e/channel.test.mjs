@@ -15,10 +15,15 @@ const DELIVERY = "Shipping and delivery notifications";
 
 let browser;
 let receiver;
+const receivers = [];
 before(async () => { browser = await launch(); });
 after(async () => {
   await browser?.close();
-  await new Promise((ok) => (receiver ? receiver.server.close(ok) : ok()));
+  // The Worker keeps its delivery connections alive: end them, or close() waits forever.
+  for (const r of receivers) {
+    r.server.closeAllConnections();
+    await new Promise((ok) => r.server.close(ok));
+  }
 });
 
 /** A merchant's receiver on a free port: keeps what verifies, answers 401 to the rest. */
@@ -36,6 +41,7 @@ async function startReceiver() {
     }
   });
   await new Promise((ok) => r.server.listen(0, "127.0.0.1", ok));
+  receivers.push(r);
   r.url = `http://127.0.0.1:${r.server.address().port}/hooks`;
   return r;
 }
