@@ -21,6 +21,8 @@ const INSPECTOR = Number(process.env.INSPECTOR_PORT ?? Number(new URL(OURS).port
 const COUNT = Number(process.env.COUNT ?? 300);
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 4);
 const TOP = Number(process.env.TOP ?? 25);
+// Also list our own functions (and SQLite's exec) by inclusive time, where the glue hides them.
+const OWN = /optin_worker::|consent_core::|^exec$|serde_json::/;
 const ADMIN = { authorization: `Bearer ${process.env.ADMIN_TOKEN ?? "dev-admin-token"}` };
 const RUN = randomBytes(3).toString("hex");
 const SITE = `prof-${RUN}`;
@@ -86,7 +88,8 @@ async function inspector() {
   const targets = await (await fetch(`http://127.0.0.1:${INSPECTOR}/json`)).json();
   const target = targets.find((t) => t.webSocketDebuggerUrl);
   if (!target) throw new Error(`no inspectable target on port ${INSPECTOR}`);
-  const ws = new WebSocket(target.webSocketDebuggerUrl);
+  // wrangler's inspector proxy accepts only a local Origin (undici's WebSocket takes headers).
+  const ws = new WebSocket(target.webSocketDebuggerUrl, { headers: { origin: "http://localhost" } });
   await new Promise((ok, fail) => {
     ws.onopen = ok;
     ws.onerror = () => fail(new Error(`inspector ${target.webSocketDebuggerUrl} refused`));
@@ -167,6 +170,7 @@ async function main() {
   };
   table("function (self time)", selfBy);
   table("function (including callees)", totalBy);
+  table("our own function (including callees)", new Map([...totalBy].filter(([n]) => OWN.test(n))));
   if (failed) process.exitCode = 1;
 }
 
