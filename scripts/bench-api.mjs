@@ -28,7 +28,7 @@ import http from "node:http";
 import { mkdtempSync } from "node:fs";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
-import { ROOT, startProcess, killGroup, waitUp, request, percentile, sleep, serverTree, cpuSeconds } from "./lib/harness.mjs";
+import { ROOT, startProcess, killGroup, waitUp, request, percentile, sleep, serverTree, cpuSeconds, createBenchSite } from "./lib/harness.mjs";
 
 const SHORT = process.argv.includes("--short");
 const LEVELS = SHORT ? [1, 16] : [1, 16, 64];
@@ -66,25 +66,6 @@ async function startBaseline() {
     "--persist-to", state, "--inspector-port", String(BASELINE_PORT + 1442), "--log-level", "warn",
   ], "baseline-wrangler.log");
   await waitUp(`${BASELINE}/v1/sites/${SITE}/config`, "baseline wrangler dev");
-}
-
-/** A site of ours with limits out of the way: this measures the API, not the limiter. */
-async function createSite(agent) {
-  const config = {
-    id: SITE, business_name: "Toko Acme", allowed_origins: [OURS], privacy_policy_url: `${OURS}/privacy.html`,
-    default_locale: "en", default_calling_code: 62, categories: ["order_updates", "delivery"], notice_version: 1,
-    whatsapp: { phone_number_id: String(300000000000000 + parseInt(RUN, 16)), template_name: "optin_confirmation", template_languages: ["en"], token_secret: "WA_TOKEN_DEMO" },
-    limits: { per_ip_per_minute: 1_000_000, per_phone_per_hour: 10_000, daily_confirmations: 1_000_000, resend_cooldown_hours: 24 },
-  };
-  const r = await request(agent, `${OURS}/admin/sites/${SITE}`, {
-    method: "PUT", headers: { ...ADMIN, "content-type": "application/json" }, body: JSON.stringify(config),
-  });
-  if (r.status !== 200) throw new Error(`PUT site: ${r.status} ${r.text}`);
-  const k = await request(agent, `${OURS}/admin/sites/${SITE}/keys`, {
-    method: "POST", headers: { ...ADMIN, "content-type": "application/json" }, body: JSON.stringify({ name: "bench", scopes: ["read"] }),
-  });
-  if (k.status !== 201) throw new Error(`POST key: ${k.status} ${k.text}`);
-  readKey = JSON.parse(k.text).key;
 }
 
 let readKey = "";
@@ -193,7 +174,7 @@ const f = (x, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : "–");
 
 async function main() {
   const agent = new http.Agent({ keepAlive: true });
-  await createSite(agent);
+  readKey = await createBenchSite(agent, OURS, SITE, RUN, process.env.ADMIN_TOKEN ?? "dev-admin-token");
   await startBaseline();
   trees.ours = serverTree(Number(new URL(OURS).port));
   trees.base = serverTree(BASELINE_PORT);

@@ -13,7 +13,7 @@
 // as its mangled path; JS glue and workerd built-ins as V8 names them.
 import http from "node:http";
 import { randomBytes } from "node:crypto";
-import { request, sleep } from "./lib/harness.mjs";
+import { request, sleep, createBenchSite } from "./lib/harness.mjs";
 
 const OP = process.argv[2] ?? "consent";
 const OURS = process.env.OPTIN_BASE ?? "http://127.0.0.1:8787";
@@ -23,7 +23,6 @@ const CONCURRENCY = Number(process.env.CONCURRENCY ?? 4);
 const TOP = Number(process.env.TOP ?? 25);
 // Also list our own functions (and SQLite's exec) by inclusive time, where the glue hides them.
 const OWN = /optin_worker::|consent_core::|^exec$|serde_json::/;
-const ADMIN = { authorization: `Bearer ${process.env.ADMIN_TOKEN ?? "dev-admin-token"}` };
 const RUN = randomBytes(3).toString("hex");
 const SITE = `prof-${RUN}`;
 const NOTICE =
@@ -32,25 +31,6 @@ const NOTICE =
 if (typeof WebSocket === "undefined") {
   console.error("run with: node --experimental-websocket scripts/profile-worker.mjs");
   process.exit(2);
-}
-
-/** The bench's site: limits out of the way, so the profile is of the API, not the limiter. */
-async function createSite(agent) {
-  const config = {
-    id: SITE, business_name: "Toko Acme", allowed_origins: [OURS], privacy_policy_url: `${OURS}/privacy.html`,
-    default_locale: "en", default_calling_code: 62, categories: ["order_updates", "delivery"], notice_version: 1,
-    whatsapp: { phone_number_id: String(400000000000000 + parseInt(RUN, 16)), template_name: "optin_confirmation", template_languages: ["en"], token_secret: "WA_TOKEN_DEMO" },
-    limits: { per_ip_per_minute: 1_000_000, per_phone_per_hour: 10_000, daily_confirmations: 1_000_000, resend_cooldown_hours: 24 },
-  };
-  const put = await request(agent, `${OURS}/admin/sites/${SITE}`, {
-    method: "PUT", headers: { ...ADMIN, "content-type": "application/json" }, body: JSON.stringify(config),
-  });
-  if (put.status !== 200) throw new Error(`PUT site: ${put.status} ${put.text}`);
-  const k = await request(agent, `${OURS}/admin/sites/${SITE}/keys`, {
-    method: "POST", headers: { ...ADMIN, "content-type": "application/json" }, body: JSON.stringify({ name: "profile", scopes: ["read"] }),
-  });
-  if (k.status !== 201) throw new Error(`POST key: ${k.status} ${k.text}`);
-  return JSON.parse(k.text).key;
 }
 
 let seq = 0;
@@ -145,7 +125,7 @@ function summarise(profile) {
 
 async function main() {
   const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
-  const key = await createSite(agent);
+  const key = await createBenchSite(agent, OURS, SITE, RUN, process.env.ADMIN_TOKEN ?? "dev-admin-token");
   await drive(agent, key, 20); // compiled and cached before the profile starts
   const dt = await inspector();
   await dt.send("Profiler.enable");

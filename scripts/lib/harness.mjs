@@ -66,6 +66,28 @@ export function request(agent, url, { method = "GET", headers = {}, body } = {})
   });
 }
 
+/**
+ * A site for the benchmarks on our Worker at `base`, with limits out of the way (they
+ * measure the API, not the limiter) and a business number of its own from `run`;
+ * answers a new site API key with scope `read`.
+ */
+export async function createBenchSite(agent, base, id, run, adminToken) {
+  const admin = { authorization: `Bearer ${adminToken}`, "content-type": "application/json" };
+  const config = {
+    id, business_name: "Toko Acme", allowed_origins: [base], privacy_policy_url: `${base}/privacy.html`,
+    default_locale: "en", default_calling_code: 62, categories: ["order_updates", "delivery"], notice_version: 1,
+    whatsapp: { phone_number_id: String(300000000000000 + parseInt(run, 16)), template_name: "optin_confirmation", template_languages: ["en"], token_secret: "WA_TOKEN_DEMO" },
+    limits: { per_ip_per_minute: 1_000_000, per_phone_per_hour: 10_000, daily_confirmations: 1_000_000, resend_cooldown_hours: 24 },
+  };
+  const put = await request(agent, `${base}/admin/sites/${id}`, { method: "PUT", headers: admin, body: JSON.stringify(config) });
+  if (put.status !== 200) throw new Error(`PUT site: ${put.status} ${put.text}`);
+  const key = await request(agent, `${base}/admin/sites/${id}/keys`, {
+    method: "POST", headers: admin, body: JSON.stringify({ name: "bench", scopes: ["read"] }),
+  });
+  if (key.status !== 201) throw new Error(`POST key: ${key.status} ${key.text}`);
+  return JSON.parse(key.text).key;
+}
+
 /** The p-th percentile of an ascending array (nearest rank). */
 export function percentile(sorted, p) {
   if (sorted.length === 0) return NaN;
