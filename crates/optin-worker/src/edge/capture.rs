@@ -4,16 +4,14 @@
 //! (unless the site turned it off for the surface) is what proves the number
 //! is the person's.
 
-use consent_core::{
-    privacy::truncate_ip, CaptureDoubleOptIn, CaptureRequest, IpPolicy, Locale, SiteConfig, Surface,
-};
+use consent_core::{CaptureDoubleOptIn, CaptureRequest, Locale, SiteConfig, Surface};
 use serde::Serialize;
 use worker::{Env, Request, Response};
 
 use crate::{
     error::AppError,
     http::{json, no_store, parse_json, query_param, read_json_text},
-    protocol::{LedgerClient, LedgerError, RecordConsent, RequestContext},
+    protocol::{LedgerClient, LedgerError, RecordConsent},
 };
 
 use super::{
@@ -43,17 +41,7 @@ pub async fn post(mut req: Request, env: &Env, site_id: &str) -> Result<Response
     );
     let body_digest = consent_digest(&consent) + &consent_core::chain::evidence_digest(&extra);
     let client_ip = req.headers().get("CF-Connecting-IP")?;
-    let context = RequestContext {
-        user_agent: req
-            .headers()
-            .get("User-Agent")?
-            .map(|ua| ua.chars().take(512).collect()),
-        ip: match site.ip_policy {
-            IpPolicy::Truncate => client_ip.as_deref().and_then(truncate_ip),
-            IpPolicy::Drop => None,
-        },
-        country: req.cf().and_then(|cf| cf.country()),
-    };
+    let context = super::public::request_context(&req, &site, client_ip.as_deref())?;
     let shard = site.shard_for(consent.phone.as_str());
     let cmd = RecordConsent {
         shard,

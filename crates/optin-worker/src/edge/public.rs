@@ -148,17 +148,7 @@ async fn record(req: &mut Request, env: &Env, site: &SiteConfig) -> Result<Respo
     )
     .await?;
     let key = env.secret("SUBJECT_HASH_KEY")?.to_string();
-    let context = RequestContext {
-        user_agent: req
-            .headers()
-            .get("User-Agent")?
-            .map(|ua| ua.chars().take(512).collect()),
-        ip: match site.ip_policy {
-            IpPolicy::Truncate => client_ip.as_deref().and_then(truncate_ip),
-            IpPolicy::Drop => None,
-        },
-        country: req.cf().and_then(|cf| cf.country()),
-    };
+    let context = request_context(req, site, client_ip.as_deref())?;
     let shard = site.shard_for(consent.phone.as_str());
     let cmd = RecordConsent {
         shard,
@@ -186,6 +176,26 @@ async fn record(req: &mut Request, env: &Env, site: &SiteConfig) -> Result<Respo
     Ok(Response::ok(reply.body)?
         .with_status(reply.status)
         .with_headers(headers))
+}
+
+/// The request's evidence: its user agent (at most 512 characters), its address
+/// as the site's IP policy keeps it, and its country.
+pub(crate) fn request_context(
+    req: &Request,
+    site: &SiteConfig,
+    client_ip: Option<&str>,
+) -> Result<RequestContext, AppError> {
+    Ok(RequestContext {
+        user_agent: req
+            .headers()
+            .get("User-Agent")?
+            .map(|ua| ua.chars().take(512).collect()),
+        ip: match site.ip_policy {
+            IpPolicy::Truncate => client_ip.and_then(truncate_ip),
+            IpPolicy::Drop => None,
+        },
+        country: req.cf().and_then(|cf| cf.country()),
+    })
 }
 
 /// What makes two consent requests "the same" for an Idempotency-Key: the
