@@ -78,6 +78,8 @@ export async function createBenchSite(agent, base, id, run, adminToken) {
     default_locale: "en", default_calling_code: 62, categories: ["order_updates", "delivery"], notice_version: 1,
     whatsapp: { phone_number_id: String(300000000000000 + parseInt(run, 16)), template_name: "optin_confirmation", template_languages: ["en"], token_secret: "WA_TOKEN_DEMO" },
     limits: { per_ip_per_minute: 1_000_000, per_phone_per_hour: 10_000, daily_confirmations: 1_000_000, resend_cooldown_hours: 24 },
+    // Every confirmation is sent, not held: the burst breaker would hold all after the 50th.
+    breaker: { threshold_per_10_min: 100_000 },
   };
   const put = await request(agent, `${base}/admin/sites/${id}`, { method: "PUT", headers: admin, body: JSON.stringify(config) });
   if (put.status !== 200) throw new Error(`PUT site: ${put.status} ${put.text}`);
@@ -141,6 +143,14 @@ export function serverTree(port) {
 /** CPU seconds (user + system) the processes `pids` have used so far. */
 export function cpuSeconds(pids) {
   return pids.reduce((t, pid) => t + (procStat(pid)?.cpu ?? 0), 0) / 100; // USER_HZ is 100 on Linux
+}
+
+/** Resident memory (VmRSS) of the processes `pids` now, in bytes. */
+export function rssBytes(pids) {
+  return pids.reduce((t, pid) => {
+    const m = /^VmRSS:\s+(\d+) kB$/m.exec(safeRead(`/proc/${pid}/status`));
+    return t + (m ? Number(m[1]) * 1024 : 0);
+  }, 0);
 }
 
 function procStat(pid) {

@@ -39,6 +39,15 @@ pub async fn read_bytes(req: &mut Request, limit: usize) -> Result<Vec<u8>, AppE
     if req.inner().body().is_none() {
         return Ok(Vec::new());
     }
+    if declared.is_some() {
+        // The runtime holds a body to its declared length: one `arrayBuffer()`
+        // is cheaper than a wasm round trip per chunk.
+        let body = req.bytes().await?;
+        if body.len() > limit {
+            return Err(AppError::PayloadTooLarge(limit));
+        }
+        return Ok(body);
+    }
     let mut stream = req.stream()?;
     let mut body = Vec::with_capacity(declared.unwrap_or(0));
     while let Some(chunk) = stream.next().await {
@@ -101,4 +110,14 @@ pub fn query_param(url: &worker::Url, name: &str) -> Option<String> {
     url.query_pairs()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.into_owned())
+}
+
+/// A fetched answer's whole body as text, read with one `text()` call rather
+/// than chunk by chunk through wasm (what `Response::text` does for a stream).
+pub async fn answer_text(resp: worker::Response) -> worker::Result<String> {
+    use worker::{wasm_bindgen_futures::JsFuture, web_sys};
+    let web = web_sys::Response::from(resp);
+    let text = JsFuture::from(web.text()?).await?;
+    text.as_string()
+        .ok_or_else(|| worker::Error::RustError("answer body is not text".into()))
 }

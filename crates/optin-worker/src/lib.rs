@@ -122,6 +122,7 @@ async fn route(req: Request, env: &Env) -> std::result::Result<Response, AppErro
                 (["export"], Method::Get) => admin::export(&req, env, site).await,
                 (["resume-sending"], Method::Post) => admin::resume_sending(env, site).await,
                 (["dev-clock"], Method::Post) => admin::dev_clock(req, env, site).await,
+                (["dev-seed"], Method::Post) => admin::dev_seed(req, env, site).await,
                 (["resume-sending"], _) => Err(AppError::MethodNotAllowed { allow: "POST" }),
                 (["breaker"], Method::Get) => admin::breaker(env, site).await,
                 (["breaker", "release"], Method::Post) => {

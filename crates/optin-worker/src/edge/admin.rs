@@ -232,6 +232,60 @@ pub async fn dev_clock(mut req: Request, env: &Env, site: &str) -> Result<Respon
     )
 }
 
+/// Body of `POST /admin/sites/{site}/dev-seed`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DevSeed {
+    /// The first phone's number (phones are `+62899` and 8 digits).
+    from: u64,
+    /// How many grants, 1..=20,000.
+    events: u32,
+}
+
+/// `POST /admin/sites/{site}/dev-seed`: the full benchmark writes a large
+/// history (grants of every category, a modal consent's evidence) into the
+/// site's first ledger to export it. Where the Worker's `DEV_SEED` var is not
+/// `allow` (production), the route does not exist.
+pub async fn dev_seed(mut req: Request, env: &Env, site: &str) -> Result<Response, AppError> {
+    if !env.var("DEV_SEED").is_ok_and(|v| v.to_string() == "allow") {
+        return Err(AppError::NotFound(format!("/admin/sites/{site}/dev-seed")));
+    }
+    let site = sites::load(env, site).await?;
+    let body: DevSeed = read_json(&mut req).await?;
+    if !(1..=20_000).contains(&body.events) {
+        return Err(AppError::InvalidBody {
+            field: Some("events".into()),
+            detail: "events must be between 1 and 20000".into(),
+        });
+    }
+    let notice = site.notice(site.default_locale, None);
+    let evidence = serde_json::json!({
+        "site": site.id,
+        "notice_text": notice.text,
+        "notice_hash": consent_core::notice_hash(&notice.text),
+        "notice_version": notice.version,
+        "locale": notice.locale.tag(),
+        "surface": "modal",
+        "page_url": "https://shop.example/products/1",
+        "privacy_policy_url": site.privacy_policy_url,
+        "unchecked_by_default": true,
+        "business_name": site.business_name,
+        "client_ts": 1_764_000_000_000_u64,
+        "widget_version": env!("CARGO_PKG_VERSION"),
+        "user_agent": "Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Mobile Safari/537.36",
+        "ip": "203.0.113.0",
+        "country": "ID",
+        "template_name": site.whatsapp.template_name,
+        "template_language": site.template_language(site.default_locale),
+    })
+    .to_string();
+    let ledger = site.shard_names().remove(0);
+    let written = LedgerClient::new(env, &ledger)?
+        .seed_history(body.from, body.events, site.category_ids(), evidence)
+        .await?;
+    json(&written, 200, no_store()?)
+}
+
 /// `POST /admin/sites/{site}/resume-sending`: lifts a halt on every shard and
 /// wakes the senders; held rows go out. Answers what was halted.
 pub async fn resume_sending(env: &Env, site: &str) -> Result<Response, AppError> {

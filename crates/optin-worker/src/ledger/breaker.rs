@@ -84,16 +84,51 @@ fn minute(now: i64) -> i64 {
 /// is held: the breaker is open, or this consent opens it. Same write as the consent.
 pub fn admit(db: &dyn Db, site: &SiteConfig, now: i64) -> Result<bool> {
     let m = minute(now);
-    db.run(
+    let counted = db.one::<CountRow>(
         "INSERT INTO breaker_minutes (minute, n) VALUES (?, 1)
-         ON CONFLICT (minute) DO UPDATE SET n = n + 1",
+         ON CONFLICT (minute) DO UPDATE SET n = n + 1 RETURNING n",
         &[m.into()],
     )?;
-    db.run(
-        "DELETE FROM breaker_minutes WHERE minute < ?",
-        &[(m - BASELINE_MINUTES - WINDOW_MINUTES).into()],
+    if counted.n == 1 {
+        // A new minute: the oldest one has left the average.
+        db.run(
+            "DELETE FROM breaker_minutes WHERE minute < ?",
+            &[(m - BASELINE_MINUTES - WINDOW_MINUTES).into()],
+        )?;
+    }
+    // One read for the state, the window and the 7 days before it: this runs per consent.
+    let start = m - (WINDOW_MINUTES - 1);
+    let w = db.one::<WindowRow>(
+        "SELECT (SELECT opened_at FROM breaker_state WHERE id = 1) AS opened_at,
+           (SELECT SUM(n) FROM breaker_minutes WHERE minute >= ? AND minute < ?) AS recent,
+           (SELECT SUM(n) FROM breaker_minutes WHERE minute >= ? AND minute < ?) AS before",
+        &[
+            start.into(),
+            (m + 1).into(),
+            (start - BASELINE_MINUTES).into(),
+            start.into(),
+        ],
     )?;
-    Ok(opened_at(db)?.is_some() || open_if_over(db, site, 0, now)?)
+    if w.opened_at.is_some() {
+        return Ok(true);
+    }
+    let recent = w.recent.unwrap_or(0);
+    let threshold = match configured(site) {
+        Some(n) => n,
+        None => derived(w.before.unwrap_or(0) as f64 / BASELINE_WINDOWS as f64),
+    };
+    if recent <= i64::from(threshold) {
+        return Ok(false);
+    }
+    open(db, site, recent, threshold, now)?;
+    Ok(true)
+}
+
+#[derive(Deserialize)]
+struct WindowRow {
+    opened_at: Option<i64>,
+    recent: Option<i64>,
+    before: Option<i64>,
 }
 
 /// Whether this consent must pass a Turnstile challenge before it is recorded:
@@ -197,11 +232,13 @@ pub fn threshold(db: &dyn Db, configured: Option<u32>, now: i64) -> Result<(u32,
     if let Some(n) = configured {
         return Ok((n, "configured"));
     }
-    let derived = (f64::from(MULTIPLE) * average(db, now)?).ceil();
-    Ok((
-        FLOOR.max(derived.min(f64::from(u32::MAX)) as u32),
-        "derived",
-    ))
+    Ok((derived(average(db, now)?), "derived"))
+}
+
+/// The default threshold for a 7-day `average` per 10 minutes.
+fn derived(average: f64) -> u32 {
+    let derived = (f64::from(MULTIPLE) * average).ceil();
+    FLOOR.max(derived.min(f64::from(u32::MAX)) as u32)
 }
 
 fn held(db: &dyn Db) -> Result<i64> {

@@ -134,8 +134,15 @@ pub struct Notice<'a> {
 /// Queues `notice` for every endpoint of this ledger that wants it, with the
 /// person's next sequence number; nothing when none does.
 pub fn enqueue(db: &dyn Db, notice: Notice<'_>, now: i64) -> Result<()> {
-    let endpoints: Vec<EndpointRow> =
-        db.rows("SELECT id, site, events FROM hook_endpoints", &[])?;
+    enqueue_to(db, &endpoints(db)?, notice, now)
+}
+
+fn endpoints(db: &dyn Db) -> Result<Vec<EndpointRow>> {
+    db.rows("SELECT id, site, events FROM hook_endpoints", &[])
+}
+
+/// [`enqueue`] with this ledger's endpoints already read.
+fn enqueue_to(db: &dyn Db, endpoints: &[EndpointRow], notice: Notice<'_>, now: i64) -> Result<()> {
     let wanting: Vec<&EndpointRow> = endpoints.iter().filter(|e| e.wants(notice.kind)).collect();
     let Some(first) = wanting.first() else {
         return Ok(());
@@ -200,6 +207,11 @@ pub struct Recorded<'a> {
 
 /// Queues the webhook of one chained event (from [`Tx::record`]).
 pub fn on_event(tx: &Tx, e: &Recorded<'_>) -> Result<()> {
+    // Most ledgers have no endpoint: then no payload is built (nor evidence parsed).
+    let endpoints = endpoints(tx.db)?;
+    if endpoints.is_empty() {
+        return Ok(());
+    }
     let evidence: Json = serde_json::from_str(e.evidence).unwrap_or(Json::Null);
     let Some((kind, extra)) = classify(e.kind, &evidence) else {
         return Ok(());
@@ -233,7 +245,7 @@ pub fn on_event(tx: &Tx, e: &Recorded<'_>) -> Result<()> {
         at: tx.now,
         data,
     };
-    enqueue(tx.db, notice, tx.now)
+    enqueue_to(tx.db, &endpoints, notice, tx.now)
 }
 
 /// A grant's and a confirmation's webhook name the surface the consent was

@@ -4,12 +4,18 @@
 use serde::Deserialize;
 use worker::Result;
 
-use super::store::Db;
+use super::store::{Db, Value};
 use crate::protocol::{LedgerError, RecordConsent};
 
 const MINUTE: i64 = 60_000;
 const HOUR: i64 = 3_600_000;
 const DAY: i64 = 86_400_000;
+
+/// The one rate-limit upsert, around its `VALUES` rows: a hit in a fixed window.
+const BUMP_INSERT: &str = "INSERT INTO rate_limits (bucket, window_start, count) VALUES";
+const BUMP_CONFLICT: &str = "ON CONFLICT (bucket) DO UPDATE SET
+   count = CASE WHEN window_start = excluded.window_start THEN count + 1 ELSE 1 END,
+   window_start = excluded.window_start";
 
 #[derive(Deserialize)]
 struct Bucket {
@@ -41,18 +47,40 @@ pub fn admit(sql: &dyn Db, cmd: &RecordConsent, now: i64) -> std::result::Result
             (format!("ip:{ip}"), "ip", MINUTE, limits.per_ip_per_minute),
         );
     }
+    // One read of every bucket and one write bumping them all: this runs per consent.
+    let names: Vec<&str> = checks.iter().map(|(b, ..)| b.as_str()).collect();
+    let marks = vec!["?"; checks.len()].join(", ");
+    let rows: Vec<NamedBucket> = sql.rows(
+        &format!("SELECT bucket, window_start, count FROM rate_limits WHERE bucket IN ({marks})"),
+        &names.iter().map(|n| (*n).into()).collect::<Vec<_>>(),
+    )?;
     for (bucket, scope, window, max) in &checks {
-        if let Some(retry_after) = exceeded(sql, bucket, *window, *max, now)? {
+        let start = window_of(now, *window);
+        let full = rows
+            .iter()
+            .find(|r| r.bucket == *bucket)
+            .filter(|r| r.window_start == start && r.count >= i64::from(*max));
+        if full.is_some() {
             return Err(LedgerError::RateLimited {
                 scope: (*scope).to_owned(),
-                retry_after,
+                retry_after: ((start + window - now) / 1000).max(1),
             });
         }
     }
-    for (bucket, _, window, _) in &checks {
-        bump(sql, bucket, *window, now)?;
-    }
+    let values = vec!["(?, ?, 1)"; checks.len()].join(", ");
+    let params: Vec<Value> = checks
+        .iter()
+        .flat_map(|(b, _, window, _)| [b.as_str().into(), window_of(now, *window).into()])
+        .collect();
+    sql.run(&format!("{BUMP_INSERT} {values} {BUMP_CONFLICT}"), &params)?;
     Ok(())
+}
+
+#[derive(Deserialize)]
+struct NamedBucket {
+    bucket: String,
+    window_start: i64,
+    count: i64,
 }
 
 /// Counts one request against a single per-minute `bucket` (named `scope` in
@@ -95,10 +123,7 @@ fn exceeded(sql: &dyn Db, bucket: &str, window: i64, max: u32, now: i64) -> Resu
 pub fn bump(sql: &dyn Db, bucket: &str, window: i64, now: i64) -> Result<()> {
     let start = window_of(now, window);
     sql.run(
-        "INSERT INTO rate_limits (bucket, window_start, count) VALUES (?, ?, 1)
-         ON CONFLICT (bucket) DO UPDATE SET
-           count = CASE WHEN window_start = excluded.window_start THEN count + 1 ELSE 1 END,
-           window_start = excluded.window_start",
+        &format!("{BUMP_INSERT} (?, ?, 1) {BUMP_CONFLICT}"),
         &[bucket.into(), start.into()],
     )?;
     Ok(())

@@ -21,6 +21,7 @@ mod outbox;
 mod queue;
 mod retention;
 mod schema;
+mod seed;
 mod sending;
 #[cfg(test)]
 mod sending_tests;
@@ -203,6 +204,20 @@ impl SiteLedger {
             }
             LedgerCommand::Export { after, since } => {
                 to_json(&audit::export_page(&tx, after, since)?)?
+            }
+            LedgerCommand::SeedHistory {
+                from,
+                events,
+                categories,
+                evidence,
+            } => {
+                if !seed::allowed(&self.env) {
+                    return Err(LedgerError::BadCommand {
+                        detail: "this Worker does not allow seeding history".into(),
+                    });
+                }
+                let written = seed::history(&tx, from, events, &categories, &evidence)?;
+                to_json(&serde_json::json!({ "written": written }))?
             }
             LedgerCommand::ExportNdjson { after, since } => {
                 to_json(&audit::export_ndjson(&tx, after, since)?)?

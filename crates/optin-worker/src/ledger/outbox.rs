@@ -335,11 +335,11 @@ async fn try_send(env: &Env, site: &str, row: &DueRow, signal: &AbortSignal) -> 
         base.trim_end_matches('/'),
         messages_path(&version, &row.phone_number_id)
     );
-    let mut resp = Fetch::Request(Request::new_with_init(&url, &init)?)
+    let resp = Fetch::Request(Request::new_with_init(&url, &init)?)
         .send_with_signal(signal)
         .await?;
     let status = resp.status_code();
-    let body = resp.text().await?;
+    let body = crate::http::answer_text(resp).await?;
     if (200..300).contains(&status) {
         return Ok(match serde_json::from_str::<SendResponse>(&body) {
             Ok(ok) => match ok.message_id() {

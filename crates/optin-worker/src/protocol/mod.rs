@@ -108,6 +108,18 @@ pub enum LedgerCommand {
         /// Milliseconds from the wall clock, ≤ 0.
         offset_ms: i64,
     },
+    /// Benchmarks only (`DEV_SEED=allow`): append `events` grants with the same
+    /// evidence, for phones numbered from `from` → `{"written"}`.
+    SeedHistory {
+        /// The first phone's number.
+        from: u64,
+        /// How many grants (at most 20,000 per command).
+        events: u32,
+        /// The categories each grant holds.
+        categories: Vec<consent_core::Category>,
+        /// Evidence JSON stored with each grant.
+        evidence: String,
+    },
     /// One page of the chain → [`ExportPage`].
     Export {
         /// Last `seq` of the previous page (0 for the first).
@@ -352,9 +364,10 @@ impl LedgerClient {
             .with_headers(headers)
             .with_body(Some(body.into()));
         let req = Request::new_with_init("https://ledger/", &init)?;
-        let mut resp = self.stub.fetch_with_request(req).await?;
-        let text = resp.text().await?;
-        if resp.status_code() == 200 {
+        let resp = self.stub.fetch_with_request(req).await?;
+        let status = resp.status_code();
+        let text = crate::http::answer_text(resp).await?;
+        if status == 200 {
             return Ok(serde_json::from_str(&text)?);
         }
         Err(
@@ -362,7 +375,7 @@ impl LedgerClient {
                 detail: format!(
                     "ledger {} answered {}: {}",
                     self.name,
-                    resp.status_code(),
+                    status,
                     text.chars().take(200).collect::<String>()
                 ),
             }),
@@ -451,6 +464,23 @@ impl LedgerClient {
     /// [`LedgerCommand::SetDevClock`].
     pub async fn set_dev_clock(&self, offset_ms: i64) -> Result<serde_json::Value, LedgerError> {
         self.send(&LedgerCommand::SetDevClock { offset_ms }).await
+    }
+
+    /// [`LedgerCommand::SeedHistory`].
+    pub async fn seed_history(
+        &self,
+        from: u64,
+        events: u32,
+        categories: Vec<consent_core::Category>,
+        evidence: String,
+    ) -> Result<serde_json::Value, LedgerError> {
+        self.send(&LedgerCommand::SeedHistory {
+            from,
+            events,
+            categories,
+            evidence,
+        })
+        .await
     }
 
     /// [`LedgerCommand::Export`].
