@@ -155,6 +155,18 @@ test("/openapi.json documents every route the Worker serves", async () => {
   }
 });
 
+test("the benchmark's seed route does not exist on a Worker without DEV_SEED=allow (as in production)", async () => {
+  const res = await fetch(`${BASE}/admin/sites/demo/dev-seed`, {
+    method: "POST",
+    headers: { authorization: "Bearer dev-admin-token", "content-type": "application/json" },
+    body: JSON.stringify({ from: 0, events: 10 }),
+  });
+  assert.equal(res.status, 404);
+  assert.equal((await res.json()).type, "/problems/not-found");
+  const wrangler = (await import("node:fs")).readFileSync(new URL("../../wrangler.toml", import.meta.url), "utf8");
+  assert.doesNotMatch(wrangler, /DEV_SEED/, "wrangler.toml must never allow seeding");
+});
+
 test("the demo's dev clock does not exist on a Worker without DEV_CLOCK=allow (as in production)", async () => {
   const res = await fetch(`${BASE}/admin/sites/demo/dev-clock`, {
     method: "POST",
