@@ -112,16 +112,11 @@ pub fn admit(db: &dyn Db, site: &SiteConfig, now: i64) -> Result<bool> {
     if w.opened_at.is_some() {
         return Ok(true);
     }
-    let recent = w.recent.unwrap_or(0);
     let threshold = match configured(site) {
         Some(n) => n,
         None => derived(w.before.unwrap_or(0) as f64 / BASELINE_WINDOWS as f64),
     };
-    if recent <= i64::from(threshold) {
-        return Ok(false);
-    }
-    open(db, site, recent, threshold, now)?;
-    Ok(true)
+    open_above(db, site, w.recent.unwrap_or(0), threshold, now)
 }
 
 #[derive(Deserialize)]
@@ -157,6 +152,17 @@ pub fn challenge_passed(cmd: &RecordConsent) -> bool {
 fn open_if_over(db: &dyn Db, site: &SiteConfig, more: i64, now: i64) -> Result<bool> {
     let recent = recent(db, now)? + more;
     let (threshold, _) = threshold(db, configured(site), now)?;
+    open_above(db, site, recent, threshold, now)
+}
+
+/// Opens the breaker if `recent` web consents exceed `threshold`; whether it opened.
+fn open_above(
+    db: &dyn Db,
+    site: &SiteConfig,
+    recent: i64,
+    threshold: u32,
+    now: i64,
+) -> Result<bool> {
     if recent <= i64::from(threshold) {
         return Ok(false);
     }

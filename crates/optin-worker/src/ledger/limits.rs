@@ -19,6 +19,7 @@ const BUMP_CONFLICT: &str = "ON CONFLICT (bucket) DO UPDATE SET
 
 #[derive(Deserialize)]
 struct Bucket {
+    bucket: String,
     window_start: i64,
     count: i64,
 }
@@ -50,20 +51,16 @@ pub fn admit(sql: &dyn Db, cmd: &RecordConsent, now: i64) -> std::result::Result
     // One read of every bucket and one write bumping them all: this runs per consent.
     let names: Vec<&str> = checks.iter().map(|(b, ..)| b.as_str()).collect();
     let marks = vec!["?"; checks.len()].join(", ");
-    let rows: Vec<NamedBucket> = sql.rows(
+    let rows: Vec<Bucket> = sql.rows(
         &format!("SELECT bucket, window_start, count FROM rate_limits WHERE bucket IN ({marks})"),
         &names.iter().map(|n| (*n).into()).collect::<Vec<_>>(),
     )?;
     for (bucket, scope, window, max) in &checks {
-        let start = window_of(now, *window);
-        let full = rows
-            .iter()
-            .find(|r| r.bucket == *bucket)
-            .filter(|r| r.window_start == start && r.count >= i64::from(*max));
-        if full.is_some() {
+        let row = rows.iter().find(|r| r.bucket == *bucket);
+        if let Some(retry_after) = full(row, *window, *max, now) {
             return Err(LedgerError::RateLimited {
                 scope: (*scope).to_owned(),
-                retry_after: ((start + window - now) / 1000).max(1),
+                retry_after,
             });
         }
     }
@@ -74,13 +71,6 @@ pub fn admit(sql: &dyn Db, cmd: &RecordConsent, now: i64) -> std::result::Result
         .collect();
     sql.run(&format!("{BUMP_INSERT} {values} {BUMP_CONFLICT}"), &params)?;
     Ok(())
-}
-
-#[derive(Deserialize)]
-struct NamedBucket {
-    bucket: String,
-    window_start: i64,
-    count: i64,
 }
 
 /// Counts one request against a single per-minute `bucket` (named `scope` in
@@ -108,15 +98,18 @@ fn window_of(now: i64, window: i64) -> i64 {
 
 /// Seconds until the window resets, if `bucket` is full.
 fn exceeded(sql: &dyn Db, bucket: &str, window: i64, max: u32, now: i64) -> Result<Option<i64>> {
-    let start = window_of(now, window);
     let rows: Vec<Bucket> = sql.rows(
-        "SELECT window_start, count FROM rate_limits WHERE bucket = ?",
+        "SELECT bucket, window_start, count FROM rate_limits WHERE bucket = ?",
         &[bucket.into()],
     )?;
-    Ok(rows
-        .first()
-        .filter(|b| b.window_start == start && b.count >= i64::from(max))
-        .map(|_| ((start + window - now) / 1000).max(1)))
+    Ok(full(rows.first(), window, max, now))
+}
+
+/// Seconds until the window resets, if `row` (a bucket's stored count) is full.
+fn full(row: Option<&Bucket>, window: i64, max: u32, now: i64) -> Option<i64> {
+    let start = window_of(now, window);
+    row.filter(|b| b.window_start == start && b.count >= i64::from(max))
+        .map(|_| ((start + window - now) / 1000).max(1))
 }
 
 /// Counts one hit in `bucket`'s fixed window of `window` ms: the one rate-limit upsert.
