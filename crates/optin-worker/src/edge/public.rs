@@ -38,7 +38,7 @@ async fn site_config(req: &Request, env: &Env, site: &str) -> Result<Response, A
     // `chat=1` from a page with the chat widget; the others need none of its strings.
     let chat = query_param(&url, "chat").as_deref() == Some("1");
     let what = format!("public:{}:{chat}", asked.map(|l| l.tag()).unwrap_or(""));
-    let body = sites::rendered(env, site, &what, |site| {
+    let (body, current_ms) = sites::rendered(env, site, &what, |site| {
         let public = site.public_in(asked.unwrap_or(site.default_locale));
         let public = if chat { public } else { public.without_chat() };
         let mut body =
@@ -54,8 +54,14 @@ async fn site_config(req: &Request, env: &Env, site: &str) -> Result<Response, A
     headers.set("Access-Control-Allow-Origin", "*")?;
     headers.set("Cache-Control", "public, max-age=60")?;
     headers.set("Content-Type", "application/json")?;
+    // For the isolate's answer cache in `entry.mjs` (which strips it): this
+    // answer may be repeated until the config it came from expires here.
+    headers.set(ISOLATE_CACHE_MS, &format!("{}", current_ms.max(0.0) as u64))?;
     Ok(Response::ok(body)?.with_headers(headers))
 }
+
+/// The internal header naming how long `entry.mjs` may repeat an answer.
+const ISOLATE_CACHE_MS: &str = "X-Isolate-Cache-Ms";
 
 /// `OPTIONS /v1/sites/{site}/consents`: the CORS preflight, for any page origin.
 ///

@@ -30,22 +30,23 @@ thread_local! {
 /// config in a locale, say), kept exactly as long as the config it was made
 /// from: a request the cache can answer neither clones the config nor
 /// serialises it again. A `PUT` through this isolate drops the site's renderings.
+/// Also says how many more milliseconds the rendering stays current here.
 pub async fn rendered(
     env: &Env,
     id: &str,
     what: &str,
     render: impl FnOnce(&SiteConfig) -> Result<String, AppError>,
-) -> Result<String, AppError> {
+) -> Result<(String, f64), AppError> {
     let now = worker::Date::now().as_millis() as f64;
     let key = (id.to_owned(), what.to_owned());
     let hit = RENDERED.with(|r| {
         r.borrow()
             .get(&key)
             .filter(|(at, _)| now - at < CACHE_MS)
-            .map(|(_, body)| body.clone())
+            .map(|(at, body)| (body.clone(), CACHE_MS - (now - at)))
     });
-    if let Some(body) = hit {
-        return Ok(body);
+    if let Some(hit) = hit {
+        return Ok(hit);
     }
     let site = load(env, id).await?;
     let body = render(&site)?;
@@ -59,7 +60,7 @@ pub async fn rendered(
         }
         r.insert(key, (at, body.clone()));
     });
-    Ok(body)
+    Ok((body, CACHE_MS - (now - at)))
 }
 
 /// Loads a site's configuration, or `UnknownSite`.
