@@ -360,11 +360,8 @@ pub async fn decide(env: &Env, site: &str, what: Held, actor: &str) -> Result<Re
 
 /// `GET /admin/sites/{site}`: the stored configuration.
 pub async fn get_site(env: &Env, site: &str) -> Result<Response, AppError> {
-    json(
-        &with_click_to_optin(&sites::load(env, site).await?)?,
-        200,
-        no_store()?,
-    )
+    let config = sites::load(env, site).await?;
+    json(&with_click_to_optin(&config)?, 200, no_store()?)
 }
 
 /// The configuration plus the derived, read-only `click_to_optin` object: the

@@ -45,7 +45,7 @@ pub async fn post(mut req: Request, env: &Env, site_id: &str) -> Result<Response
     let shard = site.shard_for(consent.phone.as_str());
     let cmd = RecordConsent {
         shard,
-        site: site.clone(),
+        site: (*site).clone(),
         consent,
         context,
         idempotency_key,

@@ -40,7 +40,7 @@ fn now_ms() -> i64 {
 /// What the site sends with, never the token itself.
 async fn described(env: &Env, site: &str) -> Result<serde_json::Value, AppError> {
     let config = sites::load(env, site).await?;
-    let secret = config.whatsapp.token_secret;
+    let secret = config.whatsapp.token_secret.clone();
     Ok(match credentials::stored(env, site).await? {
         Some(sealed) => {
             let opens = credentials::keyring(env)

@@ -140,7 +140,7 @@ pub(crate) async fn claims(env: &Env, raw: &str) -> Result<Opened, AppError> {
     }
     Ok(Opened {
         ledger: site.shard_name(claims.shard),
-        site,
+        site: (*site).clone(),
         consent_id: claims.consent_id,
     })
 }

@@ -2,7 +2,7 @@
 //! kept in the isolate for a few seconds so a busy site's requests do not each
 //! read and parse it again.
 
-use std::{cell::RefCell, collections::BTreeMap};
+use std::{cell::RefCell, collections::BTreeMap, rc::Rc};
 
 use consent_core::{site::is_valid_site_id, SiteConfig};
 use worker::Env;
@@ -21,7 +21,9 @@ const CACHE_SITES: usize = 256;
 
 thread_local! {
     // One isolate runs one request at a time on one thread.
-    static CACHE: RefCell<BTreeMap<String, (f64, SiteConfig)>> = const { RefCell::new(BTreeMap::new()) };
+    static CACHE: RefCell<BTreeMap<String, (f64, Rc<SiteConfig>)>> = const { RefCell::new(BTreeMap::new()) };
+    // Which site a business number's webhooks go to (KV `pnid:{id}`), with when it was read.
+    static NUMBERS: RefCell<BTreeMap<String, (f64, Option<String>)>> = const { RefCell::new(BTreeMap::new()) };
     // Renderings of a cached config, by (site, what), with the config's own time.
     static RENDERED: RefCell<BTreeMap<(String, String), (f64, String)>> = const { RefCell::new(BTreeMap::new()) };
 }
@@ -63,8 +65,9 @@ pub async fn rendered(
     Ok((body, CACHE_MS - (now - at)))
 }
 
-/// Loads a site's configuration, or `UnknownSite`.
-pub async fn load(env: &Env, id: &str) -> Result<SiteConfig, AppError> {
+/// Loads a site's configuration, or `UnknownSite`; shared with the isolate's
+/// cache, so a request does not copy the whole config.
+pub async fn load(env: &Env, id: &str) -> Result<Rc<SiteConfig>, AppError> {
     if !is_valid_site_id(id) {
         return Err(AppError::UnknownSite(truncate(id)));
     }
@@ -72,12 +75,12 @@ pub async fn load(env: &Env, id: &str) -> Result<SiteConfig, AppError> {
     if let Some(site) = cached(id, now) {
         return Ok(site);
     }
-    let site = read(env, id).await?;
+    let site = Rc::new(read(env, id).await?);
     remember(&site, now);
     Ok(site)
 }
 
-fn cached(id: &str, now: f64) -> Option<SiteConfig> {
+fn cached(id: &str, now: f64) -> Option<Rc<SiteConfig>> {
     CACHE.with(|c| {
         c.borrow()
             .get(id)
@@ -86,7 +89,7 @@ fn cached(id: &str, now: f64) -> Option<SiteConfig> {
     })
 }
 
-fn remember(site: &SiteConfig, now: f64) {
+fn remember(site: &Rc<SiteConfig>, now: f64) {
     CACHE.with(|c| {
         let mut c = c.borrow_mut();
         if c.len() >= CACHE_SITES {
@@ -130,8 +133,39 @@ async fn read(env: &Env, id: &str) -> Result<SiteConfig, AppError> {
 pub async fn store(env: &Env, site: &SiteConfig) -> Result<(), AppError> {
     let json = serde_json::to_string(site).map_err(|e| AppError::Internal(e.to_string()))?;
     kv_put(env, &format!("site:{}", site.id), &json).await?;
-    remember(site, worker::Date::now().as_millis() as f64);
+    remember(
+        &Rc::new(site.clone()),
+        worker::Date::now().as_millis() as f64,
+    );
     Ok(())
+}
+
+/// The site that claimed business number `phone_number_id` (KV `pnid:{id}`),
+/// kept in the isolate like a config: every status webhook asks.
+pub async fn number_owner(env: &Env, phone_number_id: &str) -> Result<Option<String>, AppError> {
+    let now = worker::Date::now().as_millis() as f64;
+    let hit = NUMBERS.with(|n| {
+        n.borrow()
+            .get(phone_number_id)
+            .filter(|(at, _)| now - at < CACHE_MS)
+            .map(|(_, owner)| owner.clone())
+    });
+    if let Some(owner) = hit {
+        return Ok(owner);
+    }
+    let owner = kv_get(env, &format!("pnid:{phone_number_id}")).await?;
+    remember_owner(phone_number_id, owner.clone(), now);
+    Ok(owner)
+}
+
+fn remember_owner(phone_number_id: &str, owner: Option<String>, now: f64) {
+    NUMBERS.with(|n| {
+        let mut n = n.borrow_mut();
+        if n.len() >= CACHE_SITES {
+            n.clear();
+        }
+        n.insert(phone_number_id.to_owned(), (now, owner));
+    });
 }
 
 /// Routes the site's business number's webhooks to it (KV `pnid:{id}`), unless
@@ -156,7 +190,10 @@ pub async fn claim_phone_number_id(env: &Env, site: &SiteConfig) -> Result<(), A
         .map_err(|e| AppError::Internal(e.to_string()))?
         .execute()
         .await
-        .map_err(|e| AppError::Internal(e.to_string()))
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let now = worker::Date::now().as_millis() as f64;
+    remember_owner(pnid, Some(site.id.clone()), now);
+    Ok(())
 }
 
 /// The built-in demo site. `wrangler dev --var`s move it, so several stacks can

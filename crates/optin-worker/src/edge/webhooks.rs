@@ -1,7 +1,7 @@
 //! WhatsApp webhooks: Meta's `GET` verification handshake and signed `POST`
 //! notifications, routed by phone-number id to the site's ledger.
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, rc::Rc};
 
 use consent_core::SiteConfig;
 use whatsapp_cloud_api::{
@@ -73,7 +73,7 @@ pub async fn receive(mut req: Request, env: &Env) -> Result<Response, AppError> 
     for (phone_number_id, changes) in by_phone_number_id(decoded) {
         match site_for(env, &phone_number_id).await? {
             Some(site) => {
-                forward(env, site, changes).await?;
+                forward(env, &site, changes).await?;
                 routed += 1;
             }
             None => worker::console_warn!("webhook for unknown phone_number_id {phone_number_id}"),
@@ -106,19 +106,14 @@ fn by_phone_number_id(d: Decoded) -> BTreeMap<String, Vec<ChangeValue>> {
 
 /// The site sending from `phone_number_id`: KV `pnid:{id}` → site id, else the
 /// built-in demo site when it is the demo's number.
-async fn site_for(env: &Env, phone_number_id: &str) -> Result<Option<SiteConfig>, AppError> {
+async fn site_for(env: &Env, phone_number_id: &str) -> Result<Option<Rc<SiteConfig>>, AppError> {
     let well_formed = !phone_number_id.is_empty()
         && phone_number_id.len() <= 32
         && phone_number_id.bytes().all(|b| b.is_ascii_digit());
     if !well_formed {
         return Ok(None);
     }
-    let mapped = env
-        .kv("SITES")?
-        .get(&format!("pnid:{phone_number_id}"))
-        .text()
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let mapped = sites::number_owner(env, phone_number_id).await?;
     let site = sites::load(env, mapped.as_deref().unwrap_or("demo")).await;
     match site {
         Ok(site) if site.whatsapp.phone_number_id == phone_number_id => Ok(Some(site)),
@@ -128,8 +123,8 @@ async fn site_for(env: &Env, phone_number_id: &str) -> Result<Option<SiteConfig>
 }
 
 /// Hands the changes to the ledger shard of each person they concern.
-async fn forward(env: &Env, site: SiteConfig, changes: Vec<ChangeValue>) -> Result<(), AppError> {
-    for (shard, changes) in by_shard(&site, changes) {
+async fn forward(env: &Env, site: &SiteConfig, changes: Vec<ChangeValue>) -> Result<(), AppError> {
+    for (shard, changes) in by_shard(site, changes) {
         let batch = WebhookBatch {
             site: site.clone(),
             changes,

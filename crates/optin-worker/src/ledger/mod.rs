@@ -47,6 +47,9 @@ pub struct SiteLedger {
     env: Env,
     /// Why the schema could not be migrated; such a ledger serves nothing.
     broken: Option<String>,
+    /// The ledger's keys, read from the secrets once: a secret changes only
+    /// with a deployment, which starts a new object.
+    keys: std::cell::OnceCell<Keys>,
 }
 
 impl DurableObject for SiteLedger {
@@ -58,7 +61,12 @@ impl DurableObject for SiteLedger {
         if let Some(e) = &broken {
             worker::console_error!("ALERT ledger migration failed; serving nothing: {e}");
         }
-        Self { state, env, broken }
+        Self {
+            state,
+            env,
+            broken,
+            keys: std::cell::OnceCell::new(),
+        }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
@@ -83,12 +91,12 @@ impl DurableObject for SiteLedger {
         }
         let keys = self.keys()?;
         let sql = self.state.storage().sql();
-        double_optin::expire_due(&self.tx(&sql, &keys)?)?;
-        let erased = retention::sweep(&self.tx(&sql, &keys)?)?;
+        double_optin::expire_due(&self.tx(&sql, keys)?)?;
+        let erased = retention::sweep(&self.tx(&sql, keys)?)?;
         if erased > 0 {
             worker::console_log!("retention: erased {erased} people's data");
         }
-        outbox::deliver_due(&self.state, &self.env, &keys).await?;
+        outbox::deliver_due(&self.state, &self.env, keys).await?;
         // After the outbox, which sets the alarm for its own next row: come
         // back sooner if a webhook delivery is due first.
         if let Some(at) = hooks::deliver_due(&self.state, &self.env).await? {
@@ -111,11 +119,15 @@ impl SiteLedger {
         })
     }
 
-    fn keys(&self) -> Result<Keys> {
-        Ok(Keys {
+    fn keys(&self) -> Result<&Keys> {
+        if let Some(keys) = self.keys.get() {
+            return Ok(keys);
+        }
+        let keys = Keys {
             subject: self.env.secret("SUBJECT_HASH_KEY")?.to_string(),
             prefs_token: self.env.secret("PREFS_TOKEN_KEY")?.to_string(),
-        })
+        };
+        Ok(self.keys.get_or_init(|| keys))
     }
 
     fn tx<'a>(&self, db: &'a worker::SqlStorage, keys: &'a Keys) -> Result<Tx<'a>> {
@@ -131,7 +143,7 @@ impl SiteLedger {
     async fn dispatch(&self, cmd: LedgerCommand) -> std::result::Result<String, LedgerError> {
         let keys = self.keys()?;
         let sql = self.state.storage().sql();
-        let tx = self.tx(&sql, &keys)?;
+        let tx = self.tx(&sql, keys)?;
         let not_found = || LedgerError::NoSubscriber;
         let json = match cmd {
             LedgerCommand::RecordConsent(cmd) => {
