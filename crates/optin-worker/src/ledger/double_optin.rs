@@ -31,13 +31,14 @@ pub fn expires_at(tx: &Tx, expiry_hours: u32) -> i64 {
 /// Records that `consent_id` waits for `phone`'s confirmation of `categories`.
 /// Synchronous, so it joins the consent's write.
 pub fn open(
-    sql: &dyn Db,
+    tx: &Tx,
     consent_id: &str,
     phone: &str,
     categories: &[Category],
     expires_at: i64,
-    now: i64,
 ) -> Result<()> {
+    let (sql, now) = (tx.db, tx.now);
+    tx.opened_until(expires_at);
     sql.run("INSERT INTO pending_confirmations (consent_id, phone, categories, status, expires_at, created_at)
          VALUES (?, ?, ?, 'pending', ?, ?)", &[
             consent_id.into(),
@@ -212,6 +213,9 @@ struct ExpiryEvidence<'a> {
 /// Expires every request past its time: an `expire` event each, and their
 /// categories still pending from it become `expired`. Returns how many.
 pub fn expire_due(tx: &Tx) -> Result<usize> {
+    if !tx.expiry_may_be_due() {
+        return Ok(0);
+    }
     let (sql, now) = (tx.db, tx.now);
     let due: Vec<Request> = sql
         .rows(&format!(
@@ -239,6 +243,9 @@ pub fn expire_due(tx: &Tx) -> Result<usize> {
         // A request still queued (held back by Graph errors) must never go out now.
         let scope = super::queue::Scope::Consent(&r.consent_id);
         super::queue::suppress(sql, scope, "double opt-in expired", now)?;
+    }
+    if due.len() < EXPIRE_BATCH as usize {
+        tx.expiry_known(next_expiry(sql)?);
     }
     Ok(due.len())
 }

@@ -212,7 +212,7 @@ fn write_grant(tx: &Tx, cmd: &RecordConsent) -> worker::Result<Recorded> {
     tx.record(&event, &state)?;
     let message = match &pending {
         Some(p) => {
-            double_optin::open(tx.db, &id, phone, waiting, p.expires_at, now)?;
+            double_optin::open(tx, &id, phone, waiting, p.expires_at)?;
             MessageRequest::double_opt_in_request(
                 phone,
                 template_name,

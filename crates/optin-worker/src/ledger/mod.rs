@@ -38,7 +38,7 @@ use serde::Serialize;
 use worker::{durable_object, DurableObject, Env, Headers, Request, Response, Result, State};
 
 use crate::protocol::{LedgerCommand, LedgerError, Range, Resumed};
-use tx::{Keys, Tx};
+use tx::{Keys, NextExpiry, Tx};
 
 /// One site's ledger (or one shard of it).
 #[durable_object]
@@ -50,6 +50,8 @@ pub struct SiteLedger {
     /// The ledger's keys, read from the secrets once: a secret changes only
     /// with a deployment, which starts a new object.
     keys: std::cell::OnceCell<Keys>,
+    /// When a double opt-in next expires here (every command and alarm asks).
+    next_expiry: NextExpiry,
 }
 
 impl DurableObject for SiteLedger {
@@ -66,6 +68,7 @@ impl DurableObject for SiteLedger {
             env,
             broken,
             keys: std::cell::OnceCell::new(),
+            next_expiry: NextExpiry::new(),
         }
     }
 
@@ -130,12 +133,13 @@ impl SiteLedger {
         Ok(self.keys.get_or_init(|| keys))
     }
 
-    fn tx<'a>(&self, db: &'a worker::SqlStorage, keys: &'a Keys) -> Result<Tx<'a>> {
+    fn tx<'a>(&'a self, db: &'a worker::SqlStorage, keys: &'a Keys) -> Result<Tx<'a>> {
         Ok(Tx {
             db,
             keys,
             now: clock::now(&self.env, db)?,
             hour_ms: double_optin::hour_ms(&self.env),
+            next_expiry: Some(&self.next_expiry),
         })
     }
 

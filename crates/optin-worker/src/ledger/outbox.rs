@@ -135,6 +135,7 @@ pub async fn deliver_due(state: &State, env: &Env, keys: &Keys) -> Result<()> {
                 keys,
                 now,
                 hour_ms: super::double_optin::hour_ms(env),
+                next_expiry: None,
             };
             super::inbound::marketing_choice(&tx, wa_id, "stop", &evidence)?;
         }
@@ -269,6 +270,7 @@ fn no_longer_wanted(
         keys,
         now,
         hour_ms: super::double_optin::hour_ms(env),
+        next_expiry: None,
     };
     let text = !is_template(row);
     let refused = super::sending::still_refused(&tx, &row.id, &row.phone, &category, text)?;

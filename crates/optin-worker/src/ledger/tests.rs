@@ -7,7 +7,7 @@ use whatsapp_cloud_api::MessageRequest;
 
 use super::{
     audit, breaker, changes, double_optin, grant, outbox, queue, schema, subscriber, templates,
-    tx::{Keys, Tx},
+    tx::{Keys, NextExpiry, Tx},
 };
 use crate::protocol::{
     Change, ConsentReply, LedgerError, RecordConsent, Recorded, RequestContext, TemplateStatus,
@@ -53,6 +53,7 @@ pub(super) fn tx<'a>(db: &'a Connection, keys: &'a Keys, now: i64) -> Tx<'a> {
         keys,
         now,
         hour_ms: HOUR,
+        next_expiry: None,
     }
 }
 
@@ -351,6 +352,60 @@ fn double_opt_in_waits_for_the_confirmation_then_grants() {
     assert_eq!(settled.status, "confirmed");
     assert!(double_optin::pending_for(&db, PHONE).unwrap().is_empty());
     assert!(verified(&tx(&db, &keys, t1)));
+}
+
+/// A command with the object's note of its next expiry, as the Durable Object runs them.
+fn noted<'a>(db: &'a Connection, keys: &'a Keys, now: i64, note: &'a NextExpiry) -> Tx<'a> {
+    Tx {
+        next_expiry: Some(note),
+        ..tx(db, keys, now)
+    }
+}
+
+#[test]
+fn the_expiry_note_skips_the_query_until_a_confirmation_it_opened_is_due() {
+    let (db, keys, note) = (ledger(), keys(), NextExpiry::new());
+    let site = double_opt_in_site();
+    assert_eq!(
+        double_optin::expire_due(&noted(&db, &keys, T0, &note)).unwrap(),
+        0
+    );
+    // Opened through a noted command: the note moves to its expiry.
+    let lapsing = record(
+        &noted(&db, &keys, T0, &note),
+        &consent(&site, OTHER, &["delivery"]),
+    )
+    .id;
+    let expiry = T0 + 48 * HOUR;
+    assert_eq!(
+        double_optin::expire_due(&noted(&db, &keys, expiry - 1, &note)).unwrap(),
+        0
+    );
+    assert_eq!(
+        double_optin::expire_due(&noted(&db, &keys, expiry, &note)).unwrap(),
+        1
+    );
+    assert_eq!(
+        double_optin::find(&db, &lapsing).unwrap().unwrap().status,
+        "expired"
+    );
+    // With none pending the note says so, and a row written behind its back
+    // (never done: every confirmation opens through a command) is not looked for.
+    db.execute(
+        "INSERT INTO pending_confirmations (consent_id, phone, categories, status, expires_at, created_at)
+         VALUES ('behind', ?1, '[\"delivery\"]', 'pending', ?2, ?2)",
+        rusqlite::params![PHONE, expiry],
+    )
+    .unwrap();
+    assert_eq!(
+        double_optin::expire_due(&noted(&db, &keys, expiry + HOUR, &note)).unwrap(),
+        0
+    );
+    // Without a note (a fresh object) it is found.
+    assert_eq!(
+        double_optin::expire_due(&tx(&db, &keys, expiry + HOUR)).unwrap(),
+        1
+    );
 }
 
 #[test]

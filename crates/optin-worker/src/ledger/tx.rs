@@ -33,6 +33,31 @@ pub struct Tx<'a> {
     pub now: i64,
     /// One hour of double opt-in expiry, in ms (tests shorten it).
     pub hour_ms: i64,
+    /// The ledger object's note of its next double opt-in expiry, so a command
+    /// with none due skips the query; `None`: always query.
+    pub next_expiry: Option<&'a NextExpiry>,
+}
+
+/// When this ledger's earliest pending double opt-in expires, as far as this
+/// object knows: [`NextExpiry::UNKNOWN`] until a query says, `i64::MAX` when none
+/// waits. Every pending confirmation opens through [`Tx::opened_until`], so the
+/// note is never later than the truth.
+pub struct NextExpiry(std::cell::Cell<i64>);
+
+impl NextExpiry {
+    /// Not yet read: the next check queries.
+    pub const UNKNOWN: i64 = i64::MIN;
+
+    /// A note that knows nothing yet.
+    pub fn new() -> Self {
+        Self(std::cell::Cell::new(Self::UNKNOWN))
+    }
+}
+
+impl Default for NextExpiry {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 #[derive(Deserialize)]
@@ -51,6 +76,25 @@ struct LastTs {
 }
 
 impl Tx<'_> {
+    /// Whether an expiry may be due now (always, without a note).
+    pub fn expiry_may_be_due(&self) -> bool {
+        self.next_expiry.is_none_or(|n| self.now >= n.0.get())
+    }
+
+    /// Notes what a query found: the earliest pending expiry, if any.
+    pub fn expiry_known(&self, next: Option<i64>) {
+        if let Some(n) = self.next_expiry {
+            n.0.set(next.unwrap_or(i64::MAX));
+        }
+    }
+
+    /// Notes a confirmation opened now that expires at `at`.
+    pub fn opened_until(&self, at: i64) {
+        if let Some(n) = self.next_expiry {
+            n.0.set(n.0.get().min(at));
+        }
+    }
+
     /// A fresh UUIDv7 at this command's time.
     pub fn new_id(&self) -> Result<String> {
         let mut b = [0u8; 10];
