@@ -207,13 +207,7 @@ pub async fn stored(env: &worker::Env, site: &str) -> worker::Result<Option<Seal
 
 async fn stored_token(env: &worker::Env, site: &str) -> Result<Option<String>, CredentialError> {
     let now = worker::Date::now().as_millis() as f64;
-    let hit = CACHE.with(|c| {
-        c.borrow()
-            .get(site)
-            .filter(|(at, _)| now - at < CACHE_MS)
-            .map(|(_, t)| t.clone())
-    });
-    if let Some(token) = hit {
+    if let Some((_, token)) = CACHE.with(|c| crate::kept::current(c, site, now, CACHE_MS)) {
         return Ok(token);
     }
     // A KV failure reads as "none stored": the named secret, if any, still sends.
@@ -222,13 +216,7 @@ async fn stored_token(env: &worker::Env, site: &str) -> Result<Option<String>, C
         Some(s) => Some(open(&keyring(env)?, site, &s)?),
         None => None,
     };
-    CACHE.with(|c| {
-        let mut c = c.borrow_mut();
-        if c.len() >= 256 {
-            c.clear();
-        }
-        c.insert(site.to_owned(), (now, token.clone()));
-    });
+    CACHE.with(|c| crate::kept::keep(c, site.to_owned(), now, token.clone(), 256));
     Ok(token)
 }
 

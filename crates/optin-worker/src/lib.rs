@@ -10,6 +10,7 @@ mod credentials;
 mod edge;
 mod error;
 mod http;
+mod kept;
 mod ledger;
 mod protocol;
 

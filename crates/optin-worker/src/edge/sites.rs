@@ -7,7 +7,7 @@ use std::{cell::RefCell, collections::BTreeMap, rc::Rc};
 use consent_core::{site::is_valid_site_id, SiteConfig};
 use worker::Env;
 
-use crate::error::AppError;
+use crate::{error::AppError, kept};
 
 const DEMO: &str = include_str!("../../sites/demo.json");
 
@@ -41,27 +41,15 @@ pub async fn rendered(
 ) -> Result<(String, f64), AppError> {
     let now = worker::Date::now().as_millis() as f64;
     let key = (id.to_owned(), what.to_owned());
-    let hit = RENDERED.with(|r| {
-        r.borrow()
-            .get(&key)
-            .filter(|(at, _)| now - at < CACHE_MS)
-            .map(|(at, body)| (body.clone(), CACHE_MS - (now - at)))
-    });
-    if let Some(hit) = hit {
-        return Ok(hit);
+    if let Some((at, body)) = RENDERED.with(|r| kept::current(r, &key, now, CACHE_MS)) {
+        return Ok((body, CACHE_MS - (now - at)));
     }
     let site = load(env, id).await?;
     let body = render(&site)?;
     let at = CACHE
         .with(|c| c.borrow().get(id).map(|(at, _)| *at))
         .unwrap_or(now);
-    RENDERED.with(|r| {
-        let mut r = r.borrow_mut();
-        if r.len() >= CACHE_SITES * 8 {
-            r.clear();
-        }
-        r.insert(key, (at, body.clone()));
-    });
+    RENDERED.with(|r| kept::keep(r, key, at, body.clone(), CACHE_SITES * 8));
     Ok((body, CACHE_MS - (now - at)))
 }
 
@@ -81,22 +69,13 @@ pub async fn load(env: &Env, id: &str) -> Result<Rc<SiteConfig>, AppError> {
 }
 
 fn cached(id: &str, now: f64) -> Option<Rc<SiteConfig>> {
-    CACHE.with(|c| {
-        c.borrow()
-            .get(id)
-            .filter(|(at, _)| now - at < CACHE_MS)
-            .map(|(_, site)| site.clone())
-    })
+    CACHE
+        .with(|c| kept::current(c, id, now, CACHE_MS))
+        .map(|(_, site)| site)
 }
 
 fn remember(site: &Rc<SiteConfig>, now: f64) {
-    CACHE.with(|c| {
-        let mut c = c.borrow_mut();
-        if c.len() >= CACHE_SITES {
-            c.clear();
-        }
-        c.insert(site.id.clone(), (now, site.clone()));
-    });
+    CACHE.with(|c| kept::keep(c, site.id.clone(), now, site.clone(), CACHE_SITES));
     RENDERED.with(|r| r.borrow_mut().retain(|(id, _), _| *id != site.id));
 }
 
@@ -144,13 +123,7 @@ pub async fn store(env: &Env, site: &SiteConfig) -> Result<(), AppError> {
 /// kept in the isolate like a config: every status webhook asks.
 pub async fn number_owner(env: &Env, phone_number_id: &str) -> Result<Option<String>, AppError> {
     let now = worker::Date::now().as_millis() as f64;
-    let hit = NUMBERS.with(|n| {
-        n.borrow()
-            .get(phone_number_id)
-            .filter(|(at, _)| now - at < CACHE_MS)
-            .map(|(_, owner)| owner.clone())
-    });
-    if let Some(owner) = hit {
+    if let Some((_, owner)) = NUMBERS.with(|n| kept::current(n, phone_number_id, now, CACHE_MS)) {
         return Ok(owner);
     }
     let owner = kv_get(env, &format!("pnid:{phone_number_id}")).await?;
@@ -159,13 +132,7 @@ pub async fn number_owner(env: &Env, phone_number_id: &str) -> Result<Option<Str
 }
 
 fn remember_owner(phone_number_id: &str, owner: Option<String>, now: f64) {
-    NUMBERS.with(|n| {
-        let mut n = n.borrow_mut();
-        if n.len() >= CACHE_SITES {
-            n.clear();
-        }
-        n.insert(phone_number_id.to_owned(), (now, owner));
-    });
+    NUMBERS.with(|n| kept::keep(n, phone_number_id.to_owned(), now, owner, CACHE_SITES));
 }
 
 /// Routes the site's business number's webhooks to it (KV `pnid:{id}`), unless
