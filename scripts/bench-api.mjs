@@ -123,8 +123,11 @@ async function interleaved(op, concurrency) {
     for (const [who, url] of order) slices[who].push(await drive(url, op, concurrency, REQUESTS / ROUNDS));
   }
   // The confirmations our consents queued are sent by the ledger's alarm after the
-  // answer: their CPU belongs to the consent too, so let them go out first.
+  // answer: their CPU belongs to the consent too, so let them go out first — all of
+  // them, or the next operation (and the export) would be timed against the rest of
+  // this level's sends, work the baseline does not have.
   await sleep(SETTLE_MS);
+  if (op === "consent") await drained(concurrency);
   const sent = WARMUP + REQUESTS;
   const [ours, base] = [merge(slices.ours), merge(slices.base)];
   const perRequest = (tree, before) => (tree.length ? ((cpuSeconds(tree) - before) * 1000) / sent : NaN);
@@ -132,6 +135,28 @@ async function interleaved(op, concurrency) {
   base.cpuMs = perRequest(trees.base, cpu0[1]);
   return [ours, base];
 }
+
+const DRAIN_SECONDS = 60;
+/**
+ * Waits (at most DRAIN_SECONDS) until every consent ours recorded has its
+ * confirmation read (the simulator's last status webhook) or failed; prints the wait.
+ */
+async function drained(concurrency) {
+  const agent = new http.Agent({ keepAlive: true });
+  const t0 = performance.now();
+  let left = NaN;
+  while (performance.now() - t0 < DRAIN_SECONDS * 1000) {
+    const r = await request(agent, `${OURS}/admin/sites/${SITE}/stats`, { headers: ADMIN });
+    const stats = JSON.parse(r.text);
+    const grants = stats.events.find((e) => e.kind === "grant")?.n ?? 0;
+    const done = stats.confirmations.filter((c) => c.status === "read" || c.status === "failed").reduce((t, c) => t + c.n, 0);
+    if ((left = grants - done) <= 0) break;
+    await sleep(200);
+  }
+  agent.destroy();
+  drains.push(`${concurrency} clients: ${f((performance.now() - t0) / 1000 + SETTLE_MS / 1000, 1)} s${left > 0 ? ` (${left} confirmations still not read after ${DRAIN_SECONDS} s)` : ""}`);
+}
+const drains = [];
 
 /** One result from the slices of a run: all latencies, throughput over their summed time. */
 function merge(parts) {
@@ -256,7 +281,8 @@ async function main() {
       if (op === "consent") topConsentP99 = ours.p99;
     }
   }
-  console.log(`\nCPU time per request: user + system time of each \`wrangler dev\` process tree (${trees.ours.length} processes ours, ${trees.base.length} the baseline's, from /proc), read before the warm-up and ${SETTLE_MS} ms after the last slice, over the ${WARMUP + REQUESTS} requests each got; ours includes the confirmation each consent sends.`);
+  console.log(`\nCPU time per request: user + system time of each \`wrangler dev\` process tree (${trees.ours.length} processes ours, ${trees.base.length} the baseline's, from /proc), read before the warm-up and ${SETTLE_MS} ms after the last slice (for consent: once its confirmations were read), over the ${WARMUP + REQUESTS} requests each got; ours includes the confirmation each consent sends.`);
+  console.log(`\nAfter each consent level, until every confirmation it queued was read (the next operation starts then): ${drains.join("; ")}.`);
   console.log("\n| operation | concurrency | ours CPU ms/request | baseline CPU ms/request | ours / baseline |\n|---|---|---|---|---|");
   for (const row of cpuRows) console.log(row);
   const nd = await timeExport(`${OURS}/admin/sites/${SITE}/export?format=ndjson`);

@@ -4,7 +4,10 @@
 // one under `wrangler dev`), taken over its inspector while one operation is sent,
 // and summarised by function — self time, and time including callees.
 //
-//   node --experimental-websocket scripts/profile-worker.mjs [consent|config|permissions]
+//   node --experimental-websocket scripts/profile-worker.mjs [consent|config|permissions|export]
+//
+// `export` streams EXPORT_SITE's NDJSON export (a site with events: the one
+// `scripts/bench-api.mjs` left behind, say), COUNT (default 30 for it) times.
 //
 // Needs our stack (scripts/dev demo or stack) with its inspector on INSPECTOR_PORT
 // (default: the Worker's port + 1442, as scripts/dev starts it). COUNT requests
@@ -18,16 +21,21 @@ import { request, sleep, createBenchSite } from "./lib/harness.mjs";
 const OP = process.argv[2] ?? "consent";
 const OURS = process.env.OPTIN_BASE ?? "http://127.0.0.1:8787";
 const INSPECTOR = Number(process.env.INSPECTOR_PORT ?? Number(new URL(OURS).port) + 1442);
-const COUNT = Number(process.env.COUNT ?? 300);
+const COUNT = Number(process.env.COUNT ?? (OP === "export" ? 30 : 300));
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 4);
 const TOP = Number(process.env.TOP ?? 25);
 // Also list our own functions (and SQLite's exec) by inclusive time, where the glue hides them.
 const OWN = /optin_worker::|consent_core::|^exec$|serde_json::/;
 const RUN = randomBytes(3).toString("hex");
-const SITE = `prof-${RUN}`;
+const SITE = OP === "export" ? process.env.EXPORT_SITE : `prof-${RUN}`;
+const ADMIN_TOKEN = process.env.ADMIN_TOKEN ?? "dev-admin-token";
 const NOTICE =
   "I agree to receive the messages I select below from Toko Acme on WhatsApp. I can stop at any time by replying STOP.";
 
+if (OP === "export" && !SITE) {
+  console.error("export: set EXPORT_SITE to a site with events");
+  process.exit(2);
+}
 if (typeof WebSocket === "undefined") {
   console.error("run with: node --experimental-websocket scripts/profile-worker.mjs");
   process.exit(2);
@@ -37,6 +45,9 @@ let seq = 0;
 function operation(key) {
   const n = seq++;
   if (OP === "config") return { url: `${OURS}/v1/sites/${SITE}/config` };
+  if (OP === "export") {
+    return { url: `${OURS}/admin/sites/${SITE}/export?format=ndjson`, headers: { authorization: `Bearer ${ADMIN_TOKEN}` } };
+  }
   if (OP === "permissions") {
     return { url: `${OURS}/v1/sites/${SITE}/permissions/%2B62813${70000000 + (n % 50)}`, headers: { authorization: `Bearer ${key}` } };
   }
@@ -125,8 +136,8 @@ function summarise(profile) {
 
 async function main() {
   const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
-  const key = await createBenchSite(agent, OURS, SITE, RUN, process.env.ADMIN_TOKEN ?? "dev-admin-token");
-  await drive(agent, key, 20); // compiled and cached before the profile starts
+  const key = OP === "export" ? null : await createBenchSite(agent, OURS, SITE, RUN, ADMIN_TOKEN);
+  await drive(agent, key, OP === "export" ? 3 : 20); // compiled and cached before the profile starts
   const dt = await inspector();
   await dt.send("Profiler.enable");
   await dt.send("Profiler.setSamplingInterval", { interval: 200 });

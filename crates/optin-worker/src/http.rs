@@ -112,6 +112,15 @@ pub fn query_param(url: &worker::Url, name: &str) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
+/// A fetched answer's whole body as a JS `Uint8Array`, with one `arrayBuffer()`
+/// call; it stays in JS (for a body passed on as it is).
+pub async fn answer_bytes(resp: worker::Response) -> worker::Result<worker::wasm_bindgen::JsValue> {
+    use worker::{js_sys::Uint8Array, wasm_bindgen_futures::JsFuture, web_sys};
+    let web = web_sys::Response::from(resp);
+    let buffer = JsFuture::from(web.array_buffer()?).await?;
+    Ok(Uint8Array::new(&buffer).into())
+}
+
 /// A fetched answer's whole body as text, read with one `text()` call rather
 /// than chunk by chunk through wasm (what `Response::text` does for a stream).
 pub async fn answer_text(resp: worker::Response) -> worker::Result<String> {

@@ -3,7 +3,12 @@
 
 use consent_core::{normalize_phone, ConsentError, SiteConfig};
 use futures_util::stream;
-use worker::{Env, Request, Response};
+use worker::{
+    js_sys::Uint8Array,
+    wasm_bindgen::{JsCast, JsValue},
+    web_sys::ReadableStream,
+    Env, Request, Response, ResponseBody,
+};
 
 use super::sites;
 use crate::{
@@ -486,34 +491,11 @@ pub async fn export(req: &Request, env: &Env, site: &str) -> Result<Response, Ap
         None => 0,
         Some(s) => parse_since(&s)?,
     };
-    let env = env.clone();
     let ledgers = site.shard_names();
-    // State: (shard index, seq to continue after); shards are exported one after another.
-    let pages = stream::unfold(Some((0usize, 0i64)), move |cursor| {
-        let env = env.clone();
-        let ledgers = ledgers.clone();
-        async move {
-            let (shard, after) = cursor?;
-            let first = shard == 0 && after == 0;
-            let page = fetch_page(&env, &ledgers[shard], after, since, format).await;
-            Some(match page {
-                Ok((bytes, next)) => {
-                    let next = match next {
-                        Some(seq) => Some((shard, seq)),
-                        None if shard + 1 < ledgers.len() => Some((shard + 1, 0)),
-                        None => None,
-                    };
-                    let bytes = if format == Format::Csv && first {
-                        [CSV_HEADER.as_bytes(), &bytes].concat()
-                    } else {
-                        bytes
-                    };
-                    (Ok(bytes), next)
-                }
-                Err(e) => (Err(worker::Error::RustError(e.to_string())), None),
-            })
-        }
-    });
+    let body = match format {
+        Format::Csv => csv_pages(env.clone(), ledgers, since),
+        Format::Ndjson | Format::Messages => ndjson_pages(env.clone(), ledgers, since, format),
+    };
     let headers = no_store()?;
     let (media, file) = match format {
         Format::Ndjson => ("application/x-ndjson", "consents.ndjson"),
@@ -525,7 +507,7 @@ pub async fn export(req: &Request, env: &Env, site: &str) -> Result<Response, Ap
         "Content-Disposition",
         &format!("attachment; filename=\"{file}\""),
     )?;
-    Ok(Response::from_stream(pages)?.with_headers(headers))
+    Ok(Response::from_body(ResponseBody::Stream(body))?.with_headers(headers))
 }
 
 /// `since` as Unix milliseconds or an RFC 3339 / ISO 8601 date.
@@ -554,33 +536,76 @@ fn js_date_parse(_: &str) -> f64 {
     f64::NAN
 }
 
-/// One page's bytes and where the next starts. NDJSON comes written by the
-/// ledger's SQLite (the rows never become Rust values); CSV is rendered here.
-async fn fetch_page(
-    env: &Env,
-    site: &str,
-    after: i64,
-    since: i64,
-    format: Format,
-) -> Result<(Vec<u8>, Option<i64>), AppError> {
-    let ledger = LedgerClient::new(env, site)?;
-    Ok(match format {
-        Format::Ndjson => lines(ledger.export_ndjson(after, since).await?),
-        Format::Csv => {
-            let page = ledger.export(after, since).await?;
-            (render_csv(&page.events), page.next)
-        }
-        Format::Messages => lines(ledger.export_messages(after, since).await?),
-    })
+/// Where the export goes after a page of `shard` that said `next`: on in the
+/// same shard, to the next shard, or (`None`) nowhere.
+fn advance(shard: usize, next: Option<i64>, shards: usize) -> Option<(usize, i64)> {
+    match next {
+        Some(seq) => Some((shard, seq)),
+        None if shard + 1 < shards => Some((shard + 1, 0)),
+        None => None,
+    }
 }
 
-/// An NDJSON page's bytes, ending in a newline unless empty, and where the next starts.
-fn lines(page: crate::protocol::NdjsonPage) -> (Vec<u8>, Option<i64>) {
-    let mut body = page.body.into_bytes();
-    if !body.is_empty() {
-        body.push(b'\n');
-    }
-    (body, page.next)
+/// The NDJSON export's body: each ledger page as the ledger's SQLite wrote it,
+/// handed on as the JS bytes it arrived in (never copied into wasm and out).
+/// Shards are exported one after another; a page is fetched when the client
+/// has taken the one before.
+fn ndjson_pages(env: Env, ledgers: Vec<String>, since: i64, format: Format) -> ReadableStream {
+    let pages = stream::unfold(Some((0usize, 0i64)), move |cursor| {
+        let env = env.clone();
+        let ledgers = ledgers.clone();
+        async move {
+            let (shard, after) = cursor?;
+            let page = async {
+                let ledger = LedgerClient::new(&env, &ledgers[shard])?;
+                Ok::<_, AppError>(match format {
+                    Format::Messages => ledger.export_messages(after, since).await?,
+                    _ => ledger.export_ndjson(after, since).await?,
+                })
+            };
+            Some(match page.await {
+                Ok(page) => (Ok(page.body), advance(shard, page.next, ledgers.len())),
+                Err(e) => (Err(JsValue::from_str(&e.to_string())), None),
+            })
+        }
+    });
+    raw_stream(wasm_streams::ReadableStream::from_stream(pages))
+}
+
+/// The CSV export's body: rendered here from the ledger's rows, page by page.
+fn csv_pages(env: Env, ledgers: Vec<String>, since: i64) -> ReadableStream {
+    let pages = stream::unfold(Some((0usize, 0i64)), move |cursor| {
+        let env = env.clone();
+        let ledgers = ledgers.clone();
+        async move {
+            let (shard, after) = cursor?;
+            let page = async {
+                Ok::<_, AppError>(
+                    LedgerClient::new(&env, &ledgers[shard])?
+                        .export(after, since)
+                        .await?,
+                )
+            };
+            Some(match page.await {
+                Ok(page) => {
+                    let mut bytes = if shard == 0 && after == 0 {
+                        CSV_HEADER.as_bytes().to_vec()
+                    } else {
+                        Vec::new()
+                    };
+                    bytes.extend(render_csv(&page.events));
+                    let chunk = Uint8Array::from(bytes.as_slice());
+                    (Ok(chunk.into()), advance(shard, page.next, ledgers.len()))
+                }
+                Err(e) => (Err(JsValue::from_str(&e.to_string())), None),
+            })
+        }
+    });
+    raw_stream(wasm_streams::ReadableStream::from_stream(pages))
+}
+
+fn raw_stream(stream: wasm_streams::ReadableStream) -> ReadableStream {
+    stream.into_raw().unchecked_into()
 }
 
 const CSV_HEADER: &str =

@@ -103,10 +103,11 @@ pub(super) struct NdjsonRow {
 
 /// Like [`export_page`], written by SQLite: each event one JSON object with the
 /// keys in the order `serde_json` sorts them, `categories` and `evidence` as
-/// the JSON they were stored as (`null` where they are gone or not JSON).
+/// the JSON they were stored as (`null` where they are gone or not JSON); every
+/// line ends in a newline, so pages join by concatenation.
 pub fn export_ndjson(tx: &Tx, after: i64, since: i64) -> Result<NdjsonPage> {
     let row: NdjsonRow = tx.db.one(
-        "SELECT COUNT(*) AS n, MAX(seq) AS last, group_concat(line, char(10) ORDER BY seq) AS body
+        "SELECT COUNT(*) AS n, MAX(seq) AS last, group_concat(line, char(10) ORDER BY seq) || char(10) AS body
          FROM (SELECT seq, json_object(
                  'categories', CASE WHEN json_valid(categories) THEN json(categories) END,
                  'evidence', CASE WHEN json_valid(evidence) THEN json(evidence) END,

@@ -82,7 +82,8 @@ impl DurableObject for SiteLedger {
             self.wake().await?;
         }
         match answer {
-            Ok(json) => reply(200, json),
+            Ok(Answer::Json(json)) => reply(200, json),
+            Ok(Answer::Lines(page)) => lines_reply(page),
             Err(e) => reply(e.status(), serde_json::to_string(&e).unwrap_or_default()),
         }
     }
@@ -143,8 +144,8 @@ impl SiteLedger {
         })
     }
 
-    /// Runs one command; its reply as JSON.
-    async fn dispatch(&self, cmd: LedgerCommand) -> std::result::Result<String, LedgerError> {
+    /// Runs one command; its reply.
+    async fn dispatch(&self, cmd: LedgerCommand) -> std::result::Result<Answer, LedgerError> {
         let keys = self.keys()?;
         let sql = self.state.storage().sql();
         let tx = self.tx(&sql, keys)?;
@@ -236,7 +237,7 @@ impl SiteLedger {
                 to_json(&serde_json::json!({ "written": written }))?
             }
             LedgerCommand::ExportNdjson { after, since } => {
-                to_json(&audit::export_ndjson(&tx, after, since)?)?
+                return Ok(Answer::Lines(audit::export_ndjson(&tx, after, since)?));
             }
             LedgerCommand::RecordTemplateStatuses { statuses } => {
                 to_json(&templates::record(tx.db, &statuses, tx.now)?)?
@@ -250,7 +251,7 @@ impl SiteLedger {
             }
             LedgerCommand::CheckPermissions(cmd) => to_json(&sending::check(&tx, &cmd)?)?,
             LedgerCommand::ExportMessages { after, since } => {
-                to_json(&sending::export_ndjson(tx.db, after, since)?)?
+                return Ok(Answer::Lines(sending::export_ndjson(tx.db, after, since)?));
             }
             LedgerCommand::SetRetention(r) => {
                 retention::set(tx.db, &r)?;
@@ -278,7 +279,7 @@ impl SiteLedger {
                 to,
             } => to_json(&hooks::replay(tx.db, &endpoint_id, from, to, tx.now)?)?,
         };
-        Ok(json)
+        Ok(Answer::Json(json))
     }
 
     /// Sets the alarm for ledger time `at` unless it is already set sooner.
@@ -301,6 +302,22 @@ impl SiteLedger {
 
 fn to_json<T: Serialize>(v: &T) -> std::result::Result<String, LedgerError> {
     Ok(serde_json::to_string(v)?)
+}
+
+/// A command's answer: JSON, or an export page's NDJSON lines as they are.
+enum Answer {
+    Json(String),
+    Lines(crate::protocol::NdjsonPage),
+}
+
+/// An export page: its lines as the body, where the next starts in a header.
+fn lines_reply(page: crate::protocol::NdjsonPage) -> Result<Response> {
+    let headers = Headers::new();
+    headers.set("Content-Type", "application/x-ndjson")?;
+    if let Some(next) = page.next {
+        headers.set(crate::protocol::NEXT_HEADER, &next.to_string())?;
+    }
+    Ok(Response::from_bytes(page.body.into_bytes())?.with_headers(headers))
 }
 
 fn reply(status: u16, body: String) -> Result<Response> {

@@ -493,7 +493,7 @@ pub fn counts(
 /// SQLite: what the audit needs to show nothing went to a person who said no.
 pub fn export_ndjson(sql: &dyn Db, after: i64, since: i64) -> Result<crate::protocol::NdjsonPage> {
     let row: super::audit::NdjsonRow = sql.one(
-        "SELECT COUNT(*) AS n, MAX(rid) AS last, group_concat(line, char(10) ORDER BY rid) AS body
+        "SELECT COUNT(*) AS n, MAX(rid) AS last, group_concat(line, char(10) ORDER BY rid) || char(10) AS body
          FROM (SELECT m.rowid AS rid, json_object(
                  'category', m.category, 'created_at', m.created_at, 'decision', m.decision,
                  'detail', CASE WHEN json_valid(m.detail) THEN json(m.detail) END,

@@ -49,7 +49,7 @@ pub struct ExportRow {
     pub hash: String,
 }
 
-/// A page of the NDJSON export, one event per line (no trailing newline), as
+/// A page of the NDJSON export, one event per line (each ending in a newline), as
 /// SQLite wrote it: the rows never become Rust values on either side.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct NdjsonPage {
@@ -58,6 +58,21 @@ pub struct NdjsonPage {
     /// `after` for the next page; `None` at the end.
     pub next: Option<i64>,
 }
+
+/// An NDJSON page as the edge receives it: the ledger answers it as the lines
+/// themselves (its `next` in the [`NEXT_HEADER`] header), not wrapped in JSON,
+/// so a megabyte page is neither escaped by the ledger nor parsed by the edge,
+/// and its bytes go on to the client without being copied into wasm.
+pub struct LinesPage {
+    /// The page's lines as SQLite wrote them, each ending in a newline: a
+    /// `Uint8Array`.
+    pub body: worker::wasm_bindgen::JsValue,
+    /// `after` for the next page; `None` at the end.
+    pub next: Option<i64>,
+}
+
+/// The header that carries an NDJSON page's [`NdjsonPage::next`].
+pub const NEXT_HEADER: &str = "X-Next-After";
 
 /// A page of the export and where the next one starts.
 #[derive(Serialize, Deserialize)]

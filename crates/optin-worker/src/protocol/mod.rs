@@ -16,7 +16,9 @@ mod subscriber;
 mod templates;
 mod webhook;
 
-pub use audit::{BrokenLink, Erased, ExportPage, ExportRow, NdjsonPage, Verification};
+pub use audit::{
+    BrokenLink, Erased, ExportPage, ExportRow, LinesPage, NdjsonPage, Verification, NEXT_HEADER,
+};
 #[cfg(test)]
 pub use breaker::BreakerDecision;
 pub use breaker::{BreakerView, Decided, HeldSummary, DECISIONS_SHOWN};
@@ -356,6 +358,32 @@ impl LedgerClient {
 
     /// Sends one command and decodes its reply or refusal.
     async fn send<T: DeserializeOwned>(&self, cmd: &LedgerCommand) -> Result<T, LedgerError> {
+        let resp = self.post(cmd).await?;
+        let status = resp.status_code();
+        let text = crate::http::answer_text(resp).await?;
+        if status == 200 {
+            return Ok(serde_json::from_str(&text)?);
+        }
+        Err(self.refusal(status, &text))
+    }
+
+    /// Sends a command the ledger answers with NDJSON lines (the export pages).
+    async fn send_lines(&self, cmd: &LedgerCommand) -> Result<LinesPage, LedgerError> {
+        let resp = self.post(cmd).await?;
+        let status = resp.status_code();
+        if status != 200 {
+            let text = crate::http::answer_text(resp).await?;
+            return Err(self.refusal(status, &text));
+        }
+        let next = resp
+            .headers()
+            .get(NEXT_HEADER)?
+            .and_then(|n| n.parse().ok());
+        let body = crate::http::answer_bytes(resp).await?;
+        Ok(LinesPage { body, next })
+    }
+
+    async fn post(&self, cmd: &LedgerCommand) -> Result<worker::Response, LedgerError> {
         let body = serde_json::to_string(cmd)?;
         let headers = Headers::new();
         headers.set("Content-Type", "application/json")?;
@@ -364,22 +392,19 @@ impl LedgerClient {
             .with_headers(headers)
             .with_body(Some(body.into()));
         let req = Request::new_with_init("https://ledger/", &init)?;
-        let resp = self.stub.fetch_with_request(req).await?;
-        let status = resp.status_code();
-        let text = crate::http::answer_text(resp).await?;
-        if status == 200 {
-            return Ok(serde_json::from_str(&text)?);
-        }
-        Err(
-            serde_json::from_str(&text).unwrap_or_else(|_| LedgerError::Storage {
-                detail: format!(
-                    "ledger {} answered {}: {}",
-                    self.name,
-                    status,
-                    text.chars().take(200).collect::<String>()
-                ),
-            }),
-        )
+        Ok(self.stub.fetch_with_request(req).await?)
+    }
+
+    /// The ledger's refusal, or a storage error saying what came back instead.
+    fn refusal(&self, status: u16, text: &str) -> LedgerError {
+        serde_json::from_str(text).unwrap_or_else(|_| LedgerError::Storage {
+            detail: format!(
+                "ledger {} answered {}: {}",
+                self.name,
+                status,
+                text.chars().take(200).collect::<String>()
+            ),
+        })
     }
 
     /// [`LedgerCommand::RecordConsent`].
@@ -489,8 +514,8 @@ impl LedgerClient {
     }
 
     /// [`LedgerCommand::ExportNdjson`].
-    pub async fn export_ndjson(&self, after: i64, since: i64) -> Result<NdjsonPage, LedgerError> {
-        self.send(&LedgerCommand::ExportNdjson { after, since })
+    pub async fn export_ndjson(&self, after: i64, since: i64) -> Result<LinesPage, LedgerError> {
+        self.send_lines(&LedgerCommand::ExportNdjson { after, since })
             .await
     }
 
@@ -508,8 +533,8 @@ impl LedgerClient {
     }
 
     /// [`LedgerCommand::ExportMessages`].
-    pub async fn export_messages(&self, after: i64, since: i64) -> Result<NdjsonPage, LedgerError> {
-        self.send(&LedgerCommand::ExportMessages { after, since })
+    pub async fn export_messages(&self, after: i64, since: i64) -> Result<LinesPage, LedgerError> {
+        self.send_lines(&LedgerCommand::ExportMessages { after, since })
             .await
     }
 
