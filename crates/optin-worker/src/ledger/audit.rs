@@ -94,19 +94,12 @@ pub fn export_page(tx: &Tx, after: i64, since: i64) -> Result<ExportPage> {
     Ok(ExportPage { events, next })
 }
 
-#[derive(Deserialize)]
-pub(super) struct NdjsonRow {
-    pub(super) n: i64,
-    pub(super) last: Option<i64>,
-    pub(super) body: Option<String>,
-}
-
 /// Like [`export_page`], written by SQLite: each event one JSON object with the
 /// keys in the order `serde_json` sorts them, `categories` and `evidence` as
 /// the JSON they were stored as (`null` where they are gone or not JSON); every
 /// line ends in a newline, so pages join by concatenation.
 pub fn export_ndjson(tx: &Tx, after: i64, since: i64) -> Result<NdjsonPage> {
-    let row: NdjsonRow = tx.db.one(
+    let row = tx.db.page(
         "SELECT COUNT(*) AS n, MAX(seq) AS last, group_concat(line, char(10) ORDER BY seq) || char(10) AS body
          FROM (SELECT seq, json_object(
                  'categories', CASE WHEN json_valid(categories) THEN json(categories) END,
@@ -117,7 +110,7 @@ pub fn export_ndjson(tx: &Tx, after: i64, since: i64) -> Result<NdjsonPage> {
         &[after.into(), since.into(), PAGE.into()],
     )?;
     Ok(NdjsonPage {
-        body: row.body.unwrap_or_default(),
+        body: row.body,
         next: (row.n == PAGE).then_some(row.last).flatten(),
     })
 }

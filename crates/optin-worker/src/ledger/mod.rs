@@ -27,6 +27,7 @@ mod sending;
 mod sending_tests;
 mod settings;
 mod store;
+pub(crate) use store::PageText;
 mod subscriber;
 mod templates;
 #[cfg(test)]
@@ -317,7 +318,25 @@ fn lines_reply(page: crate::protocol::NdjsonPage) -> Result<Response> {
     if let Some(next) = page.next {
         headers.set(crate::protocol::NEXT_HEADER, &next.to_string())?;
     }
-    Ok(Response::from_bytes(page.body.into_bytes())?.with_headers(headers))
+    Ok(page_response(page.body)?.with_headers(headers))
+}
+
+/// `new Response(text)` with the JS string SQLite answered: the text is not
+/// copied into wasm and out again.
+#[cfg(target_arch = "wasm32")]
+fn page_response(text: PageText) -> Result<Response> {
+    use worker::{js_sys, wasm_bindgen::JsCast};
+    let ctor: js_sys::Function =
+        js_sys::Reflect::get(&js_sys::global(), &"Response".into())?.unchecked_into();
+    let made = js_sys::Reflect::construct(&ctor, &js_sys::Array::of1(&text))?;
+    Ok(Response::from(
+        made.unchecked_into::<worker::web_sys::Response>(),
+    ))
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn page_response(text: PageText) -> Result<Response> {
+    Response::from_bytes(text.into_bytes())
 }
 
 fn reply(status: u16, body: String) -> Result<Response> {

@@ -492,7 +492,7 @@ pub fn counts(
 /// One page of every send decision as NDJSON (oldest first, by row), written by
 /// SQLite: what the audit needs to show nothing went to a person who said no.
 pub fn export_ndjson(sql: &dyn Db, after: i64, since: i64) -> Result<crate::protocol::NdjsonPage> {
-    let row: super::audit::NdjsonRow = sql.one(
+    let row = sql.page(
         "SELECT COUNT(*) AS n, MAX(rid) AS last, group_concat(line, char(10) ORDER BY rid) || char(10) AS body
          FROM (SELECT m.rowid AS rid, json_object(
                  'category', m.category, 'created_at', m.created_at, 'decision', m.decision,
@@ -506,7 +506,7 @@ pub fn export_ndjson(sql: &dyn Db, after: i64, since: i64) -> Result<crate::prot
         &[after.into(), since.into(), super::audit::PAGE.into()],
     )?;
     Ok(crate::protocol::NdjsonPage {
-        body: row.body.unwrap_or_default(),
+        body: row.body,
         next: (row.n == super::audit::PAGE).then_some(row.last).flatten(),
     })
 }

@@ -70,6 +70,47 @@ pub trait Db {
     fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<serde_json::Value>>;
     /// Runs several `;`-separated statements without parameters (migrations).
     fn batch(&self, sql: &str) -> Result<()>;
+    /// The one row of an export page's `sql` (columns `n`, `last`, `body`), its
+    /// `body` left as the database made it: on workerd a JS string, which goes
+    /// into the ledger's answer without a copy into wasm and out again.
+    fn page(&self, sql: &str, params: &[Value]) -> Result<PageRow> {
+        #[derive(serde::Deserialize)]
+        struct Row {
+            n: i64,
+            last: Option<i64>,
+            body: Option<String>,
+        }
+        let row = self.query(sql, params)?.into_iter().next();
+        let row: Row = row
+            .map(serde_json::from_value)
+            .transpose()
+            .map_err(|e| storage_error(sql, e))?
+            .ok_or_else(|| worker::Error::RustError(format!("no row from {}", head(sql))))?;
+        Ok(PageRow {
+            n: row.n,
+            last: row.last,
+            body: PageText::from(row.body.unwrap_or_default()),
+        })
+    }
+}
+
+/// An export page's text where the database made it: a JS string on workerd,
+/// a `String` in native tests.
+#[cfg(target_arch = "wasm32")]
+pub type PageText = worker::wasm_bindgen::JsValue;
+/// An export page's text where the database made it: a JS string on workerd,
+/// a `String` in native tests.
+#[cfg(not(target_arch = "wasm32"))]
+pub type PageText = String;
+
+/// What an export page's query answers: its row count, last key and lines.
+pub struct PageRow {
+    /// Rows on the page.
+    pub n: i64,
+    /// The last row's key (`seq`, `rowid`); `None` on an empty page.
+    pub last: Option<i64>,
+    /// The lines (empty on an empty page).
+    pub body: PageText,
 }
 
 impl dyn Db + '_ {
@@ -103,22 +144,47 @@ fn storage_error(sql: &str, e: impl std::fmt::Display) -> worker::Error {
     worker::Error::RustError(format!("{}: {e}", head(sql)))
 }
 
+fn bindings(params: &[Value]) -> Vec<worker::SqlStorageValue> {
+    params
+        .iter()
+        .map(|v| match v {
+            Value::Null => worker::SqlStorageValue::Null,
+            Value::Integer(n) => (*n).into(),
+            Value::Real(n) => (*n).into(),
+            Value::Text(s) => s.as_str().into(),
+        })
+        .collect()
+}
+
 impl Db for worker::SqlStorage {
     fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<serde_json::Value>> {
-        let bindings: Vec<worker::SqlStorageValue> = params
-            .iter()
-            .map(|v| match v {
-                Value::Null => worker::SqlStorageValue::Null,
-                Value::Integer(n) => (*n).into(),
-                Value::Real(n) => (*n).into(),
-                Value::Text(s) => s.as_str().into(),
-            })
-            .collect();
-        self.exec(sql, bindings)?.to_array()
+        self.exec(sql, bindings(params))?.to_array()
     }
 
     fn batch(&self, sql: &str) -> Result<()> {
         self.exec(sql, None).map(drop)
+    }
+
+    #[cfg(target_arch = "wasm32")]
+    fn page(&self, sql: &str, params: &[Value]) -> Result<PageRow> {
+        use worker::wasm_bindgen::JsValue;
+        #[derive(serde::Deserialize)]
+        struct Row {
+            n: i64,
+            last: Option<i64>,
+            #[serde(with = "serde_wasm_bindgen::preserve")]
+            body: JsValue,
+        }
+        let row: Row = self.exec(sql, bindings(params))?.one()?;
+        Ok(PageRow {
+            n: row.n,
+            last: row.last,
+            body: if row.body.is_string() {
+                row.body
+            } else {
+                JsValue::from_str("")
+            },
+        })
     }
 }
 

@@ -50,11 +50,11 @@ pub struct ExportRow {
 }
 
 /// A page of the NDJSON export, one event per line (each ending in a newline), as
-/// SQLite wrote it: the rows never become Rust values on either side.
-#[derive(Debug, Serialize, Deserialize)]
+/// SQLite wrote it: the rows never become Rust values on either side, and on
+/// workerd the text never enters wasm (see `ledger::PageText`).
 pub struct NdjsonPage {
     /// The page's lines.
-    pub body: String,
+    pub body: crate::ledger::PageText,
     /// `after` for the next page; `None` at the end.
     pub next: Option<i64>,
 }
