@@ -36,7 +36,7 @@ import http from "node:http";
 import { mkdtempSync } from "node:fs";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
-import { ROOT, startProcess, killGroup, waitUp, request, percentile, sleep, serverTree, cpuSeconds, rssBytes, createBenchSite } from "./lib/harness.mjs";
+import { ROOT, startProcess, killGroup, waitUp, request, percentile, median, sleep, serverTree, cpuSeconds, rssBytes, createBenchSite } from "./lib/harness.mjs";
 
 const SHORT = process.argv.includes("--short");
 const LEVELS = [1, 16, 64]; // the speed issue's three levels, in CI too
@@ -45,9 +45,9 @@ const LEVEL_SECONDS = 60;
 const ROUNDS = 4; // slices per operation and level, ours and the baseline taking turns
 const WARMUP = 10; // requests each Worker gets before every measured operation
 const TARGET = 0.8;
-/** Regression floors for ours/baseline throughput (see the header); measured 2026-12-01. */
+/** Regression floors for ours/baseline throughput (see the header); measured 2026-12-01 (export: 2026-12-04, 0.52–0.68× against 0.27–0.31× before its pages stayed in JS; floor 0.25). */
 const RATIO_FLOORS = {
-  "config@1": 0.2, "config@16": 0.2, "consent@1": 0.1, "consent@16": 0.3, "config@64": 0.2, "consent@64": 0.3, export: 0.05,
+  "config@1": 0.2, "config@16": 0.2, "consent@1": 0.1, "consent@16": 0.3, "config@64": 0.2, "consent@64": 0.3, export: 0.25,
   // First measured 2026-12-02 (see BENCHMARKS.md); floors set below with the same margin.
   "permissions@1": 0.15, "permissions@16": 0.15, "permissions@64": 0.15,
 };
@@ -137,6 +137,7 @@ async function interleaved(op, concurrency) {
 }
 
 const DRAIN_SECONDS = 60;
+const EXPORT_RUNS = 5;
 /**
  * Waits (at most DRAIN_SECONDS) until every consent ours recorded has its
  * confirmation read (the simulator's last status webhook) or failed; prints the wait.
@@ -285,14 +286,21 @@ async function main() {
   console.log(`\nAfter each consent level, until every confirmation it queued was read (the next operation starts then): ${drains.join("; ")}.`);
   console.log("\n| operation | concurrency | ours CPU ms/request | baseline CPU ms/request | ours / baseline |\n|---|---|---|---|---|");
   for (const row of cpuRows) console.log(row);
-  const nd = await timeExport(`${OURS}/admin/sites/${SITE}/export?format=ndjson`);
-  const csv = await timeExport(`${OURS}/admin/sites/${SITE}/export?format=csv`);
-  const base = await timeExport(`${BASELINE}/admin/sites/${SITE}/export`);
-  console.log("\n| export | rows | bytes | ms | rows/s |");
-  console.log("|---|---|---|---|---|");
+  // One export takes 5–50 ms here, where a burst from another process moves a single
+  // timing by as much: EXPORT_RUNS of each, taken in turns, judged on their medians.
+  const exports = { nd: [], csv: [], base: [] };
+  for (let i = 0; i < EXPORT_RUNS; i++) {
+    exports.nd.push(await timeExport(`${OURS}/admin/sites/${SITE}/export?format=ndjson`));
+    exports.base.push(await timeExport(`${BASELINE}/admin/sites/${SITE}/export`));
+    exports.csv.push(await timeExport(`${OURS}/admin/sites/${SITE}/export?format=csv`));
+  }
+  const medianOf = (runs) => ({ ...runs[0], ms: median(runs.map((e) => e.ms)), first: runs[0].ms, min: Math.min(...runs.map((e) => e.ms)), max: Math.max(...runs.map((e) => e.ms)) });
+  const [nd, csv, base] = [medianOf(exports.nd), medianOf(exports.csv), medianOf(exports.base)];
+  console.log(`\n${EXPORT_RUNS} exports of each, in turns (median judged):\n\n| export | rows | bytes | first ms | min ms | median ms | max ms | rows/s (median) |`);
+  console.log("|---|---|---|---|---|---|---|---|");
   const ndRate = nd.rows / (nd.ms / 1000);
   for (const [name, e] of [["ours NDJSON (events with evidence)", nd], ["ours CSV", csv], ["baseline NDJSON (raw rows)", base]]) {
-    console.log(`| ${name} | ${e.rows} | ${e.bytes} | ${f(e.ms)} | ${f(e.rows / (e.ms / 1000), 0)} |`);
+    console.log(`| ${name} | ${e.rows} | ${e.bytes} | ${f(e.first)} | ${f(e.min)} | ${f(e.ms)} | ${f(e.max)} | ${f(e.rows / (e.ms / 1000), 0)} |`);
   }
   ratios.push(["export", ndRate / (base.rows / (base.ms / 1000))]);
   console.log(`\n| ours / baseline | ratio | target | floor | verdict |\n|---|---|---|---|---|`);
