@@ -12,8 +12,11 @@
 // same few requests first — and prints ops/s, p50 and p99 side by side with the
 // ratio ours/baseline. The permission check (GET …/permissions/{phone} with a
 // site API key: KV key lookup + one ledger call deciding every category) is timed
-// the same way against the baseline's one-row Durable Object read. Then it exports the bench site's ledger as NDJSON and CSV
-// from ours and the baseline's rows as NDJSON, and prints rows/s and the ratio.
+// the same way against the baseline's one-row Durable Object read. After each consent level it waits (at most 60 s)
+// until every confirmation those consents queued is read, so the next operation is not
+// timed against their sends. Then it exports the bench site's ledger as NDJSON and CSV
+// from ours and the baseline's rows as NDJSON, five times each in turns, and prints
+// rows/s and the ratio of the medians.
 //
 // The full run (not --short) then writes a ledger of EXPORT_EVENTS (1,000,000)
 // grants through the dev-only seed route (the stack needs DEV_SEED=allow, as

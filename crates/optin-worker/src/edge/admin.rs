@@ -492,9 +492,31 @@ pub async fn export(req: &Request, env: &Env, site: &str) -> Result<Response, Ap
         Some(s) => parse_since(&s)?,
     };
     let ledgers = site.shard_names();
+    // NDJSON pages go on as the JS bytes the ledger's SQLite wrote (never copied
+    // into wasm and out); CSV is rendered here from the ledger's rows.
     let body = match format {
-        Format::Csv => csv_pages(env.clone(), ledgers, since),
-        Format::Ndjson | Format::Messages => ndjson_pages(env.clone(), ledgers, since, format),
+        Format::Csv => paged(
+            env.clone(),
+            ledgers,
+            move |ledger, first, after| async move {
+                let page = ledger.export(after, since).await?;
+                let mut bytes = if first {
+                    CSV_HEADER.as_bytes().to_vec()
+                } else {
+                    Vec::new()
+                };
+                bytes.extend(render_csv(&page.events));
+                Ok((Uint8Array::from(bytes.as_slice()).into(), page.next))
+            },
+        ),
+        Format::Ndjson => paged(env.clone(), ledgers, move |ledger, _, after| async move {
+            let page = ledger.export_ndjson(after, since).await?;
+            Ok((page.body, page.next))
+        }),
+        Format::Messages => paged(env.clone(), ledgers, move |ledger, _, after| async move {
+            let page = ledger.export_messages(after, since).await?;
+            Ok((page.body, page.next))
+        }),
     };
     let headers = no_store()?;
     let (media, file) = match format {
@@ -546,66 +568,31 @@ fn advance(shard: usize, next: Option<i64>, shards: usize) -> Option<(usize, i64
     }
 }
 
-/// The NDJSON export's body: each ledger page as the ledger's SQLite wrote it,
-/// handed on as the JS bytes it arrived in (never copied into wasm and out).
-/// Shards are exported one after another; a page is fetched when the client
-/// has taken the one before.
-fn ndjson_pages(env: Env, ledgers: Vec<String>, since: i64, format: Format) -> ReadableStream {
+/// An export's body: the ledgers' pages one after another, each fetched when the
+/// client has taken the one before. `page(ledger, first, after)` fetches one as a
+/// JS chunk (`first`: the export's very first page) and says where the next starts.
+fn paged<F, Fut>(env: Env, ledgers: Vec<String>, page: F) -> ReadableStream
+where
+    F: Fn(LedgerClient, bool, i64) -> Fut + Clone + 'static,
+    Fut: std::future::Future<Output = Result<(JsValue, Option<i64>), AppError>> + 'static,
+{
     let pages = stream::unfold(Some((0usize, 0i64)), move |cursor| {
-        let env = env.clone();
-        let ledgers = ledgers.clone();
+        let (env, ledgers, page) = (env.clone(), ledgers.clone(), page.clone());
         async move {
             let (shard, after) = cursor?;
-            let page = async {
+            let fetched = async {
                 let ledger = LedgerClient::new(&env, &ledgers[shard])?;
-                Ok::<_, AppError>(match format {
-                    Format::Messages => ledger.export_messages(after, since).await?,
-                    _ => ledger.export_ndjson(after, since).await?,
-                })
+                page(ledger, shard == 0 && after == 0, after).await
             };
-            Some(match page.await {
-                Ok(page) => (Ok(page.body), advance(shard, page.next, ledgers.len())),
+            Some(match fetched.await {
+                Ok((chunk, next)) => (Ok(chunk), advance(shard, next, ledgers.len())),
                 Err(e) => (Err(JsValue::from_str(&e.to_string())), None),
             })
         }
     });
-    raw_stream(wasm_streams::ReadableStream::from_stream(pages))
-}
-
-/// The CSV export's body: rendered here from the ledger's rows, page by page.
-fn csv_pages(env: Env, ledgers: Vec<String>, since: i64) -> ReadableStream {
-    let pages = stream::unfold(Some((0usize, 0i64)), move |cursor| {
-        let env = env.clone();
-        let ledgers = ledgers.clone();
-        async move {
-            let (shard, after) = cursor?;
-            let page = async {
-                Ok::<_, AppError>(
-                    LedgerClient::new(&env, &ledgers[shard])?
-                        .export(after, since)
-                        .await?,
-                )
-            };
-            Some(match page.await {
-                Ok(page) => {
-                    let mut bytes = if shard == 0 && after == 0 {
-                        CSV_HEADER.as_bytes().to_vec()
-                    } else {
-                        Vec::new()
-                    };
-                    bytes.extend(render_csv(&page.events));
-                    let chunk = Uint8Array::from(bytes.as_slice());
-                    (Ok(chunk.into()), advance(shard, page.next, ledgers.len()))
-                }
-                Err(e) => (Err(JsValue::from_str(&e.to_string())), None),
-            })
-        }
-    });
-    raw_stream(wasm_streams::ReadableStream::from_stream(pages))
-}
-
-fn raw_stream(stream: wasm_streams::ReadableStream) -> ReadableStream {
-    stream.into_raw().unchecked_into()
+    wasm_streams::ReadableStream::from_stream(pages)
+        .into_raw()
+        .unchecked_into()
 }
 
 const CSV_HEADER: &str =
