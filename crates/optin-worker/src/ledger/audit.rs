@@ -115,6 +115,55 @@ pub fn export_ndjson(tx: &Tx, after: i64, since: i64) -> Result<NdjsonPage> {
     })
 }
 
+/// The CSV export's columns, in order, as SQL expressions over `events`.
+const CSV_COLUMNS: [&str; 10] = [
+    "seq",
+    "id",
+    "kind",
+    "COALESCE(phone, '')",
+    "subject_hash",
+    "categories",
+    "server_ts",
+    "COALESCE(evidence, '')",
+    "prev_hash",
+    "hash",
+];
+
+/// One CSV cell of `expr`, as the edge's `csv_cell` renders it: a leading `=`,
+/// `+`, `-` or `@` defused with `'` (a spreadsheet formula otherwise; `+62…` is
+/// one), then quoted, with `"` doubled, where it holds `,`, `"`, CR or LF.
+fn csv_cell_sql(expr: &str) -> String {
+    let v = format!(
+        "(CASE WHEN substr({expr}, 1, 1) IN ('=', '+', '-', '@') THEN '''' || {expr} ELSE {expr} END)"
+    );
+    format!(
+        "CASE WHEN instr({v}, ',') OR instr({v}, '\"') OR instr({v}, char(10)) OR instr({v}, char(13)) \
+         THEN '\"' || replace({v}, '\"', '\"\"') || '\"' ELSE {v} END"
+    )
+}
+
+/// Like [`export_page`], written by SQLite as CSV rows (no header), each ending
+/// in a newline: the same cells the edge's `render_csv` makes from the rows.
+pub fn export_csv(tx: &Tx, after: i64, since: i64) -> Result<NdjsonPage> {
+    let line = CSV_COLUMNS
+        .iter()
+        .map(|c| csv_cell_sql(c))
+        .collect::<Vec<_>>()
+        .join(" || ',' || ");
+    let sql = format!(
+        "SELECT COUNT(*) AS n, MAX(seq) AS last, group_concat(line, char(10) ORDER BY seq) || char(10) AS body
+         FROM (SELECT seq, {line} AS line
+               FROM events WHERE seq > ? AND server_ts >= ? ORDER BY seq LIMIT ?)"
+    );
+    let row = tx
+        .db
+        .page(&sql, &[after.into(), since.into(), PAGE.into()])?;
+    Ok(NdjsonPage {
+        body: row.body,
+        next: (row.n == PAGE).then_some(row.last).flatten(),
+    })
+}
+
 /// Counts events by kind, state by category, confirmations by status,
 /// and the series of `range`.
 pub fn stats(tx: &Tx, range: &Range) -> Result<Stats> {

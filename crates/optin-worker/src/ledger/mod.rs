@@ -237,6 +237,9 @@ impl SiteLedger {
                 let written = seed::history(&tx, from, events, &categories, &evidence)?;
                 to_json(&serde_json::json!({ "written": written }))?
             }
+            LedgerCommand::ExportCsv { after, since } => {
+                return Ok(Answer::Lines(audit::export_csv(&tx, after, since)?));
+            }
             LedgerCommand::ExportNdjson { after, since } => {
                 return Ok(Answer::Lines(audit::export_ndjson(&tx, after, since)?));
             }

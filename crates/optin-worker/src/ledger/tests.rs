@@ -1090,3 +1090,52 @@ fn a_confirmation_keeps_what_meta_charged_it_as() {
     let statuses = &view.confirmations[0].statuses;
     assert_eq!(statuses[0].pricing_category.as_deref(), Some("utility"));
 }
+
+#[test]
+fn the_csv_export_written_by_sqlite_is_the_edges_rendering_of_the_rows_in_pages() {
+    let (db, keys) = (ledger(), keys());
+    let site = site();
+    let n = audit::PAGE as usize + 5;
+    for i in 0..n {
+        let cmd = consent(&site, &burst_phone(i), &["order_updates", "delivery"]);
+        record(&tx(&db, &keys, T0 + i as i64), &cmd);
+    }
+    // An erased person (phone and evidence gone), a row whose evidence is not JSON,
+    // and cells a spreadsheet would read as formulas or split.
+    audit::erase(&tx(&db, &keys, T0 + HOUR), &burst_phone(0)).unwrap();
+    db.execute("UPDATE events SET evidence = 'not json' WHERE seq = 2", [])
+        .unwrap();
+    db.execute(
+        "UPDATE events SET evidence = '=SUM(A1)' || char(13) || char(10) || 'x' WHERE seq = 3",
+        [],
+    )
+    .unwrap();
+    db.execute("UPDATE events SET evidence = '@x,\"y\"' WHERE seq = 4", [])
+        .unwrap();
+    let t = tx(&db, &keys, T0 + HOUR);
+    let (mut after, mut pages) = (0, 0);
+    loop {
+        let page = audit::export_csv(&t, after, 0).unwrap();
+        let old = audit::export_page(&t, after, 0).unwrap();
+        assert_eq!(page.next, old.next, "the same pages");
+        let rendered = String::from_utf8(crate::edge::admin::render_csv(&old.events)).unwrap();
+        assert_eq!(page.body, rendered, "page after {after}");
+        pages += 1;
+        match page.next {
+            Some(seq) => after = seq,
+            None => break,
+        }
+    }
+    assert_eq!(pages, 2);
+    let first = audit::export_csv(&t, 0, 0).unwrap().body;
+    assert!(
+        first.contains(",'+62"),
+        "a phone is defused: {}",
+        &first[..200]
+    );
+    assert!(
+        first.contains("\"'=SUM(A1)\r\nx\""),
+        "a formula is defused and quoted"
+    );
+    assert!(first.contains(",\"'@x,\"\"y\"\"\","), "quotes are doubled");
+}

@@ -122,8 +122,17 @@ pub enum LedgerCommand {
         /// Evidence JSON stored with each grant.
         evidence: String,
     },
-    /// One page of the chain → [`ExportPage`].
+    /// One page of the chain as rows → [`ExportPage`] (the edge exports the
+    /// pages SQLite writes, [`LedgerCommand::ExportCsv`] and
+    /// [`LedgerCommand::ExportNdjson`]; the rows are their reference in tests).
     Export {
+        /// Last `seq` of the previous page (0 for the first).
+        after: i64,
+        /// Only events at or after this time, Unix ms.
+        since: i64,
+    },
+    /// One page of the chain already written as CSV rows (no header) → [`NdjsonPage`].
+    ExportCsv {
         /// Last `seq` of the previous page (0 for the first).
         after: i64,
         /// Only events at or after this time, Unix ms.
@@ -508,9 +517,10 @@ impl LedgerClient {
         .await
     }
 
-    /// [`LedgerCommand::Export`].
-    pub async fn export(&self, after: i64, since: i64) -> Result<ExportPage, LedgerError> {
-        self.send(&LedgerCommand::Export { after, since }).await
+    /// [`LedgerCommand::ExportCsv`].
+    pub async fn export_csv(&self, after: i64, since: i64) -> Result<LinesPage, LedgerError> {
+        self.send_lines(&LedgerCommand::ExportCsv { after, since })
+            .await
     }
 
     /// [`LedgerCommand::ExportNdjson`].
