@@ -975,8 +975,9 @@ fn row_as_json(r: &crate::protocol::ExportRow) -> serde_json::Value {
     })
 }
 
-#[test]
-fn the_ndjson_export_written_by_sqlite_is_the_rows_line_for_line_in_pages() {
+/// A ledger of more than a page of grants (`n` of them, and one erasure): the
+/// erased person's evidence gone, and the row of seq 2's evidence not JSON.
+fn export_fixture() -> (Connection, Keys, usize) {
     let (db, keys) = (ledger(), keys());
     let site = site();
     let n = audit::PAGE as usize + 5;
@@ -984,10 +985,15 @@ fn the_ndjson_export_written_by_sqlite_is_the_rows_line_for_line_in_pages() {
         let cmd = consent(&site, &burst_phone(i), &["order_updates", "delivery"]);
         record(&tx(&db, &keys, T0 + i as i64), &cmd);
     }
-    // An erased person (evidence gone) and a row whose evidence is not JSON.
     audit::erase(&tx(&db, &keys, T0 + HOUR), &burst_phone(0)).unwrap();
     db.execute("UPDATE events SET evidence = 'not json' WHERE seq = 2", [])
         .unwrap();
+    (db, keys, n)
+}
+
+#[test]
+fn the_ndjson_export_written_by_sqlite_is_the_rows_line_for_line_in_pages() {
+    let (db, keys, n) = export_fixture();
     let t = tx(&db, &keys, T0 + HOUR);
     let (mut after, mut lines, mut rows) = (0, Vec::new(), Vec::new());
     loop {
@@ -1093,18 +1099,9 @@ fn a_confirmation_keeps_what_meta_charged_it_as() {
 
 #[test]
 fn the_csv_export_written_by_sqlite_is_the_edges_rendering_of_the_rows_in_pages() {
-    let (db, keys) = (ledger(), keys());
-    let site = site();
-    let n = audit::PAGE as usize + 5;
-    for i in 0..n {
-        let cmd = consent(&site, &burst_phone(i), &["order_updates", "delivery"]);
-        record(&tx(&db, &keys, T0 + i as i64), &cmd);
-    }
-    // An erased person (phone and evidence gone), a row whose evidence is not JSON,
-    // and cells a spreadsheet would read as formulas or split.
-    audit::erase(&tx(&db, &keys, T0 + HOUR), &burst_phone(0)).unwrap();
-    db.execute("UPDATE events SET evidence = 'not json' WHERE seq = 2", [])
-        .unwrap();
+    // Besides the fixture's erased person and non-JSON evidence, cells a
+    // spreadsheet would read as formulas or split.
+    let (db, keys, _) = export_fixture();
     db.execute(
         "UPDATE events SET evidence = '=SUM(A1)' || char(13) || char(10) || 'x' WHERE seq = 3",
         [],
