@@ -6,13 +6,15 @@ use consent_core::states::EventKind;
 use serde::Deserialize;
 use worker::Result;
 
+use super::store::PageRow;
+#[cfg(test)]
+use crate::protocol::{ExportPage, ExportRow};
+
 use super::{
     analytics, double_optin, halt,
     tx::{Event, Tx},
 };
-use crate::protocol::{
-    BrokenLink, Erased, ExportPage, ExportRow, NdjsonPage, Range, Stats, Verification,
-};
+use crate::protocol::{BrokenLink, Erased, NdjsonPage, Range, Stats, Verification};
 
 /// Rows read per page when walking or exporting the ledger.
 pub const PAGE: i64 = 1000;
@@ -81,7 +83,9 @@ pub fn verify(tx: &Tx) -> Result<Verification> {
     })
 }
 
-/// Events after `after` (a seq) recorded at or after `since` (Unix ms).
+/// Events after `after` (a seq) recorded at or after `since` (Unix ms), as rows:
+/// the reference the tests hold [`export_ndjson`] and [`export_csv`] to.
+#[cfg(test)]
 pub fn export_page(tx: &Tx, after: i64, since: i64) -> Result<ExportPage> {
     let events: Vec<ExportRow> = tx.db.rows(
         "SELECT seq, id, kind, phone, subject_hash, categories, evidence, server_ts,
@@ -99,20 +103,36 @@ pub fn export_page(tx: &Tx, after: i64, since: i64) -> Result<ExportPage> {
 /// the JSON they were stored as (`null` where they are gone or not JSON); every
 /// line ends in a newline, so pages join by concatenation.
 pub fn export_ndjson(tx: &Tx, after: i64, since: i64) -> Result<NdjsonPage> {
-    let row = tx.db.page(
-        "SELECT COUNT(*) AS n, MAX(seq) AS last, group_concat(line, char(10) ORDER BY seq) || char(10) AS body
-         FROM (SELECT seq, json_object(
+    events_page(tx, NDJSON_LINE, after, since)
+}
+
+/// An event as one NDJSON object (see [`export_ndjson`]).
+const NDJSON_LINE: &str = "json_object(
                  'categories', CASE WHEN json_valid(categories) THEN json(categories) END,
                  'evidence', CASE WHEN json_valid(evidence) THEN json(evidence) END,
                  'hash', hash, 'id', id, 'kind', kind, 'phone', phone, 'prev_hash', prev_hash,
-                 'seq', seq, 'server_ts', server_ts, 'subject_hash', subject_hash) AS line
-               FROM events WHERE seq > ? AND server_ts >= ? ORDER BY seq LIMIT ?)",
-        &[after.into(), since.into(), PAGE.into()],
-    )?;
-    Ok(NdjsonPage {
+                 'seq', seq, 'server_ts', server_ts, 'subject_hash', subject_hash)";
+
+/// One page of the events after `after` recorded at or after `since`, each
+/// written by the SQL expression `line`, joined by SQLite.
+fn events_page(tx: &Tx, line: &str, after: i64, since: i64) -> Result<NdjsonPage> {
+    let sql = format!(
+        "SELECT COUNT(*) AS n, MAX(seq) AS last, group_concat(line, char(10) ORDER BY seq) || char(10) AS body
+         FROM (SELECT seq, {line} AS line
+               FROM events WHERE seq > ? AND server_ts >= ? ORDER BY seq LIMIT ?)"
+    );
+    Ok(written(
+        tx.db
+            .page(&sql, &[after.into(), since.into(), PAGE.into()])?,
+    ))
+}
+
+/// A page as SQLite wrote it, and where the next starts (`None` after a short page).
+pub(super) fn written(row: PageRow) -> NdjsonPage {
+    NdjsonPage {
         body: row.body,
         next: (row.n == PAGE).then_some(row.last).flatten(),
-    })
+    }
 }
 
 /// The CSV export's columns, in order, as SQL expressions over `events`.
@@ -150,18 +170,7 @@ pub fn export_csv(tx: &Tx, after: i64, since: i64) -> Result<NdjsonPage> {
         .map(|c| csv_cell_sql(c))
         .collect::<Vec<_>>()
         .join(" || ',' || ");
-    let sql = format!(
-        "SELECT COUNT(*) AS n, MAX(seq) AS last, group_concat(line, char(10) ORDER BY seq) || char(10) AS body
-         FROM (SELECT seq, {line} AS line
-               FROM events WHERE seq > ? AND server_ts >= ? ORDER BY seq LIMIT ?)"
-    );
-    let row = tx
-        .db
-        .page(&sql, &[after.into(), since.into(), PAGE.into()])?;
-    Ok(NdjsonPage {
-        body: row.body,
-        next: (row.n == PAGE).then_some(row.last).flatten(),
-    })
+    events_page(tx, &line, after, since)
 }
 
 /// Counts events by kind, state by category, confirmations by status,

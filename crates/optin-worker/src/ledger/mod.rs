@@ -220,9 +220,6 @@ impl SiteLedger {
                 clock::set(tx.db, offset_ms)?;
                 to_json(&serde_json::json!({ "offset_ms": offset_ms }))?
             }
-            LedgerCommand::Export { after, since } => {
-                to_json(&audit::export_page(&tx, after, since)?)?
-            }
             LedgerCommand::SeedHistory {
                 from,
                 events,

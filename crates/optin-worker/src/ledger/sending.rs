@@ -505,10 +505,7 @@ pub fn export_ndjson(sql: &dyn Db, after: i64, since: i64) -> Result<crate::prot
                WHERE m.rowid > ? AND m.created_at >= ? ORDER BY m.rowid LIMIT ?)",
         &[after.into(), since.into(), super::audit::PAGE.into()],
     )?;
-    Ok(crate::protocol::NdjsonPage {
-        body: row.body,
-        next: (row.n == super::audit::PAGE).then_some(row.last).flatten(),
-    })
+    Ok(super::audit::written(row))
 }
 
 #[derive(Deserialize)]

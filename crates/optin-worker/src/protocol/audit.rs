@@ -24,7 +24,9 @@ pub struct BrokenLink {
     pub reason: String,
 }
 
-/// One exported event (personal data as currently held; erased rows have none).
+/// One exported event (personal data as currently held; erased rows have none):
+/// the rows the tests hold the pages SQLite writes to.
+#[cfg(test)]
 #[derive(Serialize, Deserialize)]
 pub struct ExportRow {
     /// Position in the ledger.
@@ -49,8 +51,8 @@ pub struct ExportRow {
     pub hash: String,
 }
 
-/// A page of the NDJSON export, one event per line (each ending in a newline), as
-/// SQLite wrote it: the rows never become Rust values on either side, and on
+/// A page of an export (NDJSON, or CSV rows without the header), one event per
+/// line (each ending in a newline), as SQLite wrote it: the rows never become Rust values on either side, and on
 /// workerd the text never enters wasm (see `ledger::PageText`).
 pub struct NdjsonPage {
     /// The page's lines.
@@ -74,7 +76,8 @@ pub struct LinesPage {
 /// The header that carries an NDJSON page's [`NdjsonPage::next`].
 pub const NEXT_HEADER: &str = "X-Next-After";
 
-/// A page of the export and where the next one starts.
+/// A page of the export as rows, and where the next one starts (tests only).
+#[cfg(test)]
 #[derive(Serialize, Deserialize)]
 pub struct ExportPage {
     /// Events in ledger order.

@@ -16,9 +16,9 @@ mod subscriber;
 mod templates;
 mod webhook;
 
-pub use audit::{
-    BrokenLink, Erased, ExportPage, ExportRow, LinesPage, NdjsonPage, Verification, NEXT_HEADER,
-};
+pub use audit::{BrokenLink, Erased, LinesPage, NdjsonPage, Verification, NEXT_HEADER};
+#[cfg(test)]
+pub use audit::{ExportPage, ExportRow};
 #[cfg(test)]
 pub use breaker::BreakerDecision;
 pub use breaker::{BreakerView, Decided, HeldSummary, DECISIONS_SHOWN};
@@ -121,15 +121,6 @@ pub enum LedgerCommand {
         categories: Vec<consent_core::Category>,
         /// Evidence JSON stored with each grant.
         evidence: String,
-    },
-    /// One page of the chain as rows → [`ExportPage`] (the edge exports the
-    /// pages SQLite writes, [`LedgerCommand::ExportCsv`] and
-    /// [`LedgerCommand::ExportNdjson`]; the rows are their reference in tests).
-    Export {
-        /// Last `seq` of the previous page (0 for the first).
-        after: i64,
-        /// Only events at or after this time, Unix ms.
-        since: i64,
     },
     /// One page of the chain already written as CSV rows (no header) → [`NdjsonPage`].
     ExportCsv {
@@ -627,9 +618,9 @@ mod tests {
 
     #[test]
     fn commands_are_tagged_by_name() {
-        let cmd = LedgerCommand::Export { after: 5, since: 0 };
+        let cmd = LedgerCommand::ExportCsv { after: 5, since: 0 };
         let json = serde_json::to_string(&cmd).unwrap();
-        assert_eq!(json, r#"{"command":"export","after":5,"since":0}"#);
+        assert_eq!(json, r#"{"command":"export_csv","after":5,"since":0}"#);
         let unit = serde_json::to_string(&LedgerCommand::Verify).unwrap();
         assert_eq!(unit, r#"{"command":"verify"}"#);
         assert!(serde_json::from_str::<LedgerCommand>(r#"{"command":"drop_tables"}"#).is_err());
