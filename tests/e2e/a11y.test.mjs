@@ -191,10 +191,15 @@ test("a business name full of markup is shown as text, never run", async () => {
 });
 
 test("every declaration in the widget's stylesheets is one Chromium keeps (an invalid one is dropped silently)", async () => {
-  // The stylesheets as crates/optin-widget/src/style.rs holds them (raw strings).
+  // The stylesheets as their sources hold them: the modal's in the loader (a JS
+  // string), the checkout's and the chat's in crates/optin-widget/src/style.rs (raw strings).
+  const loader = readFileSync(new URL("../../crates/optin-widget/js/loader.js", import.meta.url), "utf8");
   const source = readFileSync(new URL("../../crates/optin-widget/src/style.rs", import.meta.url), "utf8");
-  const sheets = [...source.matchAll(/pub const (\w+): &str = r#"([\s\S]*?)"#;/g)].map((m) => [m[1], m[2]]);
-  assert.deepEqual(sheets.map(([name]) => name), ["CSS", "CHECKOUT_CSS", "CHAT_CSS"]);
+  const sheets = [
+    ...[...loader.matchAll(/var (CSS) = "([^"]*)";/g)].map((m) => ["modal " + m[1], m[2]]),
+    ...[...source.matchAll(/pub const (\w+): &str = r#"([\s\S]*?)"#;/g)].map((m) => [m[1], m[2]]),
+  ];
+  assert.deepEqual(sheets.map(([name]) => name), ["modal CSS", "CHECKOUT_CSS", "CHAT_CSS"]);
   // Declarations are what sits in an innermost {…} block (rules and keyframes).
   const declarations = (css) =>
     [...css.matchAll(/\{([^{}]*)\}/g)].flatMap((m) => m[1].split(";"))

@@ -8,13 +8,11 @@ use alloc::{string::String, vec::Vec};
 
 #[cfg(feature = "surfaces")]
 use consent_core::ChatConfig;
-use consent_core::Targeting;
 use wasm_bindgen::JsValue;
 
-use crate::{
-    js::{get, get_str, strings_at},
-    rules,
-};
+#[cfg(feature = "surfaces")]
+use crate::rules;
+use crate::js::{get, get_str, strings_at};
 
 fn bad_config() -> JsValue {
     JsValue::from_str("site configuration is malformed")
@@ -38,8 +36,6 @@ pub struct Config {
     /// The chat widget, if the site has one (full build).
     #[cfg(feature = "surfaces")]
     pub chat: Option<ChatConfig>,
-    /// When the modal opens by itself (absent: the defaults).
-    pub targeting: Option<Targeting>,
     /// Every widget string, by key (the merchant's overrides applied).
     pub strings: JsValue,
     /// Per surface, the A/B variants (`[{id, weight, strings}]`).
@@ -72,7 +68,6 @@ pub fn parse_config(json: &JsValue) -> Result<Config, JsValue> {
                 hours: rules::hours(&get(&chat, "hours")),
             })
         },
-        targeting: rules::targeting(&get(json, "targeting")),
         strings,
         variants: get(json, "variants"),
     })

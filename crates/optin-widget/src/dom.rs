@@ -31,8 +31,6 @@ extern "C" {
     fn set_attr(this: &Node, name: &str, value: &str);
     #[wasm_bindgen(method, js_name = appendChild)]
     fn add(this: &Node, child: &Element);
-    #[wasm_bindgen(method, getter, js_name = activeElement)]
-    fn active_element(this: &Node) -> Option<Element>;
     #[wasm_bindgen(method, js_name = focus)]
     fn focus_it(this: &Node, options: &JsValue);
     #[wasm_bindgen(method, js_name = addEventListener)]
@@ -43,14 +41,12 @@ extern "C" {
     fn dispatch_it(this: &Node, event: &JsValue);
     #[wasm_bindgen(method, js_name = attachShadow)]
     fn attach(this: &Node, init: &JsValue) -> ShadowRoot;
+    #[wasm_bindgen(method, js_name = querySelector)]
+    fn query_one(this: &Node, selector: &str) -> Option<Element>;
     #[wasm_bindgen(method, js_name = querySelectorAll)]
     fn query_all(this: &Node, selector: &str) -> NodeList;
-    #[wasm_bindgen(method, js_name = setTimeout)]
-    fn timeout(this: &Node, f: &JsValue, ms: i32) -> i32;
     #[wasm_bindgen(method, js_name = setSelectionRange)]
     fn select_range(this: &Node, from: u32, to: u32);
-    #[wasm_bindgen(method, js_name = matchMedia)]
-    fn media(this: &Node, query: &str) -> JsValue;
     #[wasm_bindgen(js_name = CSSStyleSheet)]
     type Sheet;
     #[wasm_bindgen(constructor, js_class = CSSStyleSheet)]
@@ -101,19 +97,14 @@ pub fn query_all(of: &JsValue, selector: &str) -> NodeList {
     node(of).query_all(selector)
 }
 
-/// `window.setTimeout(f, ms)`: the timer's id.
-pub fn set_timeout(f: &JsValue, ms: i32) -> i32 {
-    node(&window()).timeout(f, ms)
+/// `of.querySelector(selector)` for one of our constant selectors (cannot throw).
+pub fn query(of: &JsValue, selector: &str) -> Option<Element> {
+    node(of).query_one(selector)
 }
 
 /// Puts the caret of `input` at `at`.
 pub fn caret_to(input: &JsValue, at: u32) {
     node(input).select_range(at, at);
-}
-
-/// Whether the media query matches.
-pub fn matches(query: &str) -> bool {
-    get(&node(&window()).media(query), "matches").is_truthy()
 }
 
 /// `location.href`.
@@ -128,11 +119,6 @@ pub fn focus(e: &JsValue) {
     let options = js_sys::Object::new();
     set(&options, "preventScroll", &JsValue::TRUE);
     node(e).focus_it(&options);
-}
-
-/// The focused element of a document or a shadow root.
-pub fn active(of: &JsValue) -> Option<Element> {
-    node(of).active_element()
 }
 
 /// Creates `<tag>` with attributes.

@@ -2,10 +2,11 @@
 
 use alloc::{string::String, vec::Vec};
 
+use wasm_bindgen::JsCast;
 use web_sys::{Element, HtmlInputElement};
 
 use crate::{
-    dom::{append, cast, el, text_el},
+    dom::{self, append, cast, el, text_el},
     text::Shown,
 };
 
@@ -27,6 +28,18 @@ pub fn choices(parent: &Element, categories: &[String], shown: &Shown) -> Vec<Ch
         out.push((c.clone(), cast::<HtmlInputElement>(input)));
     }
     out
+}
+
+/// The category boxes of the loader's modal in `root`, their values the wire names.
+pub fn adopt_choices(root: &web_sys::ShadowRoot) -> Vec<Choice> {
+    let found = dom::query_all(root, "input[name=category]");
+    (0..found.length())
+        .filter_map(|i| found.get(i))
+        .map(|n| {
+            let input: HtmlInputElement = n.unchecked_into();
+            (input.value(), input)
+        })
+        .collect()
 }
 
 /// Wire names of the ticked categories, in display order.

@@ -1,9 +1,13 @@
 //! The WhatsApp opt-in widget, compiled to wasm and loaded by `widget.js`.
 //!
-//! Split like wasm-bindgen's todomvc: `modal` (view + controller of the
-//! pop-up), `checkout` (the opt-in embedded in a merchant form), `chat`,
-//! `targeting` (when the modal opens by itself; `rules` reads its config,
-//! `storage` the caps), `api` (the consent out, the Worker's answer back),
+//! The modal pop-up is built, shown and targeted by the loader itself, so a
+//! page downloads no wasm before its prompt; this crate is what follows the
+//! visitor's first interaction with it, and every other surface.
+//!
+//! Split like wasm-bindgen's todomvc: `modal` (the pop-up's form, adopted
+//! from the loader's markup), `checkout` (the opt-in embedded in a merchant
+//! form), `chat` (`rules` reads its hours), `storage` (a consent remembered,
+//! the visitor id), `api` (the consent out, the Worker's answer back),
 //! `config` (the site's config, read field by field), `text` (the strings a
 //! surface shows: served with the config, none bundled), `events` (the
 //! `CustomEvent`s merchants listen to), `form` (the category boxes),
@@ -14,11 +18,11 @@
 //!
 //! Module dependencies run one way, with no cycle (`grep 'crate::' src/*.rs`):
 //!
-//! - `targeting` → `modal`, `storage`; `chat` → `checkout`;
+//! - `chat` → `checkout`;
 //! - `modal`, `checkout`, `chat` → `api`, `config`, `events`, `text`,
 //!   `style`, `dom`, and (modal, checkout) `form`, `phone_input`, `storage`;
 //! - `events` → `api`, `text`; `form` → `text`; `api` → `json`, `text`;
-//! - `text` → `config`, `storage`; `config` → `rules`;
+//! - `text` → `config`, `storage`; `config` → `rules` (full build);
 //! - `api`, `events`, `form`, `phone_input`, `storage` → `dom`;
 //! - every module that reads a JS value → `js`, a leaf like `json`, `style`
 //!   and `heap`.
@@ -53,10 +57,11 @@ mod js;
 mod json;
 mod modal;
 mod phone_input;
+#[cfg(feature = "surfaces")]
 mod rules;
 mod storage;
+#[cfg(feature = "surfaces")]
 mod style;
-mod targeting;
 mod text;
 
 use alloc::{rc::Rc, string::String};
@@ -65,6 +70,8 @@ use core::cell::RefCell;
 use wasm_bindgen::prelude::*;
 
 pub use crate::api::VERSION;
+use web_sys::ShadowRoot;
+
 use crate::{
     api::Endpoint,
     js::{get, get_str, Global},
@@ -92,10 +99,6 @@ struct Started {
 static STARTED: Global<Option<Rc<Started>>> = Global(RefCell::new(None));
 static MODAL: Global<Option<Rc<Modal>>> = Global(RefCell::new(None));
 
-fn modal() -> Option<Rc<Modal>> {
-    MODAL.0.borrow().clone()
-}
-
 fn started() -> Result<Rc<Started>, JsValue> {
     STARTED
         .0
@@ -109,16 +112,12 @@ fn started() -> Result<Rc<Started>, JsValue> {
 /// - `site`: the site id (default `""`);
 /// - `api`: the Worker's base URL (default `""`: this page's origin);
 /// - `config`: the site's config in the visitor's locale, which the loader
-///   fetched while the wasm loaded (missing or malformed: nothing mounts and
-///   `whatsapp-optin:error` says so);
+///   fetched (missing or malformed: nothing mounts and `whatsapp-optin:error`
+///   says so);
 /// - `post`: the loader's sender (see [`api::Poster`]); without one every
 ///   consent fails as unanswered;
-/// - `autoOpen` (default `true`): open the modal when the site's targeting
-///   rules and frequency caps allow;
 /// - `chat` (default `false`): mount the chat widget when the site has one
-///   (full build);
-/// - `modal` (default `true`): mount the modal; `false` for the full build
-///   started next to the modal-only one for a later `mount()`.
+///   (full build).
 ///
 /// A checkout opt-in is mounted in every `[data-wa-optin="checkout"]`
 /// placeholder (full build). Other fields are ignored, and a field of the
@@ -135,48 +134,41 @@ pub fn start(opts: JsValue) {
         config: get(&opts, "config"),
     });
     *STARTED.0.borrow_mut() = Some(started.clone());
-    let o = Flags::read(&opts);
-    if let Err(e) = mount_all(&started, o.auto_open, o.chat, o.modal) {
+    let chat = get(&opts, "chat").as_bool().unwrap_or(false);
+    if let Err(e) = mount_page(&started, chat) {
         events::emit_error(&Shown::bare(&started.site, "modal"), &e);
     }
 }
 
-/// [`start`]'s switches, each its default when missing or not a boolean.
-#[cfg_attr(test, derive(Debug, PartialEq))]
-struct Flags {
-    auto_open: bool,
-    chat: bool,
-    modal: bool,
-}
-
-impl Flags {
-    fn read(opts: &JsValue) -> Flags {
-        let flag = |key, default| get(opts, key).as_bool().unwrap_or(default);
-        Flags {
-            auto_open: flag("autoOpen", true),
-            chat: flag("chat", false),
-            modal: flag("modal", true),
-        }
-    }
-}
-
-fn mount_all(started: &Started, auto_open: bool, chat: bool, modal: bool) -> Result<(), JsValue> {
-    let mut config = config::parse_config(&started.config)?;
+fn mount_page(started: &Started, chat: bool) -> Result<(), JsValue> {
+    let config = config::parse_config(&started.config)?;
     #[cfg(feature = "surfaces")]
     surfaces::mount_page(&config, &started.api, chat)?;
-    let _ = chat;
-    if !modal {
-        return Ok(());
-    }
-    let rules = config.targeting.take();
-    let modal = Modal::mount(config, started.api.clone())?;
-    *MODAL.0.borrow_mut() = Some(modal.clone());
-    // No impression here: it is counted when the modal is shown, so a page
-    // whose targeting or caps keep it closed counts none.
-    if auto_open {
-        targeting::start(modal, &started.site, rules);
-    }
+    let _ = (config, chat);
     Ok(())
+}
+
+/// Adopts the form of the modal the loader built and showed, after
+/// [`start`]: `opts.root` is its shadow root, `opts.variant` the id of the
+/// A/B variant the loader picked (absent: none). Idempotent.
+#[wasm_bindgen]
+pub fn form(opts: JsValue) {
+    let Ok(started) = started() else {
+        return;
+    };
+    if MODAL.0.borrow().is_some() {
+        return;
+    }
+    let root = get(&opts, "root");
+    let adopted = match root.dyn_ref::<ShadowRoot>() {
+        Some(root) => config::parse_config(&started.config)
+            .and_then(|c| Modal::adopt(root, c, started.api.clone(), get_str(&opts, "variant"))),
+        None => Err(JsValue::from_str("form() needs the modal's shadow root")),
+    };
+    match adopted {
+        Ok(m) => *MODAL.0.borrow_mut() = Some(m),
+        Err(e) => events::emit_error(&Shown::bare(&started.site, "modal"), &e),
+    }
 }
 
 /// The checkout opt-in and the chat widget: only in the full build, which the
@@ -257,66 +249,5 @@ mod surfaces {
             }
             Ok(id)
         }))
-    }
-}
-
-/// Opens the modal (no-op until the config has loaded).
-#[wasm_bindgen]
-pub fn open() {
-    if let Some(m) = modal() {
-        m.open();
-    }
-}
-
-/// Closes the modal and returns focus where it was.
-#[wasm_bindgen]
-pub fn close() {
-    if let Some(m) = modal() {
-        m.close();
-    }
-}
-
-/// In a browser: `scripts/dev test-widget`.
-#[cfg(all(test, target_arch = "wasm32"))]
-mod tests {
-    use super::*;
-    use wasm_bindgen_test::wasm_bindgen_test;
-
-    fn object(fields: &[(&str, JsValue)]) -> JsValue {
-        let o = js_sys::Object::new();
-        for (k, v) in fields {
-            js::set(&o, k, v);
-        }
-        o.into()
-    }
-
-    #[wasm_bindgen_test]
-    fn start_switches_go_by_name_and_a_missing_or_mistyped_one_takes_its_default() {
-        let defaults = Flags {
-            auto_open: true,
-            chat: false,
-            modal: true,
-        };
-        assert_eq!(Flags::read(&object(&[])), defaults);
-        assert_eq!(Flags::read(&JsValue::UNDEFINED), defaults);
-        let mistyped = object(&[
-            ("autoOpen", "false".into()),
-            ("chat", 1.into()),
-            ("modal", JsValue::NULL),
-            ("unknown", true.into()),
-        ]);
-        assert_eq!(Flags::read(&mistyped), defaults);
-        let given = object(&[
-            ("autoOpen", false.into()),
-            ("chat", true.into()),
-            ("modal", false.into()),
-        ]);
-        let read = Flags::read(&given);
-        let flipped = Flags {
-            auto_open: false,
-            chat: true,
-            modal: false,
-        };
-        assert_eq!(read, flipped);
     }
 }

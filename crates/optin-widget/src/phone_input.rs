@@ -40,9 +40,10 @@ pub fn enhance(
     let code = dom::cat(&["+", &dom::decimal(calling_code.into())]);
     if calling_code != 0 {
         let prefix = dom::cat(&[&code, " "]);
-        // The default value, so a form reset brings the calling code back.
+        // The default value, so a form reset brings the calling code back; it
+        // shows in a field not yet typed in (the loader's modal already has it,
+        // and what was typed before this wasm came stays).
         input.set_default_value(&prefix);
-        input.set_value(&prefix);
     }
     // One handler for typing and for leaving the field (one closure in the wasm).
     let f = {

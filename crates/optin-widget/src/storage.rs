@@ -1,7 +1,8 @@
-//! What the widget remembers: for its site, page views and when the modal was
-//! closed or completed (`localStorage`) and how often it opened by itself in
-//! this session (`sessionStorage`); for the browser, a random visitor id that
-//! keeps its A/B variants the same (`localStorage`). Storage can be blocked or
+//! What the wasm remembers in `localStorage`: that the visitor opted in (in
+//! the site's [`Memory`], whose page views, closings and this session's
+//! openings the loader keeps: the modal stays away after a consent on any
+//! surface) and a random visitor id that keeps A/B variants the same. The
+//! loader reads and writes the same keys in the same form. Storage can be blocked or
 //! throw (privacy modes, sandboxed frames, a full quota): then this page's own
 //! copy stands in, so caps and variants hold until the page is left, and
 //! nothing throws.
@@ -9,7 +10,7 @@
 use alloc::string::String;
 use core::cell::Cell;
 
-use consent_core::targeting::{decimals, Memory};
+use consent_core::targeting::Memory;
 
 use crate::{dom, js};
 
@@ -18,47 +19,39 @@ use crate::{dom, js};
 enum Slot {
     /// [`Memory`] for the site: `whatsapp-optin:<site>`.
     Memory = 0,
-    /// Openings by itself this session: `whatsapp-optin:<site>:session`.
-    Session = 1,
     /// The visitor id: `whatsapp-optin:visitor`.
-    Visitor = 2,
+    Visitor = 1,
 }
 
 /// This page's copy of what it wrote, per slot (one site per page). Cells, not
 /// RefCells: no borrow to fail, no panicking path.
-struct PageCopy([Cell<Option<String>>; 3]);
+struct PageCopy([Cell<Option<String>>; 2]);
 // SAFETY: the widget runs on the page's single thread.
 unsafe impl Sync for PageCopy {}
-static PAGE: PageCopy = PageCopy([Cell::new(None), Cell::new(None), Cell::new(None)]);
+static PAGE: PageCopy = PageCopy([Cell::new(None), Cell::new(None)]);
 
 fn key(site: &str, slot: Slot) -> String {
     match slot {
         Slot::Memory => dom::cat(&["whatsapp-optin:", site]),
-        Slot::Session => dom::cat(&["whatsapp-optin:", site, ":session"]),
         // `#` never appears in a site id, so no site's key can be this one.
         Slot::Visitor => String::from("whatsapp-optin:#visitor"),
     }
 }
 
-fn area(slot: Slot) -> Option<web_sys::Storage> {
-    let w = dom::window();
-    let s = match slot {
-        Slot::Session => w.session_storage(),
-        _ => w.local_storage(),
-    };
-    s.ok().flatten()
+fn area() -> Option<web_sys::Storage> {
+    dom::window().local_storage().ok().flatten()
 }
 
 fn read(site: &str, slot: Slot) -> String {
     let copy = &PAGE.0[slot as usize];
     let held = copy.take();
     copy.set(held.clone());
-    held.or_else(|| area(slot)?.get_item(&key(site, slot)).ok().flatten())
+    held.or_else(|| area()?.get_item(&key(site, slot)).ok().flatten())
         .unwrap_or_default()
 }
 
 fn write(site: &str, slot: Slot, value: String) {
-    if let Some(s) = area(slot) {
+    if let Some(s) = area() {
         let _ = s.set_item(&key(site, slot), &value);
     }
     PAGE.0[slot as usize].set(Some(value));
@@ -78,36 +71,11 @@ fn remember(site: &str, m: Memory) {
     write(site, Slot::Memory, m.encode());
 }
 
-/// Counts a page view.
-pub fn count_view(site: &str) {
-    let mut m = memory(site);
-    m.views = m.views.saturating_add(1);
-    remember(site, m);
-}
-
-/// Records that the modal was closed now.
-pub fn mark_closed(site: &str) {
-    let mut m = memory(site);
-    m.closed_at = now();
-    remember(site, m);
-}
-
 /// Records that the visitor opted in now (on any surface: the modal stays away).
 pub fn mark_consented(site: &str) {
     let mut m = memory(site);
     m.consented_at = now();
     remember(site, m);
-}
-
-/// Times the modal opened by itself in this session.
-pub fn shown_this_session(site: &str) -> u32 {
-    decimals(&read(site, Slot::Session))[0]
-}
-
-/// Counts one opening by itself in this session.
-pub fn count_shown(site: &str) {
-    let n = shown_this_session(site).saturating_add(1);
-    write(site, Slot::Session, dom::decimal(n));
 }
 
 /// This browser's random visitor id (no personal data): stored once, or, when

@@ -58,6 +58,23 @@ impl Shown {
         shown
     }
 
+    /// The strings `surface` shows with the variant whose id is `variant`
+    /// (the one the loader picked for the modal it shows; none, or an id
+    /// the config does not list: the site's strings).
+    pub fn chosen(config: &Config, surface: &'static str, variant: Option<String>) -> Shown {
+        let mut shown = Shown::bare(&config.site, surface);
+        shown.locale = config.locale.clone();
+        shown.texts = config.strings.clone();
+        let list = get(&config.variants, surface).dyn_into::<Array>();
+        if let (Ok(list), Some(id)) = (list, variant) {
+            if let Some(v) = list.iter().find(|v| get_str(v, "id").as_ref() == Some(&id)) {
+                shown.over = get(&v, "strings");
+                shown.variant = Some(id);
+            }
+        }
+        shown
+    }
+
     /// A surface that has no config (yet): events carry only site and surface.
     pub fn bare(site: &str, surface: &'static str) -> Shown {
         Shown {
