@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Builds the widget twice: Rust → wasm (size profile) → wasm-bindgen (no-modules)
-# → wasm-opt -Oz. The modal-only build (no `surfaces` feature) ships inside the
-# loader script www/widget.js; the full build (checkout opt-in and chat widget
-# too) is www/widget/optin_widget_full.<hash>.{js,wasm}, which the loader fetches
-# only for pages that show those surfaces or call mount()/consent().
+# → wasm-opt -Oz. The modal-only build (no `surfaces` feature: the form of the
+# modal the loader shows) has its glue inside the loader script www/widget.js,
+# which fetches its wasm on the visitor's first interaction with the modal; the
+# full build (checkout opt-in and chat widget too) is
+# www/widget/optin_widget_full.<hash>.{js,wasm}, which the loader fetches only for
+# pages that show those surfaces or call mount()/consent().
 #
 # core and alloc are rebuilt for the widget with panics that abort on the spot
 # (`-Cpanic=immediate-abort`, `-Zbuild-std`; needs the rust-src component and,

@@ -1,15 +1,18 @@
 // Widget size budget: gzip -9 of everything a page downloads before the prompt
-// shows — the loader script, the modal-only wasm (CSS is inside it) and the
-// config response with the visitor's strings. The full build (checkout opt-in,
-// chat widget), fetched only by pages that show those, is printed too. The config is fetched from the running Worker
+// shows — the loader script (which builds and shows the modal, its CSS inside)
+// and the config response with the visitor's strings. The modal-only wasm, fetched
+// on the visitor's first interaction with the prompt, and the full build (checkout
+// opt-in, chat widget), fetched at once only by pages that show those, are printed
+// too. The config is fetched from the running Worker
 // (OPTIN_BASE) for the demo site in every locale; the largest counts.
 // Prints the numbers; exits non-zero when the budget is exceeded.
 import { readFileSync, readdirSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 
-// Under the issue's CI ceiling of 25 KB (25,600 B), lowered as bytes are won:
-// 24.5 KB since the loader sends consents and wasm-bindgen's init was trimmed (24,891 B).
-const BUDGET_BYTES = Number(process.env.WIDGET_BUDGET_BYTES ?? 24.5 * 1024);
+// The speed issue's target is vanilla-cookieconsent's 15,498 B; the budget is lowered
+// as bytes are won: 24.5 KB while the wasm came before the prompt (24,891 B), 10 KB
+// since the loader shows the modal itself (9,006 B, 2026-12-04).
+const BUDGET_BYTES = Number(process.env.WIDGET_BUDGET_BYTES ?? 10 * 1024);
 const BASE = process.env.OPTIN_BASE ?? "http://127.0.0.1:8787";
 const LOCALES = ["en", "id", "pt-BR", "tr", "da", "es", "de"];
 const gzip = (bytes) => gzipSync(bytes, { level: 9 }).length;
@@ -36,15 +39,16 @@ for (const locale of LOCALES) {
 
 const parts = {
   "widget.js": gz("www/widget.js"),
-  [`${wasm} (modal-only)`]: gz(`www/widget/${wasm}`),
   [`config response (demo, ${config.locale}: largest)`]: config.bytes,
 };
 const total = Object.values(parts).reduce((a, b) => a + b, 0);
 for (const [name, bytes] of Object.entries(parts)) console.log(`${name.padEnd(42)} ${bytes} B gzip`);
 console.log(`${"total before the prompt shows".padEnd(42)} ${total} B gzip, budget ${BUDGET_BYTES} B`);
+const form = gz(`www/widget/${wasm}`);
+console.log(`${"then, at the first interaction: the form".padEnd(42)} ${form} B gzip (${wasm}), ${total + form} B in all`);
 const extra = full.reduce((n, f) => n + gz(`www/widget/${f}`), 0);
-console.log(`${"checkout/chat pages instead: full build".padEnd(42)} ${extra} B gzip (${full.join(" + ")}), ` +
-  `${total - parts[`${wasm} (modal-only)`] + extra} B in all`);
+console.log(`${"checkout/chat pages: the full build".padEnd(42)} ${extra} B gzip (${full.join(" + ")}), ` +
+  `${total + extra} B in all`);
 if (total > BUDGET_BYTES) {
   console.error(`widget is over budget by ${total - BUDGET_BYTES} B`);
   process.exit(1);

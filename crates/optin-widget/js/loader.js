@@ -514,7 +514,7 @@
         }
       ));
     form.addEventListener("pointerdown", wire);
-    form.addEventListener("keydown", wire);
+    form.addEventListener("keydown", (e) => e.key != "Escape" && wire());
     phone.addEventListener("focus", wire);
     var formReady = false;
     form.addEventListener("submit", (e) => {
