@@ -599,8 +599,10 @@
       return bit;
     };
     // A new page (load or route change): disarm the last one's triggers, count
-    // the view, and arm this one's if the rules allow.
-    var route = () => {
+    // the view, and arm this one's if the rules allow. On the page's load with
+    // nothing to wait for, it opens at once; after a route change always through
+    // the timer, so it never opens inside the app's own pushState call.
+    var route = (load) => {
       var here = location.pathname + location.search;
       if (page === here) return;
       page = here;
@@ -611,13 +613,13 @@
       if (r.scroll_percent > 0 && !scrolled()) pending |= arm(window, 2, "scroll");
       // Exit intent means something only with a pointer that hovers.
       if (r.exit_intent && matchMedia("(hover: hover) and (pointer: fine)").matches) pending |= arm(document, 4, "mouseout");
-      // Always through the timer, even with no delay: the opening runs as a task of its own.
+      if (load === true && !pending && !r.delay_seconds) return show();
       timer = setTimeout(on, Math.min(r.delay_seconds * 1000, 2147483647));
       pending |= 1;
     };
     addEventListener("popstate", on);
     addEventListener("whatsapp-optin:route", on);
-    route();
+    route(true);
   };
 
   var boot = function () {
