@@ -3,6 +3,7 @@
 // notice that was shown.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { BASE, launch, freshPhone, subscriber, admin, sha256, siteConfig, newSite as sharedNewSite, SHOP, shopPage, widgetTag } from "./support.mjs";
 
 const newSite = (extra) => sharedNewSite("txt", extra);
@@ -153,4 +154,29 @@ test("A/B variants: each visitor keeps one across reloads, and the consent recor
   const tampered = await post(site, { ...base, variant: "short", notice_text: `${texts.short} ` });
   assert.equal(tampered.status, 422);
   assert.equal((await tampered.json()).field, "notice_text");
+});
+
+test("A/B variants: the loader picks, for each visitor id, the variant consent-core's pick_variant picks", async () => {
+  // The vectors crates/consent-core/tests/variant_vectors.rs holds pick_variant to.
+  const vectors = JSON.parse(readFileSync(new URL("../../crates/consent-core/tests/variant-vectors.json", import.meta.url), "utf8"))
+    .filter((v) => v.surface === "modal" && v.weights.join() === "1,2,3");
+  assert.ok(vectors.length >= 8);
+  const ids = ["a", "b", "c"];
+  const site = await newSite({
+    variants: { modal: ids.map((id, i) => ({ id, weight: i + 1, strings: { en: { title: `Variant ${id}` } } })) },
+    targeting: { per_session: 0 },
+  });
+  for (const v of vectors) {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.addInitScript((id) => localStorage.setItem("whatsapp-optin:#visitor", id), v.visitor);
+    await page.goto(`${SHOP}/examples/site.html?site=${site}`);
+    const dialog = page.getByRole("dialog");
+    await dialog.waitFor({ state: "visible", timeout: 15_000 });
+    const shown = await dialog.locator("#wa-title").textContent();
+    // An empty id is no id: the loader makes one (and picks for it), as the wasm does.
+    if (v.visitor) assert.equal(shown, `Variant ${ids[v.pick]}`, `visitor ${JSON.stringify(v.visitor)}`);
+    else assert.match(shown, /^Variant [abc]$/);
+    await context.close();
+  }
 });
