@@ -10,9 +10,9 @@ use alloc::{string::String, vec::Vec};
 use consent_core::ChatConfig;
 use wasm_bindgen::JsValue;
 
+use crate::js::{get, get_str, strings_at};
 #[cfg(feature = "surfaces")]
 use crate::rules;
-use crate::js::{get, get_str, strings_at};
 
 fn bad_config() -> JsValue {
     JsValue::from_str("site configuration is malformed")

@@ -41,7 +41,8 @@ pub struct Modal {
 
 /// The element `selector` finds in the loader's modal.
 fn part(root: &ShadowRoot, selector: &str) -> Result<Element, JsValue> {
-    dom::query(root, selector).ok_or_else(|| JsValue::from_str("the modal's markup is not the loader's"))
+    dom::query(root, selector)
+        .ok_or_else(|| JsValue::from_str("the modal's markup is not the loader's"))
 }
 
 impl Modal {
@@ -161,4 +162,3 @@ impl Modal {
         dom::focus(&self.status);
     }
 }
-
