@@ -43,18 +43,18 @@ const CONSENT_RUNS = Math.min(RUNS, 8);
 // raise one to make a run pass. The figures are in BENCHMARKS.md (runs of 2026-12-01).
 const TARGET = 1;
 const BUDGET = {
-  // NOT MET. Unthrottled: thirteen runs of 10 loads, load average 6–18 (other builds),
-  // put ours/peer at 1.00–2.34, median 1.24; a full `scripts/dev test` run judged 1.350
-  // on 20 rounds (2026-12-01). Budget 1.6: a regression guard that a shared machine's
-  // noise does not trip, not the target (≤ 1). Throttled 4×: 1.38 and 1.60 in two
-  // runs: budget 1.75.
-  ttp: THROTTLE > 1 ? 1.75 : 1.6,
-  // NOT MET: ours 24,944 B against the peer's 15,498 B, 1.6095 (deterministic); 1.61 is
-  // that plus 8 B.
-  bytes: 1.61,
+  // Since the loader shows the modal itself (no wasm before the prompt, 2026-12-04),
+  // unthrottled runs of 10 loads put ours/peer at 1.060, 1.152 and 0.973, throttled 4×
+  // 0.912: met in some runs, not in others (ours waits for the config's round trip,
+  // the peer's config is in the page). Budget 1.3: those plus a margin for the shared
+  // machine, well under the 1.6 / 1.75 it was while the wasm came first.
+  ttp: 1.3,
+  // Met: ours 7,380 B against the peer's 15,498 B (0.476, deterministic). The
+  // budget is the target; tests/size-budget.mjs holds the bytes themselves to 10 KB.
+  bytes: 1,
   // Met (the median load of each has no task of 50 ms or more): the target with the 1.25 tolerance.
   task: 1.25,
-  // Throttled 4× ours was 1.08 and 1.15 (NOT MET, within the tolerance).
+  // Throttled 4×: 0.799 (met; 1.08 and 1.15 while the wasm came first).
   main: 1.25,
 };
 // The Long Tasks API reports only tasks of 50 ms or more: a load without one counts as
@@ -322,7 +322,7 @@ for (const [name, a, b, budget, judged] of checks) {
   else if (ratio > TARGET) notMet.push(`${name}: ours/peer ${ratio.toFixed(3)} > ${TARGET}`);
   console.log(`| ${name} | ${fmt(a)} | ${fmt(b)} | ${ratio.toFixed(3)} | ≤ ${TARGET} | ≤ ${budget} | ${verdict} |`);
 }
-console.log(`\nBudgets (ours/peer): time to prompt ≤ ${BUDGET.ttp}${THROTTLE > 1 ? ` at ${THROTTLE}×` : ""} and bytes ≤ ${BUDGET.bytes}, today's ratios plus a margin while the target 1 is not met; longest task and main-thread time ≤ ${BUDGET.task}, the target plus a tolerance for this shared machine.`);
+console.log(`\nBudgets (ours/peer): time to prompt ≤ ${BUDGET.ttp}${THROTTLE > 1 ? ` at ${THROTTLE}×` : ""}, this week's ratios plus a margin while the target 1 is met in some runs only; bytes ≤ ${BUDGET.bytes}, the target; longest task and main-thread time ≤ ${BUDGET.task}, the target plus a tolerance for this shared machine.`);
 if (notMet.length) console.log(`\n*** NOT MET (target ours ≤ peer): ${notMet.join("; ")} ***`);
 
 const clsLimit = max(control, "cls") * CLS_SHARE;
