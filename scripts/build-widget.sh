@@ -1,12 +1,11 @@
 #!/usr/bin/env bash
 # Builds the widget twice: Rust → wasm (size profile) → wasm-bindgen (no-modules)
 # → wasm-opt -Oz. The modal-only build (no `surfaces` feature: the form of the
-# modal the loader www/widget.js shows) is www/widget/optin_widget.<hash>.{js,wasm},
-# which the loader fetches on the visitor's first interaction with the modal; the
+# modal the loader shows) has its glue inside the loader script www/widget.js,
+# which fetches its wasm on the visitor's first interaction with the modal; the
 # full build (checkout opt-in and chat widget too) is
 # www/widget/optin_widget_full.<hash>.{js,wasm}, which the loader fetches only for
-# pages that show those surfaces or call mount()/consent(). Neither glue is in the
-# loader: nothing of the wasm's is downloaded before the prompt.
+# pages that show those surfaces or call mount()/consent().
 #
 # core and alloc are rebuilt for the widget with panics that abort on the spot
 # (`-Cpanic=immediate-abort`, `-Zbuild-std`; needs the rust-src component and,
@@ -45,7 +44,7 @@ build() {
   cp "$OUT/$name/opt.wasm" "www/widget/$name.$hash.wasm"
   echo "$name.$hash.wasm" >"$OUT/$name/wasm-name"
 }
-build optin_widget whatsappOptInForm --no-default-features
+build optin_widget wasm_bindgen --no-default-features
 build optin_widget_full whatsappOptInFull
 
 # Applies wasm-opt's renaming to a wasm-bindgen glue file.
@@ -92,12 +91,6 @@ esbuild "$OUT/full-glue.js" --minify --target=es2020 --legal-comments=none --log
 full_wasm=$(cat "$OUT/optin_widget_full/wasm-name")
 full_js="${full_wasm%.wasm}.js"
 cp "$OUT/full.min.js" "www/widget/$full_js"
-esbuild "$OUT/lite-glue.js" --minify --target=es2020 --legal-comments=none --log-level=warning \
-  --outfile="$OUT/lite.min.js"
-lite_wasm=$(cat "$OUT/optin_widget/wasm-name")
-# Named by its own hash: the glue changes without its wasm when the loader's side does.
-lite_js="optin_widget.$(sha256sum "$OUT/lite.min.js" | cut -c1-12).js"
-cp "$OUT/lite.min.js" "www/widget/$lite_js"
 
 # The Turnstile challenge module, imported by the loader only when a consent is
 # answered /problems/challenge-required.
@@ -109,20 +102,20 @@ cp "$OUT/challenge.min.js" "www/widget/$challenge_js"
 version=$(awk -F'"' '/^version = /{print $2; exit}' Cargo.toml)
 node -e '
   const fs = require("fs");
-  const [loader, formJs, wasm, fullJs, fullWasm, challenge, version, out] = process.argv.slice(1);
+  const [loader, glue, wasm, fullJs, fullWasm, challenge, version, out] = process.argv.slice(1);
   const js = fs.readFileSync(loader, "utf8")
-    .replace("__FORM_JS__", "widget/" + formJs)
+    .replace("/*__WASM_BINDGEN__*/", () => fs.readFileSync(glue, "utf8"))
     .replaceAll("__WASM__", "widget/" + wasm)
     .replace("__FULL_JS__", "widget/" + fullJs)
     .replace("__FULL_WASM__", "widget/" + fullWasm)
     .replace("__CHALLENGE__", "widget/" + challenge)
     .replace("__VERSION__", version);
   fs.writeFileSync(out, js);
-' crates/optin-widget/js/loader.js "$lite_js" "$lite_wasm" \
+' crates/optin-widget/js/loader.js "$OUT/lite-glue.js" "$(cat "$OUT/optin_widget/wasm-name")" \
   "$full_js" "$full_wasm" "$challenge_js" "$version" "$OUT/widget.full.js"
 esbuild "$OUT/widget.full.js" --minify --target=es2020 --legal-comments=none \
   --log-level=warning --outfile=www/widget.js
-printf 'widget: www/widget.js %s B; modal form: www/widget/%s %s B + %s %s B; full build: www/widget/%s %s B + %s B (raw)\n' \
-  "$(wc -c <www/widget.js)" "$lite_js" "$(wc -c <"www/widget/$lite_js")" "$lite_wasm" \
-  "$(wc -c <"www/widget/$lite_wasm")" "${full_wasm%.wasm}.{js,wasm}" \
+printf 'widget: www/widget.js %s B + www/widget/%s %s B (raw); full build: www/widget/%s %s B + %s B\n' \
+  "$(wc -c <www/widget.js)" "$(cat "$OUT/optin_widget/wasm-name")" \
+  "$(wc -c <"www/widget/$(cat "$OUT/optin_widget/wasm-name")")" "${full_wasm%.wasm}.{js,wasm}" \
   "$(wc -c <"www/widget/$full_js")" "$(wc -c <"www/widget/$full_wasm")"

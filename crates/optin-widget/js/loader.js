@@ -190,6 +190,7 @@
   );
   addEventListener("pagehide", post);
   document.addEventListener("visibilitychange", () => document.hidden && post());
+  /*__WASM_BINDGEN__*/
   // The widget's consents go out through here (api::Poster in the wasm): fetch,
   // then the module's posted(ticket, status, json), status 0 when nothing came
   // back. Keeping the network in JS keeps a futures executor out of the wasm.
@@ -244,28 +245,23 @@
     m.start({ site: site, api: api, config: config, post: poster(m, config), chat: chat });
     return m;
   };
-  // A build's wasm-bindgen glue: a script that defines a global (a `let`, so
-  // no property of window), which `defined` reads once it has run.
-  var glue = function (path, defined) {
-    return new Promise(function (resolve, reject) {
-      var tag = document.createElement("script");
-      tag.src = new URL(path, src).href;
-      // A nonce-only CSP (no 'strict-dynamic') lets it run with the tag's own nonce.
-      tag.nonce = script && script.nonce;
-      tag.onload = function () { resolve(defined()); };
-      tag.onerror = function () {
-        unreachable(tag.src);
-        reject(new Error("the widget's code could not be loaded"));
-      };
-      document.head.appendChild(tag);
-    });
-  };
   // The full build (checkout opt-in, chat widget, and the modal's form too):
   // its glue script, then its wasm.
   var full = null;
   var loadFull = function () {
     if (!full) {
-      full = glue("__FULL_JS__", () => whatsappOptInFull).then(function (m) {
+      full = new Promise(function (resolve, reject) {
+        var tag = document.createElement("script");
+        tag.src = new URL("__FULL_JS__", src).href;
+        // A nonce-only CSP (no 'strict-dynamic') lets it run with the tag's own nonce.
+        tag.nonce = script && script.nonce;
+        tag.onload = function () { resolve(whatsappOptInFull); };
+        tag.onerror = function () {
+          unreachable(tag.src);
+          reject(new Error("the widget's full build could not be loaded"));
+        };
+        document.head.appendChild(tag);
+      }).then(function (m) {
         return Promise.all([m({ module_or_path: load(new URL("__FULL_WASM__", src)) }), config])
           // start() in a task of its own: its first calls compile the bigger
           // build's functions (lazily, on the main thread), which would otherwise
@@ -280,18 +276,15 @@
     }
     return full;
   };
-  // The modal's form needs only the modal-only build, unless the page already
-  // has the full one: its wasm and its glue fetched side by side.
+  // The modal's form needs only the modal-only build (its glue is above),
+  // unless the page already has the full one.
   var lite = null;
   var loadForm = function () {
     if (full) return full;
-    if (!lite) {
-      var wasm = load(new URL("__WASM__", src));
-      wasm.catch(() => {}); // reported by the glue's instantiation
-      lite = glue("__FORM_JS__", () => whatsappOptInForm).then((m) =>
-        Promise.all([m({ module_or_path: wasm }), config]).then((r) => begin(m, r[1]))
+    if (!lite)
+      lite = Promise.all([wasm_bindgen({ module_or_path: load(new URL("__WASM__", src)) }), config]).then(
+        (r) => begin(wasm_bindgen, r[1])
       );
-    }
     return lite;
   };
 
