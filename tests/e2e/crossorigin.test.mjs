@@ -97,6 +97,18 @@ test("every widget asset answers CORS and CORP, so any merchant page may load it
   assert.equal(unknown.headers.get("access-control-allow-origin"), "*", "the loader can read why");
 });
 
+test("a page enforcing Trusted Types (require-trusted-types-for 'script'): the modal opens and the consent is recorded", async () => {
+  // The modal's markup is built element by element (no HTML string) and its form's
+  // glue is inside the loader (no script URL set): nothing the policy guards.
+  const csp = `${STRICT}; require-trusted-types-for 'script'`;
+  const url = await shopPage("/co/trusted-types.html", modalPage(), { "Content-Security-Policy": csp });
+  const { page, trouble } = await open(url);
+  const phone = await optInModal(page);
+  await assertRecorded(phone, url, "modal");
+  assert.deepEqual(trouble, []);
+  await page.close();
+});
+
 test("a plain page on another host name: the modal opens and the consent is recorded", async () => {
   const url = (await shopPage("/co/plain.html", modalPage())).replace(SHOP, SHOP_LOCALHOST);
   const { page, trouble } = await open(url);
