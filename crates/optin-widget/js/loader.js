@@ -503,10 +503,19 @@
     // key on the dialog, the phone field focused), so a visitor who never
     // touches the prompt downloads none. A submit before it is wired waits.
     var wired = null;
+    var formReady = false;
+    var missed = false; // the phone field was left before the wasm came
+    phone.addEventListener("change", () => (missed = !formReady));
     var wire = () =>
       wired ||
       (wired = loadForm().then(
-        (w) => (w.form({ root: root, variant: variant }), w),
+        (w) => {
+          w.form({ root: root, variant: variant });
+          formReady = true;
+          // Its check on leaving the field, for a field left (or autofilled) before.
+          if (missed) phone.dispatchEvent(new Event("change"));
+          return w;
+        },
         (err) => {
           status.textContent = say("network_error");
           status.setAttribute("class", "status bad");
@@ -516,14 +525,13 @@
     form.addEventListener("pointerdown", wire);
     form.addEventListener("keydown", (e) => e.key != "Escape" && wire());
     phone.addEventListener("focus", wire);
-    var formReady = false;
     form.addEventListener("submit", (e) => {
       e.preventDefault(); // never the browser's own submission, wired or not
       if (formReady) return;
       e.stopImmediatePropagation();
       // Submitted again in a task of its own: a form ignores a submission made
       // while its submit event is still being dispatched.
-      wire().then((w) => w && ((formReady = true), setTimeout(() => form.requestSubmit())));
+      wire().then((w) => w && setTimeout(() => form.requestSubmit()));
     }, true);
     // A consent on any surface keeps the modal away (the wasm wrote it too,
     // but this page reads its own copy first).
