@@ -43,12 +43,13 @@ const CONSENT_RUNS = Math.min(RUNS, 8);
 // raise one to make a run pass. The figures are in BENCHMARKS.md (runs of 2026-12-01).
 const TARGET = 1;
 const BUDGET = {
-  // Since the loader shows the modal itself (no wasm before the prompt, 2026-12-04),
-  // unthrottled runs of 10 loads put ours/peer at 1.060, 1.152 and 0.973, throttled 4×
-  // 0.912: met in some runs, not in others (ours waits for the config's round trip,
-  // the peer's config is in the page). Budget 1.3: those plus a margin for the shared
-  // machine, well under the 1.6 / 1.75 it was while the wasm came first.
-  ttp: 1.3,
+  // NOT MET in most runs. Since the loader shows the modal itself (no wasm before the
+  // prompt, 2026-12-04), unthrottled runs of 10 loads put ours/peer at 1.060, 1.152,
+  // 0.973, 1.081 and 1.272, throttled 4× 0.912: ours waits for the config's round trip
+  // (71 ms from its script's arrival to the prompt against the peer's 43–55 ms; the
+  // peer's config is in the page). Budget 1.45: those plus a margin for a CI machine,
+  // under the 1.6 / 1.75 it was while the wasm came first.
+  ttp: 1.45,
   // Met: ours 7,380 B against the peer's 15,498 B (0.476, deterministic). The
   // budget is the target; tests/size-budget.mjs holds the bytes themselves to 10 KB.
   bytes: 1,
@@ -322,7 +323,7 @@ for (const [name, a, b, budget, judged] of checks) {
   else if (ratio > TARGET) notMet.push(`${name}: ours/peer ${ratio.toFixed(3)} > ${TARGET}`);
   console.log(`| ${name} | ${fmt(a)} | ${fmt(b)} | ${ratio.toFixed(3)} | ≤ ${TARGET} | ≤ ${budget} | ${verdict} |`);
 }
-console.log(`\nBudgets (ours/peer): time to prompt ≤ ${BUDGET.ttp}${THROTTLE > 1 ? ` at ${THROTTLE}×` : ""}, this week's ratios plus a margin while the target 1 is met in some runs only; bytes ≤ ${BUDGET.bytes}, the target; longest task and main-thread time ≤ ${BUDGET.task}, the target plus a tolerance for this shared machine.`);
+console.log(`\nBudgets (ours/peer): time to prompt ≤ ${BUDGET.ttp}${THROTTLE > 1 ? ` at ${THROTTLE}×` : ""}, today's ratios plus a margin while the target 1 is met in some runs only; bytes ≤ ${BUDGET.bytes}, the target; longest task and main-thread time ≤ ${BUDGET.task}, the target plus a tolerance for this shared machine.`);
 if (notMet.length) console.log(`\n*** NOT MET (target ours ≤ peer): ${notMet.join("; ")} ***`);
 
 const clsLimit = max(control, "cls") * CLS_SHARE;
