@@ -122,7 +122,8 @@
     var primary = String(l || "").toLowerCase().split(/[-_]/)[0];
     return /^(en|id|pt|tr|da|es|de)$/.test(primary) && (locale = primary === "pt" ? "pt-BR" : primary);
   });
-  // The config: the strings in that locale, the categories, the targeting. A page with the chat widget asks for its strings too (chat=1).
+  // The config: the strings in that locale, the categories, the targeting. A page
+  // with the chat widget asks for its strings too (chat=1).
   var configUrl =
     api + "/v1/sites/" + encodeURIComponent(site) + "/config?" + (chat ? "chat=1&" : "") + "locale=" + locale;
   var config = load(configUrl).then(function (r) {
