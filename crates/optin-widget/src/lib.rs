@@ -19,8 +19,9 @@
 //! Module dependencies run one way, with no cycle (`grep 'crate::' src/*.rs`):
 //!
 //! - `chat` → `checkout`;
-//! - `modal`, `checkout`, `chat` → `api`, `config`, `events`, `text`,
-//!   `style`, `dom`, and (modal, checkout) `form`, `phone_input`, `storage`;
+//! - `modal`, `checkout`, `chat` → `api`, `config`, `events`, `text`, `dom`,
+//!   (checkout, chat) `style`, and (modal, checkout) `form`, `phone_input`,
+//!   `storage`;
 //! - `events` → `api`, `text`; `form` → `text`; `api` → `json`, `text`;
 //! - `text` → `config`, `storage`; `config` → `rules` (full build);
 //! - `api`, `events`, `form`, `phone_input`, `storage` → `dom`;
