@@ -107,8 +107,8 @@ const cdnPort = cdn.address().port;
 {
   const ours = await fetch(`${SHOP}/bench/ours.html`).then((r) => r.text()).catch(() => "");
   const peer = await fetch(`${SHOP}/bench/peer.html`).then((r) => r.text()).catch(() => "");
-  if (!ours.includes(`${WORKER}/widget.js`)) {
-    console.error(`${SHOP}/bench/ours.html does not load ${WORKER}/widget.js: is the shop server (SHOP_BASE) up, with --worker ${WORKER}?`);
+  if (!ours.includes(`${WORKER}/v1/sites/demo/widget.js`)) {
+    console.error(`${SHOP}/bench/ours.html does not load ${WORKER}/v1/sites/demo/widget.js (the README's tag): is the shop server (SHOP_BASE) up, with --worker ${WORKER}?`);
     process.exit(2);
   }
   if (!peer.includes(`${CDN}${CDN_PREFIX}`)) {
@@ -120,7 +120,7 @@ const cdnPort = cdn.address().port;
 // What a page downloads for the widget before its prompt (and 300 ms after): ours is the
 // loader, glue, wasm and config from the Worker; the peer everything from its CDN. gzip -9
 // of each body as received (the modal page loads the modal-only build, checkout the full one).
-const OURS_PATH = /^\/(widget\.js|widget\/|v1\/sites\/[^/]+\/config)/;
+const OURS_PATH = /^\/(widget\.js|widget\/|v1\/sites\/[^/]+\/(config|widget\.js))/;
 const isWidget = (url) => {
   const u = new URL(url);
   return (u.origin === WORKER && OURS_PATH.test(u.pathname)) || u.origin === CDN;

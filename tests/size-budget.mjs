@@ -37,13 +37,26 @@ for (const locale of LOCALES) {
   if (bytes > config.bytes) config = { bytes, locale };
 }
 
+// The README's tag: the per-site script, the loader with the config inside (in the
+// locale of the browser's Accept-Language), one response.
+let perSite = { bytes: 0, locale: "" };
+for (const locale of LOCALES) {
+  const res = await fetch(`${BASE}/v1/sites/demo/widget.js`, { headers: { "accept-language": locale } });
+  if (!res.ok) throw new Error(`per-site script for ${locale}: HTTP ${res.status}`);
+  const bytes = gzip(Buffer.from(await res.arrayBuffer()));
+  if (bytes > perSite.bytes) perSite = { bytes, locale };
+}
+
 const parts = {
   "widget.js": gz("www/widget.js"),
   [`config response (demo, ${config.locale}: largest)`]: config.bytes,
 };
-const total = Object.values(parts).reduce((a, b) => a + b, 0);
+const split = Object.values(parts).reduce((a, b) => a + b, 0);
 for (const [name, bytes] of Object.entries(parts)) console.log(`${name.padEnd(42)} ${bytes} B gzip`);
-console.log(`${"total before the prompt shows".padEnd(42)} ${total} B gzip, budget ${BUDGET_BYTES} B`);
+console.log(`${"widget.js + config".padEnd(42)} ${split} B gzip`);
+console.log(`${`or /v1/sites/demo/widget.js (${perSite.locale}: largest)`.padEnd(42)} ${perSite.bytes} B gzip`);
+const total = Math.max(split, perSite.bytes);
+console.log(`${"total before the prompt shows (the larger)".padEnd(42)} ${total} B gzip, budget ${BUDGET_BYTES} B`);
 const form = gz(`www/widget/${wasm}`);
 console.log(`${"then, at the first interaction: the form".padEnd(42)} ${form} B gzip (${wasm}), ${total + form} B in all`);
 const extra = full.reduce((n, f) => n + gz(`www/widget/${f}`), 0);

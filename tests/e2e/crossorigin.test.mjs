@@ -109,6 +109,61 @@ test("a page enforcing Trusted Types (require-trusted-types-for 'script'): the m
   await page.close();
 });
 
+test("the per-site script carries the config: no config request before the prompt, and the consent is recorded", async () => {
+  const tag = `<script src="%WORKER%/v1/sites/demo/widget.js" async></script>`;
+  const url = await shopPage("/co/per-site.html", modalPage(tag), { "Content-Security-Policy": STRICT });
+  const context = await browser.newContext({ locale: "en-US" });
+  const requested = [];
+  context.on("request", (r) => requested.push(new URL(r.url()).pathname));
+  const { page, trouble } = await open(url, context);
+  const phone = await optInModal(page);
+  assert.deepEqual(requested.filter((p) => p.endsWith("/config")), [], "the config came with the script");
+  assert.ok(requested.some((p) => /^\/widget\/optin_widget\.[0-9a-f]+\.wasm$/.test(p)), `the form's wasm, from the Worker's root: ${requested}`);
+  await assertRecorded(phone, url, "modal");
+  assert.deepEqual(trouble, []);
+  await context.close();
+});
+
+test("the per-site script on a page whose lang picks another language: the loader asks for that one", async () => {
+  const tag = `<script src="%WORKER%/v1/sites/demo/widget.js" async></script>`;
+  const html = modalPage(tag).replace('<html lang="en">', '<html lang="id">');
+  const url = await shopPage("/co/per-site-id.html", html);
+  const context = await browser.newContext({ locale: "en-US" });
+  const configs = [];
+  context.on("request", (r) => r.url().includes("/config") && configs.push(new URL(r.url()).searchParams.get("locale")));
+  const { page, trouble } = await open(url, context);
+  const dialog = page.getByRole("dialog", { name: "Dapatkan info lewat WhatsApp" });
+  await dialog.waitFor({ state: "visible", timeout: 15_000 });
+  assert.deepEqual(configs, ["id"]);
+  assert.deepEqual(trouble, []);
+  await context.close();
+});
+
+test("the per-site script: the browser's first language we have, CORS and CORP, a minute's cache varying by it; an unknown site still says so", async () => {
+  const get = (site, lang) => fetch(`${BASE}/v1/sites/${site}/widget.js`, { headers: { origin: SHOP, "accept-language": lang } });
+  const loader = await (await fetch(`${BASE}/widget.js`)).text();
+  const res = await get("demo", "fr-FR,fr;q=0.9,tr;q=0.8,en;q=0.7");
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get("content-type"), "text/javascript; charset=utf-8");
+  assert.equal(res.headers.get("access-control-allow-origin"), "*");
+  assert.equal(res.headers.get("cross-origin-resource-policy"), "cross-origin");
+  assert.equal(res.headers.get("cache-control"), "public, max-age=60");
+  assert.match(res.headers.get("vary"), /Accept-Language/i);
+  const body = await res.text();
+  const head = '(document.currentScript||{}).whatsappOptInConfig={"asked":"tr","config":';
+  assert.ok(body.startsWith(head), body.slice(0, 120));
+  assert.ok(body.endsWith("\n" + loader), "then the loader, unchanged");
+  const config = JSON.parse(body.slice(head.length, body.indexOf("};\n")));
+  assert.equal(config.locale, "tr");
+  assert.deepEqual(config, await (await fetch(`${BASE}/v1/sites/demo/config?locale=tr`)).json(), "the config GET's answer");
+  const none = await (await get("demo", "fr-FR,fr;q=0.9")).text();
+  assert.ok(none.startsWith('(document.currentScript||{}).whatsappOptInConfig={"asked":"","config":'), none.slice(0, 80));
+  const unknown = await get("no-such-site", "en");
+  assert.equal(unknown.status, 200);
+  assert.equal(await unknown.text(), loader, "the loader alone: its config GET reports the unknown site");
+  assert.equal((await fetch(`${BASE}/v1/sites/demo/widget.js`, { method: "POST" })).status, 405);
+});
+
 test("a plain page on another host name: the modal opens and the consent is recorded", async () => {
   const url = (await shopPage("/co/plain.html", modalPage())).replace(SHOP, SHOP_LOCALHOST);
   const { page, trouble } = await open(url);

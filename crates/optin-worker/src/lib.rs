@@ -40,6 +40,10 @@ async fn route(req: Request, env: &Env) -> std::result::Result<Response, AppErro
             Method::Get | Method::Head => public::config(&req, env, site).await,
             _ => Err(AppError::MethodNotAllowed { allow: "GET" }),
         },
+        ["v1", "sites", site, "widget.js"] => match method {
+            Method::Get | Method::Head => public::widget_script(&req, env, site).await,
+            _ => Err(AppError::MethodNotAllowed { allow: "GET" }),
+        },
         ["v1", "sites", site, "consents"] => match method {
             Method::Post => public::post_consent(req, env, site).await,
             Method::Options => public::preflight(&req, env, site).await,

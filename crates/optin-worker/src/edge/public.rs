@@ -37,8 +37,27 @@ async fn site_config(req: &Request, env: &Env, site: &str) -> Result<Response, A
     let asked = query_param(&url, "locale").and_then(|l| Locale::parse(&l));
     // `chat=1` from a page with the chat widget; the others need none of its strings.
     let chat = query_param(&url, "chat").as_deref() == Some("1");
+    let (body, current_ms) = public_json(env, site, asked, chat).await?;
+    let headers = Headers::new();
+    headers.set("Access-Control-Allow-Origin", "*")?;
+    headers.set("Cache-Control", "public, max-age=60")?;
+    headers.set("Content-Type", "application/json")?;
+    // For the isolate's answer cache in `entry.mjs` (which strips it): this
+    // answer may be repeated until the config it came from expires here.
+    headers.set(ISOLATE_CACHE_MS, &format!("{}", current_ms.max(0.0) as u64))?;
+    Ok(Response::ok(body)?.with_headers(headers))
+}
+
+/// The config answer's JSON for `asked` (absent: the site's default locale) and
+/// how long it stays current in this isolate.
+async fn public_json(
+    env: &Env,
+    site: &str,
+    asked: Option<Locale>,
+    chat: bool,
+) -> Result<(String, f64), AppError> {
     let what = format!("public:{}:{chat}", asked.map(|l| l.tag()).unwrap_or(""));
-    let (body, current_ms) = sites::rendered(env, site, &what, |site| {
+    sites::rendered(env, site, &what, |site| {
         let public = site.public_in(asked.unwrap_or(site.default_locale));
         let public = if chat { public } else { public.without_chat() };
         let mut body =
@@ -49,14 +68,46 @@ async fn site_config(req: &Request, env: &Env, site: &str) -> Result<Response, A
         }
         Ok(body.to_string())
     })
-    .await?;
+    .await
+}
+
+/// `GET /v1/sites/{site}/widget.js`: the loader (`/widget.js`) with the site's
+/// config already on its script element, so the prompt waits for no second
+/// request. The config is in the locale the loader would ask for when the page
+/// says none: the first of `Accept-Language`'s that we have (the browser's
+/// `navigator.languages`, in order), marked as `asked` (`""`: none); a page
+/// whose `lang` picks another, a chat page (whose config has the chat's
+/// strings) and an unknown site (whose 404 the loader then reports) fetch the
+/// config as before. Varies by `Accept-Language`, kept a minute like the config.
+pub async fn widget_script(req: &Request, env: &Env, site: &str) -> Result<Response, AppError> {
+    let accept = req.headers().get("Accept-Language")?.unwrap_or_default();
+    // Chromium lists them in order of preference (the q-values fall).
+    let asked = accept
+        .split(',')
+        .take(20)
+        .find_map(|t| Locale::parse(t.split(';').next().unwrap_or("")));
+    let loader = env
+        .assets("ASSETS")?
+        .fetch("https://assets.invalid/widget.js", None)
+        .await?
+        .text()
+        .await?;
+    let body = match public_json(env, site, asked, false).await {
+        Ok((config, _)) => format!(
+            "(document.currentScript||{{}}).whatsappOptInConfig={{\"asked\":\"{}\",\"config\":{config}}};\n{loader}",
+            asked.map(|l| l.tag()).unwrap_or("")
+        ),
+        Err(AppError::UnknownSite(_)) => loader,
+        Err(e) => return Err(e),
+    };
     let headers = Headers::new();
     headers.set("Access-Control-Allow-Origin", "*")?;
+    headers.set("Cross-Origin-Resource-Policy", "cross-origin")?;
+    headers.set("Timing-Allow-Origin", "*")?;
     headers.set("Cache-Control", "public, max-age=60")?;
-    headers.set("Content-Type", "application/json")?;
-    // For the isolate's answer cache in `entry.mjs` (which strips it): this
-    // answer may be repeated until the config it came from expires here.
-    headers.set(ISOLATE_CACHE_MS, &format!("{}", current_ms.max(0.0) as u64))?;
+    headers.set("Vary", "Accept-Language")?;
+    headers.set("Content-Type", "text/javascript; charset=utf-8")?;
+    headers.set("X-Content-Type-Options", "nosniff")?;
     Ok(Response::ok(body)?.with_headers(headers))
 }
 
