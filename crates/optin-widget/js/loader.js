@@ -1,4 +1,7 @@
 /* WhatsApp opt-in widget loader. Include once or many times:
+ *   <script src="https://<worker>/v1/sites/<site>/widget.js" async></script>
+ * (this script with the site's config inside: no second request before the prompt),
+ * or, the same without the config inside:
  *   <script src="https://<worker>/widget.js" data-site="<site>" async></script>
  * Exposes window.WhatsAppOptIn = { open(), close(), mount(el, opts), consent(opts), version }
  * and dispatches `whatsapp-optin:*` CustomEvents on document (see widget.d.ts).
@@ -16,7 +19,13 @@
   // its own to find the wasm by: the tag it copies has, and says the site.
   if (!(script && script.src)) script = document.querySelector("script[data-site][src]") || script;
   var src = script ? script.src : "";
-  var site = script && script.getAttribute("data-site");
+  // The per-site script, /v1/sites/<site>/widget.js, names its site in its path and
+  // carries its config (the Worker put it on this script element); the widget's
+  // files are then at the Worker's root, else beside this script.
+  var own = src && /^\/v1\/sites\/([^/]+)\/widget\.js$/.exec(new URL(src).pathname);
+  var site = (script && script.getAttribute("data-site")) || (own && decodeURIComponent(own[1]));
+  var base = own ? new URL("/", src).href : src;
+  var preloaded = own && script.whatsappOptInConfig;
   var api = (script && script.getAttribute("data-api")) || (src && new URL(src).origin);
   var autoOpen = !(script && script.getAttribute("data-auto-open") === "false");
   var chat = !!(script && script.hasAttribute("data-chat"));
@@ -103,7 +112,7 @@
   // A strict CSP that blocks the widget: say exactly what the policy must add
   // (for the widget's own URLs: the Worker's, and widget.js's if elsewhere).
   var csp = "this page's Content-Security-Policy blocked ";
-  var ours = (u) => !u.indexOf(api + "/") || !u.indexOf(src.replace(/[^/]*$/, ""));
+  var ours = (u) => !u.indexOf(api + "/") || !u.indexOf(base.replace(/[^/]*$/, ""));
   document.addEventListener("securitypolicyviolation", (e) => {
     var u = e.blockedURI;
     if (u == "wasm-eval") say(csp + "WebAssembly; add 'wasm-unsafe-eval' to script-src");
@@ -126,17 +135,21 @@
   // with the chat widget asks for its strings too (chat=1).
   var configUrl =
     api + "/v1/sites/" + encodeURIComponent(site) + "/config?" + (chat ? "chat=1&" : "") + "locale=" + locale;
-  var config = load(configUrl).then(function (r) {
-    return r.json().then(bare, function () {}).then(function (j) {
-      if (r.ok && j) return j;
-      // The Worker's problem says why (unknown site, …): keep its type and status.
-      var err = new Error(configUrl + " answered " + r.status + ": " + (j && j.detail));
-      err.status = r.status;
-      err.type = j && j.type;
-      say(err.message);
-      throw err;
+  var fetchConfig = () =>
+    load(configUrl).then(function (r) {
+      return r.json().then(bare, function () {}).then(function (j) {
+        if (r.ok && j) return j;
+        // The Worker's problem says why (unknown site, …): keep its type and status.
+        var err = new Error(configUrl + " answered " + r.status + ": " + (j && j.detail));
+        err.status = r.status;
+        err.type = j && j.type;
+        say(err.message);
+        throw err;
+      });
     });
-  });
+  // The config the per-site script carries serves when it is in the locale asked
+  // for here (the Worker took the browser's languages; a page's lang may pick another).
+  var config = preloaded && preloaded.asked === locale && !chat ? Promise.resolve(bare(preloaded.config)) : fetchConfig();
   // The config, or the error its request ended in (the widget reports it).
   config.catch(function () {}); // reported by boot, as the widget cannot start without it
   var fail = function (err) {
@@ -232,7 +245,7 @@
           // the one problem with a site_key): the challenge module, loaded only now,
           // shows it, and the same consent goes again with its token.
           if (j && j.site_key)
-            return import(new URL("__CHALLENGE__", src)).then((c) => c.default(j, body)).then(
+            return import(new URL("__CHALLENGE__", base)).then((c) => c.default(j, body)).then(
               (b) => poster(m, c)(ticket, url, b, key, keepalive),
               () => m.posted(ticket, a[0], j)
             );
@@ -253,7 +266,7 @@
     if (!full) {
       full = new Promise(function (resolve, reject) {
         var tag = document.createElement("script");
-        tag.src = new URL("__FULL_JS__", src).href;
+        tag.src = new URL("__FULL_JS__", base).href;
         // A nonce-only CSP (no 'strict-dynamic') lets it run with the tag's own nonce.
         tag.nonce = script && script.nonce;
         tag.onload = function () { resolve(whatsappOptInFull); };
@@ -263,7 +276,7 @@
         };
         document.head.appendChild(tag);
       }).then(function (m) {
-        return Promise.all([m({ module_or_path: load(new URL("__FULL_WASM__", src)) }), config])
+        return Promise.all([m({ module_or_path: load(new URL("__FULL_WASM__", base)) }), config])
           // start() in a task of its own: its first calls compile the bigger
           // build's functions (lazily, on the main thread), which would otherwise
           // lengthen the task that finished compiling and instantiating it.
@@ -283,7 +296,7 @@
   var loadForm = function () {
     if (full) return full;
     if (!lite)
-      lite = Promise.all([wasm_bindgen({ module_or_path: load(new URL("__WASM__", src)) }), config]).then(
+      lite = Promise.all([wasm_bindgen({ module_or_path: load(new URL("__WASM__", base)) }), config]).then(
         (r) => begin(wasm_bindgen, r[1])
       );
     return lite;
