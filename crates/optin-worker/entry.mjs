@@ -1,6 +1,6 @@
 // The Worker's entry: the Rust Worker (`build/index.js`, made by worker-build)
-// behind one answer cache for the public config GET, the request every page view
-// sends. The Rust Worker decides what may be repeated and for how long (the
+// behind one answer cache for the public config GET and the per-site script (the
+// loader with that config inside), one of which every page view sends. The Rust Worker decides what may be repeated and for how long (the
 // `X-Isolate-Cache-Ms` header it sets on a config answer: the time its own copy
 // of the site's config stays current in this isolate), so a repeat is never
 // staler than the Rust cache would answer; this file only saves the trip into
@@ -13,6 +13,7 @@ export { SiteLedger } from "./build/index.js";
 
 const MARK = "x-isolate-cache-ms";
 const CONFIG = /^\/v1\/sites\/([^/]+)\/config$/;
+const SCRIPT = /^\/v1\/sites\/([^/]+)\/widget\.js$/;
 const SITE = /^\/admin\/sites\/([^/]+)$/;
 // Answers kept per isolate; beyond this the cache starts again.
 const MAX_ANSWERS = 2048;
@@ -24,7 +25,7 @@ export default class Edge extends RustWorker {
   async fetch(request) {
     const url = new URL(request.url);
     if (request.method === "GET") {
-      const site = CONFIG.exec(url.pathname)?.[1];
+      const site = (CONFIG.exec(url.pathname) ?? SCRIPT.exec(url.pathname))?.[1];
       if (site !== undefined) return this.config(request, url, site);
     } else if (request.method === "PUT") {
       const site = SITE.exec(url.pathname)?.[1];
@@ -39,7 +40,10 @@ export default class Edge extends RustWorker {
   }
 
   async config(request, url, site) {
-    const key = url.pathname + url.search;
+    // The per-site script varies by the browser's languages (the Rust Worker picks
+    // the config's locale from them): kept per header value.
+    const languages = SCRIPT.test(url.pathname) ? `|${request.headers.get("accept-language") ?? ""}` : "";
+    const key = url.pathname + url.search + languages;
     const kept = answers.get(key);
     if (kept !== undefined && Date.now() < kept.until) return repeat(kept, request);
     const response = await super.fetch(request);

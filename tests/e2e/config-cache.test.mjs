@@ -92,3 +92,33 @@ test("a refused PUT leaves the cached config as it was", async () => {
   assert.equal(bad.status, 422, await bad.text());
   assert.equal((await (await configPlain(site)).json()).business_name, "Toko Acme");
 });
+
+test("the per-site script is kept per browser language, shows a PUT at once, and an unknown site is not remembered", async () => {
+  const site = await newSite("cc");
+  const script = (lang) =>
+    fetch(`${BASE}/v1/sites/${site}/widget.js`, { headers: { "accept-language": lang, "accept-encoding": "identity" } });
+  const carried = async (lang) => {
+    const res = await script(lang);
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get("x-isolate-cache-ms"), null, "the cache's own header never leaves the Worker");
+    const body = await res.text();
+    const m = /^\(document\.currentScript\|\|\{\}\)\.whatsappOptInConfig=\{"asked":"([^"]*)","config":(.*)\};\n/.exec(body);
+    assert.ok(m, body.slice(0, 100));
+    return { asked: m[1], config: JSON.parse(m[2]) };
+  };
+  for (let round = 0; round < 2; round++) {
+    assert.equal((await carried("tr-TR,tr;q=0.9")).config.locale, "tr", `round ${round}`);
+    assert.equal((await carried("da,en;q=0.5")).config.locale, "da", `round ${round}`);
+  }
+  const put = await admin(site, { method: "PUT", body: JSON.stringify(siteConfig(site, { business_name: "Toko Baru" })) });
+  assert.equal(put.status, 200, await put.text());
+  assert.equal((await carried("tr-TR,tr;q=0.9")).config.business_name, "Toko Baru", "after the PUT");
+
+  const unknown = `cc-${randomBytes(4).toString("hex")}`;
+  const loaderOnly = await (await fetch(`${BASE}/v1/sites/${unknown}/widget.js`, { headers: { "accept-language": "en" } })).text();
+  assert.ok(!loaderOnly.startsWith("(document.currentScript"), "no config for an unknown site");
+  const created = await admin(unknown, { method: "PUT", body: JSON.stringify(siteConfig(unknown)) });
+  assert.ok([200, 201].includes(created.status), await created.text());
+  const now = await (await fetch(`${BASE}/v1/sites/${unknown}/widget.js`, { headers: { "accept-language": "en" } })).text();
+  assert.ok(now.startsWith('(document.currentScript||{}).whatsappOptInConfig={"asked":"en"'), "created: its config at once");
+});

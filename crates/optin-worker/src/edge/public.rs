@@ -92,15 +92,19 @@ pub async fn widget_script(req: &Request, env: &Env, site: &str) -> Result<Respo
         .await?
         .text()
         .await?;
+    let headers = Headers::new();
     let body = match public_json(env, site, asked, false).await {
-        Ok((config, _)) => format!(
-            "(document.currentScript||{{}}).whatsappOptInConfig={{\"asked\":\"{}\",\"config\":{config}}};\n{loader}",
-            asked.map(|l| l.tag()).unwrap_or("")
-        ),
+        Ok((config, current_ms)) => {
+            // As the config's answer: `entry.mjs` may repeat it while that is current.
+            headers.set(ISOLATE_CACHE_MS, &format!("{}", current_ms.max(0.0) as u64))?;
+            format!(
+                "(document.currentScript||{{}}).whatsappOptInConfig={{\"asked\":\"{}\",\"config\":{config}}};\n{loader}",
+                asked.map(|l| l.tag()).unwrap_or("")
+            )
+        }
         Err(AppError::UnknownSite(_)) => loader,
         Err(e) => return Err(e),
     };
-    let headers = Headers::new();
     headers.set("Access-Control-Allow-Origin", "*")?;
     headers.set("Cross-Origin-Resource-Policy", "cross-origin")?;
     headers.set("Timing-Allow-Origin", "*")?;
