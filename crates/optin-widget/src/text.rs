@@ -40,37 +40,40 @@ impl Shown {
     /// variant's on top. The variant is a weighted pick keyed by the visitor
     /// id, so it stays the same on every page and reload.
     pub fn new(config: &Config, surface: &'static str) -> Shown {
-        let mut shown = Shown::bare(&config.site, surface);
-        shown.locale = config.locale.clone();
-        shown.texts = config.strings.clone();
-        if let Ok(list) = get(&config.variants, surface).dyn_into::<Array>() {
+        Shown::with_variant(config, surface, |list| {
             let weights: Vec<u32> = list
                 .iter()
                 .map(|v| get(&v, "weight").as_f64().unwrap_or(0.0) as u32)
                 .collect();
             let visitor = storage::visitor_id();
-            if let Some(i) = consent_core::pick_variant(&visitor, surface, &weights) {
-                let v = list.get(i as u32);
-                shown.over = get(&v, "strings");
-                shown.variant = get_str(&v, "id");
-            }
-        }
-        shown
+            consent_core::pick_variant(&visitor, surface, &weights).map(|i| list.get(i as u32))
+        })
     }
 
     /// The strings `surface` shows with the variant whose id is `variant`
     /// (the one the loader picked for the modal it shows; none, or an id
     /// the config does not list: the site's strings).
     pub fn chosen(config: &Config, surface: &'static str, variant: Option<String>) -> Shown {
+        Shown::with_variant(config, surface, |list| {
+            let id = variant?;
+            list.iter().find(|v| get_str(v, "id").as_ref() == Some(&id))
+        })
+    }
+
+    /// The site's strings for `surface`, with those of the variant `pick`
+    /// chooses from the surface's list (if it has one) on top.
+    fn with_variant(
+        config: &Config,
+        surface: &'static str,
+        pick: impl FnOnce(&Array) -> Option<JsValue>,
+    ) -> Shown {
         let mut shown = Shown::bare(&config.site, surface);
         shown.locale = config.locale.clone();
         shown.texts = config.strings.clone();
         let list = get(&config.variants, surface).dyn_into::<Array>();
-        if let (Ok(list), Some(id)) = (list, variant) {
-            if let Some(v) = list.iter().find(|v| get_str(v, "id").as_ref() == Some(&id)) {
-                shown.over = get(&v, "strings");
-                shown.variant = Some(id);
-            }
+        if let Some(v) = list.ok().as_ref().and_then(pick) {
+            shown.over = get(&v, "strings");
+            shown.variant = get_str(&v, "id");
         }
         shown
     }
