@@ -55,7 +55,9 @@ const BUDGET = {
   bytes: 1,
   // Met (the median load of each has no task of 50 ms or more): the target with the 1.25 tolerance.
   task: 1.25,
-  // Throttled 4×: 0.799 (met; 1.08 and 1.15 while the wasm came first).
+  // Throttled 4× (judged there only; `scripts/dev test` runs 8 rounds at 4× since
+  // 2026-12-07): 0.799, 0.963, 1.054 and 0.796 in runs since the loader shows the modal
+  // (1.08 and 1.15 while the wasm came first). The target with the 1.25 tolerance.
   main: 1.25,
 };
 // The Long Tasks API reports only tasks of 50 ms or more: a load without one counts as
