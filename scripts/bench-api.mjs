@@ -14,7 +14,10 @@
 // site API key: KV key lookup + one ledger call deciding every category) is timed
 // the same way against the baseline's one-row Durable Object read. After each consent level it waits (at most 60 s)
 // until every confirmation those consents queued is read, so the next operation is not
-// timed against their sends. Then it exports the bench site's ledger as NDJSON and CSV
+// timed against their sends. Then 20 consent POSTs to each, one at a time, ours each
+// once the confirmation before it is read: the POST alone, printed beside the baseline's
+// (not a target: it shows how much of consent@1's gap is the work each consent brings
+// back into the Worker — its send and three status webhooks). Then it exports the bench site's ledger as NDJSON and CSV
 // from ours and the baseline's rows as NDJSON, five times each in turns, and prints
 // rows/s and the ratio of the medians.
 //
@@ -146,6 +149,14 @@ const EXPORT_RUNS = 5;
  * confirmation read (the simulator's last status webhook) or failed; prints the wait.
  */
 async function drained(concurrency) {
+  const t0 = performance.now();
+  const left = await unread(200);
+  drains.push(`${concurrency} clients: ${f((performance.now() - t0) / 1000 + SETTLE_MS / 1000, 1)} s${left > 0 ? ` (${left} confirmations still not read after ${DRAIN_SECONDS} s)` : ""}`);
+}
+const drains = [];
+
+/** Polls ours every `everyMs` (at most DRAIN_SECONDS) until each grant's confirmation is read or failed; how many are not. */
+async function unread(everyMs) {
   const agent = new http.Agent({ keepAlive: true });
   const t0 = performance.now();
   let left = NaN;
@@ -155,12 +166,36 @@ async function drained(concurrency) {
     const grants = stats.events.find((e) => e.kind === "grant")?.n ?? 0;
     const done = stats.confirmations.filter((c) => c.status === "read" || c.status === "failed").reduce((t, c) => t + c.n, 0);
     if ((left = grants - done) <= 0) break;
-    await sleep(200);
+    await sleep(everyMs);
   }
   agent.destroy();
-  drains.push(`${concurrency} clients: ${f((performance.now() - t0) / 1000 + SETTLE_MS / 1000, 1)} s${left > 0 ? ` (${left} confirmations still not read after ${DRAIN_SECONDS} s)` : ""}`);
+  return left;
 }
-const drains = [];
+
+const QUIET_CONSENTS = 20;
+/**
+ * The consent POST on its own: QUIET_CONSENTS to each Worker, one at a time, ours
+ * each sent only once the confirmation of the one before is read (its send and
+ * three status webhooks are over), so no earlier consent's work runs beside it.
+ * Not a target: it says how much of consent@1's gap is that work. Latencies [ours, baseline].
+ */
+async function quietConsents() {
+  const agent = new http.Agent({ keepAlive: true });
+  const lat = { ours: [], base: [] };
+  for (let i = 0; i < QUIET_CONSENTS; i++) {
+    for (const [who, base] of [["ours", OURS], ["base", BASELINE]]) {
+      const { url, ...opts } = operations.consent(base);
+      const t0 = performance.now();
+      const r = await request(agent, url, opts);
+      lat[who].push(performance.now() - t0);
+      if (r.status !== 201) throw new Error(`quiet consent to ${who}: ${r.status} ${r.text.slice(0, 200)}`);
+      if (who === "ours" && (await unread(20)) > 0) throw new Error("a quiet consent's confirmation was not read within 60 s");
+      await sleep(50);
+    }
+  }
+  agent.destroy();
+  return [lat.ours.sort((a, b) => a - b), lat.base.sort((a, b) => a - b)];
+}
 
 /** One result from the slices of a run: all latencies, throughput over their summed time. */
 function merge(parts) {
@@ -285,6 +320,10 @@ async function main() {
       if (op === "consent") topConsentP99 = ours.p99;
     }
   }
+  const [qo, qb] = await quietConsents();
+  console.log(`\nThe consent POST on a quiet Worker (${QUIET_CONSENTS} each, one at a time; ours each once the confirmation before it was read, so no send or status webhook runs beside it; not a target, the share of consent@1's gap that is its confirmation's work):\n`);
+  console.log("| consent POST alone | ours p50 ms | ours p90 ms | baseline p50 ms | baseline p90 ms | baseline / ours p50 |\n|---|---|---|---|---|---|");
+  console.log(`| one at a time | ${f(percentile(qo, 50))} | ${f(percentile(qo, 90))} | ${f(percentile(qb, 50))} | ${f(percentile(qb, 90))} | ${f(percentile(qb, 50) / percentile(qo, 50), 2)}× |`);
   console.log(`\nCPU time per request: user + system time of each \`wrangler dev\` process tree (${trees.ours.length} processes ours, ${trees.base.length} the baseline's, from /proc), read before the warm-up and ${SETTLE_MS} ms after the last slice (for consent: once its confirmations were read), over the ${WARMUP + REQUESTS} requests each got; ours includes the confirmation each consent sends.`);
   console.log(`\nAfter each consent level, until every confirmation it queued was read (the next operation starts then): ${drains.join("; ")}.`);
   console.log("\n| operation | concurrency | ours CPU ms/request | baseline CPU ms/request | ours / baseline |\n|---|---|---|---|---|");
