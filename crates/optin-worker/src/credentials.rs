@@ -234,9 +234,9 @@ pub async fn graph_token(
     if name.is_empty() {
         return Err(CredentialError::NoToken("(none named)".into()));
     }
-    env.secret(name)
+    crate::vars::text(env, name)
         .map(|s| s.to_string())
-        .map_err(|_| CredentialError::NoToken(name.to_owned()))
+        .ok_or_else(|| CredentialError::NoToken(name.to_owned()))
 }
 
 #[cfg(test)]

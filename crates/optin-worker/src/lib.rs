@@ -13,6 +13,7 @@ mod http;
 mod kept;
 mod ledger;
 mod protocol;
+mod vars;
 
 use edge::{
     admin, beacon, capture, graph_token, hooks, keys, messages, prefcentre, preferences, public,

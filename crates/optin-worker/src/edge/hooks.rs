@@ -33,9 +33,7 @@ fn kv_key(site: &str) -> String {
 /// Whether this Worker runs locally (`HOOK_URLS=local`, set by `scripts/dev`):
 /// then plain http and loopback endpoints are allowed.
 fn local_dev(env: &Env) -> bool {
-    env.var("HOOK_URLS")
-        .map(|v| v.to_string() == "local")
-        .unwrap_or(false)
+    crate::vars::is(env, "HOOK_URLS", "local")
 }
 
 /// Why `raw` may not be an endpoint URL, if it may not: http(s) only, https

@@ -170,10 +170,10 @@ pub async fn claim_phone_number_id(env: &Env, site: &SiteConfig) -> Result<(), A
 fn demo(env: &Env) -> Result<SiteConfig, AppError> {
     let mut site: SiteConfig =
         serde_json::from_str(DEMO).map_err(|e| AppError::Internal(format!("demo config: {e}")))?;
-    if let Ok(origin) = env.var("DEMO_ORIGIN").map(|v| v.to_string()) {
+    if let Some(origin) = crate::vars::text(env, "DEMO_ORIGIN") {
         site.privacy_policy_url = format!("{origin}/privacy.html");
     }
-    if let Ok(shops) = env.var("SHOP_ORIGINS").map(|v| v.to_string()) {
+    if let Some(shops) = crate::vars::text(env, "SHOP_ORIGINS") {
         site.allowed_origins = shops.split(',').map(|o| o.trim().to_owned()).collect();
     }
     Ok(site)

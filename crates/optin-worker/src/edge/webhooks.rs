@@ -163,8 +163,5 @@ fn by_shard(site: &SiteConfig, changes: Vec<ChangeValue>) -> BTreeMap<u32, Vec<C
 
 /// A secret, or a plain var in local development.
 fn secret(env: &Env, name: &str) -> Option<String> {
-    env.secret(name)
-        .or_else(|_| env.var(name))
-        .ok()
-        .map(|s| s.to_string())
+    crate::vars::text(env, name).map(|s| s.to_string())
 }

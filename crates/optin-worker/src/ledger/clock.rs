@@ -13,7 +13,7 @@ pub const MAX_OFFSET_MS: i64 = 400 * 86_400_000;
 
 /// Whether this Worker lets the demo shift ledger clocks.
 pub fn allowed(env: &Env) -> bool {
-    env.var("DEV_CLOCK").is_ok_and(|v| v.to_string() == "allow")
+    crate::vars::is(env, "DEV_CLOCK", "allow")
 }
 
 #[derive(Deserialize)]

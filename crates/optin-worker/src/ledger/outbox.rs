@@ -313,8 +313,10 @@ async fn send(env: &Env, site: &str, row: &DueRow) -> Outcome {
 }
 
 async fn try_send(env: &Env, site: &str, row: &DueRow, signal: &AbortSignal) -> Result<Outcome> {
-    let base = env.var("GRAPH_BASE")?.to_string();
-    let version = env.var("GRAPH_VERSION")?.to_string();
+    let base = crate::vars::text(env, "GRAPH_BASE")
+        .ok_or_else(|| worker::Error::RustError("GRAPH_BASE is not set".into()))?;
+    let version = crate::vars::text(env, "GRAPH_VERSION")
+        .ok_or_else(|| worker::Error::RustError("GRAPH_VERSION is not set".into()))?;
     let secret = Some(row.token_secret.as_str()).filter(|s| !s.is_empty());
     let token = match crate::credentials::graph_token(env, site, secret).await {
         Ok(t) => t,

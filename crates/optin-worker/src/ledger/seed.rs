@@ -16,7 +16,7 @@ pub const MAX_EVENTS: u32 = 20_000;
 
 /// Whether this Worker lets a benchmark seed history.
 pub fn allowed(env: &Env) -> bool {
-    env.var("DEV_SEED").is_ok_and(|v| v.to_string() == "allow")
+    crate::vars::is(env, "DEV_SEED", "allow")
 }
 
 /// Appends `count` grants of `categories`, one per phone `+62899{from + i}`,

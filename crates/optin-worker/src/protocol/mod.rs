@@ -325,8 +325,7 @@ fn in_jurisdiction(
 
 /// `JURISDICTIONS = "local-unrestricted"`: set only by `scripts/dev` for workerd.
 fn unrestricted_locally(env: &Env) -> bool {
-    env.var("JURISDICTIONS")
-        .is_ok_and(|v| v.to_string() == "local-unrestricted")
+    crate::vars::is(env, "JURISDICTIONS", "local-unrestricted")
 }
 
 /// A typed handle on one ledger (a site, or one shard of it).
