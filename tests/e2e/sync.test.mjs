@@ -209,6 +209,41 @@ test("a person's opt-in, narrowing, STOP and message statuses reach the endpoint
   assert.ok(!JSON.stringify(listed).includes("whsec_"), "the secret is shown once, never listed");
 });
 
+/** Waits until `n` of the site's confirmations are read (their last status webhook applied). */
+async function confirmationsRead(site, n) {
+  await eventually(async () => {
+    const stats = await (await admin(`${site.id}/stats`)).json();
+    return stats.confirmations.filter((c) => c.status === "read").reduce((t, c) => t + c.n, 0) >= n || null;
+  });
+}
+
+test("an endpoint added after a ledger's first events gets what follows, and once deleted gets nothing more", { timeout: 60_000 }, async () => {
+  const site = await hookSite();
+  // The ledger records a grant and applies its statuses while it has no endpoint.
+  const before = freshPhone().e164;
+  await optIn(site, before);
+  await confirmationsRead(site, 1);
+  const rcv = await receiver();
+  const ep = await addEndpoint(site, rcv);
+  const phone = freshPhone().e164;
+  const recorded = await optIn(site, phone);
+  await confirmationsRead(site, 2);
+  await eventually(async () => rcv.received.some((r) => r.payload.type === "message.status" && r.payload.data.status === "read") || null);
+  const events = reconcile(rcv, "an endpoint added after the ledger's first events");
+  assert.deepEqual(consentTypes(events.get(phone)), ["consent.granted"]);
+  assert.equal(events.get(phone)[0].data.consent_id, recorded.id);
+  assert.ok(events.get(phone).some((p) => p.type === "message.status" && p.data.consent_id === recorded.id), "the confirmation's statuses too");
+  assert.equal(events.get(before), undefined, "nothing from before the endpoint was added");
+
+  const gone = await admin(`${site.id}/webhook-endpoints/${ep.id}`, { method: "DELETE" });
+  assert.equal(gone.status, 200, await gone.text());
+  const received = rcv.received.length;
+  await optIn(site, freshPhone().e164);
+  await confirmationsRead(site, 3);
+  await sleep(500);
+  assert.equal(rcv.received.length, received, "a deleted endpoint gets nothing of a later consent");
+});
+
 test("receiver down, then answering 500, then slower than the timeout: nothing lost, duplicates only with the same webhook-id, order kept", { timeout: 90_000 }, async () => {
   const site = await hookSite();
   const rcv = await receiver();

@@ -93,7 +93,7 @@ pub fn iso_ms(ms: i64) -> String {
     format!("{}T{h:02}:{m:02}:{s:02}.{milli:03}Z", day.format())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Clone)]
 struct EndpointRow {
     id: String,
     site: String,
@@ -131,17 +131,42 @@ pub struct Notice<'a> {
     pub data: Json,
 }
 
-/// Queues `notice` for every endpoint of this ledger that wants it, with the
-/// person's next sequence number; nothing when none does.
-pub fn enqueue(db: &dyn Db, notice: Notice<'_>, now: i64) -> Result<()> {
-    enqueue_to(db, &endpoints(db)?, notice, now)
-}
-
 fn endpoints(db: &dyn Db) -> Result<Vec<EndpointRow>> {
     db.rows("SELECT id, site, events FROM hook_endpoints", &[])
 }
 
-/// [`enqueue`] with this ledger's endpoints already read.
+/// A ledger object's copy of its endpoint rows. Only [`sync`] changes which
+/// endpoints there are and what they want, and the object drops its copy
+/// before every sync, so the copy is the table as long as the object lives.
+#[derive(Default)]
+pub struct EndpointsNote(std::cell::RefCell<Option<std::rc::Rc<[EndpointRow]>>>);
+
+impl EndpointsNote {
+    /// Forgets the copy: the next read queries.
+    pub fn forget(&self) {
+        self.0.replace(None);
+    }
+
+    /// Whether the copy says this ledger has no endpoint (`false` when unread).
+    fn known_empty(&self) -> bool {
+        self.0.borrow().as_ref().is_some_and(|e| e.is_empty())
+    }
+}
+
+/// The ledger's endpoints: the object's copy, read once.
+fn endpoints_of(tx: &Tx) -> Result<std::rc::Rc<[EndpointRow]>> {
+    if let Some(kept) = tx.endpoints.and_then(|n| n.0.borrow().clone()) {
+        return Ok(kept);
+    }
+    let read: std::rc::Rc<[EndpointRow]> = endpoints(tx.db)?.into();
+    if let Some(note) = tx.endpoints {
+        note.0.replace(Some(read.clone()));
+    }
+    Ok(read)
+}
+
+/// Queues `notice` for every endpoint in `endpoints` that wants it, with the
+/// person's next sequence number; nothing when none does.
 fn enqueue_to(db: &dyn Db, endpoints: &[EndpointRow], notice: Notice<'_>, now: i64) -> Result<()> {
     let wanting: Vec<&EndpointRow> = endpoints.iter().filter(|e| e.wants(notice.kind)).collect();
     let Some(first) = wanting.first() else {
@@ -208,7 +233,7 @@ pub struct Recorded<'a> {
 /// Queues the webhook of one chained event (from [`Tx::record`]).
 pub fn on_event(tx: &Tx, e: &Recorded<'_>) -> Result<()> {
     // Most ledgers have no endpoint: then no payload is built (nor evidence parsed).
-    let endpoints = endpoints(tx.db)?;
+    let endpoints = endpoints_of(tx)?;
     if endpoints.is_empty() {
         return Ok(());
     }
@@ -364,6 +389,14 @@ struct OutboxRow {
 
 /// Queues `message.status` for a status webhook just applied to its outbox row.
 pub fn on_status(tx: &Tx, s: &whatsapp_cloud_api::webhook::Status) -> Result<()> {
+    // No endpoint wants statuses (most ledgers): no row read, no payload built.
+    let endpoints = endpoints_of(tx)?;
+    if !endpoints
+        .iter()
+        .any(|e| e.wants(HookEventType::MessageStatus))
+    {
+        return Ok(());
+    }
     let callback = s.biz_opaque_callback_data.clone().unwrap_or_default();
     let Some(row) = tx
         .db
@@ -399,7 +432,7 @@ pub fn on_status(tx: &Tx, s: &whatsapp_cloud_api::webhook::Status) -> Result<()>
         at: tx.now,
         data,
     };
-    enqueue(tx.db, notice, tx.now)
+    enqueue_to(tx.db, &endpoints, notice, tx.now)
 }
 
 /// An erasure: payloads already delivered lose the person's number (pending
@@ -757,7 +790,15 @@ pub fn record_attempt(
 
 /// Delivers every due row (a few rounds, so a person's next event can follow
 /// at once); the time the alarm should come back for the rest.
-pub async fn deliver_due(state: &State, env: &Env) -> Result<Option<i64>> {
+pub async fn deliver_due(
+    state: &State,
+    env: &Env,
+    endpoints: &EndpointsNote,
+) -> Result<Option<i64>> {
+    if endpoints.known_empty() {
+        // Nothing can be due: deliveries go only to endpoints (`due` joins them).
+        return Ok(None);
+    }
     let storage = state.storage().sql();
     let db: &dyn Db = &storage;
     let settings = Settings::from_env(env);

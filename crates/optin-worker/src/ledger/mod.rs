@@ -53,6 +53,8 @@ pub struct SiteLedger {
     keys: std::cell::OnceCell<Keys>,
     /// When a double opt-in next expires here (every command and alarm asks).
     next_expiry: NextExpiry,
+    /// This object's webhook endpoints as last read (every sync drops them).
+    endpoints: hooks::EndpointsNote,
 }
 
 impl DurableObject for SiteLedger {
@@ -70,6 +72,7 @@ impl DurableObject for SiteLedger {
             broken,
             keys: std::cell::OnceCell::new(),
             next_expiry: NextExpiry::new(),
+            endpoints: hooks::EndpointsNote::default(),
         }
     }
 
@@ -104,7 +107,7 @@ impl DurableObject for SiteLedger {
         outbox::deliver_due(&self.state, &self.env, keys).await?;
         // After the outbox, which sets the alarm for its own next row: come
         // back sooner if a webhook delivery is due first.
-        if let Some(at) = hooks::deliver_due(&self.state, &self.env).await? {
+        if let Some(at) = hooks::deliver_due(&self.state, &self.env, &self.endpoints).await? {
             self.arm_no_later_than(at).await?;
         }
         Response::ok("delivered")
@@ -142,6 +145,7 @@ impl SiteLedger {
             now: clock::now(&self.env, db)?,
             hour_ms: double_optin::hour_ms(&self.env),
             next_expiry: Some(&self.next_expiry),
+            endpoints: Some(&self.endpoints),
         })
     }
 
@@ -266,6 +270,8 @@ impl SiteLedger {
                 to_json(&sending::view(tx.db, &id)?.ok_or_else(not_found)?)?
             }
             LedgerCommand::SyncHookEndpoints { site, endpoints } => {
+                // Dropped first: whatever the sync leaves, the next event reads it.
+                self.endpoints.forget();
                 hooks::sync(tx.db, &site, &endpoints, tx.now)?;
                 self.wake().await?;
                 to_json(&hooks::states(tx.db)?)?

@@ -96,6 +96,8 @@ pub async fn deliver_due(state: &State, env: &Env, keys: &Keys) -> Result<()> {
         .name()
         .map(|n| consent_core::Jurisdiction::site_of_ledger(&n).to_owned())
         .unwrap_or_default();
+    // Only a send awaits: until the first, the halt read above still holds.
+    let mut awaited = false;
     for row in due {
         if is_template(&row) && !may_send_template(sql, &row, now)? {
             mark(sql, &row.id, "suppressed", now)?;
@@ -105,7 +107,7 @@ pub async fn deliver_due(state: &State, env: &Env, keys: &Keys) -> Result<()> {
             super::queue::suppress(sql, super::queue::Scope::Row(&row.id), &reason, now)?;
             continue;
         }
-        if super::halt::current(sql)?.is_some() {
+        if awaited && super::halt::current(sql)?.is_some() {
             break;
         }
         let now = super::clock::now(env, sql)?;
@@ -126,6 +128,7 @@ pub async fn deliver_due(state: &State, env: &Env, keys: &Keys) -> Result<()> {
         }
         super::throughput::count_call(sql, &row.phone_number_id, now)?;
         let outcome = send(env, &site, &row).await;
+        awaited = true;
         if let Outcome::MarketingStopped(_) = &outcome {
             let evidence =
                 super::inbound::MarketingEvidence::error_131050("", &row.phone_number_id);
@@ -136,6 +139,7 @@ pub async fn deliver_due(state: &State, env: &Env, keys: &Keys) -> Result<()> {
                 now,
                 hour_ms: super::double_optin::hour_ms(env),
                 next_expiry: None,
+                endpoints: None,
             };
             super::inbound::marketing_choice(&tx, wa_id, "stop", &evidence)?;
         }
@@ -271,6 +275,7 @@ fn no_longer_wanted(
         now,
         hour_ms: super::double_optin::hour_ms(env),
         next_expiry: None,
+        endpoints: None,
     };
     let text = !is_template(row);
     let refused = super::sending::still_refused(&tx, &row.id, &row.phone, &category, text)?;

@@ -131,16 +131,18 @@ struct AnyRow {
 /// When the alarm should come back for the next sweep: while the ledger holds
 /// anyone's data, an hour after the last sweep.
 pub fn next_sweep(sql: &dyn Db) -> Result<Option<i64>> {
-    let held = sql
-        .one::<AnyRow>(
-            "SELECT COUNT(*) AS n FROM (SELECT 1 FROM events WHERE phone IS NOT NULL LIMIT 1)",
-            &[],
-        )?
-        .n;
-    if held == 0 {
-        return Ok(None);
+    #[derive(Deserialize)]
+    struct NextRow {
+        held: i64,
+        last: i64,
     }
-    Ok(Some(settings(sql)?.1 + SWEEP_EVERY_MS))
+    // One statement: the alarm asks after every send.
+    let row = sql.one::<NextRow>(
+        "SELECT EXISTS (SELECT 1 FROM events WHERE phone IS NOT NULL) AS held,
+           COALESCE((SELECT last_sweep_at FROM retention WHERE id = 1), 0) AS last",
+        &[],
+    )?;
+    Ok((row.held != 0).then_some(row.last + SWEEP_EVERY_MS))
 }
 
 /// How many people retention has erased (the stats).

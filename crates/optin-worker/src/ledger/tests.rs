@@ -54,6 +54,7 @@ pub(super) fn tx<'a>(db: &'a Connection, keys: &'a Keys, now: i64) -> Tx<'a> {
         now,
         hour_ms: HOUR,
         next_expiry: None,
+        endpoints: None,
     }
 }
 

@@ -36,6 +36,9 @@ pub struct Tx<'a> {
     /// The ledger object's note of its next double opt-in expiry, so a command
     /// with none due skips the query; `None`: always query.
     pub next_expiry: Option<&'a NextExpiry>,
+    /// The ledger object's copy of its webhook endpoints, so an event or a
+    /// status does not read them again; `None`: always read.
+    pub endpoints: Option<&'a super::hooks::EndpointsNote>,
 }
 
 /// When this ledger's earliest pending double opt-in expires, as far as this
