@@ -212,7 +212,7 @@ struct DevClock {
 /// shard's clock back to write a month of history. Where the Worker's
 /// `DEV_CLOCK` var is not `allow` (production), the route does not exist.
 pub async fn dev_clock(mut req: Request, env: &Env, site: &str) -> Result<Response, AppError> {
-    if !env.var("DEV_CLOCK").is_ok_and(|v| v.to_string() == "allow") {
+    if !crate::ledger::dev_clock_allowed(env) {
         return Err(AppError::NotFound(format!("/admin/sites/{site}/dev-clock")));
     }
     let site = sites::load(env, site).await?;
@@ -250,7 +250,7 @@ struct DevSeed {
 /// site's first ledger to export it. Where the Worker's `DEV_SEED` var is not
 /// `allow` (production), the route does not exist.
 pub async fn dev_seed(mut req: Request, env: &Env, site: &str) -> Result<Response, AppError> {
-    if !env.var("DEV_SEED").is_ok_and(|v| v.to_string() == "allow") {
+    if !crate::ledger::dev_seed_allowed(env) {
         return Err(AppError::NotFound(format!("/admin/sites/{site}/dev-seed")));
     }
     let site = sites::load(env, site).await?;

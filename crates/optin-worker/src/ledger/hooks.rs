@@ -93,7 +93,7 @@ pub fn iso_ms(ms: i64) -> String {
     format!("{}T{h:02}:{m:02}:{s:02}.{milli:03}Z", day.format())
 }
 
-#[derive(Deserialize, Clone)]
+#[derive(Deserialize)]
 struct EndpointRow {
     id: String,
     site: String,
